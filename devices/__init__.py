@@ -1,0 +1,1 @@
+"""Device adapters: one per device, behind one status model. Never imports kiosk/, screens/ or sim/."""

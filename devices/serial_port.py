@@ -1,0 +1,87 @@
+"""Opening a serial device by path, as a kiosk opens /dev/ttyUSB0, and noticing when it vanishes.
+
+The same code opens a pty slave in simulation: drivers cannot tell the difference.
+"""
+
+from __future__ import annotations
+
+import os
+
+import serial
+
+
+class PortGone(Exception):
+    """The port vanished (USB unplugged, emulator closed it)."""
+
+
+class SerialPort:
+    def __init__(self, path: str, baudrate: int = 115200, read_timeout: float = 0.05) -> None:
+        self.path = path
+        self.baudrate = baudrate
+        self.read_timeout = read_timeout
+        self._ser: serial.Serial | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._ser is not None
+
+    def open(self) -> bool:
+        """Try to open the port; False when it is not there (yet)."""
+        if self._ser is not None:
+            return True
+        if not os.path.exists(self.path):
+            return False
+        try:
+            self._ser = serial.Serial(
+                self.path, self.baudrate, bytesize=8, parity="N", stopbits=1,
+                timeout=self.read_timeout, write_timeout=1.0, exclusive=True,
+            )
+        except (serial.SerialException, OSError):
+            self._ser = None
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._ser is not None:
+            try:
+                self._ser.close()
+            except (serial.SerialException, OSError):
+                pass
+            self._ser = None
+
+    def reset_input(self) -> None:
+        if self._ser is None:
+            raise PortGone(self.path)
+        try:
+            self._ser.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise PortGone(self.path) from exc
+
+    def write(self, data: bytes) -> None:
+        if self._ser is None:
+            raise PortGone(self.path)
+        try:
+            self._ser.write(data)
+            self._ser.flush()
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise PortGone(self.path) from exc
+
+    def read(self, size: int, timeout: float | None = None) -> bytes:
+        """Up to `size` bytes, waiting at most `timeout` (default: the port's read timeout)."""
+        if self._ser is None:
+            raise PortGone(self.path)
+        try:
+            if timeout is not None:
+                self._ser.timeout = timeout
+            data = self._ser.read(size)
+            if timeout is not None:
+                self._ser.timeout = self.read_timeout
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise PortGone(self.path) from exc
+        if not data and not os.path.exists(self.path):
+            self.close()
+            raise PortGone(self.path)
+        return data

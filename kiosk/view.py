@@ -1,0 +1,72 @@
+"""What a screen draws: an immutable view of the machine's state, built by the core.
+
+Screens translate the keys and draw; they never decide anything. The scenario runner's
+cooperative resident reads `waiting_for` and answers it as a person would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Waiting(StrEnum):
+    ID_CARD = "id_card"
+    FACE = "face"
+    PERMIT_CARD = "permit_card"
+    TAKE_CARD = "take_card"
+    QR = "qr"
+    TOUCH = "touch"
+    DIGITS = "digits"
+    NOTHING = "nothing"
+
+
+class ButtonStyle(StrEnum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    KEY = "key"  # a key of the on-screen keypad
+    TILE = "tile"  # a service tile on the menu
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str  # stable id: "confirm", "cancel", "service.new_permit", "key.7" ...
+    label: str  # translation key
+    enabled: bool = True
+    style: ButtonStyle = ButtonStyle.PRIMARY
+
+
+@dataclass(frozen=True)
+class Photo:
+    width: int
+    height: int
+    rgb: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """The idle warning drawn over the current screen."""
+
+    seconds_left: int
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
+class View:
+    screen: str  # the machine state, dotted: "new_permit.photo", "refusal", "ready.attract"
+    waiting_for: Waiting
+    buttons: tuple[Button, ...] = ()
+    # Screen-specific values (plain str/int/bool/None, lists of those, or a Photo); see docs/screens.md.
+    data: dict[str, Any] = field(default_factory=dict)
+    large_text: bool = False
+    overlay: Overlay | None = None
+    site: str = ""
+    clock_text: str = ""  # "2026-11-22 09:00" in the header
+
+    @property
+    def screen_id(self) -> str:
+        return "timeout_warning" if self.overlay is not None else self.screen
+
+    def all_buttons(self) -> tuple[Button, ...]:
+        return self.overlay.buttons if self.overlay is not None else self.buttons
