@@ -5,7 +5,9 @@ The same code opens a pty slave in simulation: drivers cannot tell the differenc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import termios
 
 import serial
 
@@ -36,17 +38,15 @@ class SerialPort:
                 self.path, self.baudrate, bytesize=8, parity="N", stopbits=1,
                 timeout=self.read_timeout, write_timeout=1.0, exclusive=True,
             )
-        except (serial.SerialException, OSError):
+        except (serial.SerialException, OSError, termios.error):
             self._ser = None
             return False
         return True
 
     def close(self) -> None:
         if self._ser is not None:
-            try:
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 self._ser.close()
-            except (serial.SerialException, OSError):
-                pass
             self._ser = None
 
     def reset_input(self) -> None:
@@ -54,7 +54,7 @@ class SerialPort:
             raise PortGone(self.path)
         try:
             self._ser.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise PortGone(self.path) from exc
 
@@ -64,7 +64,7 @@ class SerialPort:
         try:
             self._ser.write(data)
             self._ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise PortGone(self.path) from exc
 
@@ -78,7 +78,7 @@ class SerialPort:
             data = self._ser.read(size)
             if timeout is not None:
                 self._ser.timeout = self.read_timeout
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise PortGone(self.path) from exc
         if not data and not os.path.exists(self.path):

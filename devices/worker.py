@@ -68,6 +68,6 @@ class Worker:
     def _safe(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
-        except Exception:  # noqa: BLE001 - the worker boundary: log and keep the thread alive
+        except Exception:
             _log.exception("device worker %s: job failed", self._name)
             return 0.5

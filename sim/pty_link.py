@@ -6,6 +6,7 @@ writes (10 bits a byte at the configured rate).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
@@ -44,10 +45,8 @@ class PtyLink:
             os.unlink(self.link_path)
         for fd in (self.master, self._slave):
             if fd >= 0:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self.master = self._slave = -1
 
     def reappear(self) -> None:

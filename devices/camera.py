@@ -1,0 +1,181 @@
+"""The camera adapter: frames in from a pluggable source, a captured frame out as an event.
+
+`capture` returns at once; the worker grabs a frame and posts `PhotoCaptured` or
+`CameraFailed`. A source that cannot be opened is `no_device`; one that opens but gives
+no frames is `hardware_error` ("no_frame"). Either way the adapter keeps trying to reopen
+it while idle and reports `online` again by itself. Frames are held in memory only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from devices.events import CameraError, CameraFailed, PhotoCaptured, StatusChanged
+from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus
+from devices.worker import Worker
+
+Frame = tuple[int, int, bytes]  # width, height, row-major RGB
+
+
+class FrameSource(Protocol):
+    def open(self) -> bool: ...
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...
+
+
+class Camera:
+    def __init__(
+        self,
+        source: FrameSource,
+        sink: Callable[[object], None],
+        *,
+        reconnect_interval: float = 1.0,
+        read_attempts: int = 3,
+        info: DeviceInfo | None = None,
+    ) -> None:
+        self._source = source
+        self._sink = sink
+        self._reconnect_interval = reconnect_interval
+        self._read_attempts = read_attempts
+        self._info = info or DeviceInfo()
+        self._lock = threading.Lock()
+        self._status = DeviceStatus(DeviceKind.CAMERA, DeviceState.OFFLINE, info=self._info)
+        self._open = False  # touched by the worker thread only
+        self._worker = Worker("camera", idle=self._idle)
+
+    @property
+    def status(self) -> DeviceStatus:
+        with self._lock:
+            return self._status
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        # The worker has ended, so closing from this thread cannot race with a read.
+        self._close()
+        self._set(DeviceState.OFFLINE)
+
+    def capture(self, request_id: int) -> None:
+        self._worker.submit(lambda: self._capture(request_id))
+
+    def _capture(self, request_id: int) -> None:
+        got = self._grab()
+        if isinstance(got, CameraError):
+            self._sink(CameraFailed(request_id, got))
+        else:
+            width, height, rgb = got
+            self._sink(PhotoCaptured(request_id, width, height, rgb))
+
+    def _grab(self) -> Frame | CameraError:
+        if self._open:
+            frame = self._read()
+            if frame is not None:
+                return frame
+            # A stalled stream often comes back after a reopen (a USB camera's reset).
+            self._close()
+        return self._connect()
+
+    def _connect(self) -> Frame | CameraError:
+        """Open the source and prove it with one frame; the status says how it went."""
+        if not self._call(self._source.open):
+            self._set(DeviceState.NO_DEVICE, "not_found")
+            return CameraError.NO_DEVICE
+        frame = self._read()
+        if frame is None:
+            self._call(self._source.close)
+            self._set(DeviceState.HARDWARE_ERROR, "no_frame")
+            return CameraError.NO_FRAME
+        self._open = True
+        self._set(DeviceState.ONLINE)
+        return frame
+
+    def _read(self) -> Frame | None:
+        # A camera drops the odd frame; only several misses in a row count as a failure.
+        for _ in range(self._read_attempts):
+            frame = self._call(self._source.read)
+            if _valid(frame):
+                return frame
+        return None
+
+    def _idle(self) -> float | None:
+        if self._open:
+            return None
+        self._connect()
+        return None if self._open else self._reconnect_interval
+
+    def _close(self) -> None:
+        if self._open:
+            self._call(self._source.close)
+            self._open = False
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        # A driver's exception is a failed operation, never a crash of the worker.
+        try:
+            return fn()
+        except Exception:
+            return None
+
+    def _set(self, state: DeviceState, detail: str = "") -> None:
+        new = DeviceStatus(DeviceKind.CAMERA, state, info=self._info, detail=detail)
+        with self._lock:
+            if new == self._status:
+                return
+            self._status = new
+        self._sink(StatusChanged(new))
+
+
+def _valid(frame: object) -> bool:
+    if not isinstance(frame, tuple) or len(frame) != 3:
+        return False
+    width, height, rgb = frame
+    return width > 0 and height > 0 and isinstance(rgb, bytes) and len(rgb) == width * height * 3
+
+
+class OpenCvFrameSource:
+    """A V4L2 camera through OpenCV (`opencv-python-headless`), imported only when opened.
+
+    Without OpenCV installed `open` returns False, which the adapter reports as no_device.
+    """
+
+    def __init__(self, device_index: int = 0, width: int = 640, height: int = 480) -> None:
+        self._index = device_index
+        self._size = (width, height)
+        self._cap: Any = None
+        self._cv2: Any = None
+
+    def open(self) -> bool:
+        try:
+            import cv2
+        except ImportError:
+            return False
+        cap = cv2.VideoCapture(self._index)
+        if not cap.isOpened():
+            cap.release()
+            return False
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._size[0])
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])
+        # Keep one buffered frame at most: a capture must show the resident now, not seconds ago.
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._cap, self._cv2 = cap, cv2
+        return True
+
+    def read(self) -> Frame | None:
+        if self._cap is None:
+            return None
+        ok, frame = self._cap.read()
+        if not ok or frame is None or frame.ndim != 3 or frame.shape[2] != 3:
+            return None
+        rgb = self._cv2.cvtColor(frame, self._cv2.COLOR_BGR2RGB)  # OpenCV delivers BGR
+        height, width = rgb.shape[:2]
+        return width, height, rgb.tobytes()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

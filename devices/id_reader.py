@@ -1,0 +1,352 @@
+"""The ID card reader adapter: a GA 467 SAM on a serial port, polled from its own worker thread.
+
+Every method returns at once; results reach the sink as events (devices.events). The worker
+owns the port: it opens it, notices when it vanishes and reopens it by itself. Every wait is
+bounded (response_timeout per attempt, retries + 1 attempts), and the worker sleeps between
+polls on its job queue, so a new command wakes it at once.
+
+One read per placement: after a read attempt (successful or not) the card is not read again
+until it has been lifted and placed again. After a successful read the real SAM refuses
+`find` for that card anyway; after a failed one the driver enforces it, so a card that keeps
+failing does not flood the kiosk with failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import termios
+import time
+from collections.abc import Callable
+
+from devices.events import (
+    IdCardLifted,
+    IdCardPlaced,
+    IdCardRead,
+    IdReaderError,
+    IdReadFailed,
+    StatusChanged,
+)
+from devices.ga467 import (
+    MAX_FRAME,
+    PHOTO_LEN,
+    TEXT_LEN,
+    Command,
+    FrameError,
+    Reply,
+    ReplyDecoder,
+    Sw3,
+    build_command,
+    format_sam_id,
+    parse_read_data,
+)
+from devices.serial_port import PortGone, SerialPort
+from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
+from devices.worker import Worker
+
+_log = logging.getLogger(__name__)
+
+# Consecutive failed finds before a present card counts as lifted: one miss can be the card
+# sliding on the reader's surface.
+LIFT_DEBOUNCE = 2
+
+# What a select/read status means to the kiosk. Statuses absent here are COMMUNICATION.
+_READ_ERRORS: dict[Sw3, IdReaderError] = {
+    Sw3.FIND_FAILED: IdReaderError.NO_CARD,
+    Sw3.SELECT_FAILED: IdReaderError.NO_CARD,
+    Sw3.READ_FAILED: IdReaderError.READ_FAILED,
+    Sw3.NO_CONTENT: IdReaderError.READ_FAILED,
+    Sw3.INFO_LENGTH_ERROR: IdReaderError.READ_FAILED,
+    Sw3.UNKNOWN_CARD: IdReaderError.UNKNOWN_CARD,
+    Sw3.UNAUTHORISED_OPERATION: IdReaderError.SAM_FAULT,
+    Sw3.CARD_AUTH_SAM_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.SAM_AUTH_CARD_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.VERIFY_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.FINGERPRINT_VERIFY_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.RANDOM_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.SAM_SELF_TEST_FAILED: IdReaderError.SAM_FAULT,
+    Sw3.SAM_NOT_AUTHORISED: IdReaderError.SAM_FAULT,
+}
+
+# Statuses that mean the SAM itself is unusable, whatever command they answer.
+_SAM_DOWN: dict[Sw3, str] = {
+    Sw3.SAM_SELF_TEST_FAILED: "sam_self_test",
+    Sw3.SAM_NOT_AUTHORISED: "sam_not_authorised",
+}
+
+# The SAM says it received our frame damaged: sending it again is the cure.
+_RESEND = (Sw3.CHECKSUM_ERROR, Sw3.LENGTH_ERROR)
+
+
+def error_for(sw3: int) -> IdReaderError:
+    try:
+        return _READ_ERRORS.get(Sw3(sw3), IdReaderError.COMMUNICATION)
+    except ValueError:
+        return IdReaderError.COMMUNICATION
+
+
+class IdReader:
+    def __init__(
+        self,
+        port_path: str,
+        sink: Callable[[object], None],
+        *,
+        baudrate: int = 115200,
+        poll_interval: float = 0.2,
+        response_timeout: float = 0.5,
+        retries: int = 2,
+        health_interval: float = 3.0,
+    ) -> None:
+        self._port = SerialPort(port_path, baudrate)
+        self._baudrate = baudrate
+        self._sink = sink
+        self._poll_interval = poll_interval
+        self._response_timeout = response_timeout
+        self._retries = max(0, retries)
+        self._health_interval = health_interval
+        self._worker = Worker("id-reader", idle=self._tick)
+        self._decoder = ReplyDecoder()
+        self._status = DeviceStatus(DeviceKind.ID_READER, DeviceState.OFFLINE, detail="not_started")
+        # Worker-thread state only.
+        self._reading = False
+        self._card_present = False
+        self._awaiting_lift = False  # a read attempt failed: ignore this card until it is lifted
+        self._misses = 0
+        self._next_health = 0.0
+        self._need_info = True
+
+    # --- public, any thread -----------------------------------------------------------------
+
+    @property
+    def status(self) -> DeviceStatus:
+        return self._status
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        self._port.close()
+        self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
+
+    def set_reading(self, enabled: bool) -> None:
+        self._worker.submit(lambda: self._set_reading(enabled))
+
+    # --- worker -----------------------------------------------------------------------------
+
+    def _set_reading(self, enabled: bool) -> None:
+        self._reading = enabled
+        self._next_health = 0.0  # check the SAM as soon as polling stops
+
+    def _tick(self) -> float:
+        try:
+            if not self._port.is_open and not self._connect():
+                return self._poll_interval
+            if self._reading:
+                self._poll_card()
+                return self._poll_interval
+            if time.monotonic() >= self._next_health:
+                self._health_check()
+                self._next_health = time.monotonic() + self._health_interval
+            return max(0.01, self._next_health - time.monotonic())
+        except PortGone:
+            self._port_lost()
+            return self._poll_interval
+
+    def _connect(self) -> bool:
+        if not self._port.open():
+            self._set_status(state=DeviceState.NO_DEVICE, detail="port_gone", media=MediaPosition.NONE)
+            return False
+        _log.info("id reader: port opened")
+        self._decoder.reset()
+        self._need_info = True
+        self._health_check()
+        self._next_health = time.monotonic() + self._health_interval
+        return True
+
+    def _port_lost(self) -> None:
+        _log.warning("id reader: port gone")
+        self._port.close()
+        self._card_present = self._awaiting_lift = False
+        self._misses = 0
+        self._set_status(state=DeviceState.NO_DEVICE, detail="port_gone", media=MediaPosition.NONE)
+
+    def _health_check(self) -> None:
+        reply = self._transact(Command.SAM_STATUS)
+        if reply is None:
+            self._set_status(state=DeviceState.OFFLINE, detail="no_response")
+        elif reply.status is Sw3.OK:
+            self._online()
+        else:
+            self._sam_trouble(reply)
+
+    def _online(self) -> None:
+        info: DeviceInfo | None = None
+        if self._need_info:
+            # Once per connection, answered or not: a reader without SAM ID must not slow every poll.
+            self._need_info = False
+            reply = self._transact(Command.SAM_ID)
+            if reply is not None and reply.status is Sw3.OK:
+                info = DeviceInfo(model="GA 467 SAM", serial=format_sam_id(reply.data))
+        self._set_status(state=DeviceState.ONLINE, detail="", info=info)
+
+    def _sam_trouble(self, reply: Reply) -> None:
+        status = reply.status
+        if status in _SAM_DOWN:
+            self._set_status(state=DeviceState.HARDWARE_ERROR, detail=_SAM_DOWN[status])
+        else:
+            # Any other status to a status request: the SAM answers, but not sensibly.
+            self._set_status(state=DeviceState.HARDWARE_ERROR, detail=f"sw3_{reply.sw3:02x}")
+
+    def _poll_card(self) -> None:
+        reply = self._transact(Command.FIND)
+        if reply is None:
+            self._set_status(state=DeviceState.OFFLINE, detail="no_response")
+            return
+        if reply.status is Sw3.FOUND:
+            self._online()
+            self._misses = 0
+            if self._card_present and self._awaiting_lift:
+                return
+            if self._card_present:
+                # The SAM refuses find for a card it has read: this is a new placement whose
+                # lift we polled past.
+                self._post(IdCardLifted())
+            self._card_present = True
+            self._set_status(media=MediaPosition.PRESENT)
+            self._post(IdCardPlaced())
+            self._awaiting_lift = not self._read_card()
+            return
+        if reply.status is Sw3.FIND_FAILED:
+            self._online()
+            if self._card_present:
+                self._misses += 1
+                if self._misses >= LIFT_DEBOUNCE:
+                    self._card_present = self._awaiting_lift = False
+                    self._misses = 0
+                    self._set_status(media=MediaPosition.NONE)
+                    self._post(IdCardLifted())
+            return
+        if reply.status in _SAM_DOWN:
+            self._sam_trouble(reply)
+        else:
+            _log.warning("id reader: unexpected find status %02x", reply.sw3)
+
+    def _read_card(self) -> bool:
+        """Select and read; posts IdCardRead or IdReadFailed. True when the card was read."""
+        try:
+            error = self._select_and_read()
+        except PortGone:
+            self._post(IdReadFailed(IdReaderError.NO_DEVICE))
+            raise
+        return error is None
+
+    def _select_and_read(self) -> IdReaderError | None:
+        reply = self._transact(Command.SELECT)
+        if reply is None or reply.status is not Sw3.OK:
+            return self._fail(reply, "select")
+        reply = self._transact(Command.READ)
+        if reply is None or reply.status is not Sw3.OK:
+            return self._fail(reply, "read")
+        card = parse_read_data(reply.data)
+        if card is None or len(card.text) != TEXT_LEN or len(card.photo) != PHOTO_LEN:
+            _log.warning("id reader: read reply with malformed data")
+            self._post(IdReadFailed(IdReaderError.COMMUNICATION))
+            return IdReaderError.COMMUNICATION
+        _log.info("id reader: card read")
+        self._post(IdCardRead(text=card.text, photo=card.photo))
+        return None
+
+    def _fail(self, reply: Reply | None, step: str) -> IdReaderError:
+        if reply is None:
+            error = IdReaderError.COMMUNICATION
+            _log.warning("id reader: %s got no valid reply", step)
+        else:
+            error = error_for(reply.sw3)
+            _log.warning("id reader: %s failed with status %02x", step, reply.sw3)
+            if reply.status in _SAM_DOWN:
+                self._sam_trouble(reply)
+        self._post(IdReadFailed(error))
+        return error
+
+    def _transact(self, command: Command) -> Reply | None:
+        """One command, resent after silence or a damaged reply; None when every attempt failed."""
+        frame = build_command(command)
+        last: Reply | None = None
+        for _ in range(self._retries + 1):
+            if self._worker.stopping:
+                return None
+            self._decoder.reset()
+            try:
+                # Request/response: whatever is still on the line belongs to an earlier exchange.
+                self._port.reset_input()
+                self._port.write(frame)
+            except termios.error as exc:
+                # pyserial lets tcflush/tcdrain failures of a vanished port through untranslated.
+                self._port.close()
+                raise PortGone(self._port.path) from exc
+            reply = self._await_reply()
+            if reply is None:
+                continue
+            if reply.status in _RESEND:
+                last = reply
+                continue
+            return reply
+        return last
+
+    def _await_reply(self) -> Reply | None:
+        # response_timeout bounds the wait for the first byte and every gap after it, so a long
+        # reply on a slow line is not cut short; the hard limit adds the wire time of the
+        # longest frame, so a line that trickles noise cannot hold the worker either.
+        now = time.monotonic()
+        hard_limit = now + self._response_timeout + MAX_FRAME * 10 / self._baudrate
+        deadline = now + self._response_timeout
+        while True:
+            now = time.monotonic()
+            remaining = min(deadline, hard_limit) - now
+            if remaining <= 0:
+                return None
+            # Block for one byte, then take whatever else has arrived without waiting.
+            chunk = self._port.read(1, timeout=remaining)
+            if not chunk:
+                return None
+            deadline = time.monotonic() + self._response_timeout
+            chunk += self._port.read(MAX_FRAME, timeout=0)
+            for item in self._decoder.feed(chunk):
+                if isinstance(item, Reply):
+                    return item
+                if isinstance(item, FrameError):
+                    _log.debug("id reader: frame error %s", item.kind)
+
+    # --- status and events ------------------------------------------------------------------
+
+    def _set_status(
+        self,
+        *,
+        state: DeviceState | None = None,
+        detail: str | None = None,
+        media: MediaPosition | None = None,
+        info: DeviceInfo | None = None,
+    ) -> None:
+        current = self._status
+        changes: dict[str, object] = {}
+        if state is not None:
+            changes["state"] = state
+        if detail is not None:
+            changes["detail"] = detail
+        if media is not None:
+            changes["media"] = media
+        if info is not None:
+            changes["info"] = info
+        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        if updated != current:
+            self._status = updated
+            if updated.state != current.state:
+                _log.info("id reader: state %s (%s)", updated.state, updated.detail or "-")
+            self._post(StatusChanged(updated))
+
+    def _post(self, event: object) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # a broken sink must not stop the reader
+            _log.exception("id reader: event sink failed")

@@ -1,0 +1,191 @@
+"""Reading and validating config/kiosk.toml and config/sim.toml.
+
+A schema per section states each key's type; unknown keys, missing keys and wrong types
+stop the start with a message that names the key (e.g. `timeouts.idle`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Terminal:
+    id: str
+    site: str
+    policy: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    width: int
+    height: int
+    orientation: str
+    fullscreen: bool
+    font: str
+    lang: str
+    fps: int
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle: float
+    idle_warning: float
+    take_card: float
+    done: float
+    goodbye: float
+    self_test: float
+    health_interval: float
+    device_operation: float
+
+
+@dataclass(frozen=True)
+class SerialDevice:
+    driver: str
+    port: str
+    baudrate: int
+    poll_interval: float
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    driver: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Devices:
+    id_reader: SerialDevice
+    printer: SerialDevice
+    camera: CameraConfig
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    url: str
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    file: str
+    level: str
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    terminal: Terminal
+    display: DisplayConfig
+    timeouts: Timeouts
+    devices: Devices
+    backend: BackendConfig
+    logging: LoggingConfig
+
+
+@dataclass(frozen=True)
+class SimSerial:
+    pace: bool
+
+
+@dataclass(frozen=True)
+class SimPrinter:
+    hopper: int
+    hopper_capacity: int
+    low_threshold: int
+    bin_capacity: int
+
+
+@dataclass(frozen=True)
+class SimRun:
+    virtual_clock: bool
+    max_session_seconds: float
+    max_wall_seconds: float
+    out_dir: str
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    serial: SimSerial
+    printer: SimPrinter
+    run: SimRun
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "terminal.mode": ("production", "development"),
+    "display.orientation": ("portrait", "landscape"),
+    "display.lang": ("zh", "en"),
+    "devices.id_reader.driver": ("serial",),
+    "devices.printer.driver": ("serial",),
+    "devices.camera.driver": ("opencv", "sim"),
+    "logging.level": ("debug", "info", "warning", "error"),
+}
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key {where + '.' if where else ''}{key}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name not in data:
+            raise ConfigError(f"missing key {path}")
+        hint = hints[f.name]
+        raw = data[f.name]
+        if is_dataclass(hint):
+            values[f.name] = _build(hint, raw, path)
+            continue
+        if hint is bool:
+            ok = isinstance(raw, bool)
+        elif hint is int:
+            ok = isinstance(raw, int) and not isinstance(raw, bool)
+        elif hint is float:
+            ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+            raw = float(raw) if ok else raw
+        else:
+            ok = isinstance(raw, str)
+        if not ok:
+            raise ConfigError(f"{path}: expected {hint.__name__}, got {type(raw).__name__}")
+        if path in _CHOICES and raw not in _CHOICES[path]:
+            raise ConfigError(f"{path}: {raw!r} is not one of {', '.join(_CHOICES[path])}")
+        if hint in (int, float) and raw < 0:
+            raise ConfigError(f"{path}: must not be negative")
+        values[f.name] = raw
+    return cls(**values)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
+    cfg = _build(KioskConfig, _read(path), "")
+    if cfg.display.width <= 0 or cfg.display.height <= 0:
+        raise ConfigError("display.width: the display size must be positive")
+    return cfg
+
+
+def load_sim_config(path: Path = CONFIG_DIR / "sim.toml") -> SimConfig:
+    return _build(SimConfig, _read(path), "")

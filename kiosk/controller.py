@@ -1,0 +1,751 @@
+"""The kiosk's core loop step: events in, one machine transition at a time, commands out.
+
+`Kiosk` is the model of the transition table in kiosk/machine.py: its guards ask
+kiosk/policy.py, its callbacks command ports, and results of anything slow (devices,
+backend, photo analysis, card-face rendering) come back as events on one queue that the
+main thread drains in `pump`. Nothing here blocks on I/O or draws.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from devices.events import (
+    CameraError,
+    CameraFailed,
+    IdCardRead,
+    IdReaderError,
+    IdReadFailed,
+    PhotoCaptured,
+    PrintedCardTaken,
+    PrinterOp,
+    PrinterResult,
+    StatusChanged,
+)
+from devices.status import DeviceKind, DeviceState, DeviceStatus
+from kiosk import backend as bk
+from kiosk import photo as photo_checks
+from kiosk.clock import Clock
+from kiosk.config import KioskConfig
+from kiosk.events import BackendReply, FaceRendered, PhotoAnalysed, WorkFailed
+from kiosk.idcard import CardDataError, card_type_of, parse_card
+from kiosk.identity import CardType, Identity
+from kiosk.intents import Intent, Quit, Tap
+from kiosk.issuance import Issuance, IssuanceStep, build_card_face, render_face
+from kiosk.logevents import EventLog, LogEvent
+from kiosk.machine import CLOSING, SESSION_WAITING, WAITING, build_machine
+from kiosk.policy import NEW_PERMIT_ORDER, PolicyPack, Refusal, first_refusal, id_card_refusals, is_large_text
+from kiosk.ports import Ports
+from kiosk.presenter import build_view
+from kiosk.reasons import Outcome, Reason, Service
+from kiosk.session import Session, SessionSummary
+from kiosk.view import View
+
+# DESIGN.md, Devices: what each service needs to be offered.
+REQUIRES: dict[Service, tuple[DeviceKind, ...]] = {
+    Service.NEW_PERMIT: (DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.BACKEND),
+}
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+TAPS: dict[str, str] = {
+    "start": "tap_start",
+    "back": "tap_back",
+    "confirm": "tap_confirm",
+    "cancel": "tap_cancel",
+    "capture": "tap_capture",
+    "answer.yes": "tap_answer_yes",
+    "answer.no": "tap_answer_no",
+}
+
+
+class Kiosk:
+    state: str  # set by the machine
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        pack: PolicyPack,
+        clock: Clock,
+        ports: Ports,
+        log: EventLog,
+        *,
+        photo_detector: Any = None,
+        events: queue.Queue[Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.pack = pack
+        self.clock = clock
+        self.ports = ports
+        self.log = log
+        self.photo_detector = photo_detector
+        # Adapters are built before the kiosk with this queue's put as their sink.
+        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
+        self.session = Session()
+        self.status: dict[DeviceKind, DeviceStatus] = {}
+        self.backend_up: bool | None = None
+        self.timers: dict[str, float] = {}
+        self.pending: set[str] = set()
+        self.warning_until: float | None = None
+        self.finished: list[SessionSummary] = []
+        self.issuance: Issuance | None = None
+        self._next_photo_request = 1
+        self._offered: tuple[str, ...] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
+        self.machine = build_machine(self)
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def post(self, event: Any) -> None:
+        """The one sink every adapter and worker posts to; safe from any thread."""
+        self.events.put(event)
+
+    def start(self) -> None:
+        self.log.emit(LogEvent.KIOSK_STARTED, terminal=self.config.terminal.id,
+                      mode=self.config.terminal.mode, policy=self.pack.city)
+        self.fire("started")
+
+    def stop(self) -> None:
+        for port in (self.ports.id_reader, self.ports.printer, self.ports.camera):
+            port.stop()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.ports.backend.close()
+        self.log.emit(LogEvent.KIOSK_STOPPED)
+
+    def fire(self, name: str) -> bool:
+        """One trigger of the transition table; an event the current state does not take is ignored."""
+        return bool(self.machine.trigger_event(self, name))
+
+    # --- the main thread's step -----------------------------------------------------------
+
+    def pump(self, max_wait: float = 0.0) -> int:
+        """Wait up to `max_wait` real seconds for an event, then handle all queued events and due timers."""
+        handled = 0
+        wait = max_wait
+        deadline = self.next_deadline()
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - self.clock.monotonic()))
+        try:
+            event = self.events.get(timeout=wait) if wait > 0 else self.events.get_nowait()
+        except queue.Empty:
+            event = None
+        while event is not None:
+            self._dispatch(event)
+            handled += 1
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                event = None
+        handled += self._fire_due_timers()
+        return handled
+
+    def is_idle(self) -> bool:
+        """Nothing in flight that a device or the backend will answer."""
+        return not self.pending and self.events.empty()
+
+    def next_deadline(self) -> float | None:
+        return min(self.timers.values()) if self.timers else None
+
+    def view(self) -> View:
+        return build_view(self)
+
+    def handle_intent(self, intent: Intent) -> None:
+        if isinstance(intent, Quit):
+            return
+        if not isinstance(intent, Tap):
+            return
+        view = self.view()
+        if intent.target not in {b.id for b in view.all_buttons() if b.enabled}:
+            return  # a stale touch on a button that is no longer there
+        if self.warning_until is not None:
+            self._clear_warning()
+            if intent.target == "cancel":
+                self.fire("tap_cancel")
+            return
+        self._touch()
+        target = intent.target
+        if target.startswith("service."):
+            self.fire("tap_" + target.replace(".", "_"))
+        elif target.startswith("key."):
+            self._key(target.removeprefix("key."))
+            self.fire("tap_key")
+        elif target in TAPS:
+            self.fire(TAPS[target])
+
+    # --- timers ---------------------------------------------------------------------------
+
+    def _set_timer(self, name: str, seconds: float) -> None:
+        self.timers[name] = self.clock.monotonic() + seconds
+
+    def _fire_due_timers(self) -> int:
+        fired = 0
+        now = self.clock.monotonic()
+        for name, due in sorted(self.timers.items(), key=lambda kv: kv[1]):
+            if due <= now and self.timers.get(name) == due:
+                del self.timers[name]
+                self._on_timer(name)
+                fired += 1
+        return fired
+
+    def _on_timer(self, name: str) -> None:
+        t = self.config.timeouts
+        if name == "idle":
+            self.warning_until = self.clock.monotonic() + t.idle_warning
+            self._set_timer("warning", t.idle_warning)
+            self.session.screens.append("timeout_warning")
+        elif name == "warning":
+            self.warning_until = None
+            self.fire("idle_timeout")
+        elif name == "menu":
+            self.fire("menu_timeout")
+        elif name == "closing":
+            self.fire("closing_timeout")
+        elif name == "goodbye":
+            self.fire("goodbye_done")
+        elif name == "take_card":
+            self.fire("take_timeout")
+        elif name == "self_test":
+            self.pending.discard("self_test")
+            self.fire("self_test_done")
+        elif name == "health":
+            self._check_health()
+        elif name == "operation":
+            self._issuing_failed("printer", "no_result")
+
+    def _touch(self) -> None:
+        if self.state in SESSION_WAITING:
+            self._set_timer("idle", self.config.timeouts.idle)
+        elif self.state == "ready.menu":
+            self._set_timer("menu", self.config.timeouts.idle)
+
+    def _clear_warning(self) -> None:
+        self.warning_until = None
+        self.timers.pop("warning", None)
+        self._touch()
+
+    def _after_state_change(self) -> None:
+        for name in ("idle", "warning", "menu", "closing"):
+            self.timers.pop(name, None)
+        self.warning_until = None
+        self._touch()
+        if self.state in CLOSING:
+            self._set_timer("closing", self.config.timeouts.done)
+        if not self.session.screens or self.session.screens[-1] != self.state:  # internal transitions stay put
+            self.session.screens.append(self.state)
+            self.log.emit(LogEvent.STATE_ENTERED, state=self.state)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _dispatch(self, event: Any) -> None:
+        handler: Callable[[Any], None] | None = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def _current(self, session: str) -> bool:
+        return session == self.session.id
+
+    def _on_StatusChanged(self, event: StatusChanged) -> None:
+        st = event.status
+        self.status[st.device] = st
+        self.log.emit(LogEvent.DEVICE_STATUS, device=st.device, state=st.state, media=st.media, detail=st.detail)
+        self._status_changed(st.device)
+
+    def _status_changed(self, device: DeviceKind) -> None:
+        if self.state == "self_test":
+            self._maybe_self_test_done()
+            return
+        self._note_offer()
+        self.fire("devices_changed")
+        service = self.session.service
+        lost = service is not None and device in REQUIRES[service] and not self._is_up(device)
+        if lost and self.state in SESSION_WAITING:
+            self.session.fault_device = device.value
+            self.fire("device_lost")
+
+    def _on_IdCardRead(self, event: IdCardRead) -> None:
+        if self.state != "new_permit.read_id":
+            return
+        try:
+            identity = parse_card(event.text, event.photo)
+        except CardDataError:
+            card_type = card_type_of(event.text)
+            self.log.emit(LogEvent.ID_READ_FAILED, session=self.session.id, error="unparsable")
+            if card_type is CardType.CITIZEN:
+                self.session.read_error = "unknown_card"
+                return
+            # SH-PMT-6: the marker alone decides; a field we cannot parse must not hide the reason.
+            identity = Identity(card_type, "", None, "", None, "", "", "", None, None)
+        self.session.identity = identity
+        self.session.read_error = None
+        self.session.large_text = is_large_text(identity.birth, self.clock.today(), self.pack)
+        self.log.emit(LogEvent.ID_CARD_READ, session=self.session.id, card_type=identity.card_type,
+                      masked_id=identity.masked_id)
+        self._touch()
+        self.fire("id_read")
+
+    def _on_IdReadFailed(self, event: IdReadFailed) -> None:
+        if self.state != "new_permit.read_id":
+            return
+        errors = {
+            IdReaderError.NO_CARD: None,
+            IdReaderError.READ_FAILED: "read_failed",
+            IdReaderError.UNKNOWN_CARD: "unknown_card",
+        }
+        self.session.read_error = errors.get(event.error, "reader_fault")
+        if event.error is not IdReaderError.NO_CARD:
+            self.log.emit(LogEvent.ID_READ_FAILED, session=self.session.id, error=event.error)
+
+    def _on_BackendReply(self, event: BackendReply) -> None:
+        self.pending.discard(f"backend.{event.op}")
+        disposition = type(event.result).__name__
+        self.log.emit(LogEvent.BACKEND_CALL_ENDED, session=event.session, op=event.op, disposition=disposition)
+        if event.op == "health":
+            up = bool(event.result)
+            if up != self.backend_up:
+                self.backend_up = up
+                self.status[DeviceKind.BACKEND] = DeviceStatus(
+                    DeviceKind.BACKEND, DeviceState.ONLINE if up else DeviceState.OFFLINE)
+                self._status_changed(DeviceKind.BACKEND)
+            elif self.state == "self_test":
+                self._maybe_self_test_done()
+            return
+        if not self._current(event.session):
+            return  # the session this answered has ended
+        self.session.last_reply = event.result
+        if event.op == "precheck":
+            if isinstance(event.result, bk.Precheck):
+                self.session.record_refusals = tuple(event.result.refusals)
+                self.session.registered_address = event.result.registered_address
+            self.fire("precheck_done")
+        elif event.op == "face_check":
+            if isinstance(event.result, bk.FaceCheck):
+                self.session.face_match = event.result.match
+            self.fire("face_checked")
+        elif event.op == "apply":
+            if isinstance(event.result, bk.Approval):
+                self.session.grant = event.result.permit
+            elif isinstance(event.result, Refusal):
+                self.session.refusal = event.result
+            self.fire("applied")
+
+    def _on_PhotoCaptured(self, event: PhotoCaptured) -> None:
+        self.pending.discard("camera")
+        if event.request_id != self.session.photo_request or self.state != "new_permit.photo":
+            return
+        session = self.session.id
+        detector = self.photo_detector
+
+        def analyse() -> Any:
+            kwargs = {"detector": detector} if detector is not None else {}
+            check = photo_checks.check_photo(event.width, event.height, event.rgb, **kwargs)
+            if check.problem is not None or check.face_box is None:
+                problem = check.problem.value if check.problem is not None else "no_face"
+                return PhotoAnalysed(session, event.request_id, problem, None)
+            portrait = photo_checks.portrait(event.width, event.height, event.rgb, check.face_box)
+            return PhotoAnalysed(session, event.request_id, None, portrait, photo_checks.to_png(portrait))
+
+        self._work("photo", session, analyse)
+
+    def _on_CameraFailed(self, event: CameraFailed) -> None:
+        self.pending.discard("camera")
+        if event.request_id != self.session.photo_request or self.state != "new_permit.photo":
+            return
+        if event.error is CameraError.NO_DEVICE:
+            self.session.fault_device = DeviceKind.CAMERA.value
+            self.fire("device_lost")
+            return
+        self.post(PhotoAnalysed(self.session.id, event.request_id, "camera", None))
+
+    def _on_PhotoAnalysed(self, event: PhotoAnalysed) -> None:
+        self.pending.discard("work.photo")
+        if not self._current(event.session) or event.request_id != self.session.photo_request:
+            return
+        s = self.session
+        s.photo_request = None
+        s.photo_problem = event.problem
+        if event.problem is None:
+            s.portrait = event.portrait
+            s.portrait_png = event.png
+        self.log.emit(LogEvent.PHOTO_CHECKED, session=s.id, attempt=s.photo_attempts, problem=event.problem)
+        self.fire("photo_checked")
+
+    def _on_FaceRendered(self, event: FaceRendered) -> None:
+        self.pending.discard("work.face")
+        if not self._current(event.session) or self.issuance is None:
+            return
+        self.issuance.face_ready(event.bits, event.width, event.height, event.ticket)
+        self._issuance_advance()
+
+    def _on_WorkFailed(self, event: WorkFailed) -> None:
+        self.pending.discard(f"work.{event.what}")
+        if not self._current(event.session):
+            return
+        if event.what == "face":
+            self._issuing_failed("printer", "render_failed")
+        elif event.what == "photo" and self.state == "new_permit.photo":
+            self.session.photo_request = None
+            self.session.photo_problem = "camera"
+            self.fire("photo_checked")
+
+    def _on_PrinterResult(self, event: PrinterResult) -> None:
+        issuance = self.issuance
+        if issuance is None or event.op is PrinterOp.STATUS:
+            return
+        expected = issuance.in_flight.value if issuance.in_flight is not None else None
+        if event.op is not PrinterOp.RETRACT and event.op.value != expected:
+            return  # not the answer to the step in flight
+        self.pending.discard("printer")
+        self.timers.pop("operation", None)
+        self.log.emit(LogEvent.ISSUANCE_STEP, session=self.session.id, step=event.op,
+                      disposition="ok" if event.ok else str(event.error))
+        if event.op is PrinterOp.RETRACT:
+            issuance.retracted(event.ok)
+            self.session.card_retained = True
+            self.session.card_inside = False
+            self._finish_failed_issuance()
+            return
+        if not event.ok:
+            issuance.failed(event.op, event.error)
+            self._issuing_failed("printer", str(event.error))
+            return
+        issuance.step_done(event.op)
+        self.session.card_inside = issuance.card_inside
+        if event.op is PrinterOp.PRESENT:
+            self.fire("card_presented")
+            return
+        self._issuance_advance()
+
+    def _on_PrintedCardTaken(self, event: PrintedCardTaken) -> None:
+        if self.issuance is None:
+            return
+        self.issuance.taken()
+        self.session.card_inside = False
+        self.fire("card_taken")
+
+    # --- guards (named predicates; the rules themselves are in kiosk/policy.py) ------------
+
+    def _is_up(self, device: DeviceKind) -> bool:
+        if device is DeviceKind.BACKEND:
+            return bool(self.backend_up)
+        st = self.status.get(device)
+        return st is not None and st.is_up
+
+    def service_available(self, service: Service) -> bool:
+        return all(self._is_up(d) for d in REQUIRES.get(service, (DeviceKind.BACKEND, DeviceKind.ID_READER))) \
+            and service in REQUIRES
+
+    def any_service_available(self) -> bool:
+        return any(self.service_available(s) for s in REQUIRES)
+
+    def new_permit_available(self) -> bool:
+        return self.service_available(Service.NEW_PERMIT)
+
+    def id_card_refused(self) -> bool:
+        assert self.session.identity is not None
+        refusal = first_refusal(id_card_refusals(self.session.identity, self.clock.today(), self.pack))
+        self.session.refusal = refusal
+        return refusal is not None
+
+    def backend_failed(self) -> bool:
+        if isinstance(self.session.last_reply, bk.BackendFailure):
+            self.session.fault_device = DeviceKind.BACKEND.value
+            return True
+        return False
+
+    def refused_before_address(self) -> bool:
+        limit = NEW_PERMIT_ORDER.index(Reason.ADDRESS_CHANGED)
+        early = [r for r in self.session.record_refusals if NEW_PERMIT_ORDER.index(r.reason) < limit]
+        self.session.refusal = first_refusal(early)
+        return self.session.refusal is not None
+
+    def refused_after_address(self) -> bool:
+        self.session.lives_there = True
+        self.session.refusal = first_refusal(list(self.session.record_refusals))
+        return self.session.refusal is not None
+
+    def photo_pending(self) -> bool:
+        return self.session.photo_request is not None
+
+    def photo_usable(self) -> bool:
+        return self.session.photo_problem is None and self.session.portrait is not None
+
+    def photo_attempts_exhausted(self) -> bool:
+        if self.session.photo_attempts >= self.pack.photo_max_tries:
+            self.session.refusal = Refusal(Reason.PHOTO_QUALITY)
+            return True
+        return False
+
+    def face_matches(self) -> bool:
+        return bool(self.session.face_match)
+
+    def phone_valid(self) -> bool:
+        return bool(PHONE.match(self.session.phone))
+
+    def approved(self) -> bool:
+        return self.session.grant is not None
+
+    # --- callbacks: commands through ports ---------------------------------------------------
+
+    def enter_self_test(self) -> None:
+        self.pending.add("self_test")
+        for port in (self.ports.id_reader, self.ports.printer, self.ports.camera):
+            port.start()
+        self._set_timer("self_test", self.config.timeouts.self_test)
+        self._check_health()
+
+    def _maybe_self_test_done(self) -> None:
+        needed = (DeviceKind.ID_READER, DeviceKind.PRINTER, DeviceKind.CAMERA)
+        if all(d in self.status for d in needed) and self.backend_up is not None:
+            self.timers.pop("self_test", None)
+            self.pending.discard("self_test")
+            self.fire("self_test_done")
+
+    def enter_recovery(self) -> None:
+        # Nothing can be unfinished until issuances are journaled (issue: journal and recovery).
+        self.fire("recovered")
+
+    def enter_out_of_service(self) -> None:
+        self._note_offer()
+        self._set_timer("health", self.config.timeouts.health_interval)
+
+    def enter_attract(self) -> None:
+        self._note_offer()
+        self._set_timer("health", self.config.timeouts.health_interval)
+
+    def enter_new_permit(self) -> None:
+        if self.session.service is None:
+            self.session.service = Service.NEW_PERMIT
+            self.log.emit(LogEvent.SESSION_STARTED, session=self.session.id, service=Service.NEW_PERMIT)
+
+    def enter_read_id(self) -> None:
+        self.session.read_error = None
+        self.ports.id_reader.set_reading(True)
+
+    def exit_read_id(self) -> None:
+        self.ports.id_reader.set_reading(False)
+
+    def enter_precheck(self) -> None:
+        card = self.session.identity
+        rid = self.session.request_id("precheck")
+        self._call("precheck", lambda: self.ports.backend.precheck(rid, card))
+
+    def enter_photo(self) -> None:
+        if self.session.portrait is not None:  # back from details: a retake starts afresh
+            self.session.portrait = None
+            self.session.portrait_png = b""
+            self.session.photo_attempts = 0
+        self.session.photo_problem = None
+
+    def capture_photo(self) -> None:
+        s = self.session
+        s.photo_attempts += 1
+        s.photo_request = self._next_photo_request
+        self._next_photo_request += 1
+        self.pending.add("camera")
+        self.ports.camera.capture(s.photo_request)
+
+    def enter_verify_face(self) -> None:
+        card, png = self.session.identity, self.session.portrait_png
+        rid = self.session.request_id("face_check")
+        self._call("face_check", lambda: self.ports.backend.face_check(rid, card, png))
+
+    def enter_submit(self) -> None:
+        s = self.session
+        card, phone, png = s.identity, s.phone, s.portrait_png
+        rid = s.request_id("apply")
+        self._call("apply", lambda: self.ports.backend.apply(rid, card, True, phone, png))
+
+    def enter_issuing(self) -> None:
+        s = self.session
+        assert s.grant is not None and s.identity is not None
+        self.issuance = Issuance(s.grant.number, s.id)
+        self.log.emit(LogEvent.ISSUANCE_STARTED, session=s.id, permit_number=s.grant.number)
+        face = build_card_face(s.grant, s.identity, s.portrait)
+        session = s.id
+        self._work("face", session, lambda: render_face(session, face))
+        self._issuance_advance()
+
+    def _issuance_advance(self) -> None:
+        issuance = self.issuance
+        if issuance is None or self.state != "new_permit.issuing":
+            return
+        step = issuance.next_command()
+        if step is None:
+            return
+        self.session.issuing_step = step.value
+        self.pending.add("printer")
+        self._set_timer("operation", self.config.timeouts.device_operation)
+        printer = self.ports.printer
+        if step is IssuanceStep.FEED:
+            printer.feed()
+        elif step is IssuanceStep.TICKET:
+            printer.ticket(issuance.ticket)
+        elif step is IssuanceStep.PRINT:
+            printer.print_area(0, 0, issuance.width, issuance.height, issuance.bits)
+        elif step is IssuanceStep.PRESENT:
+            printer.present()
+        issuance.sent(step)
+
+    def _issuing_failed(self, device: str, error: str) -> None:
+        """A step after the approval failed: retain any card, void the approval, then the fault screen."""
+        s = self.session
+        self.timers.pop("operation", None)
+        self.log.emit(LogEvent.DEVICE_FAULT, session=s.id, device=device, error=error)
+        s.fault_device = device
+        if self.issuance is not None and self.issuance.card_inside and not self.issuance.retracting:
+            self.issuance.retracting = True
+            self.pending.add("printer")
+            self.ports.printer.retract()
+            return
+        self._finish_failed_issuance()
+
+    def _finish_failed_issuance(self) -> None:
+        issuance = self.issuance
+        if issuance is None or issuance.closed:
+            return
+        issuance.closed = True
+        self._void(issuance.permit_number, Reason.DEVICE_FAULT if self.state != "goodbye" else Reason.TIMEOUT)
+        self.log.emit(LogEvent.ISSUANCE_ENDED, session=self.session.id, permit_number=issuance.permit_number,
+                      disposition="retained" if self.session.card_retained else "voided")
+        self.ports.printer.refresh_status()
+        if self.state in ("new_permit.issuing", "new_permit.take_card"):
+            self.fire("issuing_failed")
+
+    def _void(self, permit_number: str, reason: Reason) -> None:
+        # The issuance keeps its session's id: a retract can finish after the session was wiped.
+        sid = self.issuance.session_id if self.issuance is not None else self.session.id
+        rid = f"{sid}-void"
+        self._call("void", lambda: self.ports.backend.void_issuance(rid, permit_number, reason), session=sid)
+
+    def enter_take_card(self) -> None:
+        self.timers.pop("operation", None)
+        self._set_timer("take_card", self.config.timeouts.take_card)
+
+    def exit_take_card(self) -> None:
+        self.timers.pop("take_card", None)
+
+    def retract_untaken_card(self) -> None:
+        self.session.end(Outcome.ABORTED, Reason.TIMEOUT)
+        if self.issuance is not None:
+            self.issuance.retracting = True
+            self.pending.add("printer")
+            self.ports.printer.retract()
+
+    def enter_done(self) -> None:
+        s = self.session
+        issuance = self.issuance
+        if issuance is not None and not issuance.closed:
+            issuance.closed = True
+            rid = s.request_id("confirm")
+            number = issuance.permit_number
+            self._call("confirm", lambda: self.ports.backend.confirm_issuance(rid, number, None))
+            self.log.emit(LogEvent.ISSUANCE_ENDED, session=s.id, permit_number=number, disposition="taken")
+        s.end(Outcome.ISSUED, Reason.OK)
+        self.ports.printer.refresh_status()
+
+    def enter_refusal(self) -> None:
+        s = self.session
+        reason = s.refusal.reason if s.refusal is not None else Reason.DEVICE_FAULT
+        s.end(Outcome.COUNTER_REFERRAL, reason)
+        self.log.emit(LogEvent.REFUSED, session=s.id, reason=reason)
+
+    def enter_fault(self) -> None:
+        s = self.session
+        reason = Reason.BACKEND_UNAVAILABLE if s.fault_device == DeviceKind.BACKEND.value else Reason.DEVICE_FAULT
+        s.end(Outcome.COUNTER_REFERRAL, reason)
+
+    def note_address_changed(self) -> None:
+        self.session.lives_there = False
+        self.session.refusal = Refusal(Reason.ADDRESS_CHANGED)
+        self.session.end(Outcome.COUNTER_REFERRAL, Reason.ADDRESS_CHANGED)
+
+    def note_face_mismatch(self) -> None:
+        self.session.refusal = Refusal(Reason.FACE_MISMATCH)
+        self.session.end(Outcome.COUNTER_REFERRAL, Reason.FACE_MISMATCH)
+
+    def note_cancelled(self) -> None:
+        self.session.end(Outcome.ABORTED, Reason.USER_CANCELLED)
+
+    def note_timed_out(self) -> None:
+        self.session.end(Outcome.ABORTED, Reason.TIMEOUT)
+
+    def note_device_fault(self) -> None:
+        self.session.end(Outcome.COUNTER_REFERRAL, Reason.DEVICE_FAULT)
+
+    def enter_goodbye(self) -> None:
+        s = self.session
+        if s.outcome is None:
+            s.end(Outcome.ABORTED, Reason.USER_CANCELLED)
+        s.screens.append(self.state)
+        summary = SessionSummary(
+            session=s.id,
+            service=s.service.value if s.service else None,
+            outcome=str(s.outcome),
+            reason=str(s.reason),
+            available_on=s.available_on.isoformat() if s.available_on else None,
+            screens=tuple(s.screens),
+        )
+        self.finished.append(summary)
+        self.log.emit(LogEvent.SESSION_ENDED, session=s.id, service=summary.service,
+                      outcome=summary.outcome, reason=summary.reason)
+        self._set_timer("goodbye", self.config.timeouts.goodbye)
+
+    def exit_goodbye(self) -> None:
+        # SH-PRIV-1: the session's personal data goes with it.
+        self.session = Session()
+        if self.issuance is not None and self.issuance.closed:
+            self.issuance = None
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _key(self, key: str) -> None:
+        s = self.session
+        if key == "del":
+            s.phone = s.phone[:-1]
+        elif key.isdigit() and len(s.phone) < 11:
+            s.phone += key
+
+    def _check_health(self) -> None:
+        if "backend.health" in self.pending:
+            return
+        self._call("health", self.ports.backend.health, session="")
+        if self.state in ("ready.attract", "out_of_service"):
+            self._set_timer("health", self.config.timeouts.health_interval)
+
+    def _call(self, op: str, fn: Callable[[], Any], session: str | None = None) -> None:
+        """A backend call off the main thread; its result comes back as a BackendReply."""
+        sid = self.session.id if session is None else session
+        self.pending.add(f"backend.{op}")
+        self.log.emit(LogEvent.BACKEND_CALL_STARTED, session=sid, op=op)
+
+        def run() -> None:
+            try:
+                result = fn()
+            except Exception:
+                result = bk.BackendFailure(bk.FailureKind.BAD_REPLY)
+            self.post(BackendReply(sid, op, result))
+
+        self._executor.submit(run)
+
+    def _work(self, what: str, session: str, fn: Callable[[], Any]) -> None:
+        self.pending.add(f"work.{what}")
+
+        def run() -> None:
+            try:
+                self.post(fn())
+            except Exception:
+                self.post(WorkFailed(session, what))
+
+        self._executor.submit(run)
+
+    def _note_offer(self) -> None:
+        offered = tuple(s.value for s in REQUIRES if self.service_available(s))
+        if offered != self._offered:
+            self._offered = offered
+            unavailable = tuple(s.value for s in REQUIRES if s.value not in offered)
+            self.log.emit(LogEvent.SERVICES_CHANGED, available=",".join(offered), unavailable=",".join(unavailable))
+
+    def waiting_state(self) -> bool:
+        return self.state in WAITING

@@ -1,0 +1,39 @@
+"""Events the core posts to its own queue: results of work it ran off the main thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BackendReply:
+    session: str
+    op: str  # precheck | face_check | apply | confirm | void | health
+    result: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PhotoAnalysed:
+    session: str
+    request_id: int
+    problem: str | None
+    portrait: Any = field(repr=False)  # kiosk.view.Photo | None
+    png: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class FaceRendered:
+    session: str
+    bits: bytes = field(repr=False)
+    width: int = 0
+    height: int = 0
+    ticket: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class WorkFailed:
+    """Work off the main thread raised: a bug, reported as a typed event, never a crash."""
+
+    session: str
+    what: str

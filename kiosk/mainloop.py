@@ -1,0 +1,51 @@
+"""The main thread's loop: touches become intents, events are drained, the view is drawn.
+
+It never blocks on I/O: it waits on the event queue at most one frame, which is also how
+it sleeps between frames at rest. The display is anything with poll/render/present, so
+this module needs no pygame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from kiosk.controller import Kiosk
+from kiosk.intents import Intent, Quit
+from kiosk.view import View
+
+
+class Display(Protocol):
+    def poll(self) -> list[Intent]: ...
+    def render(self, view: View) -> None: ...
+    def present(self) -> None: ...
+
+
+# Called once a frame with the current view; returns how long the loop may wait for events
+# before the next frame, or None to end the loop.
+FrameHook = Callable[[View], float | None]
+
+
+def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = None,
+        on_new_view: Callable[[View], None] | None = None) -> None:
+    frame = 1.0 / max(1, fps)
+    last: View | None = None
+    while True:
+        for intent in display.poll():
+            if isinstance(intent, Quit):
+                return
+            kiosk.handle_intent(intent)
+        view = kiosk.view()
+        if view != last:
+            display.render(view)
+            display.present()
+            last = view
+            if on_new_view is not None:
+                on_new_view(view)
+        wait = frame
+        if hook is not None:
+            asked = hook(view)
+            if asked is None:
+                return
+            wait = min(wait, asked)
+        kiosk.pump(wait)

@@ -1,0 +1,67 @@
+"""One resident's session: personal data in memory only, dropped when the session ends (SH-PRIV-1)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from kiosk.identity import Identity
+from kiosk.policy import Refusal
+from kiosk.reasons import Outcome, Reason, Service
+from kiosk.view import Photo
+
+
+@dataclass
+class Session:
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    service: Service | None = None
+    identity: Identity | None = field(default=None, repr=False)
+    large_text: bool = False
+    read_error: str | None = None
+    record_refusals: tuple[Refusal, ...] = ()
+    registered_address: str | None = field(default=None, repr=False)
+    lives_there: bool | None = None
+    photo_attempts: int = 0
+    photo_problem: str | None = None
+    photo_request: int | None = None
+    portrait: Photo | None = field(default=None, repr=False)
+    portrait_png: bytes = field(default=b"", repr=False)
+    face_match: bool | None = None
+    phone: str = field(default="", repr=False)
+    grant: Any = field(default=None, repr=False)  # kiosk.backend.PermitGrant
+    last_reply: Any = field(default=None, repr=False)
+    issuing_step: str | None = None
+    card_inside: bool = False
+    card_retained: bool = False
+    fault_device: str | None = None
+    refusal: Refusal | None = None
+    outcome: Outcome | None = None
+    reason: Reason | None = None
+    screens: list[str] = field(default_factory=list)
+
+    def request_id(self, op: str) -> str:
+        """One id per operation of a session: a retry of the same call replays, never doubles."""
+        return f"{self.id}-{op}"
+
+    def end(self, outcome: Outcome, reason: Reason) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            self.reason = reason
+
+    @property
+    def available_on(self) -> date | None:
+        return self.refusal.available_on if self.refusal is not None else None
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """What is kept of a session after it ends: nothing personal."""
+
+    session: str
+    service: str | None
+    outcome: str
+    reason: str
+    available_on: str | None
+    screens: tuple[str, ...]

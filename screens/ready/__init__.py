@@ -1,0 +1,1 @@
+"""Screens of the ready state: the attract screen and the service menu."""

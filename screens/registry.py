@@ -1,0 +1,119 @@
+"""Screen id (View.screen) → the module that draws it.
+
+A screen module provides `draw(c: Canvas) -> None` (the static part of the frame, cached
+by the Display) and may provide:
+- `STEP: int` — its place in the new-permit progress hint (1..STEPS);
+- `DYNAMIC: frozenset[str]` — data keys drawn every frame by `animate`, kept out of the
+  cache key so that a spinner's tick does not rebuild the whole frame;
+- `animate(c: Canvas) -> None` — drawn over the cached frame every render;
+- `layout(view, theme) -> (rects, body)` — where its buttons go (default: a footer);
+- `paint_button(c, button, rect, pressed) -> None` — its own button look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+import pygame
+
+from kiosk.view import Button, View
+from screens import (
+    boot,
+    fault,
+    generic,
+    goodbye,
+    out_of_service,
+    recovery,
+    refusal,
+    self_test,
+)
+from screens import theme as th
+from screens import widgets as w
+from screens.new_permit import (
+    details,
+    done,
+    issuing,
+    notice,
+    phone,
+    photo,
+    precheck,
+    read_id,
+    residence,
+    submit,
+    take_card,
+    verify_face,
+)
+from screens.ready import attract, menu
+
+STEPS = 6  # the new-permit progress hint: notice, ID card, photo, details, phone, card
+
+SCREENS: dict[str, ModuleType] = {
+    "boot": boot,
+    "self_test": self_test,
+    "recovery": recovery,
+    "out_of_service": out_of_service,
+    "ready.attract": attract,
+    "ready.menu": menu,
+    "new_permit.notice": notice,
+    "new_permit.read_id": read_id,
+    "new_permit.precheck": precheck,
+    "new_permit.residence": residence,
+    "new_permit.photo": photo,
+    "new_permit.verify_face": verify_face,
+    "new_permit.details": details,
+    "new_permit.phone": phone,
+    "new_permit.submit": submit,
+    "new_permit.issuing": issuing,
+    "new_permit.take_card": take_card,
+    "new_permit.done": done,
+    "refusal": refusal,
+    "fault": fault,
+    "goodbye": goodbye,
+}
+
+Layout = Callable[[View, th.Theme], tuple[dict[str, pygame.Rect], pygame.Rect]]
+Painter = Callable[[w.Canvas, Button, pygame.Rect, bool], None]
+
+
+@dataclass(frozen=True)
+class Screen:
+    id: str
+    module: ModuleType
+    step: int | None
+    dynamic: frozenset[str]
+    draw: Callable[[w.Canvas], None]
+    animate: Callable[[w.Canvas], None] | None
+    layout: Layout
+    paint_button: Painter
+
+
+def _default_layout(step: int | None) -> Layout:
+    def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+        return w.footer_layout(view.buttons, theme, step is not None)
+
+    return layout
+
+
+_cache: dict[str, Screen] = {}
+
+
+def lookup(screen_id: str) -> Screen:
+    """The screen for an id; an unknown id gets the generic screen (never an error)."""
+    found = _cache.get(screen_id)
+    if found is None:
+        module = SCREENS.get(screen_id, generic)
+        step = getattr(module, "STEP", None)
+        found = Screen(
+            id=screen_id,
+            module=module,
+            step=step,
+            dynamic=frozenset(getattr(module, "DYNAMIC", frozenset())),
+            draw=module.draw,
+            animate=getattr(module, "animate", None),
+            layout=getattr(module, "layout", None) or _default_layout(step),
+            paint_button=getattr(module, "paint_button", None) or w.paint_button,
+        )
+        _cache[screen_id] = found
+    return found

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the kiosk and its tests need on Debian 12, and skips what is already there.
+#   Debian packages (apt-get, as root): the PC/SC library pyscard builds against, zbar, a CJK
+#   font, pcscd with the vsmartcard virtual reader (simulation and CI only), xvfb.
+#   Python packages: a virtual environment at .venv, re-synced only when pyproject.toml changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libpcsclite-dev libzbar0 fonts-wqy-microhei pcscd vsmartcard-vpcd xvfb python3-venv gcc)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages already installed"
+fi
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=.venv/.deps-stamp
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/python - <<'PY' > .venv/requirements.txt
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = list(project["dependencies"])
+for extra in project.get("optional-dependencies", {}).values():
+    deps += extra
+print("\n".join(deps))
+PY
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r .venv/requirements.txt
+  echo "$want" > "$stamp"
+else
+  echo "setup: Python packages up to date"
+fi

@@ -1,0 +1,66 @@
+"""The camera emulator: a frame source showing synthetic scenes, steered from another thread.
+
+The developer panel and the scenario runner call `show` (who stands in front of the
+camera) and the fault switches; the camera adapter's worker calls `read`. Every frame
+gets a new seed, so two captures of the same scene differ like real frames do.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sim.faces import SCENE_KINDS, scene
+
+
+class SceneFrameSource:
+    def __init__(self, width: int = 640, height: int = 480) -> None:
+        self._size = (width, height)
+        self._lock = threading.Lock()
+        self._kind = "nobody"
+        self._key: str | None = None
+        self._failing = False  # opens, but no frames come (a stalled camera)
+        self._unplugged = False  # does not open at all (the device vanished)
+        self._opened = False
+        self._frames = 0
+
+    def show(self, kind: str, face_key: str | None = None) -> None:
+        if kind not in SCENE_KINDS:
+            raise ValueError(f"unknown scene kind {kind!r}")
+        with self._lock:
+            self._kind, self._key = kind, face_key
+
+    def fail(self, on: bool) -> None:
+        """The camera died: it still enumerates, but no frame arrives."""
+        with self._lock:
+            self._failing = on
+
+    def unplug(self, on: bool) -> None:
+        """The camera is gone: opening it fails."""
+        with self._lock:
+            self._unplugged = on
+            if on:
+                self._opened = False
+
+    @property
+    def frames(self) -> int:
+        with self._lock:
+            return self._frames
+
+    def open(self) -> bool:
+        with self._lock:
+            self._opened = not self._unplugged
+            return self._opened
+
+    def read(self) -> tuple[int, int, bytes] | None:
+        with self._lock:
+            if not self._opened or self._failing:
+                return None
+            self._frames += 1
+            kind, key, seed = self._kind, self._key, self._frames
+        # Drawn outside the lock: `show` from the panel never waits for a frame.
+        width, height = self._size
+        return width, height, scene(kind, key, width, height, seed=seed).tobytes()
+
+    def close(self) -> None:
+        with self._lock:
+            self._opened = False

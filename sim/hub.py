@@ -1,0 +1,186 @@
+"""The device hub: one process hosting the serial-device emulators behind pty pairs.
+
+`python -m sim.hub --dir DIR --residents residents.json [--faults faults.json] [--pace]`
+creates DIR/ttyIDR and DIR/ttyPRN (symlinks to pty slaves the kiosk's drivers open by
+path), starts the emulators, serves JSON-line commands on the Unix socket DIR/hub.sock
+(present or lift an ID card, take the presented card, inject faults, read the printer's
+records), prints one ready line `{"id_reader": ..., "printer": ..., "control": ..., "pid": ...}`
+and runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sim.id_card_data import encode_card
+from sim.id_reader_emu import IdReaderEmulator
+from sim.printer_emu import PrinterEmulator
+from sim.pty_link import PtyLink
+
+
+class Hub:
+    def __init__(self, directory: Path, residents: dict[str, Any], *, pace: bool, baudrate: int,
+                 printer_opts: dict[str, int]) -> None:
+        self.directory = directory
+        self.residents = residents
+        rate = baudrate if pace else None
+        self.id_link = PtyLink(str(directory / "ttyIDR"), baudrate=rate)
+        self.printer_link = PtyLink(str(directory / "ttyPRN"), baudrate=rate)
+        self.id_reader = IdReaderEmulator(self.id_link)
+        (directory / "printed").mkdir(parents=True, exist_ok=True)
+        self.printer = PrinterEmulator(self.printer_link, directory / "printed", **printer_opts)
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        self.id_reader.start()
+        self.printer.start()
+
+    def stop(self) -> None:
+        self.id_reader.stop()
+        self.printer.stop()
+        self.id_link.close()
+        self.printer_link.close()
+
+    def card_for(self, key: str) -> Any:
+        r = self.residents[key]
+        valid_to = None if r["id_valid_to"] == "长期" else date.fromisoformat(r["id_valid_to"])
+        return encode_card(
+            card_type=r["card_type"], name=r["name"], sex=r["sex"], nation=r["nation"],
+            birth=date.fromisoformat(r["birth"]), id_number=r["id_number"], address=r["id_address"],
+            authority=r["id_authority"], valid_from=date.fromisoformat(r["id_valid_from"]), valid_to=valid_to,
+        )
+
+    def fault(self, device: str, kind: str, at: str | None, count: int) -> dict[str, Any]:
+        if device == "id_reader":
+            self.id_reader.inject_fault(kind, at, count)
+        elif device == "printer":
+            self.printer.inject_fault(kind, at)
+        else:
+            return {"ok": False, "error": f"no emulator for {device} in the hub"}
+        return {"ok": True}
+
+    def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            op = cmd.get("cmd")
+            if op == "present_id":
+                key = cmd.get("resident")
+                if key not in self.residents:
+                    return {"ok": False, "error": "unknown resident"}
+                try:
+                    card = self.card_for(key)
+                except ValueError as exc:  # a resident the card layout cannot hold
+                    return {"ok": False, "error": f"cannot encode this card: {exc}"}
+                self.id_reader.place_card(card)
+                return {"ok": True}
+            if op == "lift_id":
+                self.id_reader.lift_card()
+                return {"ok": True}
+            if op == "take_card":
+                return {"ok": bool(self.printer.take_card())}
+            if op == "fault":
+                return self.fault(cmd.get("device", ""), cmd.get("kind", ""), cmd.get("at"), int(cmd.get("count", 1)))
+            if op == "state":
+                return {
+                    "ok": True,
+                    "printer": {
+                        "records": self.printer.records,
+                        "cards_issued": self.printer.cards_issued,
+                        "cards_retained": self.printer.cards_retained,
+                        "hopper": self.printer.hopper_count,
+                        "bin": self.printer.bin_count,
+                    },
+                }
+            return {"ok": False, "error": f"unknown command {op!r}"}
+
+
+def serve(hub: Hub, sock_path: Path) -> socketserver.UnixStreamServer:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for line in self.rfile:
+                try:
+                    cmd = json.loads(line)
+                    reply = hub.handle(cmd) if isinstance(cmd, dict) else {"ok": False, "error": "not an object"}
+                except (ValueError, TypeError) as exc:
+                    reply = {"ok": False, "error": f"bad command: {type(exc).__name__}"}
+                self.wfile.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+                self.wfile.flush()
+
+    if sock_path.exists():
+        sock_path.unlink()
+    server = socketserver.ThreadingUnixStreamServer(str(sock_path), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="hub-control", daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dir", required=True, type=Path)
+    ap.add_argument("--residents", required=True, type=Path)
+    ap.add_argument("--faults", type=Path)
+    ap.add_argument("--pace", action="store_true")
+    ap.add_argument("--baudrate", type=int, default=115200)
+    ap.add_argument("--hopper", type=int, default=100)
+    ap.add_argument("--hopper-capacity", type=int, default=200)
+    ap.add_argument("--low-threshold", type=int, default=10)
+    ap.add_argument("--bin-capacity", type=int, default=50)
+    args = ap.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    residents = json.loads(args.residents.read_text(encoding="utf-8"))["residents"]
+    hub = Hub(args.dir, residents, pace=args.pace, baudrate=args.baudrate, printer_opts={
+        "hopper": args.hopper, "hopper_capacity": args.hopper_capacity,
+        "low_threshold": args.low_threshold, "bin_capacity": args.bin_capacity,
+    })
+    if args.faults is not None:
+        for f in json.loads(args.faults.read_text(encoding="utf-8")):
+            hub.fault(f["device"], f["kind"], f.get("at"), int(f.get("count", 1)))
+    hub.start()
+    server = serve(hub, args.dir / "hub.sock")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(json.dumps({"id_reader": hub.id_link.path, "printer": hub.printer_link.path,
+                      "control": str(args.dir / "hub.sock"), "pid": os.getpid()}), flush=True)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    hub.stop()
+    return 0
+
+
+class HubClient:
+    """The runner's and the developer panel's end of the hub's control socket."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        self._sock.connect(path)
+        self._file = self._sock.makefile("rwb")
+
+    def call(self, cmd: str, **kw: Any) -> dict[str, Any]:
+        self._file.write(json.dumps({"cmd": cmd, **kw}, ensure_ascii=False).encode() + b"\n")
+        self._file.flush()
+        line = self._file.readline()
+        if not line:
+            raise ConnectionError("the device hub closed its control socket")
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Simulated residents' ID cards: fields to the 256-byte text block and 1024-byte photo a SAM returns.
+
+The inverse of kiosk.idcard.parse_card, built on the same layout table so the two cannot drift;
+tests pin the offsets independently.
+
+Photo stand-in: a real card holds a 1024-byte WLT image that only the vendor's decoder can
+expand. The emulator stores whatever bytes the scenario gives (at most 1024), zero-padded to
+1024, and hands them back unchanged, so a photo round-trips byte for byte through the reader.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from kiosk.idcard import LAYOUTS, LONG_TERM, MARKER_OFFSET, MARKERS, TEXT_LEN
+from kiosk.identity import CardType
+
+PHOTO_LEN = 1024
+_SPACE = " ".encode("utf-16-le")
+_ENGLISH_SPLIT = 35  # the 2023 card keeps characters 36-46 of the English name elsewhere
+
+
+@dataclass(frozen=True)
+class EmulatedIdCard:
+    text: bytes = field(repr=False)  # 256 bytes, UCS-2LE
+    photo: bytes = field(repr=False)  # 1024 bytes, WLT stand-in
+
+
+def encode_card(
+    *,
+    card_type: str,
+    name: str,
+    sex: str,
+    nation: str,
+    birth: datetime.date,
+    id_number: str,
+    address: str,
+    authority: str,
+    valid_from: datetime.date,
+    valid_to: datetime.date | None,
+    photo: bytes = b"",
+    english_name: str = "",
+    pass_number: str = "",
+    issue_count: str = "01",
+) -> EmulatedIdCard:
+    """card_type: citizen | foreign_permanent | foreign_permanent_2023 | hk_mo_tw_residence.
+
+    sex 'M' | 'F'; nation a GB 3304 code ("01") for citizens, an ISO alpha-3 code ("CAN") for
+    foreigners, ignored for HK/Macao/Taiwan permits; valid_to None prints 长期. On foreigners'
+    cards `name` goes to the Chinese-name field when it has non-ASCII characters, otherwise to
+    the English-name field; `english_name` fills the English-name field explicitly. Foreigners'
+    cards carry no address; `authority` of the 2017 card is the 4-character authority code.
+    """
+    kind = CardType(card_type)
+    if sex not in ("M", "F"):
+        raise ValueError("sex must be 'M' or 'F'")
+    if len(photo) > PHOTO_LEN:
+        raise ValueError(f"photo longer than {PHOTO_LEN} bytes")
+    values: dict[str, str] = {
+        "sex": "1" if sex == "M" else "2",
+        "birth": _ymd(birth),
+        "id_number": id_number,
+        "valid_from": _ymd(valid_from),
+        "valid_to": LONG_TERM if valid_to is None else _ymd(valid_to),
+    }
+    if kind in (CardType.CITIZEN, CardType.HK_MO_TW_RESIDENCE):
+        values.update(name=name, address=address, authority=authority)
+        if kind is CardType.CITIZEN:
+            values["nation"] = nation
+        else:
+            values.update(pass_number=pass_number, issue_count=issue_count)
+    else:
+        english = english_name or (name if name.isascii() else "")
+        chinese = name if name != english else ""
+        values.update(chinese_name=chinese, nation=nation)
+        if kind is CardType.FOREIGN_PERMANENT:
+            values.update(english_name=english, authority=authority)
+        else:
+            values.update(english_name=english[:_ENGLISH_SPLIT], english_name_ext=english[_ENGLISH_SPLIT:])
+
+    text = bytearray(_SPACE * (TEXT_LEN // 2))
+    for key, value in values.items():
+        f = LAYOUTS[kind][key]
+        encoded = value.encode("utf-16-le")
+        if len(encoded) > f.size:
+            raise ValueError(f"{key} does not fit its {f.size}-byte field")
+        text[f.offset : f.offset + f.size] = encoded + _SPACE * ((f.size - len(encoded)) // 2)
+    if kind is not CardType.CITIZEN:
+        marker = next(m for m, t in MARKERS.items() if t is kind)
+        text[MARKER_OFFSET : MARKER_OFFSET + 2] = marker.encode("utf-16-le")
+    return EmulatedIdCard(text=bytes(text), photo=photo.ljust(PHOTO_LEN, b"\x00"))
+
+
+def _ymd(d: datetime.date) -> str:
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"

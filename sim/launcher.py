@@ -1,0 +1,105 @@
+"""Starting the emulator processes (device hub, backend) and stopping them by PID, never by name."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    proc: subprocess.Popen[bytes]
+    ready: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM to this PID, then SIGKILL if it does not end; returns the exit code."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def start(name: str, args: list[str], log_path: Path, ready_timeout: float = 15.0) -> ManagedProcess:
+    """Start `python -m ...` with stdout as a pipe for its one ready line and stderr to a log file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, *args], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            cwd=str(ROOT), env=env,
+        )
+    managed = ManagedProcess(name, proc)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + ready_timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
+            managed.stop()
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise LaunchError(f"{name} did not start (see {log_path}):\n{tail}")
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                continue
+            buf += chunk
+    try:
+        managed.ready = json.loads(buf.split(b"\n", 1)[0])
+    except ValueError as exc:
+        managed.stop()
+        raise LaunchError(f"{name}: unreadable ready line") from exc
+    return managed
+
+
+def start_hub(workdir: Path, residents_file: Path, faults: list[dict[str, Any]], *, pace: bool,
+              printer: dict[str, int]) -> ManagedProcess:
+    args = ["-m", "sim.hub", "--dir", str(workdir / "hub"), "--residents", str(residents_file)]
+    if faults:
+        path = workdir / "hub-faults.json"
+        path.write_text(json.dumps(faults), encoding="utf-8")
+        args += ["--faults", str(path)]
+    if pace:
+        args.append("--pace")
+    for key, value in printer.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return start("device hub", args, workdir / "hub.log")
+
+
+def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
+                  faults: list[dict[str, Any]]) -> ManagedProcess:
+    args = ["-m", "sim.backend_server", "--db", str(workdir / "backend.sqlite"), "--load", str(residents_file),
+            "--today", today, "--policy", policy, "--host", "127.0.0.1", "--port", "0"]
+    if faults:
+        path = workdir / "backend-faults.json"
+        path.write_text(json.dumps(faults), encoding="utf-8")
+        args += ["--faults", str(path)]
+    return start("backend", args, workdir / "backend.log")

@@ -1,0 +1,468 @@
+"""The scenario runner: plays a scenario through the real kiosk on emulated hardware.
+
+The kiosk runs exactly as in a terminal (same main loop, same drivers over ptys, the
+backend over HTTP); the runner is the person in front of it. Taps are real mouse events
+at the buttons' drawn positions, ID cards are placed on the emulated reader, faces shown
+to the emulated camera, cards taken from the emulated printer's slot.
+
+Steps are milestones: a step is carried out as soon as it can be (its button is on the
+screen, its screen is shown); until then the cooperative resident answers whatever the
+screen waits for. After the last step the cooperative resident plays the session out.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kiosk.clock import VirtualClock
+from kiosk.config import KioskConfig, SimConfig
+from kiosk.controller import Kiosk
+from kiosk.view import View, Waiting
+from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
+
+BOOTING = ("boot", "self_test", "recovery")
+AT_REST = ("ready.attract", "out_of_service")
+
+
+def post_tap(pos: tuple[int, int]) -> None:
+    """A finger on the glass: a real press and release at the button's drawn position."""
+    import pygame
+
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=pos, button=1))
+
+
+def screen_matches(actual: str, wanted: str) -> bool:
+    """`expect_screen` accepts the full dotted name or its last part ("photo" for "new_permit.photo")."""
+    return actual == wanted or actual.rsplit(".", 1)[-1] == wanted
+
+
+def expand_steps(steps: tuple[Step, ...]) -> list[Step]:
+    out: list[Step] = []
+    for step in steps:
+        if step.do == "digits":
+            out.extend(Step("tap", target=f"key.{d}") for d in (step.value or "") if d.isdigit())
+        else:
+            out.append(step)
+    return out
+
+
+class ScenarioPlayer:
+    """The frame hook of the main loop: one decision per frame."""
+
+    def __init__(self, scenario: Scenario, kiosk: Kiosk, display: Any, hub: Any, camera: Any,
+                 clock: Any, *, max_session_seconds: float, max_wall_seconds: float,
+                 screenshots: Path | None = None, assist_only: bool = False, fps: int = 30) -> None:
+        self.scenario = scenario
+        self.kiosk = kiosk
+        self.display = display
+        self.hub = hub
+        self.camera = camera
+        self.clock = clock
+        self.virtual = isinstance(clock, VirtualClock)
+        self.max_session_seconds = max_session_seconds
+        self.max_wall_seconds = max_wall_seconds
+        self.screenshots = screenshots
+        self.assist_only = assist_only  # windowed --sim: a person taps, the runner only plays the devices
+        self.frame = 1.0 / max(1, fps)
+        self.steps = expand_steps(scenario.steps)
+        self.step_i = 0
+        self.failures: list[str] = []
+        self.started_wall = time.monotonic()
+        self.start_count = len(kiosk.finished)
+        self.last_view: View | None = None
+        self.stable = 0
+        self.acted_view: View | None = None
+        self.effect_deadline = 0.0
+        self.presented = False
+        self.scene_by_step = False
+        self.reread = 0
+        self.wait_until: float | None = None
+        self.shot_index = 0
+        self.last_shot_screen = ""
+        self.shots: list[str] = []
+        self.ended = False
+        self.still_here = 0
+
+    # --- the frame hook -------------------------------------------------------------------
+
+    def __call__(self, view: View) -> float | None:
+        if time.monotonic() - self.started_wall > self.max_wall_seconds and not self.assist_only:
+            self.failures.append(f"the session did not end within {self.max_wall_seconds:.0f} s of wall time "
+                                 f"(stuck on {view.screen_id})")
+            return None
+        if self.virtual and self.clock.monotonic() > self.max_session_seconds:
+            self.failures.append(f"the session did not end within {self.max_session_seconds:.0f} s of kiosk time")
+            return None
+        if view != self.last_view:
+            self.last_view = view
+            self.stable = 0
+            self.effect_deadline = 0.0
+        else:
+            self.stable += 1
+        if view.screen in BOOTING:
+            return self.frame
+        if self._session_over(view):
+            self._finish_steps(view)
+            self.ended = True
+            return None if not self.assist_only else self.frame
+        if self.wait_until is not None:
+            return self._waiting()
+        if not self.assist_only and self.step_i < len(self.steps) and self._try_step(view):
+            return 0.0
+        if self._cooperate(view):
+            return 0.0
+        if self._settled():
+            self._let_time_pass()
+        return self.frame
+
+    def on_new_view(self, view: View) -> None:
+        if self.screenshots is None or view.screen_id == self.last_shot_screen:
+            return
+        self.last_shot_screen = view.screen_id
+        self.shot_index += 1
+        path = self.screenshots / f"{self.shot_index:02d}_{view.screen_id}.png"
+        self.display.screenshot(str(path))
+        self.shots.append(str(path))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _session_over(self, view: View) -> bool:
+        if self.assist_only:
+            return False
+        if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
+            return True
+        # Out of service before any session started: nobody can be served.
+        return view.screen == "out_of_service" and self.kiosk.session.service is None and self._settled()
+
+    def _settled(self) -> bool:
+        return self.kiosk.is_idle() and time.monotonic() >= self.effect_deadline and self.stable >= 2
+
+    def _let_time_pass(self) -> None:
+        if not self.virtual:
+            return
+        deadline = self.kiosk.next_deadline()
+        if deadline is not None:
+            self.clock.advance_to(deadline)
+
+    def _expect_effect(self, seconds: float = 3.0) -> None:
+        """A device action's consequence is on its way (the reader polls, the printer senses)."""
+        self.effect_deadline = time.monotonic() + seconds
+
+    def _tap(self, view: View, button_id: str) -> bool:
+        button = next((b for b in view.all_buttons() if b.id == button_id and b.enabled), None)
+        rect = self.display.button_rect(button_id) if button is not None else None
+        if rect is None:
+            return False
+        post_tap(rect.center)
+        return True
+
+    def _present(self, key: str) -> None:
+        reply = self.hub.call("present_id", resident=key)
+        if not reply.get("ok"):
+            self.failures.append(f"the ID card of {key!r} could not be placed: {reply.get('error')}")
+        self.presented = True
+        self._expect_effect()
+
+    def _show_face(self, key: str) -> None:
+        if key in FACE_SCENES:
+            self.camera.show(key)
+        else:
+            self.camera.show("face", self.scenario.residents[key].face if key in self.scenario.residents else key)
+
+    def _waiting(self) -> float:
+        assert self.wait_until is not None
+        if self.clock.monotonic() >= self.wait_until:
+            self.wait_until = None
+            self.step_i += 1
+            return 0.0
+        if self.virtual and self._settled():
+            deadline = self.kiosk.next_deadline()
+            target = self.wait_until if deadline is None else min(deadline, self.wait_until)
+            self.clock.advance_to(target)
+        return self.frame
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def _try_step(self, view: View) -> bool:
+        step = self.steps[self.step_i]
+        done = True
+        if step.do == "tap":
+            done = self._tap(view, step.target or "")
+        elif step.do == "present_id":
+            self._present(step.resident or self.scenario.resident)
+        elif step.do == "lift_id":
+            self.hub.call("lift_id")
+            self.presented = False
+        elif step.do == "face":
+            self._show_face(step.resident or self.scenario.resident)
+            self.scene_by_step = True
+        elif step.do == "take_card":
+            done = bool(self.hub.call("take_card").get("ok"))
+            if done:
+                self._expect_effect()
+        elif step.do == "wait":
+            self.wait_until = self.clock.monotonic() + (step.seconds or 0.0)
+            return True
+        elif step.do == "expect_screen":
+            done = screen_matches(view.screen_id, step.screen or "")
+        elif step.do == "auto":
+            self.step_i = len(self.steps)
+            return True
+        else:
+            self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
+        if done:
+            self.step_i += 1
+        return done
+
+    def _finish_steps(self, view: View) -> None:
+        while self.step_i < len(self.steps):
+            step = self.steps[self.step_i]
+            if step.do == "expect_screen" and screen_matches(view.screen_id, step.screen or ""):
+                self.step_i += 1
+                continue
+            if step.do in ("wait", "auto"):
+                self.step_i += 1
+                continue
+            where = step.target or step.screen or step.resident or ""
+            self.failures.append(f"step {self.step_i + 1} ({step.do} {where}) was not reached before the session ended")
+            break
+
+    # --- the cooperative resident ----------------------------------------------------------------
+
+    def _cooperate(self, view: View) -> bool:
+        if view == self.acted_view:
+            return False
+        acted = self._act(view)
+        if acted:
+            self.acted_view = view
+        return acted
+
+    def _act(self, view: View) -> bool:
+        who = self.scenario.who
+        if view.overlay is not None:
+            # A resident who is stuck answers the warning twice, then walks away.
+            if self.assist_only or self.still_here >= 2:
+                return False
+            self.still_here += 1
+            return self._tap(view, "still_here")
+        screen = view.screen
+        if view.waiting_for is Waiting.ID_CARD:
+            error = view.data.get("error")
+            if not self.presented:
+                self._present(self.scenario.resident)
+                return True
+            if error in ("read_failed", "unknown_card") and self.reread < 3:
+                self.reread += 1
+                self.hub.call("lift_id")
+                self._present(self.scenario.resident)
+                return True
+            return False
+        if view.waiting_for is Waiting.TAKE_CARD:
+            if self.hub.call("take_card").get("ok"):
+                self._expect_effect()
+                return True
+            return False
+        if view.waiting_for is Waiting.FACE and not self.scene_by_step:
+            self._show_face(who.face)
+            self.scene_by_step = not self.assist_only  # shown once; a person's face stays
+        if self.assist_only:
+            return False
+        if screen == "ready.attract":
+            return self.kiosk.session.service is None and self._tap(view, "start")
+        if screen == "ready.menu":
+            return self._tap(view, f"service.{self.scenario.service.value}")
+        if screen == "new_permit.residence":
+            lives = who.registration.lives_there if who.registration is not None else True
+            return self._tap(view, "answer.yes" if lives else "answer.no")
+        if screen == "new_permit.photo":
+            return self._tap(view, "capture")
+        if screen == "new_permit.phone":
+            digits = str(view.data.get("digits", ""))
+            if not who.phone.startswith(digits):
+                return self._tap(view, "key.del")
+            if len(digits) < len(who.phone) and len(digits) < 11:
+                return self._tap(view, f"key.{who.phone[len(digits)]}")
+            return self._tap(view, "confirm") or self._tap(view, "cancel")
+        if view.waiting_for is Waiting.TOUCH:
+            return self._tap(view, "confirm")
+        return False
+
+    # --- the report ----------------------------------------------------------------------------
+
+    def report(self, hub_state: dict[str, Any], duration_s: float) -> dict[str, Any]:
+        summary = self.kiosk.finished[self.start_count] if len(self.kiosk.finished) > self.start_count else None
+        printer = hub_state.get("printer", {})
+        report: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "outcome": summary.outcome if summary else None,
+            "reason": summary.reason if summary else None,
+            "available_on": summary.available_on if summary else None,
+            "screens": list(summary.screens) if summary else [],
+            "final_screen": self.last_view.screen_id if self.last_view else None,
+            "cards_issued": printer.get("cards_issued", 0),
+            "cards_retained": printer.get("cards_retained", 0),
+            "printed": printer.get("records", []),
+            "duration_s": round(duration_s, 3),
+            "kiosk_clock_s": round(self.clock.monotonic(), 3) if self.virtual else None,
+            "screenshots": self.shots,
+        }
+        failures = list(self.failures) + check_expectations(self.scenario, report)
+        report["passed"] = not failures
+        report["failures"] = failures
+        return report
+
+
+def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
+    e = scenario.expect
+    out: list[str] = []
+
+    def differs(name: str, want: Any, got: Any) -> None:
+        if want is not None and want != got:
+            out.append(f"expected {name} {want!r}, got {got!r}")
+
+    differs("outcome", e.outcome.value if e.outcome else None, report["outcome"])
+    differs("reason", e.reason.value if e.reason else None, report["reason"])
+    differs("available_on", e.available_on.isoformat() if e.available_on else None, report["available_on"])
+    differs("cards_issued", e.cards_issued, report["cards_issued"])
+    differs("cards_retained", e.cards_retained, report["cards_retained"])
+    if e.printed_validity is not None:
+        printed = [r.get("fields", {}).get("validity") for r in report["printed"]]
+        got = printed[-1] if printed else None
+        differs("printed_validity", e.printed_validity, got)
+    for screen in e.screens_include:
+        if not any(screen_matches(s, screen) for s in report["screens"]):
+            out.append(f"expected screen {screen!r} to be shown; shown: {', '.join(report['screens'])}")
+    if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
+        out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
+    return out
+
+
+# --- running one scenario end to end -------------------------------------------------------------
+
+Builder = Callable[..., Kiosk]
+
+
+def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[str, Any], backend_url: str,
+                     log_file: Path) -> KioskConfig:
+    devices = replace(
+        config.devices,
+        id_reader=replace(config.devices.id_reader, port=hub_ready["id_reader"]),
+        printer=replace(config.devices.printer, port=hub_ready["printer"]),
+        camera=replace(config.devices.camera, driver="sim"),
+    )
+    return replace(
+        config,
+        terminal=replace(config.terminal, policy=scenario.policy),
+        devices=devices,
+        backend=replace(config.backend, url=backend_url),
+        logging=replace(config.logging, file=str(log_file)),
+    )
+
+
+def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None, *, config: KioskConfig,
+                 sim: SimConfig, build: Builder, make_display: Callable[[KioskConfig], Any],
+                 keep_workdir: bool = False) -> int:
+    """Exit code: 0 when every expectation holds, 1 when one fails, 2 when the scenario is malformed."""
+    from kiosk.logevents import EventLog
+    from kiosk.mainloop import run
+    from kiosk.policy import load_pack
+    from sim.camera_emu import SceneFrameSource
+    from sim.hub import HubClient
+    from sim.launcher import LaunchError, start_backend, start_hub
+
+    try:
+        scenario = load(path)
+    except ScenarioError as exc:
+        print(f"scenario {path}: {exc}", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="kiosk-scenario-"))
+    residents_file = workdir / "residents.json"
+    residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
+    hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer")]
+    backend_faults = [
+        {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
+        for f in scenario.faults if f.device == "backend"
+    ]
+    camera_faults = [f for f in scenario.faults if f.device == "camera"]
+    started = time.monotonic()
+    hub = backend = None
+    kiosk = display = client = None
+    report: dict[str, Any] | None = None
+    try:
+        hub = start_hub(workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
+            "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
+            "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
+        })
+        backend = start_backend(workdir, residents_file, scenario.today.isoformat(), scenario.policy, backend_faults)
+        client = HubClient(hub.ready["control"])
+        cfg = sim_kiosk_config(config, scenario, hub.ready, f"http://127.0.0.1:{backend.ready['port']}",
+                               workdir / "kiosk.jsonl")
+        clock = VirtualClock(scenario.today) if sim.run.virtual_clock else None
+        from kiosk.clock import FixedDateClock
+
+        clock = clock or FixedDateClock(scenario.today)
+        camera = SceneFrameSource()
+        for fault in camera_faults:
+            if fault.kind in ("dead", "no_frame"):
+                camera.fail(True)
+        log = EventLog(Path(cfg.logging.file), clock_now=clock.now)
+        kiosk = build(cfg, load_pack(scenario.policy), clock, log, camera)
+        display = make_display(cfg)
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+        player = ScenarioPlayer(
+            scenario, kiosk, display, client, camera, clock,
+            max_session_seconds=sim.run.max_session_seconds, max_wall_seconds=sim.run.max_wall_seconds,
+            screenshots=screenshots, fps=cfg.display.fps,
+        )
+        kiosk.start()
+        run(kiosk, display, fps=cfg.display.fps, hook=player, on_new_view=player.on_new_view)
+        # Let in-flight work (a confirm, a void, a retract) finish before reading the records.
+        settle_until = time.monotonic() + 5.0
+        while not kiosk.is_idle() and time.monotonic() < settle_until:
+            kiosk.pump(0.05)
+        hub_state = client.call("state")
+        if screenshots is not None:
+            for record in hub_state.get("printer", {}).get("records", []):
+                face = record.get("face_png")
+                if face and Path(face).is_file():
+                    target = screenshots / f"printed_{Path(face).name}"
+                    shutil.copyfile(face, target)
+                    record["face_png"] = str(target)
+        report = player.report(hub_state, time.monotonic() - started)
+    except LaunchError as exc:
+        report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
+                  "duration_s": round(time.monotonic() - started, 3)}
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        report = {"scenario": scenario.name, "passed": False,
+                  "failures": [f"the run crashed: {type(exc).__name__}: {exc}"],
+                  "duration_s": round(time.monotonic() - started, 3)}
+    finally:
+        if kiosk is not None:
+            kiosk.stop()
+        if display is not None:
+            display.close()
+        if client is not None:
+            client.close()
+        for proc in (hub, backend):
+            if proc is not None:
+                proc.stop()
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    assert report is not None
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0 if report.get("passed") else 1

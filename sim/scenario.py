@@ -1,0 +1,396 @@
+"""Scenario files (TOML): parsed and validated strictly; docs/scenarios.md is the reference.
+
+Unknown keys are errors, not ignored: a misspelt expectation must not pass silently.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from kiosk.identity import CardType
+from kiosk.reasons import Outcome, Reason, Service
+from kiosk.records import EndorsementState, PermitStatus, ProofKind
+
+
+class ScenarioError(ValueError):
+    """The scenario is malformed; the message names the bad key."""
+
+
+DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backend")
+STEP_KINDS = (
+    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
+    "expect_screen", "auto",
+)
+FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
+
+
+@dataclass(frozen=True)
+class RegistrationSpec:
+    address: str
+    declared: date
+    proof: ProofKind
+    lives_there: bool = True
+    # Optional holder fields that make the record differ from the ID card (INFO_MISMATCH).
+    holder: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PermitSpec:
+    number: str
+    issued: date
+    valid_until: date
+    card_valid_until: date
+    status: PermitStatus
+    endorsement: EndorsementState
+
+
+@dataclass(frozen=True)
+class ResidentSpec:
+    key: str
+    name: str
+    sex: str
+    nation: str
+    birth: date
+    id_number: str
+    id_address: str
+    id_authority: str
+    id_valid_from: date
+    id_valid_to: date | None  # None: 长期
+    card_type: CardType
+    face: str
+    phone: str
+    registration: RegistrationSpec | None
+    permit: PermitSpec | None
+
+
+@dataclass(frozen=True)
+class Fault:
+    device: str
+    kind: str
+    at: str | None = None
+    count: int = 1
+    delay_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    do: str
+    target: str | None = None
+    resident: str | None = None
+    value: str | None = None
+    seconds: float | None = None
+    screen: str | None = None
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class Expect:
+    outcome: Outcome | None = None
+    reason: Reason | None = None
+    available_on: date | None = None
+    cards_issued: int | None = None
+    cards_retained: int | None = None
+    printed_validity: str | None = None
+    screens_include: tuple[str, ...] = ()
+    final_screen: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    today: date
+    policy: str
+    service: Service
+    resident: str
+    residents: dict[str, ResidentSpec]
+    faults: tuple[Fault, ...]
+    steps: tuple[Step, ...]
+    expect: Expect
+    path: Path | None = None
+
+    @property
+    def who(self) -> ResidentSpec:
+        return self.residents[self.resident]
+
+
+# --- validation helpers -----------------------------------------------------------------------
+
+
+def _table(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: expected a table")
+    return data
+
+
+def _keys(data: dict[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in required and key not in optional:
+            raise ScenarioError(f"unknown key {where}{key}")
+    for key in required:
+        if key not in data:
+            raise ScenarioError(f"missing key {where}{key}")
+
+
+def _str(data: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise ScenarioError(f"{where}{key}: expected a string")
+    return value
+
+
+def _date(value: Any, key: str) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ScenarioError(f"{key}: expected a date YYYY-MM-DD, got {value!r}")
+
+
+def _enum(enum: Any, value: Any, key: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        choices = " | ".join(m.value for m in enum)
+        raise ScenarioError(f"{key}: {value!r} is not one of {choices}") from None
+
+
+def _int(value: Any, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ScenarioError(f"{key}: expected a non-negative integer")
+    return value
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+HOLDER_KEYS = ("name", "sex", "nation", "birth", "id_number")
+
+
+def _registration(data: Any, where: str) -> RegistrationSpec:
+    data = _table(data, where)
+    _keys(data, where + ".", ("address", "declared"), ("proof", "lives_there", *HOLDER_KEYS))
+    lives = data.get("lives_there", True)
+    if not isinstance(lives, bool):
+        raise ScenarioError(f"{where}.lives_there: expected true or false")
+    holder = {k: data[k] for k in HOLDER_KEYS if k in data}
+    if "birth" in holder:
+        holder["birth"] = _date(holder["birth"], f"{where}.birth").isoformat()
+    return RegistrationSpec(
+        address=_str(data, "address", where + "."),
+        declared=_date(data["declared"], f"{where}.declared"),
+        proof=_enum(ProofKind, data.get("proof", "rental"), f"{where}.proof"),
+        lives_there=lives,
+        holder=holder,
+    )
+
+
+def _permit(data: Any, where: str) -> PermitSpec:
+    data = _table(data, where)
+    _keys(data, where + ".", ("number", "issued", "valid_until"),
+          ("card_valid_until", "status", "endorsement"))
+    valid_until = _date(data["valid_until"], f"{where}.valid_until")
+    return PermitSpec(
+        number=_str(data, "number", where + "."),
+        issued=_date(data["issued"], f"{where}.issued"),
+        valid_until=valid_until,
+        card_valid_until=_date(data.get("card_valid_until", valid_until), f"{where}.card_valid_until"),
+        status=_enum(PermitStatus, data.get("status", "active"), f"{where}.status"),
+        endorsement=_enum(EndorsementState, data.get("endorsement", "none"), f"{where}.endorsement"),
+    )
+
+
+RESIDENT_REQUIRED = ("name", "sex", "birth", "id_number")
+RESIDENT_OPTIONAL = (
+    "nation", "id_address", "id_authority", "id_valid_from", "id_valid_to", "card_type", "face", "phone",
+    "registration", "permit",
+)
+
+
+def _resident(key: str, data: Any) -> ResidentSpec:
+    where = f"residents.{key}"
+    data = _table(data, where)
+    _keys(data, where + ".", RESIDENT_REQUIRED, RESIDENT_OPTIONAL)
+    sex = _str(data, "sex", where + ".")
+    if sex not in ("M", "F"):
+        raise ScenarioError(f"{where}.sex: expected M or F")
+    valid_to_raw = data.get("id_valid_to", "长期")
+    valid_to = None if valid_to_raw == "长期" else _date(valid_to_raw, f"{where}.id_valid_to")
+    nation = _str(data, "nation", where + ".", "01")
+    return ResidentSpec(
+        key=key,
+        name=_str(data, "name", where + "."),
+        sex=sex,
+        nation=nation,
+        birth=_date(data["birth"], f"{where}.birth"),
+        id_number=_str(data, "id_number", where + "."),
+        id_address=_str(data, "id_address", where + ".", "安徽省合肥市瑶海区长江东路100号"),
+        id_authority=_str(data, "id_authority", where + ".", "合肥市公安局瑶海分局"),
+        id_valid_from=_date(data.get("id_valid_from", "2020-01-01"), f"{where}.id_valid_from"),
+        id_valid_to=valid_to,
+        card_type=_enum(CardType, data.get("card_type", "citizen"), f"{where}.card_type"),
+        face=_str(data, "face", where + ".", key),
+        phone=_str(data, "phone", where + ".", "13800138000"),
+        registration=_registration(data["registration"], f"{where}.registration") if "registration" in data else None,
+        permit=_permit(data["permit"], f"{where}.permit") if "permit" in data else None,
+    )
+
+
+def _fault(i: int, data: Any) -> Fault:
+    where = f"faults[{i}]"
+    data = _table(data, where)
+    _keys(data, where + ".", ("device", "kind"), ("at", "count", "delay_s"))
+    device = _str(data, "device", where + ".")
+    if device not in DEVICES:
+        raise ScenarioError(f"{where}.device: {device!r} is not one of {' | '.join(DEVICES)}")
+    delay = data.get("delay_s")
+    if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+        raise ScenarioError(f"{where}.delay_s: expected a non-negative number")
+    return Fault(
+        device=device,
+        kind=_str(data, "kind", where + "."),
+        at=_str(data, "at", where + ".") if "at" in data else None,
+        count=_int(data.get("count", 1), f"{where}.count"),
+        delay_s=float(delay) if delay is not None else None,
+    )
+
+
+STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "tap": ("target",),
+    "present_id": ("resident",),
+    "lift_id": (),
+    "face": ("resident",),
+    "insert_permit": ("resident",),
+    "take_card": (),
+    "scan": ("payload",),
+    "digits": ("value",),
+    "wait": ("seconds",),
+    "expect_screen": ("screen",),
+    "auto": (),
+}
+
+
+def _step(i: int, data: Any) -> Step:
+    where = f"steps[{i}]"
+    data = _table(data, where)
+    do = data.get("do")
+    if do not in STEP_FIELDS:
+        raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
+    optional = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    required = tuple(f for f in STEP_FIELDS[do] if f not in optional)
+    _keys(data, where + ".", ("do", *required), optional)
+    seconds = data.get("seconds")
+    if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0):
+        raise ScenarioError(f"{where}.seconds: expected a non-negative number")
+    value = data.get("value")
+    if value is not None and not isinstance(value, str):
+        value = str(value)
+    return Step(
+        do=do,
+        target=data.get("target"),
+        resident=data.get("resident"),
+        value=value,
+        seconds=float(seconds) if seconds is not None else None,
+        screen=data.get("screen"),
+        payload=data.get("payload"),
+    )
+
+
+def _expect(data: Any) -> Expect:
+    data = _table(data, "expect")
+    _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
+                                 "printed_validity", "screens_include", "final_screen"))
+    screens = data.get("screens_include", [])
+    if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
+        raise ScenarioError("expect.screens_include: expected a list of screen names")
+    return Expect(
+        outcome=_enum(Outcome, data["outcome"], "expect.outcome") if "outcome" in data else None,
+        reason=_enum(Reason, data["reason"], "expect.reason") if "reason" in data else None,
+        available_on=_date(data["available_on"], "expect.available_on") if "available_on" in data else None,
+        cards_issued=_int(data["cards_issued"], "expect.cards_issued") if "cards_issued" in data else None,
+        cards_retained=_int(data["cards_retained"], "expect.cards_retained") if "cards_retained" in data else None,
+        printed_validity=_str(data, "printed_validity", "expect.") if "printed_validity" in data else None,
+        screens_include=tuple(screens),
+        final_screen=_str(data, "final_screen", "expect.") if "final_screen" in data else None,
+    )
+
+
+def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
+    _keys(data, "", ("today", "resident", "residents"),
+          ("name", "policy", "service", "faults", "steps", "expect"))
+    residents_raw = _table(data["residents"], "residents")
+    residents = {key: _resident(key, value) for key, value in residents_raw.items()}
+    resident = _str(data, "resident", "")
+    if resident not in residents:
+        raise ScenarioError(f"resident: {resident!r} is not defined under [residents]")
+    faults = data.get("faults", [])
+    steps = data.get("steps", [])
+    if not isinstance(faults, list):
+        raise ScenarioError("faults: expected an array of tables [[faults]]")
+    if not isinstance(steps, list):
+        raise ScenarioError("steps: expected an array of tables [[steps]]")
+    parsed_steps = tuple(_step(i, s) for i, s in enumerate(steps))
+    for i, step in enumerate(parsed_steps):
+        if step.resident is not None and step.resident not in residents and not (
+            step.do == "face" and step.resident in FACE_SCENES
+        ):
+            raise ScenarioError(f"steps[{i}].resident: {step.resident!r} is not defined under [residents]")
+    policy = _str(data, "policy", "", "shanghai")
+    if policy not in ("shanghai", "beijing"):
+        raise ScenarioError(f"policy: {policy!r} is not one of shanghai | beijing")
+    return Scenario(
+        name=_str(data, "name", "", path.stem if path else "scenario"),
+        today=_date(data["today"], "today"),
+        policy=policy,
+        service=_enum(Service, data.get("service", "new_permit"), "service"),
+        resident=resident,
+        residents=residents,
+        faults=tuple(_fault(i, f) for i, f in enumerate(faults)),
+        steps=parsed_steps,
+        expect=_expect(data.get("expect", {})),
+        path=path,
+    )
+
+
+def load(path: Path) -> Scenario:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"scenario file {path} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    return parse(data, path)
+
+
+def residents_json(scenario: Scenario) -> dict[str, Any]:
+    """The residents as the simulated backend loads them (dates as ISO strings)."""
+    out: dict[str, Any] = {}
+    for key, r in scenario.residents.items():
+        item: dict[str, Any] = {
+            "name": r.name, "sex": r.sex, "nation": r.nation, "birth": r.birth.isoformat(),
+            "id_number": r.id_number, "id_address": r.id_address, "id_authority": r.id_authority,
+            "id_valid_from": r.id_valid_from.isoformat(),
+            "id_valid_to": r.id_valid_to.isoformat() if r.id_valid_to else "长期",
+            "card_type": r.card_type.value, "face": r.face, "phone": r.phone,
+        }
+        if r.registration is not None:
+            reg = r.registration
+            item["registration"] = {
+                "address": reg.address, "declared": reg.declared.isoformat(), "proof": reg.proof.value,
+                "lives_there": reg.lives_there, **reg.holder,
+            }
+        if r.permit is not None:
+            p = r.permit
+            item["permit"] = {
+                "number": p.number, "issued": p.issued.isoformat(), "valid_until": p.valid_until.isoformat(),
+                "card_valid_until": p.card_valid_until.isoformat(), "status": p.status.value,
+                "endorsement": p.endorsement.value,
+            }
+        out[key] = item
+    return {"residents": out}

@@ -1,0 +1,67 @@
+"""The scenario format: the documented shape parses; unknown or malformed keys are named."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import ScenarioError, load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted((ROOT / "tests" / "scenarios" / "cases").glob("*.toml"))
+
+
+def demo() -> dict:
+    with (ROOT / "sim" / "scenarios" / "demo.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_every_shipped_scenario_parses():
+    assert CASES
+    for path in [*CASES, ROOT / "sim" / "scenarios" / "demo.toml"]:
+        load(path)
+
+
+def test_issue_example_shape():
+    data = demo()
+    data["residents"]["zhang"]["face"] = "zhang"
+    data["residents"]["zhang"]["permit"] = {
+        "number": "SH2025000123", "issued": "2025-12-10", "valid_until": "2026-12-10",
+        "card_valid_until": "2026-12-10", "status": "active", "endorsement": "none",
+    }
+    data["faults"] = [{"device": "printer", "kind": "jam", "at": "print"}]
+    data["steps"] = [{"do": "tap", "target": "cancel"}, {"do": "digits", "value": "138"},
+                     {"do": "wait", "seconds": 5}, {"do": "face", "resident": "nobody"}]
+    data["expect"]["available_on"] = "2026-10-01"
+    s = parse(data)
+    assert s.who.permit is not None and s.faults[0].at == "print"
+    assert [st.do for st in s.steps] == ["tap", "digits", "wait", "face"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(colour="red"), "unknown key colour"),
+        (lambda d: d["expect"].update(outcom="issued"), "unknown key expect.outcom"),
+        (lambda d: d["expect"].update(outcome="printed"), "expect.outcome"),
+        (lambda d: d["expect"].update(reason="NOPE"), "expect.reason"),
+        (lambda d: d["residents"]["zhang"].update(sex="X"), "residents.zhang.sex"),
+        (lambda d: d["residents"]["zhang"]["registration"].update(declared="2026-13-01"),
+         "residents.zhang.registration.declared"),
+        (lambda d: d["residents"]["zhang"]["registration"].update(proof="tent"), "residents.zhang.registration.proof"),
+        (lambda d: d.update(resident="li"), "resident"),
+        (lambda d: d.update(service="haircut"), "service"),
+        (lambda d: d.update(policy="atlantis"), "policy"),
+        (lambda d: d.update(steps=[{"do": "dance"}]), r"steps\[0\]\.do"),
+        (lambda d: d.update(steps=[{"do": "tap"}]), r"steps\[0\]\.target"),
+        (lambda d: d.update(faults=[{"device": "toaster", "kind": "jam"}]), r"faults\[0\]\.device"),
+        (lambda d: d.pop("today"), "today"),
+    ],
+)
+def test_malformed_scenarios_name_the_key(mutate, message: str):
+    data = demo()
+    mutate(data)
+    with pytest.raises(ScenarioError, match=message):
+        parse(data)

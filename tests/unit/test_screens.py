@@ -1,0 +1,354 @@
+"""Screens: every screen id draws (normal and large text, with the idle warning), buttons
+lie inside the window and apart, touches become taps, and every text exists in zh and en
+with a glyph for every Chinese character."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pygame
+import pygame.freetype
+import pytest
+
+from kiosk.fonts import FontFile, FontMissing, find_cjk_font
+from kiosk.intents import Quit, Tap
+from kiosk.reasons import Reason
+from kiosk.view import Button, ButtonStyle, Overlay, Photo, View, Waiting
+from screens import registry
+from screens.display import Display
+from screens.text import load_table
+
+# tests/conftest.py sets the dummy drivers too; these keep the file runnable on its own.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+SIZE = (1080, 1920)
+B = Button
+SEC = ButtonStyle.SECONDARY
+CANCEL = B("cancel", "button.cancel", style=SEC)
+NOTICE_BUTTONS = (B("confirm", "button.confirm"), CANCEL)
+PHOTO_BUTTONS = (B("capture", "button.capture"), CANCEL)
+OK = B("confirm", "button.understood")
+
+
+def _photo() -> Photo:
+    w, h = 60, 80
+    rgb = bytes((x * 4 % 256, y * 3 % 256, 128)[i] for y in range(h) for x in range(w) for i in range(3))
+    return Photo(w, h, rgb)
+
+
+def _keypad(confirm_enabled: bool) -> tuple[Button, ...]:
+    keys = tuple(B(f"key.{d}", f"key.{d}", style=ButtonStyle.KEY) for d in "1234567890")
+    return (
+        *keys,
+        B("key.del", "button.del", style=ButtonStyle.KEY),
+        B("confirm", "button.confirm", enabled=confirm_enabled),
+        CANCEL,
+    )
+
+
+SERVICES = [
+    {"id": "new_permit", "available": True},
+    {"id": "card_rewrite", "available": True},
+    {"id": "registration", "available": False},
+    {"id": "status_query", "available": True},
+]
+
+# (screen, buttons, data): representative views of every screen id the core shows.
+CASES: list[tuple[str, tuple[Button, ...], dict[str, object]]] = [
+    ("boot", (), {}),
+    ("self_test", (), {"tick": 3}),
+    ("recovery", (), {}),
+    ("out_of_service", (), {"down": ["printer", "backend", "mystery_device"]}),
+    ("ready.attract", (B("start", "button.start"),), {"services": SERVICES}),
+    (
+        "ready.menu",
+        (
+            B("service.new_permit", "service.new_permit", style=ButtonStyle.TILE),
+            B("service.card_rewrite", "service.card_rewrite", style=ButtonStyle.TILE),
+            B("service.registration", "service.registration", enabled=False, style=ButtonStyle.TILE),
+            B("service.status_query", "service.status_query", style=ButtonStyle.TILE),
+            B("back", "button.back", style=SEC),
+        ),
+        {},
+    ),
+    ("new_permit.notice", NOTICE_BUTTONS, {}),
+    ("new_permit.read_id", (CANCEL,), {"error": None}),
+    ("new_permit.read_id", (CANCEL,), {"error": "read_failed"}),
+    ("new_permit.read_id", (CANCEL,), {"error": "unknown_card"}),
+    ("new_permit.read_id", (CANCEL,), {"error": "reader_fault"}),
+    ("new_permit.precheck", (), {"tick": 5}),
+    (
+        "new_permit.residence",
+        (B("answer.yes", "button.yes"), B("answer.no", "button.no", style=SEC), CANCEL),
+        {"address": "上海市长宁区虹桥路1234弄56号7室"},
+    ),
+    ("new_permit.photo", (B("capture", "button.capture"), CANCEL), {"attempt": 1, "max_attempts": 3}),
+    (
+        "new_permit.photo",
+        (B("capture", "button.capture", enabled=False), CANCEL),
+        {"attempt": 2, "max_attempts": 3, "problem": None, "busy": True},
+    ),
+    (
+        "new_permit.photo",
+        (B("capture", "button.capture"), CANCEL),
+        {"attempt": 2, "max_attempts": 3, "problem": "too_dark"},
+    ),
+    ("new_permit.verify_face", (), {"tick": 1}),
+    (
+        "new_permit.details",
+        (B("confirm", "button.confirm"), B("back", "button.back", style=SEC), CANCEL),
+        {
+            "name": "欧阳建国",
+            "sex": "M",
+            "nation": "汉",
+            "birth": "1956-03-08",
+            "id_number": "3401**********123X",
+            "id_address": "安徽省合肥市蜀山区长江西路某某小区12栋3单元402室",
+            "residence_address": "上海市长宁区虹桥路1234弄56号7室",
+            "photo": _photo(),
+        },
+    ),
+    ("new_permit.phone", _keypad(False), {"digits": "1380013", "error": None}),
+    ("new_permit.phone", _keypad(True), {"digits": "13800138000", "error": "invalid"}),
+    ("new_permit.submit", (), {"tick": 0}),
+    ("new_permit.issuing", (), {"step": "print", "tick": 7}),
+    ("new_permit.take_card", (), {}),
+    (
+        "new_permit.done",
+        (B("confirm", "button.finish"),),
+        {"permit_number": "310105202611220001", "valid_until": "2027-11-22"},
+    ),
+    *[("refusal", (B("confirm", "button.understood"),), {"reason": r.value, "available_on": None}) for r in Reason],
+    (
+        "refusal",
+        (B("confirm", "button.understood"),),
+        {"reason": "REG_TOO_RECENT", "available_on": "2026-11-22"},
+    ),
+    (
+        "refusal",
+        (B("confirm", "button.understood"),),
+        {"reason": "ENDORSEMENT_NOT_DUE", "available_on": "2027-10-23"},
+    ),
+    ("refusal", (B("confirm", "button.understood"),), {"reason": "NOT_A_CODE"}),
+    (
+        "fault",
+        (B("confirm", "button.understood"),),
+        {"reason": "DEVICE_FAULT", "card_retained": True, "device": "printer"},
+    ),
+    (
+        "fault",
+        (B("confirm", "button.understood"),),
+        {"reason": "BACKEND_UNAVAILABLE", "card_retained": False},
+    ),
+    ("goodbye", (), {"outcome": "issued"}),
+    ("goodbye", (), {"outcome": "aborted"}),
+    ("no_such_screen.yet", (B("confirm", "button.confirm"), CANCEL), {"whatever": [1, 2]}),
+]
+
+OVERLAY = Overlay(14, (B("still_here", "button.still_here"), CANCEL))
+
+
+def view_of(screen: str, buttons: tuple[Button, ...], data: dict[str, object], **kw: object) -> View:
+    return View(
+        screen=screen,
+        waiting_for=Waiting.TOUCH,
+        buttons=buttons,
+        data=dict(data),
+        site="长宁区虹桥街道党建之家",
+        clock_text="2026-11-22 09:00",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def all_views() -> Iterator[tuple[str, View]]:
+    for i, (screen, buttons, data) in enumerate(CASES):
+        for large in (False, True):
+            name = f"{i:02d}-{screen}-{'large' if large else 'normal'}"
+            yield name, view_of(screen, buttons, data, large_text=large)
+    for large in (False, True):
+        data = {"attempt": 1, "max_attempts": 3}
+        yield (
+            f"overlay-{large}",
+            view_of("new_permit.photo", PHOTO_BUTTONS, data, overlay=OVERLAY, large_text=large),
+        )
+
+
+@pytest.fixture(scope="module")
+def font() -> FontFile:
+    try:
+        return find_cjk_font()
+    except FontMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def display(font: FontFile) -> Iterator[Display]:
+    d = Display(SIZE, font=font, lang="zh")
+    yield d
+    d.close()
+
+
+def _assert_rects(display: Display, view: View, name: str) -> None:
+    window = pygame.Rect((0, 0), SIZE)
+    rects = {}
+    for b in view.all_buttons():
+        r = display.button_rect(b.id)
+        assert r is not None, f"{name}: button {b.id} has no rect"
+        assert window.contains(r), f"{name}: button {b.id} {r} outside the window"
+        assert r.width >= 120 and r.height >= 90, f"{name}: button {b.id} too small for a finger: {r}"
+        rects[b.id] = r
+    ids = list(rects)
+    for i, a in enumerate(ids):
+        for other in ids[i + 1 :]:
+            assert not rects[a].colliderect(rects[other]), f"{name}: {a} overlaps {other}"
+
+
+def test_every_screen_renders_with_buttons_inside_and_apart(display: Display) -> None:
+    for name, view in all_views():
+        display.render(view)
+        display.present()
+        _assert_rects(display, view, name)
+    assert not display.texts.missing, f"translation keys missing: {sorted(display.texts.missing)}"
+
+
+def test_known_screens_are_registered() -> None:
+    for screen, _, _ in CASES:
+        if screen != "no_such_screen.yet":
+            assert registry.lookup(screen).module is registry.SCREENS[screen]
+    assert registry.lookup("card_rewrite.notice").module.__name__ == "screens.generic"
+
+
+def _tap(display: Display, button_id: str) -> list[object]:
+    rect = display.button_rect(button_id)
+    assert rect is not None
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=rect.center, button=1))
+    return list(display.poll())
+
+
+def test_taps_become_intents_and_disabled_buttons_are_ignored(display: Display) -> None:
+    pygame.event.clear()
+    for screen, buttons, data in CASES:
+        view = view_of(screen, buttons, data)
+        display.render(view)
+        for b in buttons:
+            got = _tap(display, b.id)
+            assert got == ([Tap(b.id)] if b.enabled else []), f"{screen}: {b.id} gave {got}"
+    # The overlay's buttons win over the screen's under it.
+    view = view_of("new_permit.notice", NOTICE_BUTTONS, {}, overlay=OVERLAY)
+    display.render(view)
+    assert display.button_rect("confirm") is None
+    assert _tap(display, "still_here") == [Tap("still_here")]
+    assert _tap(display, "cancel") == [Tap("cancel")]
+
+
+def test_press_shows_feedback_and_sliding_off_cancels(display: Display) -> None:
+    pygame.event.clear()
+    view = view_of("new_permit.notice", NOTICE_BUTTONS, {})
+    display.render(view)
+    rect = display.button_rect("confirm")
+    assert rect is not None
+    probe = (rect.left + rect.width // 4, rect.centery)
+    before = display.screen.get_at(probe)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1))
+    frames = display.frames
+    assert display.poll() == []
+    # The main loop renders only when the view changes: poll redraws the press itself.
+    assert display.frames == frames + 1
+    assert display.screen.get_at(probe) != before, "a pressed button looks the same"
+    pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=(5, 5), rel=(0, 0), buttons=(1, 0, 0)))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(5, 5), button=1))
+    assert display.poll() == []
+    assert display.screen.get_at(probe) == before
+
+
+def test_a_press_does_not_carry_over_to_the_next_screen(display: Display) -> None:
+    pygame.event.clear()
+    display.render(view_of("new_permit.notice", NOTICE_BUTTONS, {}))
+    rect = display.button_rect("confirm")
+    assert rect is not None
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1))
+    display.poll()
+    display.render(view_of("new_permit.done", (B("confirm", "button.finish"),), {}))
+    rect = display.button_rect("confirm")
+    assert rect is not None
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=rect.center, button=1))
+    assert display.poll() == []
+
+
+def test_quit_and_other_events(display: Display) -> None:
+    pygame.event.clear()
+    display.render(view_of("new_permit.notice", NOTICE_BUTTONS, {}))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0, unicode="", scancode=0))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=1))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(1, 1), button=1))
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    assert display.poll() == [Quit()]
+
+
+def test_spinner_tick_redraws_without_rebuilding(display: Display) -> None:
+    base = view_of("new_permit.precheck", (), {"tick": 0})
+    display.render(base)
+    layers = len(display._layers)
+    first = display.screen.copy()
+    display.render(replace(base, data={"tick": 1}))
+    assert len(display._layers) == layers
+    assert display.screen.get_view("2").raw != first.get_view("2").raw
+
+
+def test_translation_files_have_the_same_keys() -> None:
+    zh, en = load_table("zh"), load_table("en")
+    assert set(zh) == set(en), f"only in one file: {sorted(set(zh) ^ set(en))}"
+    for code in Reason:
+        for part in ("title", "advice"):
+            assert f"reason.{code}.{part}" in zh
+
+
+def test_english_renders_every_screen(font: FontFile, display: Display) -> None:
+    # A second window replaces the first; the module display is restored below.
+    en = Display(SIZE, font=font, lang="en")
+    try:
+        for name, view in all_views():
+            en.render(view)
+            _assert_rects(en, view, name)
+        assert not en.texts.missing, sorted(en.texts.missing)
+    finally:
+        en.close()
+        display.__init__(SIZE, font=font, lang="zh")  # type: ignore[misc]
+
+
+def test_every_chinese_character_has_a_glyph(font: FontFile) -> None:
+    pygame.freetype.init()
+    face = pygame.freetype.Font(font.path, 0, font_index=font.index)
+    missing: dict[str, str] = {}
+    for key, text in load_table("zh").items():
+        chars = sorted(set(text))
+        for ch, metric in zip(chars, face.get_metrics("".join(chars), size=40), strict=True):
+            if metric is None and not ch.isspace():
+                missing[ch] = key
+    assert not missing, f"no glyph for {missing}"
+
+
+def test_no_chinese_in_screen_code() -> None:
+    """Every word a resident reads comes from the translation files."""
+    root = os.path.dirname(registry.__file__)
+    for folder, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(folder, f), encoding="utf-8") as fh:
+                    text = fh.read()
+                assert not any("\u4e00" <= ch <= "\u9fff" for ch in text), os.path.join(folder, f)
+
+
+def test_the_idle_warning_leaves_the_screen_under_it_unchanged(display: Display) -> None:
+    bare = view_of("new_permit.photo", PHOTO_BUTTONS, {"attempt": 1, "max_attempts": 3})
+    display._layers.clear()
+    display.render(replace(bare, overlay=OVERLAY))
+    display.render(bare)
+    after = display.screen.copy()
+    display._layers.clear()
+    display.render(bare)
+    assert display.screen.get_view("2").raw == after.get_view("2").raw
