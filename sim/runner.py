@@ -368,69 +368,123 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
     )
 
 
+class SimRig:
+    """The emulators, the backend and a kiosk wired to them: what scenarios and the benchmark run on."""
+
+    def __init__(self, scenario: Scenario, *, config: KioskConfig, sim: SimConfig, build: Builder,
+                 make_display: Callable[[KioskConfig], Any], workdir: Path | None = None) -> None:
+        self.scenario = scenario
+        self.config = config
+        self.sim = sim
+        self.build = build
+        self.make_display = make_display
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kiosk-scenario-"))
+        self.hub: Any = None
+        self.backend: Any = None
+        self.client: Any = None
+        self.kiosk: Kiosk | None = None
+        self.display: Any = None
+        self.clock: Any = None
+        self.camera: Any = None
+        self.started = False
+        self.timings: dict[str, float] = {}
+
+    def start(self) -> None:
+        from kiosk.clock import FixedDateClock
+        from kiosk.logevents import EventLog
+        from kiosk.policy import load_pack
+        from sim.camera_emu import SceneFrameSource
+        from sim.hub import HubClient
+        from sim.launcher import start_backend, start_hub
+
+        scenario, sim = self.scenario, self.sim
+        residents_file = self.workdir / "residents.json"
+        residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
+        hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer")]
+        backend_faults = [
+            {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
+            for f in scenario.faults if f.device == "backend"
+        ]
+        t0 = time.monotonic()
+        self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
+            "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
+            "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
+        })
+        t1 = time.monotonic()
+        self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
+                                     backend_faults)
+        t2 = time.monotonic()
+        self.timings.update(hub_start_s=t1 - t0, backend_start_s=t2 - t1)
+        self.client = HubClient(self.hub.ready["control"])
+        cfg = sim_kiosk_config(self.config, scenario, self.hub.ready,
+                               f"http://127.0.0.1:{self.backend.ready['port']}", self.workdir / "kiosk.jsonl")
+        self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
+        self.camera = SceneFrameSource()
+        for fault in scenario.faults:
+            if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
+                self.camera.fail(True)
+        log = EventLog(Path(cfg.logging.file), clock_now=self.clock.now)
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera)
+        self.display = self.make_display(cfg)
+        self.cfg = cfg
+
+    def play(self, screenshots: Path | None = None) -> ScenarioPlayer:
+        """One session, from wherever the kiosk is (booting or at rest) to the end of the session."""
+        from kiosk.mainloop import run
+
+        assert self.kiosk is not None
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+        player = ScenarioPlayer(
+            self.scenario, self.kiosk, self.display, self.client, self.camera, self.clock,
+            max_session_seconds=self.sim.run.max_session_seconds + (self.clock.monotonic() if self.started else 0),
+            max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
+        )
+        if not self.started:
+            self.kiosk.start()
+            self.started = True
+        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view)
+        # Let in-flight work (a confirm, a void, a retract) finish before anyone reads the records.
+        settle_until = time.monotonic() + 5.0
+        while not self.kiosk.is_idle() and time.monotonic() < settle_until:
+            self.kiosk.pump(0.05)
+        return player
+
+    def hub_state(self) -> dict[str, Any]:
+        return self.client.call("state")
+
+    def close(self, keep_workdir: bool = False) -> None:
+        if self.kiosk is not None:
+            self.kiosk.stop()
+        if self.display is not None:
+            self.display.close()
+        if self.client is not None:
+            self.client.close()
+        for proc in (self.hub, self.backend):
+            if proc is not None:
+                proc.stop()
+        if not keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None, *, config: KioskConfig,
                  sim: SimConfig, build: Builder, make_display: Callable[[KioskConfig], Any],
                  keep_workdir: bool = False) -> int:
     """Exit code: 0 when every expectation holds, 1 when one fails, 2 when the scenario is malformed."""
-    from kiosk.logevents import EventLog
-    from kiosk.mainloop import run
-    from kiosk.policy import load_pack
-    from sim.camera_emu import SceneFrameSource
-    from sim.hub import HubClient
-    from sim.launcher import LaunchError, start_backend, start_hub
+    from sim.launcher import LaunchError
 
     try:
         scenario = load(path)
     except ScenarioError as exc:
         print(f"scenario {path}: {exc}", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="kiosk-scenario-"))
-    residents_file = workdir / "residents.json"
-    residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
-    hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer")]
-    backend_faults = [
-        {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
-        for f in scenario.faults if f.device == "backend"
-    ]
-    camera_faults = [f for f in scenario.faults if f.device == "camera"]
     started = time.monotonic()
-    hub = backend = None
-    kiosk = display = client = None
-    report: dict[str, Any] | None = None
+    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display)
+    report: dict[str, Any]
     try:
-        hub = start_hub(workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
-            "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
-            "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
-        })
-        backend = start_backend(workdir, residents_file, scenario.today.isoformat(), scenario.policy, backend_faults)
-        client = HubClient(hub.ready["control"])
-        cfg = sim_kiosk_config(config, scenario, hub.ready, f"http://127.0.0.1:{backend.ready['port']}",
-                               workdir / "kiosk.jsonl")
-        clock = VirtualClock(scenario.today) if sim.run.virtual_clock else None
-        from kiosk.clock import FixedDateClock
-
-        clock = clock or FixedDateClock(scenario.today)
-        camera = SceneFrameSource()
-        for fault in camera_faults:
-            if fault.kind in ("dead", "no_frame"):
-                camera.fail(True)
-        log = EventLog(Path(cfg.logging.file), clock_now=clock.now)
-        kiosk = build(cfg, load_pack(scenario.policy), clock, log, camera)
-        display = make_display(cfg)
-        if screenshots is not None:
-            screenshots.mkdir(parents=True, exist_ok=True)
-        player = ScenarioPlayer(
-            scenario, kiosk, display, client, camera, clock,
-            max_session_seconds=sim.run.max_session_seconds, max_wall_seconds=sim.run.max_wall_seconds,
-            screenshots=screenshots, fps=cfg.display.fps,
-        )
-        kiosk.start()
-        run(kiosk, display, fps=cfg.display.fps, hook=player, on_new_view=player.on_new_view)
-        # Let in-flight work (a confirm, a void, a retract) finish before reading the records.
-        settle_until = time.monotonic() + 5.0
-        while not kiosk.is_idle() and time.monotonic() < settle_until:
-            kiosk.pump(0.05)
-        hub_state = client.call("state")
+        rig.start()
+        player = rig.play(screenshots)
+        hub_state = rig.hub_state()
         if screenshots is not None:
             for record in hub_state.get("printer", {}).get("records", []):
                 face = record.get("face_png")
@@ -439,6 +493,8 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
         report = player.report(hub_state, time.monotonic() - started)
+        if keep_workdir:
+            report["workdir"] = str(rig.workdir)
     except LaunchError as exc:
         report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
                   "duration_s": round(time.monotonic() - started, 3)}
@@ -450,18 +506,7 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                   "failures": [f"the run crashed: {type(exc).__name__}: {exc}"],
                   "duration_s": round(time.monotonic() - started, 3)}
     finally:
-        if kiosk is not None:
-            kiosk.stop()
-        if display is not None:
-            display.close()
-        if client is not None:
-            client.close()
-        for proc in (hub, backend):
-            if proc is not None:
-                proc.stop()
-        if not keep_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-    assert report is not None
+        rig.close(keep_workdir)
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

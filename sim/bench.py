@@ -1,0 +1,153 @@
+"""The project's benchmark: measured, never asserted in tests (DESIGN.md, Performance budgets).
+
+  python -m sim.bench [--sessions N] [--frames 200] [--json OUT]
+
+On the emulated stack of the scenario runner (device hub over ptys, backend over HTTP):
+- boot: starting the hub and the backend, and the kiosk from start to the attract screen;
+- session: one whole new-permit session, wall time and the kiosk process's CPU time (the
+  emulators run in other processes, so this is the firmware's own work);
+- frames: every screen the session showed, re-rendered at the configured size with the
+  clock changing each frame, on one core: p50 / p99 / max per screen (budget p99 ≤ 8 ms);
+- memory: the kiosk process's resident set after each session (budget ≤ 200 MB, flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class RecordingDisplay:
+    """Wraps the real Display: remembers the last view of every screen and when each first appeared."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.views: dict[str, Any] = {}
+        self.first_seen: dict[str, float] = {}
+
+    def render(self, view: Any) -> None:
+        self.inner.render(view)
+        self.views[view.screen_id] = view
+        self.first_seen.setdefault(view.screen_id, time.monotonic())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def frame_times(display: Any, views: dict[str, Any], frames: int) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for screen, view in sorted(views.items()):
+        a, b = replace(view, clock_text="2026-11-22 09:00"), replace(view, clock_text="2026-11-22 09:01")
+        display.render(a)  # the first frame of a screen builds its static layer; steady state is measured
+        samples = []
+        for i in range(frames):
+            t = time.perf_counter()
+            display.render(a if i % 2 else b)
+            display.present()
+            samples.append((time.perf_counter() - t) * 1000)
+        out[screen] = {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 99),
+                       "max_ms": max(samples)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=3, help="whole sessions in one kiosk process")
+    ap.add_argument("--frames", type=int, default=200, help="frames measured per screen")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    sys.path.insert(0, str(ROOT))
+    import run_kiosk
+    from kiosk.config import load_kiosk_config, load_sim_config
+    from sim.runner import SimRig
+    from sim.scenario import load
+
+    config = load_kiosk_config()
+    sim = load_sim_config()
+    sim = replace(sim, printer=replace(sim.printer, hopper=max(sim.printer.hopper, args.sessions + 5),
+                                       hopper_capacity=max(sim.printer.hopper_capacity, args.sessions + 5)))
+    scenario = load(SCENARIO)
+    recording: list[RecordingDisplay] = []
+
+    def make_display(cfg: Any) -> RecordingDisplay:
+        recording.append(RecordingDisplay(run_kiosk.make_display(cfg)))
+        return recording[0]
+
+    rig = SimRig(scenario, config=config, sim=sim, build=run_kiosk.build_kiosk, make_display=make_display)
+    figures: dict[str, Any] = {}
+    try:
+        t0 = time.monotonic()
+        rig.start()
+        figures["boot"] = {**{k: round(v, 3) for k, v in rig.timings.items()},
+                           "kiosk_built_s": round(time.monotonic() - t0, 3)}
+        sessions = []
+        for n in range(args.sessions):
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            kiosk_start = time.monotonic()
+            player = rig.play()
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            report = player.report(rig.hub_state(), time.monotonic() - kiosk_start)
+            if n == 0:
+                attract = recording[0].first_seen.get("ready.attract")
+                figures["boot"]["kiosk_start_to_attract_s"] = round((attract or kiosk_start) - kiosk_start, 3)
+            sessions.append({
+                "outcome": report["outcome"], "reason": report["reason"], "wall_s": report["duration_s"],
+                "kiosk_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 3),
+                "rss_mb": round(rss_mb(), 1),
+            })
+        figures["sessions"] = sessions
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        figures["frames"] = frame_times(recording[0].inner, recording[0].views, args.frames)
+    finally:
+        rig.close()
+    print_figures(figures, config)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    return 0
+
+
+def print_figures(figures: dict[str, Any], config: Any) -> None:
+    boot = figures["boot"]
+    print("boot")
+    for key, value in boot.items():
+        print(f"  {key:28s} {value:8.3f} s")
+    print("sessions (first is a new permit issued; later ones meet PERMIT_EXISTS for the same resident)")
+    for i, s in enumerate(figures["sessions"], 1):
+        print(f"  {i:3d} {s['outcome']:>16s} {s['reason']:>14s}  wall {s['wall_s']:6.3f} s  "
+              f"kiosk cpu {s['kiosk_cpu_s']:6.3f} s  rss {s['rss_mb']:6.1f} MB")
+    print(f"frames at {config.display.width}x{config.display.height}, one core (budget p99 <= 8 ms)")
+    worst = 0.0
+    for screen, f in figures["frames"].items():
+        worst = max(worst, f["p99_ms"])
+        print(f"  {screen:28s} p50 {f['p50_ms']:6.2f} ms  p99 {f['p99_ms']:6.2f} ms  max {f['max_ms']:6.2f} ms")
+    print(f"  worst p99 {worst:.2f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
