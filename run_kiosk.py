@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import signal
 import sys
 import time
 from datetime import date
@@ -67,6 +68,10 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
                    lang=config.display.lang, show_cursor=config.terminal.mode != "production")
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=ROOT / "config" / "kiosk.toml")
@@ -78,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--screenshots", type=Path, help="save a screenshot of every screen here")
     ap.add_argument("--keep-workdir", action="store_true", help="keep the emulators' files for debugging")
     args = ap.parse_args(argv)
+    # SIGTERM (a watchdog, systemd, a test's clean-up) unwinds like Ctrl-C, so every finally block
+    # runs: devices are closed and emulator processes stopped by PID, never left behind.
+    signal.signal(signal.SIGTERM, _terminate)
 
     from kiosk.config import ConfigError, load_kiosk_config, load_sim_config
     from kiosk.fonts import FontMissing
