@@ -686,6 +686,7 @@ class Kiosk:
             reason=str(s.reason),
             available_on=s.available_on.isoformat() if s.available_on else None,
             screens=tuple(s.screens),
+            large_text=s.large_text,
         )
         self.finished.append(summary)
         self.log.emit(LogEvent.SESSION_ENDED, session=s.id, service=summary.service,

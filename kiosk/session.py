@@ -65,3 +65,4 @@ class SessionSummary:
     reason: str
     available_on: str | None
     screens: tuple[str, ...]
+    large_text: bool = False  # SH-AGE-2: the session switched to large text

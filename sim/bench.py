@@ -55,7 +55,7 @@ class RecordingDisplay:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def frame_times(display: Any, views: dict[str, Any], frames: int) -> dict[str, dict[str, float]]:

@@ -307,6 +307,7 @@ class ScenarioPlayer:
             "reason": summary.reason if summary else None,
             "available_on": summary.available_on if summary else None,
             "screens": list(summary.screens) if summary else [],
+            "large_text": summary.large_text if summary else None,
             "final_screen": self.last_view.screen_id if self.last_view else None,
             "cards_issued": printer.get("cards_issued", 0),
             "cards_retained": printer.get("cards_retained", 0),
@@ -341,6 +342,8 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     for screen in e.screens_include:
         if not any(screen_matches(s, screen) for s in report["screens"]):
             out.append(f"expected screen {screen!r} to be shown; shown: {', '.join(report['screens'])}")
+    if e.large_text is not None:
+        differs("large_text", e.large_text, report.get("large_text"))
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out

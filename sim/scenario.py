@@ -97,6 +97,7 @@ class Expect:
     printed_validity: str | None = None
     screens_include: tuple[str, ...] = ()
     final_screen: str | None = None
+    large_text: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,13 @@ def _enum(enum: Any, value: Any, key: str) -> Any:
     except ValueError:
         choices = " | ".join(m.value for m in enum)
         raise ScenarioError(f"{key}: {value!r} is not one of {choices}") from None
+
+
+def _bool(data: dict[str, Any], key: str, where: str) -> bool:
+    value = data[key]
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{where}{key}: expected true or false")
+    return value
 
 
 def _int(value: Any, key: str) -> int:
@@ -304,7 +312,7 @@ def _step(i: int, data: Any) -> Step:
 def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
-                                 "printed_validity", "screens_include", "final_screen"))
+                                 "printed_validity", "screens_include", "final_screen", "large_text"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -317,6 +325,7 @@ def _expect(data: Any) -> Expect:
         printed_validity=_str(data, "printed_validity", "expect.") if "printed_validity" in data else None,
         screens_include=tuple(screens),
         final_screen=_str(data, "final_screen", "expect.") if "final_screen" in data else None,
+        large_text=_bool(data, "large_text", "expect.") if "large_text" in data else None,
     )
 
 

@@ -43,4 +43,4 @@ def test_idle_timeout_after_the_id_was_read_wipes_the_session(tmp_path: Path):
 
 def test_what_outlives_a_session_has_no_personal_field():
     assert {f.name for f in fields(SessionSummary)} == {
-        "session", "service", "outcome", "reason", "available_on", "screens"}
+        "session", "service", "outcome", "reason", "available_on", "screens", "large_text"}
