@@ -28,6 +28,7 @@ from devices.printer_protocol import (
     Reply,
     StatusReport,
     decode_status,
+    encode_area,
     encode_command,
     encode_ticket,
     parse_reply,
@@ -150,6 +151,15 @@ class CardPrinter:
     def retract(self) -> None:
         self._submit(PrinterOp.RETRACT, lambda: self._move(PrinterOp.RETRACT, Move.RETRACT))
 
+    def to_encoder(self) -> None:
+        self._submit(PrinterOp.TO_ENCODER, lambda: self._move(PrinterOp.TO_ENCODER, Move.TO_ENCODER))
+
+    def take_in(self) -> None:
+        self._submit(PrinterOp.TAKE_IN, lambda: self._move(PrinterOp.TAKE_IN, Move.TAKE_IN))
+
+    def erase_area(self, x: int, y: int, width: int, height: int) -> None:
+        self._submit(PrinterOp.ERASE, lambda: self._erase(x, y, width, height))
+
     def ticket(self, fields: dict[str, str]) -> None:
         fields = dict(fields)  # the caller may reuse its dict; the worker sends what was asked
         self._submit(PrinterOp.TICKET, lambda: self._ticket(fields))
@@ -193,6 +203,14 @@ class CardPrinter:
             return
         out = self._transact(encode_command(Cmd.TICKET, 0x30, data), Cmd.TICKET, 0x30)
         self._finish(PrinterOp.TICKET, out)
+
+    def _erase(self, x: int, y: int, width: int, height: int) -> None:
+        if not all(0 <= v <= 0xFFFF for v in (x, y, width, height)):
+            self._finish(PrinterOp.ERASE, PrinterError.COMMAND_REFUSED)
+            return
+        area = encode_area(x, y, width, height)
+        out = self._transact(encode_command(Cmd.ERASE, 0x30, area), Cmd.ERASE, 0x30, echo=area)
+        self._finish(PrinterOp.ERASE, out)
 
     def _print(self, x: int, y: int, width: int, height: int, bits: bytes) -> None:
         if not all(0 <= v <= 0xFFFF for v in (x, y, width, height)):

@@ -491,3 +491,33 @@ def test_status_data_round_trip() -> None:
     raw = pp.encode_positive(0x31, 0x30, report.st(), report.data())
     reply = pp.parse_reply(pp.FrameDecoder().feed(raw)[0])
     assert reply is not None and pp.decode_status(reply) == report
+
+
+# --- the card-face rewrite's operations: take in, to the encoder, erase ------------------------
+
+
+def test_rewrite_operations_take_in_encoder_erase_and_return(rig: Rig) -> None:
+    p = rig.connect()
+    face = render(make_face())
+    assert rig.emu.insert_card(face)  # the resident pushes their permit into the slot
+    assert ok(rig.do(PrinterOp.TAKE_IN, p.take_in))
+    assert ok(rig.do(PrinterOp.TO_ENCODER, p.to_encoder))
+    x, y, w, h = 40, 540, 700, 56
+    assert ok(rig.do(PrinterOp.ERASE, lambda: p.erase_area(x, y, w, h)))
+    assert ok(rig.do(PrinterOp.PRESENT, p.present))
+    assert rig.emu.take_card(), "the card waits at the slot"
+    rig.next(lambda e: isinstance(e, PrintedCardTaken), "taken")
+    record = rig.emu.records[-1]
+    assert record["origin"] == "inserted" and record["outcome"] == "taken"
+    erased = Image.open(record["face_png"]).convert("1").crop((x, y, x + w, y + h))
+    assert erased.getextrema() == (255, 255), "the erased area is white"
+
+
+def test_take_in_without_a_card_and_erase_outside_the_card_are_refused(rig: Rig) -> None:
+    p = rig.connect()
+    r = rig.do(PrinterOp.TAKE_IN, p.take_in)
+    assert not r.ok and r.error is PrinterError.NO_CARD
+    assert rig.emu.insert_card()
+    assert ok(rig.do(PrinterOp.TAKE_IN, p.take_in))
+    r = rig.do(PrinterOp.ERASE, lambda: p.erase_area(1000, 600, 100, 100))
+    assert not r.ok
