@@ -1,6 +1,7 @@
 """The simulated backend's population and memory, in SQLite (WAL).
 
-Residents come from a scenario's JSON file. The store holds personal data because the real
+Residents (and residence proofs) come from a scenario's JSON file; its shape is documented in
+docs/backend-api.yaml ("Population file"). The store holds personal data because the real
 authority does; nothing here writes it to a log. Every method is safe to call from the
 server's handler threads: one connection, one re-entrant lock, explicit transactions.
 """
@@ -18,8 +19,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kiosk.identity import mask_id
+from kiosk.backend import Party, ProofDocument, PropertyUse
+from kiosk.dates import add_months
+from kiosk.endorsement import PermitStanding
+from kiosk.identity import Identity, mask_id
 from kiosk.records import EndorsementState, Holder, Permit, PermitStatus, ProofKind, Registration
+
+# The QR code on a residence proof carries this prefix and the certificate number, unless the
+# population file gives the proof its own `qr_payload`.
+QR_PREFIX = "RPPROOF1:"
+PERMIT_COLUMNS = (
+    "number, resident, issued, valid_from, valid_until, card_valid_until, status, endorsement, authority,"
+    " residence_address, address_changed"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS residents (
@@ -38,7 +50,8 @@ CREATE TABLE IF NOT EXISTS permits (
     number TEXT PRIMARY KEY,
     resident TEXT NOT NULL REFERENCES residents(key),
     issued TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL, card_valid_until TEXT NOT NULL,
-    status TEXT NOT NULL, endorsement TEXT NOT NULL, authority TEXT NOT NULL, residence_address TEXT NOT NULL
+    status TEXT NOT NULL, endorsement TEXT NOT NULL, authority TEXT NOT NULL, residence_address TEXT NOT NULL,
+    address_changed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS applications (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -48,6 +61,22 @@ CREATE TABLE IF NOT EXISTS applications (
 CREATE TABLE IF NOT EXISTS issuances (
     permit_number TEXT PRIMARY KEY REFERENCES permits(number),
     terminal_id TEXT NOT NULL, state TEXT NOT NULL, card_serial TEXT, void_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS proofs (
+    reference TEXT PRIMARY KEY,
+    kind TEXT NOT NULL, qr_payload TEXT NOT NULL UNIQUE, address TEXT, property_use TEXT NOT NULL,
+    in_management_area INTEGER NOT NULL, owner_type TEXT NOT NULL, lessee_type TEXT NOT NULL,
+    holder TEXT, valid_until TEXT
+);
+CREATE TABLE IF NOT EXISTS declarations (
+    receipt TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL, terminal_id TEXT NOT NULL, resident TEXT NOT NULL, declared TEXT NOT NULL,
+    proof_kind TEXT NOT NULL, proof_reference TEXT NOT NULL, relationship TEXT
+);
+CREATE TABLE IF NOT EXISTS rewrites (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    permit_number TEXT NOT NULL REFERENCES permits(number), terminal_id TEXT NOT NULL, card_serial TEXT NOT NULL,
+    valid_from TEXT NOT NULL, valid_until TEXT NOT NULL, rewritten_on TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS requests (
     request_id TEXT PRIMARY KEY,
@@ -87,11 +116,85 @@ class Issuance:
     state: IssuanceState
 
 
+@dataclass(frozen=True)
+class Proof:
+    """A residence proof on record (SH-REG-1): what the certificate states, as the authority holds it."""
+
+    reference: str
+    document: ProofDocument
+    qr_payload: str
+    property_use: PropertyUse
+    in_management_area: bool
+    owner_type: Party
+    lessee_type: Party  # rental filings: who rents (SH-REG-6)
+    valid_until: date | None
+    address: str | None = field(repr=False)
+    holder: str | None = field(repr=False)  # the owner's or lessee's name on the certificate
+
+
+@dataclass(frozen=True)
+class PermitRow:
+    number: str
+    resident: str
+    id_number: str = field(repr=False)
+    issued: date
+    card_valid_until: date
+    standing: PermitStanding
+    issuance: IssuanceState | None  # None: loaded from the population file, not issued here
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    decided_on: date
+    approved: bool
+    reason: str | None
+    available_on: date | None
+    permit_number: str | None
+    issuance: IssuanceState | None
+
+
 def _iso(value: Any, what: str) -> str:
     try:
         return date.fromisoformat(str(value)).isoformat()
     except ValueError as exc:
         raise LoadError(f"{what}: not an ISO date") from exc
+
+
+def _flag(value: Any, what: str) -> int:
+    if not isinstance(value, bool):
+        raise LoadError(f"{what}: expected true or false")
+    return int(value)
+
+
+def _permit_valid_from(issued: str, valid_until: str) -> str:
+    """A loaded permit's current period: from its issue, or the last year when it has been renewed."""
+    start, end = date.fromisoformat(issued), date.fromisoformat(valid_until)
+    if end <= add_months(start, 12):
+        return issued
+    return add_months(end, -12).isoformat()
+
+
+def _permit_row(row: sqlite3.Row) -> PermitRow:
+    standing = PermitStanding(
+        status=PermitStatus(row["status"]), address_changed=bool(row["address_changed"]),
+        valid_from=date.fromisoformat(row["valid_from"]), valid_until=date.fromisoformat(row["valid_until"]),
+        endorsement=EndorsementState(row["endorsement"]),
+    )
+    return PermitRow(
+        number=row["number"], resident=row["resident"], id_number=row["id_number"],
+        issued=date.fromisoformat(row["issued"]), card_valid_until=date.fromisoformat(row["card_valid_until"]),
+        standing=standing, issuance=IssuanceState(row["state"]) if row["state"] else None,
+    )
+
+
+def _proof(row: sqlite3.Row) -> Proof:
+    return Proof(
+        reference=row["reference"], document=ProofDocument(row["kind"]), qr_payload=row["qr_payload"],
+        property_use=PropertyUse(row["property_use"]), in_management_area=bool(row["in_management_area"]),
+        owner_type=Party(row["owner_type"]), lessee_type=Party(row["lessee_type"]),
+        valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
+        address=row["address"], holder=row["holder"],
+    )
 
 
 class BackendStore:
@@ -133,14 +236,49 @@ class BackendStore:
             return self.load(json.load(fh))
 
     def load(self, data: Mapping[str, Any]) -> int:
-        """Upsert the residents of a scenario file; returns how many were loaded."""
+        """Upsert the residents (and the optional `proofs`) of a scenario file; returns how many residents."""
         residents = data.get("residents") if isinstance(data, Mapping) else None
         if not isinstance(residents, Mapping):
             raise LoadError("residents file: top-level 'residents' object missing")
+        proofs = data.get("proofs", [])
+        if not isinstance(proofs, list):
+            raise LoadError("residents file: 'proofs' must be a list")
         with self.transaction():
             for key, spec in residents.items():
                 self._load_one(str(key), spec)
+            for index, spec in enumerate(proofs):
+                self._load_proof(index, spec)
         return len(residents)
+
+    def _load_proof(self, index: int, spec: Any) -> None:
+        where = f"proofs[{index}]"
+        if not isinstance(spec, Mapping):
+            raise LoadError(f"{where}: not an object")
+        known = {"reference", "kind", "qr_payload", "address", "property_use", "in_management_area",
+                 "owner_type", "lessee_type", "holder", "valid_until"}
+        unknown = set(spec) - known
+        if unknown:  # a misspelt key must not load as a default silently
+            raise LoadError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        try:
+            reference = spec["reference"]
+            if not isinstance(reference, str) or not reference:
+                raise LoadError(f"{where}.reference: expected a non-empty string")
+            valid_until = spec.get("valid_until")
+            row = (
+                reference, ProofDocument(spec["kind"]).value, spec.get("qr_payload", QR_PREFIX + reference),
+                spec.get("address"), PropertyUse(spec.get("property_use", "residential")).value,
+                _flag(spec.get("in_management_area", False), f"{where}.in_management_area"),
+                Party(spec.get("owner_type", "individual")).value, Party(spec.get("lessee_type", "individual")).value,
+                spec.get("holder"), None if valid_until is None else _iso(valid_until, f"{where}.valid_until"),
+            )
+        except KeyError as exc:
+            raise LoadError(f"{where}: missing {exc.args[0]!r}") from exc
+        except ValueError as exc:
+            raise LoadError(f"{where}: {exc}") from exc
+        try:
+            self._db.execute("INSERT OR REPLACE INTO proofs VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+        except sqlite3.IntegrityError as exc:
+            raise LoadError(f"{where}: qr_payload used by another proof") from exc
 
     def _load_one(self, key: str, spec: Any) -> None:
         if not isinstance(spec, Mapping):
@@ -181,15 +319,20 @@ class BackendStore:
             try:
                 issued = _iso(permit["issued"], f"{key}.permit.issued")
                 valid_until = _iso(permit["valid_until"], f"{key}.permit.valid_until")
+                valid_from = permit.get("valid_from")
                 db.execute(
-                    "INSERT OR REPLACE INTO permits VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT OR REPLACE INTO permits ({PERMIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        permit["number"], key, issued, issued, valid_until,
+                        permit["number"], key, issued,
+                        _permit_valid_from(issued, valid_until) if valid_from is None
+                        else _iso(valid_from, f"{key}.permit.valid_from"),
+                        valid_until,
                         _iso(permit.get("card_valid_until", valid_until), f"{key}.permit.card_valid_until"),
                         PermitStatus(permit.get("status", "active")).value,
                         EndorsementState(permit.get("endorsement", "none")).value,
                         permit.get("authority", spec["id_authority"]),
                         (reg or {}).get("address", ""),
+                        _flag(permit.get("address_changed", False), f"{key}.permit.address_changed"),
                     ),
                 )
             except (KeyError, ValueError) as exc:
@@ -255,7 +398,7 @@ class BackendStore:
     ) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO permits VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO permits ({PERMIT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,0)",
                 (
                     number, resident, issued.isoformat(), valid_from.isoformat(), valid_until.isoformat(),
                     valid_until.isoformat(), PermitStatus.ACTIVE.value, EndorsementState.NONE.value,
@@ -299,6 +442,127 @@ class BackendStore:
                 (state.value, card_serial, void_reason, permit_number),
             )
 
+    # --- registration (SH-REG-1..7) ----------------------------------------------------------
+
+    def proof_by_reference(self, reference: str) -> Proof | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM proofs WHERE reference = ?", (reference,)).fetchone()
+        return None if row is None else _proof(row)
+
+    def proof_by_qr(self, payload: str) -> Proof | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM proofs WHERE qr_payload = ?", (payload,)).fetchone()
+        return None if row is None else _proof(row)
+
+    def ensure_resident(self, card: Identity) -> str:
+        """The resident's key, creating a resident from the ID card for someone not yet on record."""
+        with self.transaction():
+            found = self.resident_by_id_number(card.id_number)
+            if found is not None:
+                return found.key
+            count = self._db.execute("SELECT count(*) FROM residents").fetchone()[0]
+            key = f"declared-{count + 1}"
+            while self._db.execute("SELECT 1 FROM residents WHERE key = ?", (key,)).fetchone():
+                count += 1
+                key = f"declared-{count + 1}"
+            assert card.sex is not None and card.birth is not None  # only citizens get this far
+            self._db.execute(
+                "INSERT INTO residents VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)",
+                (
+                    key, card.name, card.sex.value, card.nation, card.birth.isoformat(), card.id_number,
+                    card.address, card.authority, (card.valid_from or card.birth).isoformat(),
+                    card.valid_to.isoformat() if card.valid_to else None, card.card_type.value,
+                ),
+            )
+            return key
+
+    def next_receipt_number(self, prefix: str, year: int) -> str:
+        """PREFIX + R + year + 7 digits."""
+        head = f"{prefix}R{year:04d}"
+        with self._lock:
+            (count,) = self._db.execute(
+                "SELECT count(*) FROM declarations WHERE receipt LIKE ?", (head + "%",)
+            ).fetchone()
+        return f"{head}{count + 1:07d}"
+
+    def declare(
+        self, *, resident: str, card: Identity, address: str, declared: date, proof_kind: ProofKind,
+        proof_reference: str, relationship: str | None, receipt: str, request_id: str, terminal_id: str,
+    ) -> None:
+        """A new registration replaces the resident's last one (SH-REG-7: declared again)."""
+        assert card.sex is not None and card.birth is not None
+        with self.transaction():
+            self._db.execute("DELETE FROM registrations WHERE resident = ?", (resident,))
+            self._db.execute(
+                "INSERT INTO registrations VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    resident, address, declared.isoformat(), proof_kind.value, card.name, card.sex.value,
+                    card.nation, card.birth.isoformat(), card.id_number,
+                ),
+            )
+            self._db.execute(
+                "INSERT INTO declarations VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    receipt, request_id, terminal_id, resident, declared.isoformat(), proof_kind.value,
+                    proof_reference, relationship,
+                ),
+            )
+
+    # --- permits, endorsement, card-face rewrite -------------------------------------------
+
+    _PERMIT_ROW = (
+        "SELECT p.*, r.id_number, i.state FROM permits p JOIN residents r ON r.key = p.resident"
+        " LEFT JOIN issuances i ON i.permit_number = p.number"
+    )
+
+    def permit_row(self, number: str) -> PermitRow | None:
+        """A permit that counts: a voided issuance never happened."""
+        with self._lock:
+            row = self._db.execute(
+                self._PERMIT_ROW + " WHERE p.number = ? AND (i.state IS NULL OR i.state != ?)",
+                (number, IssuanceState.VOIDED.value),
+            ).fetchone()
+        return None if row is None else _permit_row(row)
+
+    def current_permit_row_of(self, resident: str) -> PermitRow | None:
+        with self._lock:
+            row = self._db.execute(
+                self._PERMIT_ROW + " WHERE p.resident = ? AND (i.state IS NULL OR i.state != ?)"
+                " ORDER BY p.issued DESC, p.number DESC LIMIT 1",
+                (resident, IssuanceState.VOIDED.value),
+            ).fetchone()
+        return None if row is None else _permit_row(row)
+
+    def record_rewrite(
+        self, *, permit_number: str, terminal_id: str, card_serial: str, valid_from: date, valid_until: date,
+        on: date,
+    ) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE permits SET card_valid_until = ? WHERE number = ?", (valid_until.isoformat(), permit_number)
+            )
+            self._db.execute(
+                "INSERT INTO rewrites (permit_number, terminal_id, card_serial, valid_from, valid_until,"
+                " rewritten_on) VALUES (?,?,?,?,?,?)",
+                (permit_number, terminal_id, card_serial, valid_from.isoformat(), valid_until.isoformat(),
+                 on.isoformat()),
+            )
+
+    def latest_application_of(self, resident: str) -> ApplicationRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT a.*, i.state FROM applications a LEFT JOIN issuances i ON i.permit_number = a.permit_number"
+                " WHERE a.resident = ? ORDER BY a.id DESC LIMIT 1",
+                (resident,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ApplicationRow(
+            decided_on=date.fromisoformat(row["decided_on"]), approved=bool(row["approved"]), reason=row["reason"],
+            available_on=date.fromisoformat(row["available_on"]) if row["available_on"] else None,
+            permit_number=row["permit_number"], issuance=IssuanceState(row["state"]) if row["state"] else None,
+        )
+
     # --- idempotency -------------------------------------------------------------------
 
     def remembered(self, request_id: str) -> StoredReply | None:
@@ -321,8 +585,17 @@ class BackendStore:
         with self._lock:
             permits = self._db.execute(
                 """SELECT p.number, p.resident, p.issued, p.valid_from, p.valid_until, p.card_valid_until,
-                          p.status, p.endorsement, p.authority, coalesce(i.state, 'on_record') AS state
+                          p.status, p.endorsement, p.authority, p.address_changed,
+                          coalesce(i.state, 'on_record') AS state
                    FROM permits p LEFT JOIN issuances i ON i.permit_number = p.number ORDER BY p.number"""
+            ).fetchall()
+            declarations = self._db.execute(
+                "SELECT receipt, request_id, terminal_id, resident, declared, proof_kind, proof_reference,"
+                " relationship FROM declarations ORDER BY receipt"
+            ).fetchall()
+            rewrites = self._db.execute(
+                "SELECT permit_number, terminal_id, card_serial, valid_from, valid_until, rewritten_on"
+                " FROM rewrites ORDER BY id"
             ).fetchall()
             applications = self._db.execute(
                 "SELECT id, request_id, terminal_id, resident, decided_on, approved, reason, available_on,"
@@ -334,7 +607,9 @@ class BackendStore:
             ).fetchall()
         apps = [dict(r) | {"approved": bool(r["approved"])} for r in applications]
         return {
-            "permits": [dict(r) for r in permits],
+            "permits": [dict(r) | {"address_changed": bool(r["address_changed"])} for r in permits],
             "applications": apps,
             "issuances": [dict(r) for r in issuances],
+            "declarations": [dict(r) for r in declarations],
+            "rewrites": [dict(r) for r in rewrites],
         }

@@ -1,8 +1,10 @@
 """kiosk.backend against the real simulated backend: its own process, HTTP on 127.0.0.1, SQLite.
 
 Covers the record refusals of RULES.md (SH-REG-7, SH-PMT-3, SH-PMT-7), the new permit's validity,
-the face stand-in, issuance confirm/void, idempotent replays, every injectable fault, an
-unreachable backend, SH-PRIV-1 in the logs, and that every reply matches docs/backend-api.yaml.
+the face stand-in, issuance confirm/void, registration declaration (SH-REG-1..6), proof
+verification, permit lookup, endorsement and card-face rewrite (SH-END-1..5, BJ-END-1), status and
+points (SH-PTS-1), idempotent replays, every injectable fault, an unreachable backend, mutual TLS,
+SH-PRIV-1 in the logs, and that every exchange matches docs/backend-api.yaml.
 """
 
 from __future__ import annotations
@@ -35,16 +37,34 @@ from kiosk.backend import (
     BackendClient,
     BackendFailure,
     Confirmed,
+    EndorsementCheck,
     FaceCheck,
     FailureKind,
+    Party,
     PermitGrant,
+    PermitRecord,
     Precheck,
+    ProofDocument,
+    ProofRejected,
+    PropertyUse,
+    Registered,
+    RegistrationRefused,
+    Relationship,
+    Relative,
+    Rewritten,
+    StatusReport,
+    UnknownPermit,
+    VerifiedProof,
     Voided,
+    tls_verify,
 )
+from kiosk.dates import Window
+from kiosk.endorsement import PermitStanding, Points, PointsState, Rewrite, rewrite_decision
 from kiosk.identity import CardType, Identity, Sex
 from kiosk.idnumber import check_digit
-from kiosk.policy import Refusal
+from kiosk.policy import Refusal, load_pack
 from kiosk.reasons import Reason
+from kiosk.records import EndorsementState, PermitStatus, ProofKind
 from sim import faces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +104,7 @@ def person(
     return spec
 
 
-ELIGIBLE = ("zhang", "wu", "zheng", "feng", "he", "qian", "yang", "jiang", "han", "lin")
+ELIGIBLE = ("zhang", "wu", "zheng", "feng", "he", "qian", "yang", "jiang", "han", "lin", "luo", "pan")
 RESIDENTS: dict[str, dict[str, Any]] = {
     # SH-REG-7: declared exactly six months ago is eligible today
     "zhang": person("张伟", 101, declared="2026-05-22"),
@@ -102,7 +122,47 @@ RESIDENTS: dict[str, dict[str, Any]] = {
     "zhou": person("周杰", 209, declared="2025-10-01", overrides={"name": "周洁"}, permit={
         "number": "SH20250000009", "issued": "2025-04-01", "valid_until": "2026-04-01",
     }),
+    # Card-face rewrite, today 2026-11-22 (Shanghai: window V-30..V, grace to V+60).
+    # SH-END-4: passed on time, the card still shows V = 2026-12-10.
+    "ren": person("任静", 210, permit={
+        "number": "SH20250000010", "issued": "2025-12-10", "valid_until": "2027-12-10",
+        "card_valid_until": "2026-12-10", "endorsement": "passed",
+    }),
+    # Not due: V = 2027-03-01, the window opens 2027-01-30.
+    "song": person("宋佳", 212, permit={"number": "SH20260000011", "issued": "2026-03-01",
+                                        "valid_until": "2027-03-01"}),
+    # SH-END-2: in grace (V = 2026-10-01), the automatic endorsement did not pass.
+    "tang": person("唐宁", 214, permit={"number": "SH20250000012", "issued": "2025-10-01",
+                                        "valid_until": "2026-10-01", "endorsement": "not_passed"}),
+    # SH-END-3: V = 2026-09-01 is 82 days ago.
+    "xie": person("谢云", 216, permit={"number": "SH20250000013", "issued": "2025-09-01",
+                                       "valid_until": "2026-09-01"}),
+    # SH-END-5: a reported move blocks the rewrite even though an endorsement passed.
+    "cao": person("曹敏", 218, permit={
+        "number": "SH20250000014", "issued": "2025-12-01", "valid_until": "2027-12-01",
+        "card_valid_until": "2026-12-01", "endorsement": "passed", "address_changed": True,
+    }),
+    # Registration: one resident on record without a registration yet, and a relative's housing.
+    "xu": person("徐明", 219, declared=None),
+    "gu": person("顾玲", 220, declared=None),
 }
+PROOF_ADDRESS = "上海市长宁区延安西路500弄3号201室"
+PROOFS: list[dict[str, Any]] = [
+    {"reference": "HF-OWN-0001", "kind": "property_certificate", "address": PROOF_ADDRESS, "holder": "徐明"},
+    {"reference": "HF-REL-0002", "kind": "property_certificate", "holder": "顾建国"},
+    {"reference": "ZL-RENT-0003", "kind": "rental_filing", "qr_payload": "ZL|0003|长宁",
+     "valid_until": "2027-06-30"},
+    {"reference": "ZL-OLD-0004", "kind": "rental_filing", "valid_until": "2026-11-21"},
+    {"reference": "SP-SHOP-0005", "kind": "property_certificate", "property_use": "commercial"},
+    {"reference": "SS-DORM-0006", "kind": "dormitory_certificate", "owner_type": "unit", "in_management_area": True},
+    {"reference": "SS-DORM-0007", "kind": "dormitory_certificate", "owner_type": "unit",
+     "property_use": "factory", "in_management_area": True},
+    {"reference": "HF-UNIT-0008", "kind": "property_certificate", "owner_type": "unit"},
+    {"reference": "ZL-UNIT-0009", "kind": "rental_filing", "owner_type": "unit", "lessee_type": "unit"},
+    {"reference": "SS-DORM-0010", "kind": "dormitory_certificate", "owner_type": "individual"},
+    {"reference": "SS-DORM-0011", "kind": "dormitory_certificate", "owner_type": "unit"},
+    {"reference": "ZL-UNIT-0012", "kind": "rental_filing", "owner_type": "unit"},
+]
 
 
 def card_of(spec: dict[str, Any], **changes: Any) -> Identity:
@@ -161,14 +221,16 @@ def stop(proc: subprocess.Popen[str]) -> int:
 
 def launch(
     request: pytest.FixtureRequest, tmp: Path, residents: dict[str, Any], *, today: date = TODAY,
-    policy: str = "shanghai", faults: list[dict[str, Any]] | None = None,
+    policy: str = "shanghai", faults: list[dict[str, Any]] | None = None, proofs: list[dict[str, Any]] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Server:
-    (tmp / "residents.json").write_text(json.dumps({"residents": residents}, ensure_ascii=False), "utf-8")
+    population = {"residents": residents} | ({"proofs": proofs} if proofs is not None else {})
+    (tmp / "residents.json").write_text(json.dumps(population, ensure_ascii=False), "utf-8")
     args = [
         sys.executable, "-m", "sim.backend_server", "--db", str(tmp / "backend.db"),
         "--load", str(tmp / "residents.json"), "--today", today.isoformat(), "--policy", policy,
         "--host", "127.0.0.1", "--port", "0", "--terminals", LISTED_TERMINAL,
-        "--log-file", str(tmp / "backend.log"),
+        "--log-file", str(tmp / "backend.log"), *extra_args,
     ]
     if faults is not None:
         (tmp / "faults.json").write_text(json.dumps(faults), "utf-8")
@@ -181,12 +243,12 @@ def launch(
         assert sel.select(timeout=20), "backend printed no ready line"
     ready = json.loads(proc.stdout.readline())
     assert ready["pid"] == proc.pid
-    return Server(f"http://127.0.0.1:{ready['port']}", ready["pid"], proc, tmp / "backend.log")
+    return Server(f"{ready['scheme']}://127.0.0.1:{ready['port']}", ready["pid"], proc, tmp / "backend.log")
 
 
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Server:
-    return launch(request, tmp_path_factory.mktemp("backend"), RESIDENTS)
+    return launch(request, tmp_path_factory.mktemp("backend"), RESIDENTS, proofs=PROOFS)
 
 
 class Recorder(httpx.BaseTransport):
@@ -226,8 +288,21 @@ def wire() -> Iterator[httpx.HTTPTransport]:
 
 
 @pytest.fixture
-def recorder(wire: httpx.HTTPTransport) -> Recorder:
-    return Recorder(wire)
+def recorder(wire: httpx.HTTPTransport) -> Iterator[Recorder]:
+    """Every exchange a test made is checked against the document when the test ends."""
+    rec = Recorder(wire)
+    yield rec
+    for method, path, request_body, status, reply in rec.exchanges:
+        if status and _is_json(reply):  # a transport error or an injected `malformed` reply is no exchange
+            contract().check_exchange(method, path, request_body, status, reply)
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -444,6 +519,11 @@ def test_a_closed_port_is_unreachable(recorder: Recorder) -> None:
             assert c.health() is False
 
 
+ENDORSED = {"number": "SH20260000001", "issued": "2025-12-10", "status": "active", "valid_from": "2026-12-10",
+            "valid_until": "2027-12-10", "endorsement": "passed", "address_changed": False}
+WINDOW = {"opens": "2027-11-10", "closes": "2027-12-10", "grace_ends": "2028-02-08", "position": "not_due"}
+
+
 @pytest.mark.parametrize(
     ("op", "reply"),
     [
@@ -460,6 +540,31 @@ def test_a_closed_port_is_unreachable(recorder: Recorder) -> None:
         ("face_check", {"match": "true"}),
         ("confirm", {"permit_number": "SH20260000002", "state": "issued"}),
         ("void", {"permit_number": "SH20260000001", "state": "issued"}),
+        ("register", {"registered": False, "reason": "NON_RESIDENTIAL_PROPERTY", "rule": None}),
+        ("register", {"registered": False, "reason": "LOCAL_HUKOU", "rule": "SH-REG-1"}),
+        ("register", {"registered": False, "reason": "REG_EXPIRED", "rule": "SH-REG-1"}),
+        ("register", {"registered": True, "receipt": {"number": "SHR20260000001", "declared": "2026-11-22",
+                                                      "eligible_on": "2026-11-22", "expires_on": "2027-11-22",
+                                                      "address": "x"}}),
+        ("verify_proof", {"valid": True}),
+        ("verify_proof", {"valid": False, "reason": "NON_RESIDENTIAL_PROPERTY"}),
+        ("lookup", {"number": "SH20260000001", "issued": "2026-01-01", "status": "suspended",
+                    "valid_from": "2026-01-01", "valid_until": "2027-01-01", "endorsement": "none",
+                    "address_changed": False}),
+        ("endorsement", {"permit": ENDORSED, "card_valid_until": "2026-12-10", "window": WINDOW,
+                         "decision": {"rewrite": False, "reason": "ENDORSEMENT_NOT_DUE", "available_on": None}}),
+        ("endorsement", {"permit": ENDORSED, "card_valid_until": "2026-12-10", "window": WINDOW,
+                         "decision": {"rewrite": False, "reason": "FACE_MISMATCH", "available_on": None}}),
+        ("endorsement", {"permit": ENDORSED, "card_valid_until": "2027-01-01", "window": WINDOW,
+                         "decision": {"rewrite": False, "reason": "CARD_FACE_CURRENT", "available_on": None}}),
+        ("endorsement", {"permit": ENDORSED, "card_valid_until": "2026-12-10",
+                         "window": WINDOW | {"opens": "2028-01-01"},
+                         "decision": {"rewrite": False, "reason": "CARD_FACE_CURRENT", "available_on": None}}),
+        ("rewrite_confirm", {"permit_number": "SH20260000001", "card_valid_from": "2026-12-10",
+                             "card_valid_until": "2028-12-10"}),
+        ("status", {"registration": None, "application": None, "permit": None}),
+        ("status", {"registration": None, "application": None, "permit": None,
+                    "points": {"state": "void", "valid_until": None, "reason": None}}),
     ],
 )
 def test_a_reply_off_the_contract_is_bad_reply_not_an_exception(op: str, reply: Any) -> None:
@@ -471,6 +576,13 @@ def test_a_reply_off_the_contract_is_bad_reply_not_an_exception(op: str, reply: 
             "face_check": lambda: c.face_check(rid(), card("zhang"), b"png"),
             "confirm": lambda: c.confirm_issuance(rid(), "SH20260000001", None),
             "void": lambda: c.void_issuance(rid(), "SH20260000001", Reason.DEVICE_FAULT),
+            "register": lambda: c.declare_registration(rid(), card("gu"), "x", ProofKind.RENTAL, "R-1"),
+            "verify_proof": lambda: c.verify_proof(rid(), certificate_number="R-1"),
+            "lookup": lambda: c.lookup_permit(rid(), "SH20260000001", "1"),
+            "endorsement": lambda: c.check_endorsement(rid(), "SH20260000001", "1", date(2026, 12, 10)),
+            "rewrite_confirm": lambda: c.confirm_rewrite(rid(), "SH20260000001", "S",
+                                                         Rewrite(date(2026, 12, 10), date(2027, 12, 10))),
+            "status": lambda: c.query_status(rid(), card("gu")),
         }
         assert calls[op]() == BackendFailure(FailureKind.BAD_REPLY, status=200)
 
@@ -484,6 +596,278 @@ def test_only_known_terminals_are_served(server: Server, recorder: Recorder) -> 
         assert isinstance(listed.precheck(rid(), card("zhang")), Precheck)
 
 
+# --- registration declaration (SH-REG-1..7) ----------------------------------------------------
+
+ELSEWHERE = "上海市长宁区虹桥路999号"
+PARENT = Relative(Relationship.PARENT, "顾建国")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference", "relative", "address", "expected"),
+    [
+        (ProofKind.RENTAL, "NO-SUCH-0000", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),
+        (ProofKind.RENTAL, "HF-OWN-0001", None, PROOF_ADDRESS, (Reason.PROOF_INVALID, "SH-REG-1")),  # not a filing
+        (ProofKind.RENTAL, "ZL-OLD-0004", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # ended yesterday
+        (ProofKind.OWN_PROPERTY, "HF-OWN-0001", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # address
+        (ProofKind.OWN_PROPERTY, "HF-REL-0002", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # holder
+        (ProofKind.OWN_PROPERTY, "SP-SHOP-0005", None, ELSEWHERE, (Reason.NON_RESIDENTIAL_PROPERTY, "SH-REG-4")),
+        (ProofKind.DORMITORY, "SS-DORM-0006", None, ELSEWHERE, (Reason.DORMITORY_IN_RESIDENTIAL_AREA, "SH-REG-5")),
+        # a factory dormitory is refused by SH-REG-4 before SH-REG-5 is asked
+        (ProofKind.DORMITORY, "SS-DORM-0007", None, ELSEWHERE, (Reason.NON_RESIDENTIAL_PROPERTY, "SH-REG-4")),
+        (ProofKind.OWN_PROPERTY, "HF-UNIT-0008", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
+        (ProofKind.RENTAL, "ZL-UNIT-0009", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
+        (ProofKind.DORMITORY, "SS-DORM-0010", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
+        (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.COUSIN, "顾建国"), ELSEWHERE,
+         (Reason.RELATIVE_NOT_CLOSE, "SH-REG-3")),
+        (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT_IN_LAW, "顾建国"), ELSEWHERE,
+         (Reason.RELATIVE_NOT_CLOSE, "SH-REG-3")),
+        (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT, "顾建国", promise_letter=False),
+         ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-2")),
+        (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT, "顾某"), ELSEWHERE,
+         (Reason.PROOF_INVALID, "SH-REG-1")),
+    ],
+)
+def test_registration_refused_by_the_first_failing_sh_reg_check(
+    client: BackendClient, records: Callable[[], dict[str, Any]], kind: ProofKind, reference: str,
+    relative: Relative | None, address: str, expected: tuple[Reason, str],
+) -> None:
+    result = client.declare_registration(rid(), card("gu"), address, kind, reference, relative)
+    assert result == RegistrationRefused(*expected)
+    assert all(d["resident"] != "gu" or d["proof_reference"] != reference for d in records()["declarations"])
+
+
+def test_registration_checks_the_id_card_first(client: BackendClient) -> None:
+    local = card("gu", address="上海市黄浦区人民路1号")
+    assert client.declare_registration(rid(), local, ELSEWHERE, ProofKind.RELATIVE_PROPERTY, "HF-REL-0002",
+                                       PARENT) == RegistrationRefused(Reason.LOCAL_HUKOU, None)
+    # SH-REG-1 still needs the relative exactly for a relative's housing: anything else is a malformed request.
+    for kind, relative in ((ProofKind.RELATIVE_PROPERTY, None), (ProofKind.RENTAL, PARENT)):
+        refused = client.declare_registration(rid(), card("gu"), ELSEWHERE, kind, "ZL-RENT-0003", relative)
+        assert refused == BackendFailure(FailureKind.REFUSED_REQUEST, status=400, error="MALFORMED_REQUEST")
+
+
+def test_registration_declared_today_restarts_the_sh_reg_7_clock(
+    client: BackendClient, records: Callable[[], dict[str, Any]]
+) -> None:
+    request_id = rid()
+    args = (card("xu"), PROOF_ADDRESS, ProofKind.OWN_PROPERTY, "HF-OWN-0001")
+    result = client.declare_registration(request_id, *args)
+    assert isinstance(result, Registered)
+    receipt = result.receipt
+    assert re.fullmatch(r"SHR2026\d{7}", receipt.number)
+    assert (receipt.declared, receipt.eligible_on, receipt.expires_on) == (TODAY, date(2027, 5, 22), date(2027, 11, 22))
+    assert receipt.address == PROOF_ADDRESS and PROOF_ADDRESS not in repr(result)
+    assert client.declare_registration(request_id, *args) == result  # a replay: the same receipt
+    changed = client.declare_registration(request_id, card("xu"), PROOF_ADDRESS, ProofKind.RENTAL, "HF-OWN-0001")
+    assert changed == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="REQUEST_ID_REUSED")
+    # The new registration is what the new-permit checks read.
+    assert client.precheck(rid(), card("xu")) == Precheck(
+        (Refusal(Reason.REG_TOO_RECENT, date(2027, 5, 22)),), PROOF_ADDRESS
+    )
+    (declaration,) = [d for d in records()["declarations"] if d["receipt"] == receipt.number]
+    assert declaration == {
+        "receipt": receipt.number, "request_id": request_id, "terminal_id": TERMINAL, "resident": "xu",
+        "declared": TODAY.isoformat(), "proof_kind": "own_property", "proof_reference": "HF-OWN-0001",
+        "relationship": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("seq", "kind", "reference", "relative"),
+    [
+        (905, ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", PARENT),  # SH-REG-2: the promise letter stands in
+        (907, ProofKind.RENTAL, "ZL-RENT-0003", None),
+        (909, ProofKind.DORMITORY, "SS-DORM-0011", None),
+        (911, ProofKind.RELATIVE_RENTAL, "ZL-UNIT-0012", Relative(Relationship.MATERNAL_GRANDCHILD, "外孙")),
+    ],
+)
+def test_registration_accepted_for_someone_not_yet_on_record(
+    client: BackendClient, records: Callable[[], dict[str, Any]], seq: int, kind: ProofKind, reference: str,
+    relative: Relative | None,
+) -> None:
+    birth = date(1992, 4, 4)
+    newcomer = card("gu", id_number=make_id(birth, seq), birth=birth, sex=Sex.MALE)
+    result = client.declare_registration(rid(), newcomer, ELSEWHERE, kind, reference, relative)
+    assert isinstance(result, Registered)
+    (declaration,) = [d for d in records()["declarations"] if d["receipt"] == result.receipt.number]
+    assert declaration["resident"].startswith("declared-")
+    assert declaration["relationship"] == (relative.relationship.value if relative else None)
+    status = client.query_status(rid(), newcomer)
+    assert isinstance(status, StatusReport) and status.registration is not None
+    assert (status.registration.declared, status.registration.address) == (TODAY, ELSEWHERE)
+
+
+# --- residence proofs ---------------------------------------------------------------------------
+
+
+def test_a_proof_verifies_by_number_or_by_qr_code(client: BackendClient) -> None:
+    own = VerifiedProof(ProofDocument.PROPERTY_CERTIFICATE, "HF-OWN-0001", PropertyUse.RESIDENTIAL, False,
+                        Party.INDIVIDUAL, None, PROOF_ADDRESS)
+    assert client.verify_proof(rid(), certificate_number="HF-OWN-0001") == own
+    assert client.verify_proof(rid(), qr_payload="RPPROOF1:HF-OWN-0001") == own  # the default payload
+    assert client.verify_proof(rid(), qr_payload="ZL|0003|长宁") == VerifiedProof(
+        ProofDocument.RENTAL_FILING, "ZL-RENT-0003", PropertyUse.RESIDENTIAL, False, Party.INDIVIDUAL,
+        date(2027, 6, 30), None,
+    )
+    assert PROOF_ADDRESS not in repr(own)
+
+
+def test_an_unknown_or_ended_proof_is_proof_invalid(client: BackendClient) -> None:
+    assert client.verify_proof(rid(), certificate_number="NO-SUCH-0000") == ProofRejected()
+    assert client.verify_proof(rid(), qr_payload="RPPROOF1:NO-SUCH-0000") == ProofRejected()
+    assert client.verify_proof(rid(), certificate_number="ZL-OLD-0004") == ProofRejected()
+    with pytest.raises(ValueError):
+        client.verify_proof(rid(), qr_payload="x", certificate_number="y")
+
+
+# --- permits: lookup, endorsement, card-face rewrite (SH-END-1..5) ------------------------------
+
+
+def permit_of(key: str) -> str:
+    return RESIDENTS[key]["permit"]["number"]
+
+
+def test_lookup_by_chip_data_gives_status_and_validity(client: BackendClient) -> None:
+    # ren's permit was renewed by an endorsement: its current period is the last year.
+    assert client.lookup_permit(rid(), permit_of("ren"), card("ren").id_number) == PermitRecord(
+        permit_of("ren"), date(2025, 12, 10), PermitStanding(
+            PermitStatus.ACTIVE, False, date(2026, 12, 10), date(2027, 12, 10), EndorsementState.PASSED),
+    )
+    assert client.lookup_permit(rid(), permit_of("sun"), card("sun").id_number) == PermitRecord(
+        permit_of("sun"), date(2025, 3, 1), PermitStanding(
+            PermitStatus.CANCELLED, False, date(2025, 3, 1), date(2026, 3, 1), EndorsementState.NONE),
+    )
+    # Another holder's ID number looks exactly like an unknown number.
+    assert client.lookup_permit(rid(), permit_of("ren"), card("song").id_number) == UnknownPermit(permit_of("ren"))
+    assert client.lookup_permit(rid(), "SH20249999999", card("ren").id_number) == UnknownPermit("SH20249999999")
+
+
+def test_a_voided_permit_is_unknown(client: BackendClient) -> None:
+    approved = client.apply(rid(), card("luo"), True, "13912345678", photo("luo"))
+    assert isinstance(approved, Approval)
+    number = approved.permit.number
+    assert isinstance(client.lookup_permit(rid(), number, card("luo").id_number), PermitRecord)
+    assert client.void_issuance(rid(), number, Reason.DEVICE_FAULT) == Voided(number)
+    assert client.lookup_permit(rid(), number, card("luo").id_number) == UnknownPermit(number)
+
+
+@pytest.mark.parametrize(
+    ("key", "card_valid_until", "decision", "position"),
+    [
+        ("ren", date(2026, 12, 10), Rewrite(date(2026, 12, 10), date(2027, 12, 10)), Window.NOT_DUE),  # SH-END-4
+        ("song", date(2027, 3, 1), Refusal(Reason.ENDORSEMENT_NOT_DUE, date(2027, 1, 30)), Window.NOT_DUE),
+        ("tang", date(2026, 10, 1), Refusal(Reason.ENDORSEMENT_NOT_PASSED), Window.GRACE),  # SH-END-2
+        ("xie", date(2026, 9, 1), Refusal(Reason.ENDORSEMENT_LAPSED), Window.LAPSED),  # SH-END-3
+        ("cao", date(2026, 12, 1), Refusal(Reason.ADDRESS_CHANGED), Window.NOT_DUE),  # SH-END-5
+        ("sun", date(2026, 3, 1), Refusal(Reason.PERMIT_CANCELLED), Window.LAPSED),  # SH-PMT-7
+    ],
+)
+def test_endorsement_decides_the_card_face_rewrite_sh_end(
+    client: BackendClient, key: str, card_valid_until: date, decision: Rewrite | Refusal, position: Window,
+) -> None:
+    check = client.check_endorsement(rid(), permit_of(key), card(key).id_number, card_valid_until)
+    assert isinstance(check, EndorsementCheck)
+    assert check.decision == decision
+    assert check.window.position is position
+    assert check.window.closes == check.permit.standing.valid_until
+    # The kiosk's own rules agree with the backend's answer.
+    assert rewrite_decision(check.permit.standing, card_valid_until, TODAY, load_pack("shanghai")) == decision
+
+
+def test_a_confirmed_rewrite_makes_the_card_face_current(
+    client: BackendClient, records: Callable[[], dict[str, Any]]
+) -> None:
+    number, id_number = permit_of("ren"), card("ren").id_number
+    check = client.check_endorsement(rid(), number, id_number, date(2026, 12, 10))
+    assert isinstance(check, EndorsementCheck) and isinstance(check.decision, Rewrite)
+    assert check.decision.printed == "2026.12.10-2027.12.10"
+    wrong = Rewrite(date(2026, 11, 22), date(2027, 11, 22))
+    assert client.confirm_rewrite(rid(), number, "CARD-77", wrong) == BackendFailure(
+        FailureKind.REFUSED_REQUEST, status=409, error="VALIDITY_MISMATCH"
+    )
+    done = client.confirm_rewrite(rid(), number, "CARD-77", check.decision)
+    assert done == Rewritten(number, date(2026, 12, 10), date(2027, 12, 10))
+    data = records()
+    assert next(p for p in data["permits"] if p["number"] == number)["card_valid_until"] == "2027-12-10"
+    assert {"permit_number": number, "terminal_id": TERMINAL, "card_serial": "CARD-77", "valid_from": "2026-12-10",
+            "valid_until": "2027-12-10", "rewritten_on": TODAY.isoformat()} in data["rewrites"]
+    again = client.check_endorsement(rid(), number, id_number, date(2027, 12, 10))
+    assert isinstance(again, EndorsementCheck)
+    assert again.decision == Refusal(Reason.CARD_FACE_CURRENT)
+    assert client.confirm_rewrite(rid(), "SH20249999999", "CARD-77", wrong) == BackendFailure(
+        FailureKind.REFUSED_REQUEST, status=404, error="UNKNOWN_PERMIT"
+    )
+    assert client.check_endorsement(rid(), number, card("song").id_number, date(2027, 12, 10)) == UnknownPermit(number)
+
+
+# --- status and points (SH-PTS-1/2) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "expected", "position"),
+    [
+        ("song", Points(PointsState.VALID, date(2027, 3, 1)), Window.NOT_DUE),
+        ("tang", Points(PointsState.SUSPENDED, date(2026, 10, 1)), Window.GRACE),  # SH-END-2
+        ("xie", Points(PointsState.VOID, reason=Reason.ENDORSEMENT_LAPSED), Window.LAPSED),  # SH-PTS-1
+        ("sun", Points(PointsState.VOID, reason=Reason.PERMIT_CANCELLED), Window.LAPSED),  # SH-PTS-1
+    ],
+)
+def test_status_shows_permit_window_and_points_sh_pts_1(
+    client: BackendClient, key: str, expected: Points, position: Window
+) -> None:
+    status = client.query_status(rid(), card(key))
+    assert isinstance(status, StatusReport)
+    assert status.points == expected
+    assert status.permit is not None and status.permit.permit.number == permit_of(key)
+    assert status.permit.window.position is position
+    assert status.registration is not None
+    assert (status.registration.declared, status.registration.eligible_on) == (date(2026, 1, 10), date(2026, 7, 10))
+    assert status.registration.expired is False
+
+
+def test_status_follows_an_application_and_knows_nothing_of_strangers(client: BackendClient) -> None:
+    nobody = client.query_status(rid(), card("wang"))
+    assert nobody == StatusReport(None, None, None, Points(PointsState.NONE))
+    approved = client.apply(rid(), card("pan"), True, "13912345678", photo("pan"))
+    assert isinstance(approved, Approval)
+    status = client.query_status(rid(), card("pan"))
+    assert isinstance(status, StatusReport) and status.application is not None and status.permit is not None
+    assert (status.application.approved, status.application.permit_number, status.application.issuance) == (
+        True, approved.permit.number, "approved")
+    assert status.permit.card_valid_until == date(2027, 11, 22)
+    assert status.points == Points(PointsState.VALID, date(2027, 11, 22))
+    zhao = client.query_status(rid(), card("zhao"))
+    assert isinstance(zhao, StatusReport) and zhao.registration is not None
+    assert zhao.registration.eligible_on == date(2026, 11, 23)  # SH-REG-7: the date a permit becomes possible
+
+
+# --- odd requests get the contract's answers, never a 500 ------------------------------------
+
+
+def test_odd_requests_are_answered_in_the_contracts_terms(server: Server) -> None:
+    envelope = {"request_id": rid(), "terminal_id": TERMINAL}
+    with httpx.Client(base_url=server.url) as raw:  # not recorded: most of these are off the document on purpose
+        # A lone surrogate is valid JSON and invalid text: it could be neither stored nor answered.
+        surrogate = b'{"request_id": "\\ud800", "terminal_id": "SH-1", "card": {}}'
+        reply = raw.post("/v1/status", content=surrogate, headers={"Content-Type": "application/json"})
+        assert (reply.status_code, reply.json()) == (400, {"error": "MALFORMED_REQUEST", "field": "body"})
+        deep = b"[" * 100_000 + b"]" * 100_000
+        assert raw.post("/v1/status", content=deep).status_code == 400
+        # The endorsement arithmetic needs days around V: dates far out are refused, not overflowed.
+        for shown in ("0001-01-01", "9999-12-31"):
+            body = envelope | {"request_id": rid(), "id_number": "1", "card_valid_until": shown}
+            reply = raw.post(f"/v1/permits/{permit_of('ren')}/endorsement", json=body)
+            assert (reply.status_code, reply.json()["field"]) == (400, "card_valid_until")
+        # Other methods: 405 with Allow on a documented path, 404 elsewhere; JSON either way.
+        for method in ("PUT", "TRACE", "QUERY"):
+            reply = raw.request(method, "/v1/status")
+            assert (reply.status_code, reply.json(), reply.headers["Allow"]) == (
+                405, {"error": "METHOD_NOT_ALLOWED"}, "POST")
+        assert raw.head("/v1/health").status_code == 405
+        assert raw.get("/v1/nowhere").json() == {"error": "NOT_FOUND"}
+        assert raw.post("/v1/permits/SH1/renew", content=b"{not json").json() == {"error": "NOT_FOUND"}
+
+
 # --- SH-PRIV-1 --------------------------------------------------------------------------------
 
 
@@ -495,12 +879,20 @@ def test_no_personal_data_in_either_log(
         assert isinstance(client.precheck(rid(), card("lin")), Precheck)
         refused = client.apply(rid(), card("lin"), False, "13955556666", photo("lin"))
         assert refused == Refusal(Reason.ADDRESS_CHANGED)
+        relative = Relative(Relationship.PARENT, "林某某")
+        refused = client.declare_registration(rid(), card("lin"), PROOF_ADDRESS, ProofKind.RELATIVE_PROPERTY,
+                                              "HF-REL-0002", relative)
+        assert refused == RegistrationRefused(Reason.PROOF_INVALID, "SH-REG-1")
+        assert isinstance(client.query_status(rid(), card("lin")), StatusReport)
+        assert isinstance(client.check_endorsement(rid(), permit_of("tang"), card("tang").id_number,
+                                                   date(2026, 10, 1)), EndorsementCheck)
     server_log = server.log.read_text("utf-8")
     assert f"id={spec['id_number'][:4]}" in server_log  # the masked form is there, so the log is live
     for text in (server_log, caplog.text):
-        assert "op=apply" in text
+        for op in ("apply", "register", "status", "endorsement"):
+            assert f"op={op}" in text
         for secret in (spec["name"], spec["id_number"], spec["id_address"], spec["registration"]["address"],
-                       "13955556666"):
+                       "13955556666", "林某某", PROOF_ADDRESS, card("tang").id_number):
             assert secret not in text
 
 
@@ -508,16 +900,142 @@ def test_no_personal_data_in_either_log(
 
 
 def test_start_faults_beijing_pack_and_clean_exit(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    residents = {"ma": person("马丽", 301, declared="2027-06-01")}
+    residents = {
+        "ma": person("马丽", 301, declared="2027-06-01"),
+        # BJ-END-1: no grace, so nine days after V is already lapsed (Shanghai: not passed, within grace).
+        "niu": person("牛犇", 303, permit={"number": "BJ20270000001", "issued": "2027-02-20",
+                                           "valid_until": "2028-02-20", "endorsement": "not_passed"}),
+        "qin": person("秦川", 305, permit={"number": "BJ20270000002", "issued": "2027-03-10",
+                                           "valid_until": "2028-03-10"}),
+    }
     srv = launch(request, tmp_path, residents, today=date(2028, 2, 29), policy="beijing",
                  faults=[{"op": "health", "kind": "error_500"}])
     with BackendClient(srv.url, "BJ-DX-01") as c:
         assert c.health() is False
         result = c.apply(rid(), card_of(residents["ma"]), True, "13912345678", photo("ma"))
+        late = c.check_endorsement(rid(), "BJ20270000001", card_of(residents["niu"]).id_number, date(2028, 2, 20))
+        due = c.check_endorsement(rid(), "BJ20270000002", card_of(residents["qin"]).id_number, date(2028, 3, 10))
+        late_status = c.query_status(rid(), card_of(residents["niu"]))
     assert isinstance(result, Approval)
     assert re.fullmatch(r"BJ2028\d{7}", result.permit.number)
     assert (result.permit.valid_from, result.permit.valid_until) == (date(2028, 2, 29), date(2029, 2, 28))
     assert result.permit.authority == "北京市公安局"
+    assert isinstance(late, EndorsementCheck) and isinstance(due, EndorsementCheck)
+    assert late.decision == Refusal(Reason.ENDORSEMENT_LAPSED)
+    assert late.window.grace_ends == late.window.closes == date(2028, 2, 20)
+    assert due.decision == Refusal(Reason.ENDORSEMENT_NOT_PASSED)
+    assert isinstance(late_status, StatusReport)
+    assert late_status.points == Points(PointsState.VOID, reason=Reason.ENDORSEMENT_LAPSED)  # SH-PTS-1, no grace
+    assert stop(srv.proc) == 0
+
+
+# --- mutual TLS -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    stranger_cert: Path  # signed by another CA
+    stranger_key: Path
+
+
+def make_pki(tmp: Path) -> Pki:
+    """A CA, a server certificate for 127.0.0.1 and terminal certificates, made fresh for the test."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import ip_address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        return path
+
+    def write_cert(cert: x509.Certificate, path: Path) -> Path:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def issue(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+        | None, usage: x509.ObjectIdentifier | None, san: x509.GeneralName | None = None,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder().subject_name(name(subject))
+            .issuer_name(issuer[0].subject if issuer else name(subject))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+        )
+        if usage is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if san is not None:
+            builder = builder.add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        if issuer is None:
+            builder = builder.add_extension(
+                x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                              key_encipherment=False, data_encipherment=False, key_agreement=False,
+                              encipher_only=False, decipher_only=False), critical=True)
+        return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+
+    ca_key, other_ca_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = issue("Test backend CA", ca_key, None, None)
+    other_ca = issue("Another CA", other_ca_key, None, None)
+    server_key, client_key, stranger_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    server = issue("127.0.0.1", server_key, (ca, ca_key), ExtendedKeyUsageOID.SERVER_AUTH,
+                   x509.IPAddress(ip_address("127.0.0.1")))
+    client = issue("SH-CN-TEST-01", client_key, (ca, ca_key), ExtendedKeyUsageOID.CLIENT_AUTH)
+    stranger = issue("SH-CN-ROGUE-01", stranger_key, (other_ca, other_ca_key), ExtendedKeyUsageOID.CLIENT_AUTH)
+    return Pki(
+        ca=write_cert(ca, tmp / "ca.pem"),
+        server_cert=write_cert(server, tmp / "server.pem"), server_key=write_key(server_key, tmp / "server.key"),
+        client_cert=write_cert(client, tmp / "client.pem"), client_key=write_key(client_key, tmp / "client.key"),
+        stranger_cert=write_cert(stranger, tmp / "stranger.pem"),
+        stranger_key=write_key(stranger_key, tmp / "stranger.key"),
+    )
+
+
+def test_mutual_tls_serves_only_terminals_with_a_certificate_from_the_ca(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path)
+    residents = {"zhang": RESIDENTS["zhang"]}
+    srv = launch(request, tmp_path, residents, extra_args=(
+        "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key), "--client-ca", str(pki.ca)))
+    assert srv.url.startswith("https://127.0.0.1:")
+    with BackendClient(srv.url, TERMINAL, verify=str(pki.ca), cert=(str(pki.client_cert), str(pki.client_key))) as c:
+        assert c.health() is True
+        assert c.precheck(rid(), card("zhang")) == Precheck((), address_of("zhang"))
+    refused = [
+        BackendClient(srv.url, TERMINAL, verify=str(pki.ca), backoff_s=0.01),  # no client certificate
+        BackendClient(srv.url, TERMINAL, verify=str(pki.ca), cert=(str(pki.stranger_cert), str(pki.stranger_key)),
+                      backoff_s=0.01),  # a certificate from another CA
+        BackendClient(srv.url, TERMINAL, cert=(str(pki.client_cert), str(pki.client_key)),
+                      backoff_s=0.01),  # the system CAs do not know this server
+        BackendClient(srv.url.replace("https://", "http://"), TERMINAL, read_timeout=2.0, backoff_s=0.01),
+    ]
+    for client in refused:
+        with client:
+            assert client.health() is False
+            assert client.precheck(rid(), card("zhang")) == BackendFailure(FailureKind.UNREACHABLE)
+    # A server certificate the terminal does not trust stays untrusted: one attempt, no retries.
+    untrusting = Recorder(httpx.HTTPTransport(verify=tls_verify(True, (str(pki.client_cert), str(pki.client_key)))))
+    with BackendClient(srv.url, TERMINAL, transport=untrusting, backoff_s=0.01) as c:
+        assert c.precheck(rid(), card("zhang")) == BackendFailure(FailureKind.UNREACHABLE)
+    untrusting.inner.close()
+    assert untrusting.attempts == 1
+    assert "zhang" not in srv.log.read_text("utf-8")
     assert stop(srv.proc) == 0
 
 
@@ -578,6 +1096,11 @@ class Contract:
         return op["operationId"]
 
 
+@cache
+def contract() -> Contract:
+    return Contract(API_DOC)
+
+
 def test_every_reply_and_request_matches_the_openapi_document(
     server: Server, recorder: Recorder, inject: Callable[..., None]
 ) -> None:
@@ -602,6 +1125,27 @@ def test_every_reply_and_request_matches_the_openapi_document(
         assert c.face_check(reused, card("wu"), photo("zhang")).kind is FailureKind.REFUSED_REQUEST
         inject(op="face_check", kind="error_500", count=3)
         assert c.face_check(rid(), card("zhang"), photo("zhang")).kind is FailureKind.SERVER_ERROR
+        # registration, proofs, permits, status
+        assert isinstance(c.declare_registration(rid(), card("gu"), ELSEWHERE, ProofKind.RELATIVE_RENTAL,
+                                                 "ZL-RENT-0003", PARENT), Registered)
+        assert isinstance(c.declare_registration(rid(), card("gu"), ELSEWHERE, ProofKind.DORMITORY,
+                                                 "SS-DORM-0006"), RegistrationRefused)
+        assert isinstance(c.declare_registration(rid(), card("gu", address="上海市黄浦区人民路1号"), ELSEWHERE,
+                                                 ProofKind.RENTAL, "ZL-RENT-0003"), RegistrationRefused)
+        assert isinstance(c.verify_proof(rid(), qr_payload="ZL|0003|长宁"), VerifiedProof)
+        assert isinstance(c.verify_proof(rid(), certificate_number="HF-OWN-0001"), VerifiedProof)
+        assert isinstance(c.verify_proof(rid(), certificate_number="ZL-OLD-0004"), ProofRejected)
+        assert isinstance(c.lookup_permit(rid(), permit_of("tang"), card("tang").id_number), PermitRecord)
+        assert isinstance(c.lookup_permit(rid(), permit_of("tang"), "0"), UnknownPermit)
+        for key, shown in (("ren", date(2026, 12, 10)), ("song", date(2027, 3, 1)), ("xie", date(2026, 9, 1))):
+            assert isinstance(c.check_endorsement(rid(), permit_of(key), card(key).id_number, shown), EndorsementCheck)
+        assert isinstance(c.check_endorsement(rid(), "SH1", "0", date(2027, 3, 1)), UnknownPermit)
+        assert isinstance(c.confirm_rewrite(rid(), permit_of("ren"), "C-9", Rewrite(date(2026, 12, 10),
+                                                                                    date(2027, 12, 10))), Rewritten)
+        mismatch = c.confirm_rewrite(rid(), permit_of("song"), "C-9", Rewrite(date(2027, 3, 1), date(2028, 3, 1)))
+        assert isinstance(mismatch, BackendFailure) and mismatch.status == 409
+        for key in ("wang", "tang", "sun", "jiang"):
+            assert isinstance(c.query_status(rid(), card(key)), StatusReport)
     with BackendClient(server.url, "XX-1", transport=recorder) as rogue:
         assert rogue.precheck(rid(), card("zhang")).kind is FailureKind.REFUSED_REQUEST
     with httpx.Client(base_url=server.url, transport=recorder) as raw:
