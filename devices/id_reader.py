@@ -5,10 +5,14 @@ owns the port: it opens it, notices when it vanishes and reopens it by itself. E
 bounded (response_timeout per attempt, retries + 1 attempts), and the worker sleeps between
 polls on its job queue, so a new command wakes it at once.
 
-One read per placement: after a read attempt (successful or not) the card is not read again
-until it has been lifted and placed again. After a successful read the real SAM refuses
-`find` for that card anyway; after a failed one the driver enforces it, so a card that keeps
-failing does not flood the kiosk with failures.
+One read per placement: after a successful read the real SAM refuses `find` for that card
+until it has been lifted and placed again. After a failed read the card still answers `find`,
+and the SAM cannot say whether it is the same placement or the card was lifted and put back
+between two polls; so the driver does not wait for a lift it may never see: it reads the card
+again, silently, every `reread_interval` seconds while the failure may be transient (read
+failed, select failed, a damaged line), and posts the outcome only when it succeeds. One
+failing card thus gives one IdReadFailed per placement, never one per poll. A card the SAM
+rejects outright (unknown card, authentication) waits for a lift.
 """
 
 from __future__ import annotations
@@ -77,6 +81,10 @@ _SAM_DOWN: dict[Sw3, str] = {
 # The SAM says it received our frame damaged: sending it again is the cure.
 _RESEND = (Sw3.CHECKSUM_ERROR, Sw3.LENGTH_ERROR)
 
+# Failures worth reading the same placement again for: the card moved in the field or the
+# line was noisy. An unknown card or a failed authentication will not get better by itself.
+_TRANSIENT = (IdReaderError.READ_FAILED, IdReaderError.NO_CARD, IdReaderError.COMMUNICATION)
+
 
 def error_for(sw3: int) -> IdReaderError:
     try:
@@ -96,6 +104,7 @@ class IdReader:
         response_timeout: float = 0.5,
         retries: int = 2,
         health_interval: float = 3.0,
+        reread_interval: float = 1.0,
     ) -> None:
         self._port = SerialPort(port_path, baudrate)
         self._baudrate = baudrate
@@ -104,13 +113,15 @@ class IdReader:
         self._response_timeout = response_timeout
         self._retries = max(0, retries)
         self._health_interval = health_interval
+        self._reread_interval = reread_interval
         self._worker = Worker("id-reader", idle=self._tick)
         self._decoder = ReplyDecoder()
         self._status = DeviceStatus(DeviceKind.ID_READER, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only.
         self._reading = False
         self._card_present = False
-        self._awaiting_lift = False  # a read attempt failed: ignore this card until it is lifted
+        self._awaiting_lift = False  # a read attempt failed: no new placement until it is lifted
+        self._reread_due: float | None = None  # when to read that card again (None: wait for the lift)
         self._misses = 0
         self._next_health = 0.0
         self._need_info = True
@@ -168,6 +179,7 @@ class IdReader:
         _log.warning("id reader: port gone")
         self._port.close()
         self._card_present = self._awaiting_lift = False
+        self._reread_due = None
         self._misses = 0
         self._set_status(state=DeviceState.NO_DEVICE, detail="port_gone", media=MediaPosition.NONE)
 
@@ -207,6 +219,8 @@ class IdReader:
             self._online()
             self._misses = 0
             if self._card_present and self._awaiting_lift:
+                if self._reread_due is not None and time.monotonic() >= self._reread_due:
+                    self._awaiting_lift = not self._read_card(again=True)
                 return
             if self._card_present:
                 # The SAM refuses find for a card it has read: this is a new placement whose
@@ -223,6 +237,7 @@ class IdReader:
                 self._misses += 1
                 if self._misses >= LIFT_DEBOUNCE:
                     self._card_present = self._awaiting_lift = False
+                    self._reread_due = None
                     self._misses = 0
                     self._set_status(media=MediaPosition.NONE)
                     self._post(IdCardLifted())
@@ -232,41 +247,50 @@ class IdReader:
         else:
             _log.warning("id reader: unexpected find status %02x", reply.sw3)
 
-    def _read_card(self) -> bool:
-        """Select and read; posts IdCardRead or IdReadFailed. True when the card was read."""
+    def _read_card(self, *, again: bool = False) -> bool:
+        """Select and read; posts IdCardRead, or IdReadFailed unless `again`. True when the card was read.
+
+        `again`: a silent re-read of a placement that failed already; the kiosk was told then.
+        """
         try:
-            error = self._select_and_read()
+            error = self._select_and_read(again)
         except PortGone:
             self._post(IdReadFailed(IdReaderError.NO_DEVICE))
             raise
-        return error is None
+        if error is None:
+            self._reread_due = None
+            return True
+        if not again:
+            self._post(IdReadFailed(error))
+        self._reread_due = time.monotonic() + self._reread_interval if error in _TRANSIENT else None
+        return False
 
-    def _select_and_read(self) -> IdReaderError | None:
+    def _select_and_read(self, again: bool) -> IdReaderError | None:
         reply = self._transact(Command.SELECT)
         if reply is None or reply.status is not Sw3.OK:
-            return self._fail(reply, "select")
+            return self._fail(reply, "select", again)
         reply = self._transact(Command.READ)
         if reply is None or reply.status is not Sw3.OK:
-            return self._fail(reply, "read")
+            return self._fail(reply, "read", again)
         card = parse_read_data(reply.data)
         if card is None or len(card.text) != TEXT_LEN or len(card.photo) != PHOTO_LEN:
             _log.warning("id reader: read reply with malformed data")
-            self._post(IdReadFailed(IdReaderError.COMMUNICATION))
             return IdReaderError.COMMUNICATION
         _log.info("id reader: card read")
         self._post(IdCardRead(text=card.text, photo=card.photo))
         return None
 
-    def _fail(self, reply: Reply | None, step: str) -> IdReaderError:
+    def _fail(self, reply: Reply | None, step: str, again: bool) -> IdReaderError:
+        # A re-read of a card that keeps failing would log once a second: keep those at debug.
+        level = logging.DEBUG if again else logging.WARNING
         if reply is None:
             error = IdReaderError.COMMUNICATION
-            _log.warning("id reader: %s got no valid reply", step)
+            _log.log(level, "id reader: %s got no valid reply", step)
         else:
             error = error_for(reply.sw3)
-            _log.warning("id reader: %s failed with status %02x", step, reply.sw3)
+            _log.log(level, "id reader: %s failed with status %02x", step, reply.sw3)
             if reply.status in _SAM_DOWN:
                 self._sam_trouble(reply)
-        self._post(IdReadFailed(error))
         return error
 
     def _transact(self, command: Command) -> Reply | None:

@@ -22,7 +22,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sim.id_card_data import encode_card
+from sim.id_card_data import (
+    SIM_FOREIGN_AUTHORITY,
+    encode_card,
+    simulated_country,
+    simulated_pass_number,
+    stand_in_photo,
+)
 from sim.id_reader_emu import IdReaderEmulator
 from sim.printer_emu import PrinterEmulator
 from sim.pty_link import PtyLink
@@ -52,12 +58,29 @@ class Hub:
         self.printer_link.close()
 
     def card_for(self, key: str) -> Any:
+        """The resident's ID card, with their authority portrait as its stand-in photo.
+
+        The scenario format describes every resident with a citizen's fields; a foreigner's or
+        HK/Macao/Taiwan card gets what its layout needs instead (docs/protocols/id-reader.md,
+        "Simulated residents' cards"): a GB 3304 nation becomes a country code, a long
+        authority name the 2017 card's 4-character code, and a permit card gets a pass number.
+        """
         r = self.residents[key]
+        card_type = r["card_type"]
         valid_to = None if r["id_valid_to"] == "长期" else date.fromisoformat(r["id_valid_to"])
+        nation, authority = r["nation"], r["id_authority"]
+        extra: dict[str, str] = {}
+        if card_type in ("foreign_permanent", "foreign_permanent_2023"):
+            nation = simulated_country(nation)
+            if card_type == "foreign_permanent" and len(authority) > 4:
+                authority = SIM_FOREIGN_AUTHORITY
+        elif card_type == "hk_mo_tw_residence":
+            extra["pass_number"] = simulated_pass_number(r["id_number"])
         return encode_card(
-            card_type=r["card_type"], name=r["name"], sex=r["sex"], nation=r["nation"],
+            card_type=card_type, name=r["name"], sex=r["sex"], nation=nation,
             birth=date.fromisoformat(r["birth"]), id_number=r["id_number"], address=r["id_address"],
-            authority=r["id_authority"], valid_from=date.fromisoformat(r["id_valid_from"]), valid_to=valid_to,
+            authority=authority, valid_from=date.fromisoformat(r["id_valid_from"]), valid_to=valid_to,
+            photo=stand_in_photo(key), **extra,
         )
 
     def fault(self, device: str, kind: str, at: str | None, count: int) -> dict[str, Any]:

@@ -4,19 +4,33 @@ The inverse of kiosk.idcard.parse_card, built on the same layout table so the tw
 tests pin the offsets independently.
 
 Photo stand-in: a real card holds a 1024-byte WLT image that only the vendor's decoder can
-expand. The emulator stores whatever bytes the scenario gives (at most 1024), zero-padded to
-1024, and hands them back unchanged, so a photo round-trips byte for byte through the reader.
+expand. The emulator stores whatever bytes it is given (at most 1024), zero-padded to 1024,
+and hands them back unchanged, so a photo round-trips byte for byte through the reader.
+`stand_in_photo(key)` makes those bytes for a simulated resident: the authority's portrait
+of that face (sim.faces.reference_portrait) in kiosk.wlt's documented "STWL" stand-in, which
+kiosk.wlt.StandInDecoder turns back into a 102×126 greyscale photo.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
+
+from PIL import Image, ImageFilter
 
 from kiosk.idcard import LAYOUTS, LONG_TERM, MARKER_OFFSET, MARKERS, TEXT_LEN
 from kiosk.identity import CardType
+from kiosk.wlt import WLT_HEIGHT, WLT_WIDTH, encode_stand_in_fitting
+from sim.faces import reference_portrait
 
 PHOTO_LEN = 1024
+# Scenario residents carry a GB 3304 ethnicity code ("01") even on a foreigner's card, whose
+# nation field holds an ISO 3166-1 alpha-3 country: a 2-digit code n stands for entry n - 1
+# (wrapping) of this list, so the default "01" gives "CAN". Plausible, not meaningful.
+SIM_COUNTRIES = ("CAN", "USA", "GBR", "DEU", "FRA", "JPN", "KOR", "AUS", "SGP", "RUS", "BRA", "ITA")
+# The 2017 foreigner's card holds a 4-character authority code, not an authority's name.
+SIM_FOREIGN_AUTHORITY = "3100"  # Shanghai
 _SPACE = " ".encode("utf-16-le")
 _ENGLISH_SPLIT = 35  # the 2023 card keeps characters 36-46 of the English name elsewhere
 
@@ -94,3 +108,36 @@ def encode_card(
 
 def _ymd(d: datetime.date) -> str:
     return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+
+
+@functools.lru_cache(maxsize=64)
+def stand_in_photo(face_key: str) -> bytes:
+    """The 1024-byte stand-in of this face's authority portrait, as its ID card carries it.
+
+    Box-filtered down to 102×126 and median-filtered before quantising to 16 greys: the
+    portrait's flat areas then compress to about 850 bytes (990 at most over 75 faces),
+    where a sharper resampling leaves ringing that does not fit the block. Cached, since
+    drawing a face costs tens of milliseconds and a resident presents the card repeatedly.
+    """
+    image = reference_portrait(face_key).convert("L")
+    image = image.resize((WLT_WIDTH, WLT_HEIGHT), Image.Resampling.BOX).filter(ImageFilter.MedianFilter(3))
+    return encode_stand_in_fitting(image.tobytes(), WLT_WIDTH, WLT_HEIGHT)
+
+
+def simulated_country(nation: str) -> str:
+    """An ISO alpha-3 code for a foreigner's card: as given when it is one, else from SIM_COUNTRIES."""
+    if len(nation) == 3 and nation.isascii() and nation.isalpha():
+        return nation.upper()
+    if len(nation) == 2 and nation.isdigit():
+        return SIM_COUNTRIES[(int(nation) - 1) % len(SIM_COUNTRIES)]
+    return SIM_COUNTRIES[0]
+
+
+def simulated_pass_number(id_number: str) -> str:
+    """A plausible home-return / Taiwan compatriot permit number for an 81/82/83 ID number.
+
+    Hong Kong 'H' and Macao 'M' with 8 digits, Taiwan 8 digits; the digits come from the ID
+    number's sequence part so one resident always gets the same pass.
+    """
+    digits = "".join(c for c in id_number if c.isdigit())[-9:-1].rjust(8, "0")
+    return {"81": "H", "82": "M"}.get(id_number[:2], "") + digits

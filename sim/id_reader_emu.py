@@ -18,6 +18,7 @@ import logging
 import os
 import select
 import threading
+import time
 from dataclasses import dataclass
 
 from devices.ga467 import (
@@ -85,6 +86,8 @@ class IdReaderEmulator:
         self._found = self._selected = self._read = False
         self._counts: dict[str, int] = {}
         self._wake_r = self._wake_w = -1
+        # perf_counter() when the find that found the current placement arrived (benchmarks).
+        self.found_at: float | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class IdReaderEmulator:
         with self._lock:
             self._card = card
             self._found = self._selected = self._read = False
+            self.found_at = None
 
     def lift_card(self) -> None:
         with self._lock:
@@ -255,6 +259,8 @@ class IdReaderEmulator:
             return build_reply(Sw3.OK, self._sam_id)
         if command is Command.FIND:
             if card is not None and not self._read:
+                if self.found_at is None:
+                    self.found_at = time.perf_counter()
                 self._found = True
                 return build_reply(Sw3.FOUND, bytes(4))
             return build_reply(Sw3.FIND_FAILED)

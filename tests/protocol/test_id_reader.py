@@ -81,13 +81,16 @@ def _field(event: object, name: str) -> object:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     link = PtyLink(str(tmp_path / "ttyIDR"))
     emu = IdReaderEmulator(link)
     emu.start()
     events: queue.Queue[object] = queue.Queue()
+    # Re-reads of a failed placement are off (an hour away) unless a test asks for them by
+    # parametrising the fixture indirectly with an interval.
+    reread = getattr(request, "param", 3600.0)
     reader = IdReader(link.path, events.put, poll_interval=0.01, response_timeout=0.1, retries=2,
-                      health_interval=0.02)
+                      health_interval=0.02, reread_interval=reread)
     reader.start()
     r = Rig(link, emu, reader, events)
     r.expect_state(DeviceState.ONLINE)
@@ -186,6 +189,32 @@ def test_after_a_failure_the_card_is_not_retried_until_placed_again(rig: Rig) ->
     rig.emu.lift_card()
     rig.expect(IdCardLifted)
     read_card(rig)
+
+
+@pytest.mark.parametrize("rig", [0.05], indirect=True)
+def test_a_failed_card_left_on_the_reader_is_read_again_silently(rig: Rig) -> None:
+    # A lift and place faster than the lift debounce looks like the card never moved: the
+    # driver must not wait for a lift it cannot see.
+    rig.emu.inject_fault("sw3:41", at="read", count=2)
+    rig.reader.set_reading(True)
+    rig.emu.place_card(CARD)
+    rig.expect(IdCardPlaced)
+    rig.expect(IdReadFailed, error=IdReaderError.READ_FAILED)
+    event = rig.expect(IdCardRead)  # the second failure is silent; the third read succeeds
+    assert isinstance(event, IdCardRead) and event.text == CARD.text
+    assert rig.emu.command_count("read") == 3
+
+
+@pytest.mark.parametrize("rig", [0.05], indirect=True)
+def test_a_card_the_sam_rejects_is_not_read_again_until_placed_again(rig: Rig) -> None:
+    rig.emu.inject_fault("sw3:40", at="read")
+    rig.reader.set_reading(True)
+    rig.emu.place_card(CARD)
+    rig.expect(IdCardPlaced)
+    rig.expect(IdReadFailed, error=IdReaderError.UNKNOWN_CARD)
+    rig.polls(20)  # 0.2 s at least: four re-read intervals
+    assert rig.card_events() == []
+    assert rig.emu.command_count("read") == 1
 
 
 def test_one_missed_find_is_not_a_lift(rig: Rig) -> None:

@@ -267,3 +267,67 @@ def _sample(card_type: str) -> EmulatedIdCard:
     return encode_card(card_type=card_type, name="SMITH JOHN", sex="M", nation="USA", birth=date(1980, 1, 2),
                        id_number=number, address="", authority=authority,
                        valid_from=date(2015, 1, 1), valid_to=None)
+
+
+# --- simulated residents' cards (sim.hub.Hub.card_for) ---------------------------------------------
+
+
+def resident(card_type: str, **changes: str) -> dict[str, str]:
+    """A resident as the runner hands it to the hub (sim.scenario.residents_json), with the format's defaults."""
+    return {
+        "name": "张伟", "sex": "M", "nation": "01", "birth": "1990-03-07", "id_number": "340102199003070010",
+        "id_address": "安徽省合肥市瑶海区长江东路100号", "id_authority": "合肥市公安局瑶海分局",
+        "id_valid_from": "2020-01-01", "id_valid_to": "长期", "card_type": card_type, "face": "zhang",
+        "phone": "13800138000", **changes,
+    }
+
+
+def hub_emulated_card(key: str, spec: dict[str, str]) -> EmulatedIdCard:
+    from types import SimpleNamespace
+
+    from sim.hub import Hub
+
+    return Hub.card_for(SimpleNamespace(residents={key: spec}), key)  # type: ignore[arg-type]
+
+
+def hub_card(key: str, spec: dict[str, str]) -> Identity:
+    from kiosk.wlt import StandInDecoder, decode_photo
+
+    card = hub_emulated_card(key, spec)
+    identity = parse_card(card.text, card.photo)
+    photo = decode_photo(identity.photo, StandInDecoder())
+    assert photo is not None and (photo.width, photo.height) == (102, 126)  # every card carries the stand-in
+    return identity
+
+
+def test_hub_citizen_card_is_the_residents() -> None:
+    identity = hub_card("zhang", resident("citizen"))
+    assert (identity.card_type, identity.name, identity.nation, identity.valid_to) == ("citizen", "张伟", "01", None)
+
+
+def test_hub_foreign_2017_card_gets_a_country_and_an_authority_code() -> None:
+    identity = hub_card("smith", resident("foreign_permanent", name="John Smith", id_number="CAN310090030701"))
+    assert identity.card_type is CardType.FOREIGN_PERMANENT
+    assert (identity.name, identity.nation, identity.authority) == ("John Smith", "CAN", "3100")
+    assert identity.id_number == "CAN310090030701"
+
+
+def test_hub_foreign_2023_card_keeps_a_country_code_it_is_given() -> None:
+    identity = hub_card("martin", resident("foreign_permanent_2023", name="MARTIN DUBOIS", nation="FRA",
+                                           id_number="931250198806150013"))
+    assert (identity.card_type, identity.nation, identity.name) == ("foreign_permanent_2023", "FRA", "MARTIN DUBOIS")
+
+
+def test_hub_residence_permit_card_gets_a_pass_number() -> None:
+    spec = resident("hk_mo_tw_residence", name="陈家明", id_number="810000199003070015")
+    card = hub_emulated_card("chan", spec)
+    assert field(card.text, 220, 18) == "H00307001"  # the pass number's place in the J layout
+    assert hub_card("chan", spec).card_type is CardType.HK_MO_TW_RESIDENCE
+
+
+@pytest.mark.parametrize(("nation", "country"), [("01", "CAN"), ("02", "USA"), ("13", "CAN"), ("JPN", "JPN"),
+                                                 ("jpn", "JPN"), ("汉族", "CAN")])
+def test_simulated_country(nation: str, country: str) -> None:
+    from sim.id_card_data import simulated_country
+
+    assert simulated_country(nation) == country
