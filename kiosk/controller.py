@@ -29,6 +29,7 @@ from devices.events import (
 from devices.status import DeviceKind, DeviceState, DeviceStatus
 from kiosk import backend as bk
 from kiosk import photo as photo_checks
+from kiosk import wlt
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
 from kiosk.events import BackendReply, FaceRendered, PhotoAnalysed, WorkFailed
@@ -73,6 +74,7 @@ class Kiosk:
         log: EventLog,
         *,
         photo_detector: Any = None,
+        photo_decoder: Any = None,
         events: queue.Queue[Any] | None = None,
     ) -> None:
         self.config = config
@@ -81,6 +83,8 @@ class Kiosk:
         self.ports = ports
         self.log = log
         self.photo_detector = photo_detector
+        # The stand-in decodes in well under a millisecond; a vendor library would go to the pool.
+        self.photo_decoder = photo_decoder if photo_decoder is not None else wlt.photo_decoder()
         # Adapters are built before the kiosk with this queue's put as their sink.
         self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
         self.session = Session()
@@ -262,6 +266,8 @@ class Kiosk:
         lost = service is not None and device in REQUIRES[service] and not self._is_up(device)
         if lost and self.state in SESSION_WAITING:
             self.session.fault_device = device.value
+            self.log.emit(LogEvent.DEVICE_FAULT, session=self.session.id, device=device,
+                          error=self.status[device].detail if device in self.status else "down")
             self.fire("device_lost")
 
     def _on_IdCardRead(self, event: IdCardRead) -> None:
@@ -278,6 +284,7 @@ class Kiosk:
             # SH-PMT-6: the marker alone decides; a field we cannot parse must not hide the reason.
             identity = Identity(card_type, "", None, "", None, "", "", "", None, None)
         self.session.identity = identity
+        self.session.id_photo = wlt.decode_photo(identity.photo, self.photo_decoder)
         self.session.read_error = None
         self.session.large_text = is_large_text(identity.birth, self.clock.today(), self.pack)
         self.log.emit(LogEvent.ID_CARD_READ, session=self.session.id, card_type=identity.card_type,

@@ -67,6 +67,7 @@ def build_view(k: Kiosk) -> View:
                 name=idn.name, sex=idn.sex.value if idn.sex else "", nation=nation_name(idn.nation),
                 birth=idn.birth.isoformat() if idn.birth else "", id_number=mask_id(idn.id_number),
                 id_address=idn.address, residence_address=s.registered_address or "", photo=s.portrait,
+                id_photo=s.id_photo,
             )
         buttons = (CONFIRM, BACK, CANCEL)
     elif state == "new_permit.phone":

@@ -18,6 +18,7 @@ class Session:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     service: Service | None = None
     identity: Identity | None = field(default=None, repr=False)
+    id_photo: Photo | None = field(default=None, repr=False)
     large_text: bool = False
     read_error: str | None = None
     record_refusals: tuple[Refusal, ...] = ()

@@ -1,7 +1,8 @@
 """Screen `new_permit.details`: confirm what the permit will carry (SH-PMT-4).
 
 Data: `name`, `sex` ("M"/"F"), `nation`, `birth` (YYYY-MM-DD), `id_number` (masked by the
-core), `id_address`, `residence_address`, `photo` (kiosk.view.Photo or null).
+core), `id_address`, `residence_address`, `photo` (kiosk.view.Photo or null), `id_photo` (the ID card's
+photo decoded by the WLT plug-in, or null).
 Buttons: `confirm`, `back` (retake the photo), `cancel`.
 """
 
@@ -71,6 +72,19 @@ def draw(c: w.Canvas) -> None:
         pygame.draw.rect(c.surface, th.ILLUSTRATION_DARK, photo_box, width=t.px(3))
     else:
         w.placeholder_person(c.surface, photo_box, t)
+    id_photo = c.data.get("id_photo")
+    if isinstance(id_photo, Photo):
+        # The ID card's own photo beside the new one: the resident (and anyone helping)
+        # sees at a glance that the card read is theirs.
+        id_w, id_h = t.px(136), t.px(168)
+        id_box = pygame.Rect(photo_box.right - id_w, photo_box.bottom + t.px(16), id_w, id_h)
+        pygame.draw.rect(c.surface, th.PANEL, id_box)
+        c.photo(id_photo, id_box)
+        pygame.draw.rect(c.surface, th.ILLUSTRATION_DARK, id_box, width=t.px(2))
+        caption = c.t("details.id_photo")
+        cap_w = c.text.width(caption, t.body)
+        c.line(caption, t.body, th.MUTED, id_box.left - t.px(16) - cap_w, id_box.centery - t.body // 2)
+        photo_box = photo_box.union(id_box)
 
     labels = {k: c.t(f"field.{k}") for k in SHORT_FIELDS}
     label_w = max(c.text.width(v, label_size) for v in labels.values()) + t.px(24)
