@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from devices.permit_profile import ChipCardInfo, PermitChipData, PermitValidity, TechnicianChipData
 from devices.status import DeviceStatus
 
 
@@ -63,6 +64,9 @@ class PrinterOp(StrEnum):
     PRINT = "print"  # 1-bit bitmap into an area of the card face
     PRESENT = "present"  # card to the front slot, held for the resident
     RETRACT = "retract"  # card to the reject bin
+    TO_ENCODER = "to_encoder"  # card to the chip encoder's field
+    TAKE_IN = "take_in"  # a card inserted at the front slot, into the printer (card-face rewrite)
+    ERASE = "erase"  # an area of the rewritable strip made white again
 
 
 class PrinterError(StrEnum):
@@ -109,3 +113,57 @@ class PhotoCaptured:
 class CameraFailed:
     request_id: int
     error: CameraError
+
+
+# --- permit card chip (the encoder's PC/SC reader) -------------------------------------
+
+
+class ChipOp(StrEnum):
+    READ = "read"  # a permit card's contents
+    READ_TECHNICIAN = "read_technician"  # a technician card's id and PIN verification value
+    PERSONALISE = "personalise"  # blank card -> permit
+    WRITE_VALIDITY = "write_validity"  # authenticated update of validity and endorsement count
+
+
+class ChipError(StrEnum):
+    NO_CARD = "no_card"  # no card in the encoder's field when the operation began
+    CARD_REMOVED = "card_removed"  # the card left the field during the operation
+    AUTH_FAILED = "auth_failed"  # EXTERNAL AUTHENTICATE refused: wrong key, or no fresh challenge
+    WRITE_FAILED = "write_failed"  # an update refused (MAC, access) or not read back as written
+    NOT_A_PERMIT_CARD = "not_a_permit_card"  # no permit application, or a blank/technician card
+    NOT_A_BLANK_CARD = "not_a_blank_card"  # personalise on a card already issued
+    NOT_A_TECHNICIAN_CARD = "not_a_technician_card"
+    CORRUPT_DATA = "corrupt_data"  # a record fails its CRC or does not decode
+    INVALID_DATA = "invalid_data"  # the data to write does not fit the profile
+    SECURITY_MODULE = "security_module"  # the key service (PSAM) could not answer
+    COMMUNICATION = "communication"  # the reader or card answered nonsense, or not at all
+    NO_DEVICE = "no_device"  # no PC/SC service, or no reader of the configured name
+
+
+ChipData = PermitChipData | TechnicianChipData | PermitValidity | ChipCardInfo
+
+
+@dataclass(frozen=True)
+class ChipResult:
+    """The one result of one chip operation.
+
+    `data`: PermitChipData (READ, PERSONALISE), TechnicianChipData (READ_TECHNICIAN),
+    PermitValidity (WRITE_VALIDITY), or ChipCardInfo when a card of the wrong kind was found.
+    `sw` is the status word of the APDU that failed, for diagnostics.
+    """
+
+    op: ChipOp
+    ok: bool
+    error: ChipError | None = None
+    data: ChipData | None = None
+    sw: int | None = None
+
+
+@dataclass(frozen=True)
+class ChipCardPresent:
+    """A card entered the encoder's field."""
+
+
+@dataclass(frozen=True)
+class ChipCardRemoved:
+    """The card left the encoder's field."""

@@ -1,0 +1,528 @@
+"""The permit card encoder's adapter: the chip reader inside the card printer, over PC/SC.
+
+Commands return at once; the worker thread talks to pcscd through pyscard and posts exactly
+one ChipResult per command. Between commands it polls the reader's state (no connection, so
+the card is never powered up just to be looked at) and posts ChipCardPresent/ChipCardRemoved
+and StatusChanged. Each operation connects exclusively, runs, and disconnects with the card
+unpowered, so an authentication never outlives the operation that made it.
+
+The card may leave the field at any APDU: pyscard raises, the adapter waits (bounded) for
+pcscd to see the reader empty, and the result is CARD_REMOVED; the profile's write order
+(commit record last, validity in two slots) keeps the card's files consistent. Nothing here
+knows whether the card is real or virtual, and nothing personal is logged: at most the
+card serial, which the issuance journal keeps too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+
+from smartcard import scard
+from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
+from smartcard.pcsc.PCSCExceptions import BaseSCardException
+from smartcard.System import readers as pcsc_readers
+
+from devices.apdu import (
+    CHALLENGE_LEN,
+    MAC_LEN,
+    MAX_LC,
+    CommandApdu,
+    Response,
+    StatusWord,
+    external_authenticate,
+    get_challenge,
+    read_binary,
+    select_aid,
+    select_ef,
+    sm_update_binary,
+    sm_update_mac_input,
+)
+from devices.chip_keys import CardKeys, KeyService, KeyServiceError, SoftwareKeyService
+from devices.events import ChipCardPresent, ChipCardRemoved, ChipError, ChipOp, ChipResult, StatusChanged
+from devices.permit_profile import (
+    AID,
+    EF_SIZE,
+    PROFILE_VERSION,
+    CardKind,
+    ChipCardInfo,
+    Fid,
+    KeyRef,
+    PermitChipData,
+    PermitContents,
+    PermitValidity,
+    ProfileError,
+    TechnicianChipData,
+    ValidityRecord,
+    assemble_permit,
+    decode_card_info,
+    decode_technician,
+    decode_validity_ef,
+    encode_card_info,
+    encode_validity_slot,
+    parse_serial,
+    permit_files,
+    record_length,
+    validity_slot_offset,
+)
+from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
+from devices.worker import Worker
+
+_log = logging.getLogger(__name__)
+
+READ_CHUNK = 256
+UNANSWERED_LIMIT = 3
+WRITE_CHUNK = MAX_LC - MAC_LEN
+
+# Context errors after which the context is useless: pcscd stopped or restarted.
+_SERVICE_GONE = {
+    scard.SCARD_E_NO_SERVICE,
+    scard.SCARD_E_SERVICE_STOPPED,
+    scard.SCARD_E_INVALID_HANDLE,
+    scard.SCARD_F_COMM_ERROR,
+}
+_READER_GONE = {scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_READERS_AVAILABLE}
+
+
+class _Refused(Exception):
+    """An operation ends with a typed failure (raised inside the worker only)."""
+
+    def __init__(self, error: ChipError, sw: int | None = None, data: ChipCardInfo | None = None) -> None:
+        super().__init__(error.value)
+        self.error, self.sw, self.data = error, sw, data
+
+
+class _Lost(Exception):
+    """pyscard could not complete an exchange: the card left, or the reader/service failed."""
+
+    def __init__(self, hresult: int) -> None:
+        super().__init__(hresult)
+        self.hresult = hresult
+
+
+class _Card:
+    """One connected card during one operation: APDUs in, typed responses out."""
+
+    def __init__(self, connection: object) -> None:
+        self._connection = connection
+
+    def send(self, cmd: CommandApdu) -> Response:
+        try:
+            data, sw1, sw2 = self._connection.transmit(list(cmd.encode()))  # type: ignore[attr-defined]
+        except CardConnectionException as exc:
+            raise _Lost(exc.hresult) from None
+        return Response(bytes(data), sw1, sw2)
+
+    def ok(self, cmd: CommandApdu, error: ChipError) -> Response:
+        response = self.send(cmd)
+        if not response.ok and response.status is not StatusWord.END_OF_FILE:
+            raise _Refused(error, response.sw)
+        return response
+
+    def read(self, offset: int, length: int) -> bytes:
+        """`length` bytes of the current EF from `offset`, in READ BINARY chunks."""
+        out = bytearray()
+        while len(out) < length:
+            want = min(READ_CHUNK, length - len(out))
+            chunk = self.ok(read_binary(offset + len(out), want), ChipError.COMMUNICATION).data
+            if not chunk:
+                raise _Refused(ChipError.COMMUNICATION)
+            out += chunk[:want]
+        return bytes(out)
+
+    def read_record(self, fid: Fid, missing: ChipError) -> bytes:
+        self.ok(select_ef(fid), missing)
+        size = EF_SIZE[fid]
+        head = self.read(0, min(READ_CHUNK, size))
+        total = record_length(head)
+        if total > size:
+            raise ProfileError("corrupt")
+        if total <= len(head):
+            return head[:total]
+        return head + self.read(len(head), total - len(head))
+
+    def read_file(self, fid: Fid, missing: ChipError) -> bytes:
+        self.ok(select_ef(fid), missing)
+        return self.read(0, EF_SIZE[fid])
+
+
+class _Session:
+    """An authenticated secure-messaging session: the challenge and the command counter."""
+
+    def __init__(self, card: _Card, keys: KeyService, ref: KeyRef, serial: bytes) -> None:
+        self._card, self._keys, self._ref, self._serial = card, keys, ref, serial
+        challenge = card.ok(get_challenge(), ChipError.COMMUNICATION).data
+        if len(challenge) != CHALLENGE_LEN:
+            raise _Refused(ChipError.COMMUNICATION)
+        response = card.send(external_authenticate(ref, keys.cryptogram(ref, serial, challenge)))
+        if not response.ok:
+            raise _Refused(ChipError.AUTH_FAILED, response.sw)
+        self._challenge = challenge
+        self._counter = 0
+
+    def update(self, offset: int, data: bytes) -> None:
+        """UPDATE BINARY of the current EF, chunked, each chunk MACed."""
+        for start in range(0, len(data), WRITE_CHUNK):
+            chunk = data[start : start + WRITE_CHUNK]
+            at = offset + start
+            mac = self._keys.mac(self._ref, self._serial,
+                                 sm_update_mac_input(self._challenge, self._counter, at, chunk))
+            response = self._card.send(sm_update_binary(at, chunk, mac))
+            if response.status is StatusWord.SECURITY_NOT_SATISFIED:
+                raise _Refused(ChipError.AUTH_FAILED, response.sw)
+            if not response.ok:
+                raise _Refused(ChipError.WRITE_FAILED, response.sw)
+            self._counter += 1
+
+    def write_file(self, fid: Fid, data: bytes, offset: int = 0) -> None:
+        self._card.ok(select_ef(fid), ChipError.WRITE_FAILED)
+        self.update(offset, data)
+
+
+class PermitCardEncoder:
+    def __init__(
+        self,
+        reader_name_prefix: str,
+        sink: Callable[[object], None],
+        *,
+        keys: CardKeys | KeyService,
+        poll_interval: float = 0.2,
+        removal_grace: float = 1.5,
+    ) -> None:
+        """`keys`: master keys (a SoftwareKeyService is made of them) or any KeyService, e.g. a PSAM's.
+        `removal_grace`: how long a failed exchange waits for pcscd to report the card gone
+        before it counts as a communication fault (pcscd polls some readers every 0.4 s)."""
+        self._prefix = reader_name_prefix
+        self._sink = sink
+        self._keys: KeyService = SoftwareKeyService(keys) if isinstance(keys, CardKeys) else keys
+        self._poll_interval = poll_interval
+        self._removal_grace = removal_grace
+        self._worker = Worker("permit-card", idle=self._tick)
+        self._status = DeviceStatus(DeviceKind.PERMIT_CARD, DeviceState.OFFLINE, detail="not_started")
+        # Worker-thread state only.
+        self._context: int | None = None
+        self._reader: str | None = None
+        self._present = False
+        self._events = -1  # pcsc-lite's insertion/removal counter of the reader, -1 unknown
+        self._unanswered = 0  # polls in a row where the listed reader reported no usable state
+
+    # --- public, any thread -------------------------------------------------------------------
+
+    @property
+    def status(self) -> DeviceStatus:
+        return self._status
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        self._release_context()
+        self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
+
+    def read_card(self) -> None:
+        """Posts ChipResult(READ) with PermitChipData."""
+        self._submit(ChipOp.READ, self._read_permit)
+
+    def read_technician_card(self) -> None:
+        """Posts ChipResult(READ_TECHNICIAN) with TechnicianChipData."""
+        self._submit(ChipOp.READ_TECHNICIAN, self._read_technician)
+
+    def personalise(self, data: PermitContents) -> None:
+        """Blank card -> permit. Posts ChipResult(PERSONALISE) with the PermitChipData read back."""
+        self._submit(ChipOp.PERSONALISE, lambda card: self._personalise(card, data))
+
+    def write_validity(self, valid_from: date, valid_until: date, endorsement_count: int) -> None:
+        """Authenticated validity update. Posts ChipResult(WRITE_VALIDITY) with the PermitValidity read back."""
+        self._submit(ChipOp.WRITE_VALIDITY,
+                     lambda card: self._write_validity(card, valid_from, valid_until, endorsement_count))
+
+    def pin_matches(self, card: TechnicianChipData, pin: str) -> bool:
+        """Whether `pin` is the PIN of this technician card (compares verification values)."""
+        try:
+            expected = self._keys.pin_verification_value(parse_serial(card.card.serial), card.technician_id, pin)
+        except (KeyServiceError, ProfileError):
+            return False
+        return hmac.compare_digest(expected, card.pin_verification_value)
+
+    # --- operations (worker) ------------------------------------------------------------------
+
+    def _read_permit(self, card: _Card) -> ChipResult:
+        info = self._open_application(card, CardKind.PERMIT, ChipError.NOT_A_PERMIT_CARD)
+        data = self._read_permit_files(card, info)
+        return ChipResult(ChipOp.READ, True, data=data)
+
+    def _read_permit_files(self, card: _Card, info: ChipCardInfo) -> PermitChipData:
+        missing = ChipError.NOT_A_PERMIT_CARD
+        return assemble_permit(
+            info,
+            card.read_record(Fid.HOLDER, missing),
+            card.read_record(Fid.ADDRESS, missing),
+            card.read_file(Fid.VALIDITY, missing),
+            card.read_record(Fid.PHOTO, missing),
+        )
+
+    def _read_technician(self, card: _Card) -> ChipResult:
+        info = self._open_application(card, CardKind.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD)
+        technician_id, pvv = decode_technician(card.read_record(Fid.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD))
+        return ChipResult(ChipOp.READ_TECHNICIAN, True, data=TechnicianChipData(info, technician_id, pvv))
+
+    def _personalise(self, card: _Card, contents: PermitContents) -> ChipResult:
+        try:
+            files = permit_files(contents)
+        except ProfileError:
+            raise _Refused(ChipError.INVALID_DATA) from None
+        info = self._open_application(card, CardKind.BLANK, ChipError.NOT_A_BLANK_CARD)
+        session = _Session(card, self._keys, KeyRef.ISSUER, parse_serial(info.serial))
+        for fid, record in files.items():
+            session.write_file(fid, record)
+        # The commit: until the card says "permit", an interrupted personalisation left a blank card.
+        session.write_file(Fid.CARD_INFO, encode_card_info(ChipCardInfo(info.serial, PROFILE_VERSION, CardKind.PERMIT)))
+        written = self._read_permit_files(card, self._read_info(card))
+        if written.card.kind is not CardKind.PERMIT or written.contents != contents:
+            raise _Refused(ChipError.WRITE_FAILED)
+        return ChipResult(ChipOp.PERSONALISE, True, data=written)
+
+    def _write_validity(self, card: _Card, valid_from: date, valid_until: date, endorsements: int) -> ChipResult:
+        if valid_until < valid_from or endorsements < 0:
+            raise _Refused(ChipError.INVALID_DATA)
+        info = self._open_application(card, CardKind.PERMIT, ChipError.NOT_A_PERMIT_CARD)
+        state = decode_validity_ef(card.read_file(Fid.VALIDITY, ChipError.NOT_A_PERMIT_CARD))
+        if state.current is None:
+            raise ProfileError("corrupt")
+        validity = PermitValidity(state.current.validity.issue_date, valid_from, valid_until, endorsements)
+        try:
+            slot = encode_validity_slot(ValidityRecord(state.next_sequence, validity))
+        except ProfileError:
+            raise _Refused(ChipError.INVALID_DATA) from None
+        session = _Session(card, self._keys, KeyRef.WRITE, parse_serial(info.serial))
+        # Never over the current record: a write torn half-way leaves the old validity readable.
+        session.write_file(Fid.VALIDITY, slot, validity_slot_offset(state.next_slot))
+        after = decode_validity_ef(card.read_file(Fid.VALIDITY, ChipError.WRITE_FAILED)).current
+        if after is None or after.sequence != state.next_sequence or after.validity != validity:
+            raise _Refused(ChipError.WRITE_FAILED)
+        return ChipResult(ChipOp.WRITE_VALIDITY, True, data=validity)
+
+    def _open_application(self, card: _Card, kind: CardKind, wrong: ChipError) -> ChipCardInfo:
+        card.ok(select_aid(AID), wrong)
+        info = self._read_info(card)
+        if info.kind is not kind:
+            raise _Refused(wrong, data=info)
+        return info
+
+    def _read_info(self, card: _Card) -> ChipCardInfo:
+        return decode_card_info(card.read_record(Fid.CARD_INFO, ChipError.COMMUNICATION))
+
+    # --- running an operation (worker) --------------------------------------------------------
+
+    def _submit(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> None:
+        self._worker.submit(lambda: self._post(self._run(op, body)))
+
+    def _run(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
+        _log.info("permit card: %s start", op)
+        started = time.monotonic()
+        try:
+            result = self._connected(op, body)
+        except Exception as exc:  # a bug here must still end in one typed result
+            _log.error("permit card: %s crashed (%s)", op, type(exc).__name__)
+            result = ChipResult(op, False, ChipError.COMMUNICATION)
+        elapsed = (time.monotonic() - started) * 1000
+        if result.ok:
+            _log.info("permit card: %s ok in %.0f ms", op, elapsed)
+        else:
+            sw = f"{result.sw:04X}" if result.sw is not None else "-"
+            _log.warning("permit card: %s failed: %s (sw %s) in %.0f ms", op, result.error, sw, elapsed)
+        return result
+
+    def _connected(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
+        reader = self._find_reader_object()
+        if reader is None:
+            return ChipResult(op, False, ChipError.NO_DEVICE)
+        self._reader = self._reader or str(reader)  # a command can run before the first poll
+        connection = reader.createConnection()
+        try:
+            try:
+                connection.connect(mode=scard.SCARD_SHARE_EXCLUSIVE, disposition=scard.SCARD_UNPOWER_CARD)
+            except NoCardException:
+                return ChipResult(op, False, ChipError.NO_CARD)
+            except CardConnectionException as exc:
+                lost = self._classify_loss(exc.hresult, None)
+                return ChipResult(op, False, ChipError.NO_CARD if lost is ChipError.CARD_REMOVED else lost)
+            connected = self._reader_state(timeout_ms=0)
+            insertions = _counter(connected) if connected is not None else None
+            try:
+                return body(_Card(connection))
+            except _Refused as refused:
+                return ChipResult(op, False, refused.error, data=refused.data, sw=refused.sw)
+            except ProfileError as exc:
+                _log.warning("permit card: record does not decode (%s)", exc.code)
+                return ChipResult(op, False, ChipError.CORRUPT_DATA)
+            except KeyServiceError:
+                return ChipResult(op, False, ChipError.SECURITY_MODULE)
+            except _Lost as lost:
+                return ChipResult(op, False, self._classify_loss(lost.hresult, insertions))
+        finally:
+            # The card, reader or service may be gone: there is nothing left to hand back then.
+            with contextlib.suppress(SmartcardException):
+                connection.disconnect()
+            with contextlib.suppress(SmartcardException):
+                connection.release()
+
+    def _find_reader_object(self) -> object | None:
+        try:
+            found = [r for r in pcsc_readers() if str(r).startswith(self._prefix)]
+        except (SmartcardException, BaseSCardException):  # no pcscd: the second family is pyscard's
+            return None
+        return found[0] if found else None
+
+    def _classify_loss(self, hresult: int, insertions: int | None) -> ChipError:
+        """Why an exchange failed: the card left (pcscd sees the reader empty, or counts another
+        insertion, within the grace period), the reader or service went away, or neither (a
+        communication fault). `insertions`: the reader's event counter when the card was connected."""
+        if hresult in _SERVICE_GONE or hresult in _READER_GONE:
+            return ChipError.NO_DEVICE
+        if hresult in (scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD):
+            return ChipError.CARD_REMOVED
+        deadline = time.monotonic() + self._removal_grace
+        state = self._reader_state(timeout_ms=0)
+        while True:
+            if state is None:
+                return ChipError.NO_DEVICE
+            swapped = insertions is not None and _counter(state) != insertions
+            if swapped or not state & scard.SCARD_STATE_PRESENT:
+                return ChipError.CARD_REMOVED
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ChipError.COMMUNICATION
+            # Blocks in pcscd until the reader's state changes or the time is up: no polling here.
+            state = self._reader_state(timeout_ms=int(left * 1000) + 1, current=state)
+
+    # --- polling (worker) ---------------------------------------------------------------------
+
+    def _tick(self) -> float:
+        self._poll()
+        return self._poll_interval
+
+    def _poll(self) -> None:
+        if not self._ensure_context():
+            self._lose_reader("no_pcsc_service")
+            return
+        reader = self._find_reader_name()
+        if reader is None:
+            self._lose_reader("no_reader")
+            return
+        if reader != self._reader:
+            _log.info("permit card: reader found")
+            self._reader, self._events = reader, -1
+        state = self._reader_state(timeout_ms=0)
+        if state is None:
+            # Listed but without a usable state: one such answer can be a hiccup, several are not.
+            self._unanswered += 1
+            if self._unanswered >= UNANSWERED_LIMIT:
+                self._lose_reader("reader_unavailable")
+            return
+        self._unanswered = 0
+        self._set_status(state=DeviceState.ONLINE, detail="", info=DeviceInfo(model=reader))
+        present = bool(state & scard.SCARD_STATE_PRESENT)
+        events = _counter(state)
+        # The counter moved while we saw "present" both times: the card was swapped between polls.
+        swapped = present and self._present and self._events >= 0 and events != self._events
+        self._events = events
+        if swapped:
+            self._card_left()
+        if present and not self._present:
+            self._present = True
+            self._set_status(media=MediaPosition.PRESENT)
+            self._post(ChipCardPresent())
+        elif not present and self._present:
+            self._card_left()
+
+    def _card_left(self) -> None:
+        self._present = False
+        self._set_status(media=MediaPosition.NONE)
+        self._post(ChipCardRemoved())
+
+    def _lose_reader(self, detail: str) -> None:
+        if self._present:
+            self._card_left()
+        self._reader = None
+        self._set_status(state=DeviceState.NO_DEVICE, detail=detail, media=MediaPosition.NONE)
+
+    def _ensure_context(self) -> bool:
+        if self._context is not None:
+            return True
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult != scard.SCARD_S_SUCCESS:
+            return False
+        self._context = context
+        return True
+
+    def _release_context(self) -> None:
+        if self._context is not None:
+            scard.SCardReleaseContext(self._context)
+            self._context = None
+
+    def _find_reader_name(self) -> str | None:
+        assert self._context is not None
+        hresult, names = scard.SCardListReaders(self._context, [])
+        if hresult in _SERVICE_GONE:
+            self._release_context()
+            return None
+        if hresult != scard.SCARD_S_SUCCESS:
+            return None
+        return next((n for n in names if n.startswith(self._prefix)), None)
+
+    def _reader_state(self, timeout_ms: int, current: int = scard.SCARD_STATE_UNAWARE) -> int | None:
+        """The reader's event state (SCARD_STATE_* bits; counter in the high word), None when the
+        reader or service is gone. With `current`, waits up to `timeout_ms` for a change."""
+        if self._reader is None or not self._ensure_context():
+            return None
+        hresult, states = scard.SCardGetStatusChange(self._context, timeout_ms, [(self._reader, current)])
+        if hresult == scard.SCARD_E_TIMEOUT:
+            return current if current != scard.SCARD_STATE_UNAWARE else None
+        if hresult in _SERVICE_GONE:
+            self._release_context()
+            return None
+        if hresult != scard.SCARD_S_SUCCESS or not states:
+            return None
+        state = int(states[0][1])
+        if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+            return None
+        return state & ~scard.SCARD_STATE_CHANGED
+
+    # --- status and events --------------------------------------------------------------------
+
+    def _set_status(self, *, state: DeviceState | None = None, detail: str | None = None,
+                    media: MediaPosition | None = None, info: DeviceInfo | None = None) -> None:
+        current = self._status
+        changes: dict[str, object] = {}
+        if state is not None:
+            changes["state"] = state
+        if detail is not None:
+            changes["detail"] = detail
+        if media is not None:
+            changes["media"] = media
+        if info is not None:
+            changes["info"] = info
+        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        if updated != current:
+            self._status = updated
+            if updated.state != current.state:
+                _log.info("permit card: state %s (%s)", updated.state, updated.detail or "-")
+            self._post(StatusChanged(updated))
+
+    def _post(self, event: object) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # a broken sink must not stop the encoder
+            _log.exception("permit card: event sink failed")
+
+
+def _counter(state: int) -> int:
+    """pcsc-lite counts card insertions and removals in the high word of a reader's event state."""
+    return (state >> 16) & 0xFFFF
