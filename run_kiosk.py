@@ -17,7 +17,6 @@ import queue
 import signal
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,16 @@ ROOT = Path(__file__).resolve().parent
 DEMO_SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
 
 
-def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any = None) -> Any:
+def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any = None,
+                chip_keys: Any = None) -> Any:
     """Adapters first, each posting to the kiosk's one event queue, then the core."""
     from devices.camera import Camera, OpenCvFrameSource
     from devices.card_printer import CardPrinter
     from devices.id_reader import IdReader
+    from devices.permit_card import PermitCardEncoder
     from kiosk.backend import BackendClient
     from kiosk.controller import Kiosk
+    from kiosk.journal import Journal
     from kiosk.ports import Ports
 
     events: queue.Queue[Any] = queue.Queue()
@@ -47,10 +49,34 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     else:
         source = OpenCvFrameSource(d.camera.index)
     camera = Camera(source, sink)
+    keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
+    encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
     backend = BackendClient(config.backend.url, config.terminal.id,
                             connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout)
-    ports = Ports(id_reader=id_reader, printer=printer, camera=camera, backend=backend)
-    return Kiosk(config, pack, clock, ports, log, events=events)
+    ports = Ports(id_reader=id_reader, printer=printer, encoder=encoder, camera=camera, backend=backend)
+    journal_path = Path(config.journal.file)
+    if not journal_path.is_absolute():
+        journal_path = ROOT / journal_path
+    journal_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(journal_path, now=clock.now)
+    return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
+
+
+def load_chip_keys(keys_file: str) -> Any:
+    """The encoder's master keys from a TOML file (issuer, write, pin as hex); a PSAM replaces this."""
+    import tomllib
+
+    from devices.chip_keys import CardKeys
+    from kiosk.config import ConfigError
+
+    if not keys_file:
+        raise ConfigError("devices.encoder.keys_file: no chip keys configured, so no card can be encoded")
+    try:
+        with open(keys_file, "rb") as fh:
+            data = tomllib.load(fh)
+        return CardKeys.from_hex(issuer=data["issuer"], write=data["write"], pin=data["pin"])
+    except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"devices.encoder.keys_file: cannot read keys ({type(exc).__name__})") from exc
 
 
 def make_display(config: Any, *, headless: bool = True) -> Any:
@@ -139,52 +165,20 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
 
 def run_windowed_sim(config: Any, sim: Any) -> int:
     """A window on emulated hardware: you tap; the simulated resident of the demo scenario
-    places the ID card, faces the camera and takes the printed card."""
-    import json
-    import shutil
-    import tempfile
+    places the ID card, faces the camera and takes the printed card. Real time, the demo's date."""
+    from dataclasses import replace
 
-    from kiosk.clock import FixedDateClock
-    from kiosk.logevents import EventLog
-    from kiosk.mainloop import run
-    from kiosk.policy import load_pack
-    from sim.camera_emu import SceneFrameSource
-    from sim.hub import HubClient
-    from sim.launcher import start_backend, start_hub
-    from sim.runner import ScenarioPlayer, sim_kiosk_config
-    from sim.scenario import load, residents_json
+    from sim.runner import SimRig
+    from sim.scenario import load
 
-    scenario = load(DEMO_SCENARIO)
-    workdir = Path(tempfile.mkdtemp(prefix="kiosk-sim-"))
-    residents_file = workdir / "residents.json"
-    residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
-    hub = start_hub(workdir, residents_file, [], pace=sim.serial.pace, printer={
-        "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
-        "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity})
-    backend = start_backend(workdir, residents_file, scenario.today.isoformat(), scenario.policy, [])
-    client = HubClient(hub.ready["control"])
-    kiosk = display = None
+    real_time = replace(sim, run=replace(sim.run, virtual_clock=False))
+    rig = SimRig(load(DEMO_SCENARIO), config=config, sim=real_time, build=build_kiosk,
+                 make_display=lambda cfg: make_display(cfg, headless=False))
     try:
-        cfg = sim_kiosk_config(config, scenario, hub.ready, f"http://127.0.0.1:{backend.ready['port']}",
-                               ROOT / config.logging.file)
-        clock = FixedDateClock(scenario.today if scenario.today else date.today())
-        camera = SceneFrameSource()
-        log = EventLog(Path(cfg.logging.file), clock_now=clock.now)
-        kiosk = build_kiosk(cfg, load_pack(scenario.policy), clock, log, camera)
-        display = make_display(cfg, headless=False)
-        helper = ScenarioPlayer(scenario, kiosk, display, client, camera, clock, max_session_seconds=1e12,
-                                max_wall_seconds=1e12, assist_only=True, fps=cfg.display.fps)
-        kiosk.start()
-        run(kiosk, display, fps=cfg.display.fps, hook=helper)
+        rig.start()
+        rig.play(assist_only=True)
     finally:
-        if kiosk is not None:
-            kiosk.stop()
-        if display is not None:
-            display.close()
-        client.close()
-        hub.stop()
-        backend.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        rig.close()
     return 0
 
 

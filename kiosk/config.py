@@ -59,6 +59,19 @@ class SerialDevice:
 
 
 @dataclass(frozen=True)
+class EncoderConfig:
+    driver: str
+    reader: str
+    poll_interval: float
+    keys_file: str
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    file: str
+
+
+@dataclass(frozen=True)
 class CameraConfig:
     driver: str
     index: int
@@ -68,6 +81,7 @@ class CameraConfig:
 class Devices:
     id_reader: SerialDevice
     printer: SerialDevice
+    encoder: EncoderConfig
     camera: CameraConfig
 
 
@@ -91,6 +105,7 @@ class KioskConfig:
     timeouts: Timeouts
     devices: Devices
     backend: BackendConfig
+    journal: JournalConfig
     logging: LoggingConfig
 
 
@@ -129,6 +144,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "devices.id_reader.driver": ("serial",),
     "devices.printer.driver": ("serial",),
     "devices.camera.driver": ("opencv", "sim"),
+    "devices.encoder.driver": ("pcsc",),
     "logging.level": ("debug", "info", "warning", "error"),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import re
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 from devices.events import (
     CameraError,
     CameraFailed,
+    ChipCardPresent,
+    ChipOp,
+    ChipResult,
     IdCardRead,
     IdReaderError,
     IdReadFailed,
@@ -26,7 +30,7 @@ from devices.events import (
     PrinterResult,
     StatusChanged,
 )
-from devices.status import DeviceKind, DeviceState, DeviceStatus
+from devices.status import DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from kiosk import backend as bk
 from kiosk import photo as photo_checks
 from kiosk import wlt
@@ -36,19 +40,22 @@ from kiosk.events import BackendReply, FaceRendered, PhotoAnalysed, WorkFailed
 from kiosk.idcard import CardDataError, card_type_of, parse_card
 from kiosk.identity import CardType, Identity
 from kiosk.intents import Intent, Quit, Tap
-from kiosk.issuance import Issuance, IssuanceStep, build_card_face, render_face
+from kiosk.issuance import PRINTER_OP, PRINTER_STEPS, Issuance, IssuanceStep, build_card_face, render_face, same_chip
+from kiosk.journal import Final, Journal, JournalRow, Step
 from kiosk.logevents import EventLog, LogEvent
 from kiosk.machine import CLOSING, SESSION_WAITING, WAITING, build_machine
 from kiosk.policy import NEW_PERMIT_ORDER, PolicyPack, Refusal, first_refusal, id_card_refusals, is_large_text
 from kiosk.ports import Ports
 from kiosk.presenter import build_view
 from kiosk.reasons import Outcome, Reason, Service
+from kiosk.recovery import Action, ActionKind, CardPlace, PrinterFacts, RecoveryPlan, plan, plan_stray_card
 from kiosk.session import Session, SessionSummary
 from kiosk.view import View
 
 # DESIGN.md, Devices: what each service needs to be offered.
 REQUIRES: dict[Service, tuple[DeviceKind, ...]] = {
-    Service.NEW_PERMIT: (DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.BACKEND),
+    Service.NEW_PERMIT: (DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD,
+                         DeviceKind.BACKEND),
 }
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 TAPS: dict[str, str] = {
@@ -76,6 +83,7 @@ class Kiosk:
         photo_detector: Any = None,
         photo_decoder: Any = None,
         events: queue.Queue[Any] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.config = config
         self.pack = pack
@@ -83,6 +91,7 @@ class Kiosk:
         self.ports = ports
         self.log = log
         self.photo_detector = photo_detector
+        self.journal = journal
         # The stand-in decodes in well under a millisecond; a vendor library would go to the pool.
         self.photo_decoder = photo_decoder if photo_decoder is not None else wlt.photo_decoder()
         # Adapters are built before the kiosk with this queue's put as their sink.
@@ -95,6 +104,7 @@ class Kiosk:
         self.warning_until: float | None = None
         self.finished: list[SessionSummary] = []
         self.issuance: Issuance | None = None
+        self._recovery: deque[tuple[RecoveryPlan, Action]] = deque()
         self._next_photo_request = 1
         self._offered: tuple[str, ...] | None = None
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
@@ -112,10 +122,12 @@ class Kiosk:
         self.fire("started")
 
     def stop(self) -> None:
-        for port in (self.ports.id_reader, self.ports.printer, self.ports.camera):
+        for port in (self.ports.id_reader, self.ports.printer, self.ports.encoder, self.ports.camera):
             port.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.ports.backend.close()
+        if self.journal is not None:
+            self.journal.close()
         self.log.emit(LogEvent.KIOSK_STOPPED)
 
     def fire(self, name: str) -> bool:
@@ -308,6 +320,8 @@ class Kiosk:
         self.pending.discard(f"backend.{event.op}")
         disposition = type(event.result).__name__
         self.log.emit(LogEvent.BACKEND_CALL_ENDED, session=event.session, op=event.op, disposition=disposition)
+        if event.then is not None:
+            event.then(event.result)
         if event.op == "health":
             up = bool(event.result)
             if up != self.backend_up:
@@ -382,7 +396,7 @@ class Kiosk:
         self.pending.discard("work.face")
         if not self._current(event.session) or self.issuance is None:
             return
-        self.issuance.face_ready(event.bits, event.width, event.height, event.ticket)
+        self.issuance.face_ready(event)
         self._issuance_advance()
 
     def _on_WorkFailed(self, event: WorkFailed) -> None:
@@ -397,11 +411,15 @@ class Kiosk:
             self.fire("photo_checked")
 
     def _on_PrinterResult(self, event: PrinterResult) -> None:
+        if self.state == "recovery" and self._recovery and event.op is PrinterOp.RETRACT:
+            self._recovery_retracted(event.ok)
+            return
         issuance = self.issuance
         if issuance is None or event.op is PrinterOp.STATUS:
             return
-        expected = issuance.in_flight.value if issuance.in_flight is not None else None
-        if event.op is not PrinterOp.RETRACT and event.op.value != expected:
+        in_flight = issuance.in_flight
+        expected = PRINTER_OP.get(in_flight) if in_flight is not None else None
+        if event.op is not PrinterOp.RETRACT and event.op is not expected:
             return  # not the answer to the step in flight
         self.pending.discard("printer")
         self.timers.pop("operation", None)
@@ -413,16 +431,46 @@ class Kiosk:
             self.session.card_inside = False
             self._finish_failed_issuance()
             return
+        assert in_flight is not None
         if not event.ok:
-            issuance.failed(event.op, event.error)
+            issuance.failed(in_flight, event.error)
             self._issuing_failed("printer", str(event.error))
             return
-        issuance.step_done(event.op)
+        issuance.step_done(in_flight)
         self.session.card_inside = issuance.card_inside
-        if event.op is PrinterOp.PRESENT:
+        if in_flight is IssuanceStep.PRESENT:
             self.fire("card_presented")
             return
         self._issuance_advance()
+
+    def _on_ChipResult(self, event: ChipResult) -> None:
+        issuance = self.issuance
+        want = {IssuanceStep.ENCODE: ChipOp.PERSONALISE, IssuanceStep.VERIFY: ChipOp.READ}
+        if issuance is None or issuance.in_flight not in want or event.op is not want[issuance.in_flight]:
+            return
+        step = issuance.in_flight
+        self.pending.discard("encoder")
+        self.timers.pop("operation", None)
+        self.log.emit(LogEvent.ISSUANCE_STEP, session=self.session.id, step=step,
+                      disposition="ok" if event.ok else str(event.error))
+        if not event.ok:
+            issuance.failed(step, event.error)
+            self._issuing_failed("permit_card", str(event.error))
+            return
+        data: Any = event.data
+        if step is IssuanceStep.ENCODE:
+            issuance.step_done(step, card_serial=data.card.serial)
+        elif issuance.chip is not None and same_chip(issuance.chip, data.contents):
+            issuance.step_done(step)
+        else:
+            issuance.failed(step, None)
+            self._issuing_failed("permit_card", "verify_mismatch")
+            return
+        self._issuance_advance()
+
+    def _on_ChipCardPresent(self, event: ChipCardPresent) -> None:
+        if self.state == "new_permit.issuing":
+            self._issuance_advance()
 
     def _on_PrintedCardTaken(self, event: PrintedCardTaken) -> None:
         if self.issuance is None:
@@ -497,21 +545,132 @@ class Kiosk:
 
     def enter_self_test(self) -> None:
         self.pending.add("self_test")
-        for port in (self.ports.id_reader, self.ports.printer, self.ports.camera):
+        for port in (self.ports.id_reader, self.ports.printer, self.ports.encoder, self.ports.camera):
             port.start()
         self._set_timer("self_test", self.config.timeouts.self_test)
         self._check_health()
 
     def _maybe_self_test_done(self) -> None:
-        needed = (DeviceKind.ID_READER, DeviceKind.PRINTER, DeviceKind.CAMERA)
+        needed = (DeviceKind.ID_READER, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD, DeviceKind.CAMERA)
         if all(d in self.status for d in needed) and self.backend_up is not None:
             self.timers.pop("self_test", None)
             self.pending.discard("self_test")
             self.fire("self_test_done")
 
+    # --- recovery: unfinished journal rows are resolved before anyone is served -------------------
+
+    def recovery_needed(self) -> bool:
+        return self.journal is not None and bool(self.journal.unfinished())
+
     def enter_recovery(self) -> None:
-        # Nothing can be unfinished until issuances are journaled (issue: journal and recovery).
+        if self.journal is None:
+            self.fire("recovered")
+            return
+        rows = self.journal.unfinished()
+        printer = self.status.get(DeviceKind.PRINTER)
+        facts = PrinterFacts.from_status(printer) if printer is not None else None
+        if facts is None:
+            if rows:
+                # Without the printer's sensors nothing may be planned: a card could still be inside.
+                self.log.emit(LogEvent.RECOVERY_ENDED, disposition="printer_silent")
+                self.fire("recovery_blocked")
+            else:
+                self.fire("recovered")
+            return
+        plans = [plan(r, facts if r.card_in_play else PrinterFacts(CardPlace.NONE), None) for r in rows]
+        stray = plan_stray_card(rows, facts)
+        if stray is not None:
+            plans.append(stray)
+        if not plans:
+            self.fire("recovered")
+            return
+        self.log.emit(LogEvent.RECOVERY_STARTED, rows=len(rows), printer_card=facts.card)
+        self._recovery = deque((p, a) for p in plans for a in p.actions)
+        self.pending.add("recovery")
+        self._recover_next()
+
+    def _recover_next(self) -> None:
+        journal = self.journal
+        assert journal is not None
+        while self._recovery:
+            rplan, action = self._recovery[0]
+            row_id = rplan.row_id
+            if action.kind in (ActionKind.RECORD, ActionKind.MARK_FINAL):
+                if row_id is not None:
+                    if action.kind is ActionKind.RECORD and action.step is not None:
+                        journal.record(row_id, action.step)
+                    elif action.final is not None:
+                        journal.finish(row_id, action.final)
+                self._recovered_action(rplan, action, "ok")
+                continue
+            if action.kind is ActionKind.RETRACT_TO_BIN:
+                if row_id is not None:
+                    journal.step_started(row_id, Step.RETRACTED)
+                self.ports.printer.retract()
+                return
+            if action.kind in (ActionKind.CONFIRM_ISSUANCE, ActionKind.VOID_APPROVAL) and row_id is not None:
+                step = Step.CONFIRMED if action.kind is ActionKind.CONFIRM_ISSUANCE else Step.VOIDED
+                journal.step_started(row_id, step)
+                self._recovery_call(journal.get(row_id), step)
+                return
+            # RETURN_CARD: a card-face rewrite's card; rewrites are not journaled by this kiosk yet.
+            self._recovery_stuck(rplan, action, "unsupported")
+            return
+        self.pending.discard("recovery")
+        self.log.emit(LogEvent.RECOVERY_ENDED, disposition="resolved")
         self.fire("recovered")
+
+    def _recovery_call(self, row: JournalRow, step: Step) -> None:
+        """The session's own request ids: a call that reached the backend before the cut replays."""
+        backend = self.ports.backend
+        if step is Step.CONFIRMED:
+            rid = f"{row.request_id}-confirm"
+            self._call("confirm", lambda: backend.confirm_issuance(rid, row.permit_number, row.card_serial),
+                       session="", then=self._recovery_backend)
+        else:
+            rid = f"{row.request_id}-void"
+            self._call("void", lambda: backend.void_issuance(rid, row.permit_number, Reason.DEVICE_FAULT),
+                       session="", then=self._recovery_backend)
+
+    def _recovered_action(self, rplan: RecoveryPlan, action: Action, disposition: str) -> None:
+        self._recovery.popleft()
+        self.log.emit(LogEvent.RECOVERY_ACTION, row=rplan.row_id or 0, rule=rplan.rule, action=action.kind,
+                      disposition=disposition)
+
+    def _recovery_stuck(self, rplan: RecoveryPlan, action: Action, disposition: str) -> None:
+        self.log.emit(LogEvent.RECOVERY_ACTION, row=rplan.row_id or 0, rule=rplan.rule, action=action.kind,
+                      disposition=disposition)
+        self._recovery.clear()
+        self.pending.discard("recovery")
+        self.log.emit(LogEvent.RECOVERY_ENDED, disposition="blocked")
+        self.fire("recovery_blocked")
+
+    def _recovery_retracted(self, ok: bool) -> None:
+        rplan, action = self._recovery[0]
+        if not ok:  # a jammed card: a technician's work; the row stays open and counts the attempt
+            self._recovery_stuck(rplan, action, "retract_failed")
+            return
+        if rplan.row_id is not None and self.journal is not None:
+            self.journal.step_done(rplan.row_id, Step.RETRACTED)
+        self._recovered_action(rplan, action, "ok")
+        self._recover_next()
+
+    def _recovery_backend(self, result: Any) -> None:
+        if not self._recovery or self.state != "recovery":
+            return
+        rplan, action = self._recovery[0]
+        assert self.journal is not None and rplan.row_id is not None
+        step = Step.CONFIRMED if action.kind is ActionKind.CONFIRM_ISSUANCE else Step.VOIDED
+        answered = isinstance(result, bk.Confirmed | bk.Voided)
+        refused = isinstance(result, bk.BackendFailure) and result.kind is bk.FailureKind.REFUSED_REQUEST
+        if not (answered or refused):
+            self._recovery_stuck(rplan, action, "backend_unavailable")  # retried when the backend returns
+            return
+        # A refusal means the backend already settled this approval the other way; the card's
+        # whereabouts decided the journal, and the log carries the conflict for an operator.
+        self.journal.step_done(rplan.row_id, step)
+        self._recovered_action(rplan, action, "ok" if answered else "backend_disagrees")
+        self._recover_next()
 
     def enter_out_of_service(self) -> None:
         self._note_offer()
@@ -567,7 +726,7 @@ class Kiosk:
     def enter_issuing(self) -> None:
         s = self.session
         assert s.grant is not None and s.identity is not None
-        self.issuance = Issuance(s.grant.number, s.id)
+        self.issuance = Issuance.begin(s.grant.number, s.id, self.journal)
         self.log.emit(LogEvent.ISSUANCE_STARTED, session=s.id, permit_number=s.grant.number)
         face = build_card_face(s.grant, s.identity, s.portrait)
         session = s.id
@@ -578,12 +737,21 @@ class Kiosk:
         issuance = self.issuance
         if issuance is None or self.state != "new_permit.issuing":
             return
-        step = issuance.next_command()
+        enc = self.status.get(DeviceKind.PERMIT_CARD)
+        in_field = enc is not None and enc.media is MediaPosition.PRESENT
+        step = issuance.next_command(chip_in_field=in_field)
         if step is None:
+            if issuance.awaiting_chip(in_field):
+                # The card is at the encoder and pcscd has yet to see its chip: that is device
+                # time, bounded by the operation timer, not a pause in which time may jump.
+                self.pending.add("encoder.field")
+                self._set_timer("operation", self.config.timeouts.device_operation)
             return
+        self.pending.discard("encoder.field")
         self.session.issuing_step = step.value
-        self.pending.add("printer")
+        self.pending.add("printer" if step in PRINTER_STEPS else "encoder")
         self._set_timer("operation", self.config.timeouts.device_operation)
+        issuance.sent(step)  # journaled before the command goes out
         printer = self.ports.printer
         if step is IssuanceStep.FEED:
             printer.feed()
@@ -591,9 +759,15 @@ class Kiosk:
             printer.ticket(issuance.ticket)
         elif step is IssuanceStep.PRINT:
             printer.print_area(0, 0, issuance.width, issuance.height, issuance.bits)
+        elif step is IssuanceStep.TO_ENCODER:
+            printer.to_encoder()
+        elif step is IssuanceStep.ENCODE:
+            assert issuance.chip is not None
+            self.ports.encoder.personalise(issuance.chip)
+        elif step is IssuanceStep.VERIFY:
+            self.ports.encoder.read_card()
         elif step is IssuanceStep.PRESENT:
             printer.present()
-        issuance.sent(step)
 
     def _issuing_failed(self, device: str, error: str) -> None:
         """A step after the approval failed: retain any card, void the approval, then the fault screen."""
@@ -602,7 +776,7 @@ class Kiosk:
         self.log.emit(LogEvent.DEVICE_FAULT, session=s.id, device=device, error=error)
         s.fault_device = device
         if self.issuance is not None and self.issuance.card_inside and not self.issuance.retracting:
-            self.issuance.retracting = True
+            self.issuance.retract_started()
             self.pending.add("printer")
             self.ports.printer.retract()
             return
@@ -613,18 +787,26 @@ class Kiosk:
         if issuance is None or issuance.closed:
             return
         issuance.closed = True
-        self._void(issuance.permit_number, Reason.DEVICE_FAULT if self.state != "goodbye" else Reason.TIMEOUT)
+        self._void(issuance, Reason.DEVICE_FAULT if self.state != "goodbye" else Reason.TIMEOUT)
         self.log.emit(LogEvent.ISSUANCE_ENDED, session=self.session.id, permit_number=issuance.permit_number,
                       disposition="retained" if self.session.card_retained else "voided")
         self.ports.printer.refresh_status()
         if self.state in ("new_permit.issuing", "new_permit.take_card"):
             self.fire("issuing_failed")
 
-    def _void(self, permit_number: str, reason: Reason) -> None:
+    def _void(self, issuance: Issuance, reason: Reason) -> None:
         # The issuance keeps its session's id: a retract can finish after the session was wiped.
-        sid = self.issuance.session_id if self.issuance is not None else self.session.id
-        rid = f"{sid}-void"
-        self._call("void", lambda: self.ports.backend.void_issuance(rid, permit_number, reason), session=sid)
+        sid, number = issuance.session_id, issuance.permit_number
+        final = Final.RETAINED if issuance.picked else Final.VOIDED
+        issuance.backend_started(Step.VOIDED)
+
+        def voided(result: Any) -> None:
+            if isinstance(result, bk.Voided):
+                issuance.backend_done(Step.VOIDED, final)
+            # Otherwise the row stays open: recovery at the next start voids it again (same request id).
+
+        self._call("void", lambda: self.ports.backend.void_issuance(f"{sid}-void", number, reason), session=sid,
+                   then=voided)
 
     def enter_take_card(self) -> None:
         self.timers.pop("operation", None)
@@ -636,7 +818,7 @@ class Kiosk:
     def retract_untaken_card(self) -> None:
         self.session.end(Outcome.ABORTED, Reason.TIMEOUT)
         if self.issuance is not None:
-            self.issuance.retracting = True
+            self.issuance.retract_started()
             self.pending.add("printer")
             self.ports.printer.retract()
 
@@ -645,9 +827,15 @@ class Kiosk:
         issuance = self.issuance
         if issuance is not None and not issuance.closed:
             issuance.closed = True
-            rid = s.request_id("confirm")
-            number = issuance.permit_number
-            self._call("confirm", lambda: self.ports.backend.confirm_issuance(rid, number, None))
+            rid = f"{issuance.session_id}-confirm"
+            number, serial = issuance.permit_number, issuance.card_serial
+            issuance.backend_started(Step.CONFIRMED)
+
+            def confirmed(result: Any) -> None:
+                if isinstance(result, bk.Confirmed):
+                    issuance.backend_done(Step.CONFIRMED, Final.ISSUED)
+
+            self._call("confirm", lambda: self.ports.backend.confirm_issuance(rid, number, serial), then=confirmed)
             self.log.emit(LogEvent.ISSUANCE_ENDED, session=s.id, permit_number=number, disposition="taken")
         s.end(Outcome.ISSUED, Reason.OK)
         self.ports.printer.refresh_status()
@@ -722,7 +910,8 @@ class Kiosk:
         if self.state in ("ready.attract", "out_of_service"):
             self._set_timer("health", self.config.timeouts.health_interval)
 
-    def _call(self, op: str, fn: Callable[[], Any], session: str | None = None) -> None:
+    def _call(self, op: str, fn: Callable[[], Any], session: str | None = None,
+              then: Callable[[Any], None] | None = None) -> None:
         """A backend call off the main thread; its result comes back as a BackendReply."""
         sid = self.session.id if session is None else session
         self.pending.add(f"backend.{op}")
@@ -733,7 +922,7 @@ class Kiosk:
                 result = fn()
             except Exception:
                 result = bk.BackendFailure(bk.FailureKind.BAD_REPLY)
-            self.post(BackendReply(sid, op, result))
+            self.post(BackendReply(sid, op, result, then))
 
         self._executor.submit(run)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,9 @@ class BackendReply:
     session: str
     op: str  # precheck | face_check | apply | confirm | void | health
     result: Any = field(repr=False)
+    # Runs on the main thread with the result, whatever session is current: what must happen
+    # even after the session ended (journaling a confirm or a void).
+    then: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class FaceRendered:
     width: int = 0
     height: int = 0
     ticket: dict[str, str] = field(default_factory=dict, repr=False)
+    chip: Any = field(default=None, repr=False)  # devices.permit_profile.PermitContents
 
 
 @dataclass(frozen=True)

@@ -437,6 +437,10 @@ class Journal:
         ids = [r[0] for r in self._db.execute("SELECT id FROM journal_row WHERE final IS NULL ORDER BY id")]
         return [self._read(i) for i in ids]
 
+    def rows(self) -> list[JournalRow]:
+        """Every row, finished or not (diagnostics, the power-cut harness)."""
+        return [self._read(r[0]) for r in self._db.execute("SELECT id FROM journal_row ORDER BY id")]
+
     def counters(self) -> dict[str, int]:
         """Lifetime counts for diagnostics, derived from the rows so they cannot drift from them."""
 

@@ -42,6 +42,10 @@ class LogEvent(Enum):
     ISSUANCE_STEP = EventSpec("I002", logging.INFO, "issuance step", ("session", "step", "disposition"))
     ISSUANCE_ENDED = EventSpec("I003", logging.INFO, "issuance ended", ("session", "permit_number", "disposition"))
     DEVICE_FAULT = EventSpec("F001", logging.ERROR, "device fault in session", ("session", "device", "error"))
+    RECOVERY_STARTED = EventSpec("R001", logging.WARNING, "recovery of unfinished journal rows started",
+                                 ("rows", "printer_card"))
+    RECOVERY_ACTION = EventSpec("R002", logging.INFO, "recovery action", ("row", "rule", "action", "disposition"))
+    RECOVERY_ENDED = EventSpec("R003", logging.INFO, "recovery ended", ("disposition",))
 
 
 class EventLog:

@@ -104,6 +104,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t("self_test_done", "self_test", "recovery"),
     _t("recovered", "recovery", "ready.attract", conditions="any_service_available"),
     _t("recovered", "recovery", "out_of_service"),
+    _t("recovery_blocked", "recovery", "out_of_service"),
+    _t("devices_changed", "out_of_service", "recovery", conditions="recovery_needed"),
     _t("devices_changed", "out_of_service", "ready.attract", conditions="any_service_available"),
     _t("devices_changed", "ready", "out_of_service", unless="any_service_available"),
     # attract and menu

@@ -22,6 +22,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from devices.permit_profile import (
+    CardKind,
+    Fid,
+    decode_card_info,
+    decode_holder,
+    decode_validity_ef,
+)
+from devices.printer_protocol import CardPosition
 from sim.id_card_data import (
     SIM_FOREIGN_AUTHORITY,
     encode_card,
@@ -30,13 +38,14 @@ from sim.id_card_data import (
     stand_in_photo,
 )
 from sim.id_reader_emu import IdReaderEmulator
+from sim.permit_card_emu import CardSlot, PullMode, VirtualPermitCard
 from sim.printer_emu import PrinterEmulator
 from sim.pty_link import PtyLink
 
 
 class Hub:
     def __init__(self, directory: Path, residents: dict[str, Any], *, pace: bool, baudrate: int,
-                 printer_opts: dict[str, int]) -> None:
+                 printer_opts: dict[str, int], with_chip: bool = True) -> None:
         self.directory = directory
         self.residents = residents
         rate = baudrate if pace else None
@@ -46,6 +55,12 @@ class Hub:
         (directory / "printed").mkdir(parents=True, exist_ok=True)
         self.printer = PrinterEmulator(self.printer_link, directory / "printed", **printer_opts)
         self.lock = threading.Lock()
+        # The chip encoder inside the printer: a vpcd slot (needs a running pcscd); each card in
+        # the printer has its chip, put into the field while the card is at the encoder.
+        self.with_chip = with_chip
+        self.slot = CardSlot() if with_chip else None
+        self.chips: dict[int, VirtualPermitCard] = {}
+        self.printer.on_card_moved = self._card_moved
 
     def start(self) -> None:
         self.id_reader.start()
@@ -54,8 +69,39 @@ class Hub:
     def stop(self) -> None:
         self.id_reader.stop()
         self.printer.stop()
+        if self.slot is not None and self.slot.inserted:
+            self.slot.remove()
         self.id_link.close()
         self.printer_link.close()
+
+    def _card_moved(self, job: int, origin: str, position: CardPosition | None) -> None:
+        """Called by the printer emulator (its thread, under its lock) after each movement."""
+        if self.slot is None:
+            return
+        if job not in self.chips and origin == "hopper":
+            self.chips[job] = VirtualPermitCard.blank(f"{0x5A00000000000000 + job:016X}")
+        at_encoder = position == CardPosition.ENCODER
+        chip = self.chips.get(job)
+        if at_encoder and chip is not None and not self.slot.inserted:
+            self.slot.insert(chip)
+        elif not at_encoder and self.slot.inserted and self.slot.card is chip:
+            self.slot.remove()
+
+    def chip_summary(self, job: int) -> dict[str, Any] | None:
+        """What a scenario may check of a card's chip: its kind, permit number and validity (no names)."""
+        chip = self.chips.get(job)
+        if chip is None:
+            return None
+        info = decode_card_info(chip.file(Fid.CARD_INFO))
+        out: dict[str, Any] = {"serial": info.serial, "kind": info.kind.value}
+        if info.kind is CardKind.PERMIT:
+            state = decode_validity_ef(chip.file(Fid.VALIDITY))
+            if state.current is not None:
+                v = state.current.validity
+                out.update(valid_from=v.valid_from.isoformat(), valid_until=v.valid_until.isoformat(),
+                           endorsement_count=v.endorsement_count)
+            out["permit_number"] = decode_holder(chip.file(Fid.HOLDER)).permit_number
+        return out
 
     def card_for(self, key: str) -> Any:
         """The resident's ID card, with their authority portrait as its stand-in photo.
@@ -88,6 +134,14 @@ class Hub:
             self.id_reader.inject_fault(kind, at, count)
         elif device == "printer":
             self.printer.inject_fault(kind, at)
+        elif device == "permit_card" and self.slot is not None:
+            # "pull" (the card leaves the field at the next write), "fail:6581" (an error status)
+            if kind == "pull":
+                self.slot.pull_at(ins=0xD6, after=count - 1, mode=PullMode.TEAR)
+            elif kind.startswith("fail:"):
+                self.slot.fail_next(int(kind.split(":", 1)[1], 16), ins=0xD6)
+            else:
+                return {"ok": False, "error": f"unknown permit_card fault {kind!r}"}
         else:
             return {"ok": False, "error": f"no emulator for {device} in the hub"}
         return {"ok": True}
@@ -113,10 +167,15 @@ class Hub:
             if op == "fault":
                 return self.fault(cmd.get("device", ""), cmd.get("kind", ""), cmd.get("at"), int(cmd.get("count", 1)))
             if op == "state":
+                records = self.printer.records
+                for record in records:
+                    chip = self.chip_summary(int(record.get("job", 0)))
+                    if chip is not None:
+                        record["chip"] = chip
                 return {
                     "ok": True,
                     "printer": {
-                        "records": self.printer.records,
+                        "records": records,
                         "cards_issued": self.printer.cards_issued,
                         "cards_retained": self.printer.cards_retained,
                         "hopper": self.printer.hopper_count,
@@ -157,13 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hopper-capacity", type=int, default=200)
     ap.add_argument("--low-threshold", type=int, default=10)
     ap.add_argument("--bin-capacity", type=int, default=50)
+    ap.add_argument("--no-chip", action="store_true", help="no chip encoder (no pcscd running)")
     args = ap.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     residents = json.loads(args.residents.read_text(encoding="utf-8"))["residents"]
     hub = Hub(args.dir, residents, pace=args.pace, baudrate=args.baudrate, printer_opts={
         "hopper": args.hopper, "hopper_capacity": args.hopper_capacity,
         "low_threshold": args.low_threshold, "bin_capacity": args.bin_capacity,
-    })
+    }, with_chip=not args.no_chip)
     if args.faults is not None:
         for f in json.loads(args.faults.read_text(encoding="utf-8")):
             hub.fault(f["device"], f["kind"], f.get("at"), int(f.get("count", 1)))

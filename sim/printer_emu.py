@@ -16,6 +16,7 @@ import pathlib
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -95,6 +96,9 @@ class PrinterEmulator:
         self._decoder = FrameDecoder(accept=b"C")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Told of every card movement: (job, origin, position, or None once the card left the
+        # printer). The device hub uses it to put a card's chip into the encoder's field.
+        self.on_card_moved: Callable[[int, str, CardPosition | None], None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -120,7 +124,9 @@ class PrinterEmulator:
             if card is None or card.position != CardPosition.GATE:
                 return False
             self._finish(card, "taken")
-            return True
+        if self.on_card_moved is not None:
+            self.on_card_moved(card.job, card.origin, None)
+        return True
 
     def insert_card(self, face: Image.Image | None = None) -> bool:
         """The resident pushes a card into the front slot (for a card-face rewrite)."""
@@ -129,7 +135,10 @@ class PrinterEmulator:
                 return False
             img = face.convert("1") if face is not None else Image.new("1", (CARD_WIDTH, CARD_HEIGHT), 255)
             self._card = _Card(self._new_job(), "inserted", CardPosition.GATE, img)
-            return True
+            job = self._card.job
+        if self.on_card_moved is not None:
+            self.on_card_moved(job, "inserted", CardPosition.GATE)
+        return True
 
     def inject_fault(self, kind: str, at: str | None = None) -> None:
         """Make trouble (kinds: FAULT_KINDS).
@@ -297,6 +306,23 @@ class PrinterEmulator:
     # --- the mechanics ------------------------------------------------------------------
 
     def _execute(self, f: Frame) -> bytes:
+        before = (self._card.job, self._card.position) if self._card is not None else None
+        reply = self._execute_frame(f)
+        after = (self._card.job, self._card.position) if self._card is not None else None
+        if before != after:
+            self._moved(before, after)
+        return reply
+
+    def _moved(self, before: tuple[int, CardPosition] | None, after: tuple[int, CardPosition] | None) -> None:
+        hook = self.on_card_moved
+        if hook is None:
+            return
+        if before is not None and (after is None or after[0] != before[0]):
+            hook(before[0], "", None)
+        if after is not None and self._card is not None:
+            hook(after[0], self._card.origin, after[1])
+
+    def _execute_frame(self, f: Frame) -> bytes:
         if f.cm == Cmd.STATUS:
             return self._positive(f)
         if self._cover_open:

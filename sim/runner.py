@@ -29,6 +29,7 @@ from kiosk.view import View, Waiting
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
+ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (port 35963), where the device hub's chips appear
 AT_REST = ("ready.attract", "out_of_service")
 
 
@@ -342,6 +343,10 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     for screen in e.screens_include:
         if not any(screen_matches(s, screen) for s in report["screens"]):
             out.append(f"expected screen {screen!r} to be shown; shown: {', '.join(report['screens'])}")
+    if e.chip_valid_until is not None:
+        chips = [r.get("chip") for r in report["printed"] if r.get("chip")]
+        got = chips[-1].get("valid_until") if chips else None
+        differs("chip_valid_until", e.chip_valid_until.isoformat(), got)
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
@@ -355,11 +360,13 @@ Builder = Callable[..., Kiosk]
 
 
 def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[str, Any], backend_url: str,
-                     log_file: Path) -> KioskConfig:
+                     workdir: Path) -> KioskConfig:
+    """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend."""
     devices = replace(
         config.devices,
         id_reader=replace(config.devices.id_reader, port=hub_ready["id_reader"]),
         printer=replace(config.devices.printer, port=hub_ready["printer"]),
+        encoder=replace(config.devices.encoder, reader=ENCODER_READER),
         camera=replace(config.devices.camera, driver="sim"),
     )
     return replace(
@@ -367,7 +374,8 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
         terminal=replace(config.terminal, policy=scenario.policy),
         devices=devices,
         backend=replace(config.backend, url=backend_url),
-        logging=replace(config.logging, file=str(log_file)),
+        journal=replace(config.journal, file=str(workdir / "journal.sqlite")),
+        logging=replace(config.logging, file=str(workdir / "kiosk.jsonl")),
     )
 
 
@@ -375,8 +383,12 @@ class SimRig:
     """The emulators, the backend and a kiosk wired to them: what scenarios and the benchmark run on."""
 
     def __init__(self, scenario: Scenario, *, config: KioskConfig, sim: SimConfig, build: Builder,
-                 make_display: Callable[[KioskConfig], Any], workdir: Path | None = None) -> None:
+                 make_display: Callable[[KioskConfig], Any], workdir: Path | None = None,
+                 attach: dict[str, Any] | None = None) -> None:
+        """`attach`: emulators already running (`hub`: the hub's ready line, `backend_url`), so a
+        kiosk process can be killed and started again against the same devices and records."""
         self.scenario = scenario
+        self.attach = attach
         self.config = config
         self.sim = sim
         self.build = build
@@ -384,6 +396,7 @@ class SimRig:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kiosk-scenario-"))
         self.hub: Any = None
         self.backend: Any = None
+        self.pcscd: Any = None
         self.client: Any = None
         self.kiosk: Kiosk | None = None
         self.display: Any = None
@@ -398,17 +411,41 @@ class SimRig:
         from kiosk.policy import load_pack
         from sim.camera_emu import SceneFrameSource
         from sim.hub import HubClient
+        from sim.permit_card_emu import TEST_KEYS
+
+        scenario, sim = self.scenario, self.sim
+        if self.attach is not None:
+            hub_ready, backend_url = self.attach["hub"], self.attach["backend_url"]
+        else:
+            hub_ready, backend_url = self._launch()
+        self.client = HubClient(hub_ready["control"])
+        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir)
+        self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
+        self.camera = SceneFrameSource()
+        for fault in scenario.faults:
+            if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
+                self.camera.fail(True)
+        log = EventLog(Path(cfg.logging.file), clock_now=self.clock.now)
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS)
+        self.display = self.make_display(cfg)
+        self.cfg = cfg
+
+    def _launch(self) -> tuple[dict[str, Any], str]:
         from sim.launcher import start_backend, start_hub
+        from sim.pcscd import start_pcscd
 
         scenario, sim = self.scenario, self.sim
         residents_file = self.workdir / "residents.json"
         residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
-        hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer")]
+        hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer", "permit_card")]
         backend_faults = [
             {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
             for f in scenario.faults if f.device == "backend"
         ]
         t0 = time.monotonic()
+        # One pcscd serves the machine: taken under a machine-wide lock, stopped by its PID.
+        self.pcscd = start_pcscd(self.workdir / "pcscd.log")
+        tp = time.monotonic()
         self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
             "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
             "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
@@ -417,21 +454,10 @@ class SimRig:
         self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
                                      backend_faults)
         t2 = time.monotonic()
-        self.timings.update(hub_start_s=t1 - t0, backend_start_s=t2 - t1)
-        self.client = HubClient(self.hub.ready["control"])
-        cfg = sim_kiosk_config(self.config, scenario, self.hub.ready,
-                               f"http://127.0.0.1:{self.backend.ready['port']}", self.workdir / "kiosk.jsonl")
-        self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
-        self.camera = SceneFrameSource()
-        for fault in scenario.faults:
-            if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
-                self.camera.fail(True)
-        log = EventLog(Path(cfg.logging.file), clock_now=self.clock.now)
-        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera)
-        self.display = self.make_display(cfg)
-        self.cfg = cfg
+        self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t1)
+        return self.hub.ready, f"http://127.0.0.1:{self.backend.ready['port']}"
 
-    def play(self, screenshots: Path | None = None) -> ScenarioPlayer:
+    def play(self, screenshots: Path | None = None, *, assist_only: bool = False) -> ScenarioPlayer:
         """One session, from wherever the kiosk is (booting or at rest) to the end of the session."""
         from kiosk.mainloop import run
 
@@ -442,6 +468,7 @@ class SimRig:
             self.scenario, self.kiosk, self.display, self.client, self.camera, self.clock,
             max_session_seconds=self.sim.run.max_session_seconds + (self.clock.monotonic() if self.started else 0),
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
+            assist_only=assist_only,
         )
         if not self.started:
             self.kiosk.start()
@@ -463,10 +490,10 @@ class SimRig:
             self.display.close()
         if self.client is not None:
             self.client.close()
-        for proc in (self.hub, self.backend):
+        for proc in (self.hub, self.backend, self.pcscd):
             if proc is not None:
                 proc.stop()
-        if not keep_workdir:
+        if not keep_workdir and self.attach is None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -98,6 +98,7 @@ class Expect:
     screens_include: tuple[str, ...] = ()
     final_screen: str | None = None
     large_text: bool | None = None
+    chip_valid_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,8 @@ def _step(i: int, data: Any) -> Step:
 def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
-                                 "printed_validity", "screens_include", "final_screen", "large_text"))
+                                 "printed_validity", "screens_include", "final_screen", "large_text",
+                                 "chip_valid_until"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -326,6 +328,8 @@ def _expect(data: Any) -> Expect:
         screens_include=tuple(screens),
         final_screen=_str(data, "final_screen", "expect.") if "final_screen" in data else None,
         large_text=_bool(data, "large_text", "expect.") if "large_text" in data else None,
+        chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
+        if "chip_valid_until" in data else None,
     )
 
 
