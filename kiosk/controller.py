@@ -19,6 +19,8 @@ from devices.events import (
     CameraError,
     CameraFailed,
     ChipCardPresent,
+    ChipCardRemoved,
+    ChipError,
     ChipOp,
     ChipResult,
     IdCardRead,
@@ -32,10 +34,11 @@ from devices.events import (
 )
 from devices.status import DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from kiosk import backend as bk
+from kiosk import cardface, wlt
 from kiosk import photo as photo_checks
-from kiosk import wlt
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
+from kiosk.endorsement import Rewrite, rewrite_decision
 from kiosk.events import BackendReply, FaceRendered, PhotoAnalysed, WorkFailed
 from kiosk.idcard import CardDataError, card_type_of, parse_card
 from kiosk.identity import CardType, Identity
@@ -49,6 +52,15 @@ from kiosk.ports import Ports
 from kiosk.presenter import build_view
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.recovery import Action, ActionKind, CardPlace, PrinterFacts, RecoveryPlan, plan, plan_stray_card
+from kiosk.rewriting import (
+    PRINTER_OPS,
+    READ_PHASE,
+    REWRITE_PHASE,
+    VERIFY_PHASE,
+    CardRewrite,
+    RewriteStep,
+    validity_face,
+)
 from kiosk.session import Session, SessionSummary
 from kiosk.view import View
 
@@ -56,6 +68,7 @@ from kiosk.view import View
 REQUIRES: dict[Service, tuple[DeviceKind, ...]] = {
     Service.NEW_PERMIT: (DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD,
                          DeviceKind.BACKEND),
+    Service.CARD_REWRITE: (DeviceKind.PRINTER, DeviceKind.PERMIT_CARD, DeviceKind.BACKEND),
 }
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 TAPS: dict[str, str] = {
@@ -105,6 +118,7 @@ class Kiosk:
         self.finished: list[SessionSummary] = []
         self.issuance: Issuance | None = None
         self._recovery: deque[tuple[RecoveryPlan, Action]] = deque()
+        self.rewrite: CardRewrite | None = None
         self._next_photo_request = 1
         self._offered: tuple[str, ...] | None = None
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
@@ -269,6 +283,11 @@ class Kiosk:
         self._status_changed(st.device)
 
     def _status_changed(self, device: DeviceKind) -> None:
+        if device is DeviceKind.PRINTER and self.state == "card_rewrite.insert_card":
+            st = self.status[device]
+            if st.media is MediaPosition.ENTERING:  # a card waits at the front slot
+                self.fire("card_inserted")
+                return
         if self.state == "self_test":
             self._maybe_self_test_done()
             return
@@ -414,6 +433,9 @@ class Kiosk:
         if self.state == "recovery" and self._recovery and event.op is PrinterOp.RETRACT:
             self._recovery_retracted(event.ok)
             return
+        if self.rewrite is not None:
+            self._rewrite_printer_result(event)
+            return
         issuance = self.issuance
         if issuance is None or event.op is PrinterOp.STATUS:
             return
@@ -444,6 +466,9 @@ class Kiosk:
         self._issuance_advance()
 
     def _on_ChipResult(self, event: ChipResult) -> None:
+        if self.rewrite is not None:
+            self._rewrite_chip_result(event)
+            return
         issuance = self.issuance
         want = {IssuanceStep.ENCODE: ChipOp.PERSONALISE, IssuanceStep.VERIFY: ChipOp.READ}
         if issuance is None or issuance.in_flight not in want or event.op is not want[issuance.in_flight]:
@@ -468,11 +493,21 @@ class Kiosk:
             return
         self._issuance_advance()
 
+    def _on_ChipCardRemoved(self, event: ChipCardRemoved) -> None:
+        if self.rewrite is not None:
+            self._rewrite_advance()
+
     def _on_ChipCardPresent(self, event: ChipCardPresent) -> None:
         if self.state == "new_permit.issuing":
             self._issuance_advance()
+        elif self.rewrite is not None:
+            self._rewrite_advance()
 
     def _on_PrintedCardTaken(self, event: PrintedCardTaken) -> None:
+        if self.rewrite is not None and self.state == "card_rewrite.return_card":
+            self.rewrite.taken()
+            self.fire("card_returned")
+            return
         if self.issuance is None:
             return
         self.issuance.taken()
@@ -496,6 +531,21 @@ class Kiosk:
 
     def new_permit_available(self) -> bool:
         return self.service_available(Service.NEW_PERMIT)
+
+    def card_rewrite_available(self) -> bool:
+        return self.service_available(Service.CARD_REWRITE)
+
+    def rewrite_due(self) -> bool:
+        return self.rewrite is not None and isinstance(self.rewrite.decision, Rewrite)
+
+    def card_was_rewritten(self) -> bool:
+        return self.rewrite is not None and self.rewrite.rewritten
+
+    def card_was_unusable(self) -> bool:
+        return self.session.rewrite_error is not None
+
+    def rewrite_faulted(self) -> bool:
+        return self.session.fault_device is not None
 
     def id_card_refused(self) -> bool:
         assert self.session.identity is not None
@@ -685,6 +735,234 @@ class Kiosk:
             self.session.service = Service.NEW_PERMIT
             self.log.emit(LogEvent.SESSION_STARTED, session=self.session.id, service=Service.NEW_PERMIT)
 
+    # --- card-face rewrite (SH-END-4) ---------------------------------------------------------------
+
+    def enter_card_rewrite(self) -> None:
+        if self.session.service is None:
+            self.session.service = Service.CARD_REWRITE
+            self.log.emit(LogEvent.SESSION_STARTED, session=self.session.id, service=Service.CARD_REWRITE)
+
+    def enter_insert_card(self) -> None:
+        self.rewrite = None
+        # A card already waiting at the slot counts as inserted: the next status tells.
+        self.ports.printer.refresh_status()
+
+    def enter_read_chip(self) -> None:
+        self.session.rewrite_error = None
+        self.rewrite = CardRewrite(self.session.id, self.journal)
+        self.rewrite.start(READ_PHASE)
+        self._rewrite_advance()
+
+    def enter_check_endorsement(self) -> None:
+        rw = self.rewrite
+        assert rw is not None and rw.chip is not None
+        c = rw.chip.contents
+        rid = self.session.request_id("endorsement")
+        backend = self.ports.backend
+        self._call("endorsement",
+                   lambda: backend.check_endorsement(rid, c.permit_number, c.id_number, c.validity.valid_until),
+                   then=self._endorsement_checked)
+
+    def _endorsement_checked(self, result: Any) -> None:
+        rw = self.rewrite
+        if rw is None or self.state != "card_rewrite.check_endorsement":
+            return
+        if isinstance(result, bk.UnknownPermit):
+            self.session.rewrite_error = "not_a_permit_card"
+            self.fire("card_unusable")
+            return
+        if not isinstance(result, bk.EndorsementCheck):
+            self.session.fault_device = DeviceKind.BACKEND.value
+            self.session.end(Outcome.COUNTER_REFERRAL, Reason.BACKEND_UNAVAILABLE)
+            self.fire("card_unusable")
+            return
+        mine = rewrite_decision(result.permit.standing, rw.chip.contents.validity.valid_until, self.clock.today(),
+                                self.pack)
+        if mine != result.decision:
+            # The backend is the authority, but a card is not rewritten on a decision the kiosk's own
+            # reading of RULES.md does not share: the card goes back and the case to a counter.
+            self.log.emit(LogEvent.REFUSED, session=self.session.id, reason="decision_mismatch")
+            self.session.fault_device = DeviceKind.BACKEND.value
+            self.session.end(Outcome.COUNTER_REFERRAL, Reason.BACKEND_UNAVAILABLE)
+            self.fire("card_unusable")
+            return
+        rw.decision = result.decision
+        if isinstance(result.decision, Refusal):
+            self.session.refusal = result.decision
+        self.fire("endorsement_checked")
+
+    def enter_rewrite(self) -> None:
+        rw = self.rewrite
+        assert rw is not None and isinstance(rw.decision, Rewrite)
+        chip = rw.chip
+        rw.begin_journal(chip.contents.permit_number, chip.card.serial)
+        face = validity_face(chip, self.pack.issuing_authority, rw.decision.valid_from, rw.decision.valid_until)
+        area = cardface.AREAS["validity"]
+        rw.area = area
+        rw.validity_bits = cardface.pack_bits(cardface.render(face, "validity"))
+        rw.ticket = {"permit_number": chip.contents.permit_number, "validity": rw.decision.printed}
+        rw.start(REWRITE_PHASE)
+        self._rewrite_advance()
+
+    def enter_verify(self) -> None:
+        assert self.rewrite is not None
+        self.rewrite.start(VERIFY_PHASE)
+        self._rewrite_advance()
+
+    def enter_return_card(self) -> None:
+        rw = self.rewrite
+        if rw is None or not rw.card_inside:
+            self.fire("card_returned")  # nothing inside to give back
+            return
+        self._set_timer("take_card", self.config.timeouts.take_card)
+        rw.start((RewriteStep.PRESENT,))
+        self._rewrite_advance()
+
+    def enter_rewrite_done(self) -> None:
+        rw = self.rewrite
+        assert rw is not None and isinstance(rw.decision, Rewrite)
+        self.session.end(Outcome.CARD_REWRITTEN, Reason.OK)
+        rw.confirm_started()
+        rid = self.session.request_id("rewrite_confirm")
+        number, serial, decision = rw.chip.contents.permit_number, rw.chip.card.serial, rw.decision
+        backend = self.ports.backend
+
+        def confirmed(result: Any) -> None:
+            if isinstance(result, bk.Rewritten):
+                rw.confirmed()
+
+        self._call("rewrite_confirm", lambda: backend.confirm_rewrite(rid, number, serial, decision), then=confirmed)
+
+    def _rewrite_advance(self) -> None:
+        rw = self.rewrite
+        if rw is None:
+            return
+        enc = self.status.get(DeviceKind.PERMIT_CARD)
+        in_field = enc is not None and enc.media is MediaPosition.PRESENT
+        step = rw.next_command(in_field)
+        if step is None:
+            if rw.awaiting_chip(in_field):
+                self.pending.add("encoder.field")
+                self._set_timer("operation", self.config.timeouts.device_operation)
+            elif rw.phase_done:
+                self._rewrite_phase_done()
+            return
+        self.pending.discard("encoder.field")
+        self.pending.add("printer" if step in PRINTER_OPS else "encoder")
+        self._set_timer("operation", self.config.timeouts.device_operation)
+        self.session.issuing_step = step.value
+        rw.sent(step)
+        printer, encoder = self.ports.printer, self.ports.encoder
+        if step is RewriteStep.TAKE_IN:
+            printer.take_in()
+        elif step in (RewriteStep.TO_ENCODER, RewriteStep.VERIFY_MOVE):
+            printer.to_encoder()
+        elif step in (RewriteStep.READ, RewriteStep.VERIFY_READ):
+            encoder.read_card()
+        elif step is RewriteStep.WRITE_CHIP:
+            d = rw.decision
+            encoder.write_validity(d.valid_from, d.valid_until, rw.chip.contents.validity.endorsement_count + 1)
+        elif step is RewriteStep.ERASE:
+            a = rw.area
+            printer.erase_area(a.x, a.y, a.width, a.height)
+        elif step is RewriteStep.TICKET:
+            printer.ticket(rw.ticket)
+        elif step is RewriteStep.PRINT:
+            a = rw.area
+            printer.print_area(a.x, a.y, a.width, a.height, rw.validity_bits)
+        elif step is RewriteStep.PRESENT:
+            printer.present()
+
+    def _rewrite_phase_done(self) -> None:
+        if self.state == "card_rewrite.read_chip":
+            self.fire("chip_read")
+        elif self.state == "card_rewrite.rewrite":
+            self.fire("rewritten")
+        elif self.state == "card_rewrite.verify":
+            self.fire("verified")
+
+    def _rewrite_printer_result(self, event: PrinterResult) -> None:
+        rw = self.rewrite
+        assert rw is not None
+        if event.op is PrinterOp.STATUS:
+            return
+        if event.op is PrinterOp.RETRACT:
+            self.pending.discard("printer")
+            rw.retracted(event.ok)
+            self.session.card_retained = True
+            rw.close_retained()
+            self.fire("rewrite_failed")
+            return
+        step = rw.in_flight
+        if step is None or PRINTER_OPS.get(step) is not event.op:
+            return
+        self.pending.discard("printer")
+        self.timers.pop("operation", None)
+        if not event.ok:
+            rw.failed()
+            self._rewrite_failed("printer", str(event.error))
+            return
+        rw.done(step)
+        if step is RewriteStep.PRESENT:
+            return  # now the resident takes it: PrintedCardTaken
+        self._rewrite_advance()
+
+    def _rewrite_chip_result(self, event: ChipResult) -> None:
+        rw = self.rewrite
+        assert rw is not None
+        step = rw.in_flight
+        want = {RewriteStep.READ: ChipOp.READ, RewriteStep.VERIFY_READ: ChipOp.READ,
+                RewriteStep.WRITE_CHIP: ChipOp.WRITE_VALIDITY}
+        if step not in want or event.op is not want[step]:
+            return
+        self.pending.discard("encoder")
+        self.timers.pop("operation", None)
+        data: Any = event.data
+        if step is RewriteStep.READ:
+            if not event.ok:
+                rw.failed()
+                # Not a permit card, or unreadable: give it back and say so (never keep a resident's card
+                # that was not touched).
+                self.session.rewrite_error = "not_a_permit_card" if event.error in (
+                    ChipError.NOT_A_PERMIT_CARD, ChipError.NOT_A_BLANK_CARD) else "unreadable"
+                self.fire("card_unusable")
+                return
+            rw.chip = data
+        elif step is RewriteStep.WRITE_CHIP:
+            d = rw.decision
+            if not event.ok or data is None or (data.valid_from, data.valid_until) != (d.valid_from, d.valid_until):
+                rw.failed()
+                self._rewrite_failed("permit_card", str(event.error or "verify_mismatch"))
+                return
+        else:  # VERIFY_READ: the same card, the new validity
+            d = rw.decision
+            same = (event.ok and data is not None and data.card.serial == rw.chip.card.serial
+                    and (data.contents.validity.valid_from, data.contents.validity.valid_until)
+                    == (d.valid_from, d.valid_until))
+            if not same:
+                rw.failed()
+                self._rewrite_failed("permit_card", str(event.error or "verify_mismatch"))
+                return
+        rw.done(step)
+        self._rewrite_advance()
+
+    def _rewrite_failed(self, device: str, error: str) -> None:
+        """After the chip write began the card may be half rewritten: it is retained, never handed back."""
+        rw = self.rewrite
+        assert rw is not None
+        self.log.emit(LogEvent.DEVICE_FAULT, session=self.session.id, device=device, error=error)
+        self.session.fault_device = device
+        self.session.end(Outcome.COUNTER_REFERRAL, Reason.DEVICE_FAULT)
+        if rw.row_id is not None and rw.card_inside and not rw.retracting:
+            rw.retract_started()
+            self.pending.add("printer")
+            self.ports.printer.retract()
+            return
+        if rw.card_inside and self.state in ("card_rewrite.read_chip",):
+            self.fire("card_unusable")  # nothing was written: the card goes back
+            return
+        self.fire("rewrite_failed")
+
     def enter_read_id(self) -> None:
         self.session.read_error = None
         self.ports.id_reader.set_reading(True)
@@ -817,6 +1095,11 @@ class Kiosk:
 
     def retract_untaken_card(self) -> None:
         self.session.end(Outcome.ABORTED, Reason.TIMEOUT)
+        if self.rewrite is not None and self.rewrite.card_inside:
+            self.rewrite.retract_started()
+            self.pending.add("printer")
+            self.ports.printer.retract()
+            return
         if self.issuance is not None:
             self.issuance.retract_started()
             self.pending.add("printer")
@@ -891,6 +1174,7 @@ class Kiosk:
     def exit_goodbye(self) -> None:
         # SH-PRIV-1: the session's personal data goes with it.
         self.session = Session()
+        self.rewrite = None
         if self.issuance is not None and self.issuance.closed:
             self.issuance = None
 

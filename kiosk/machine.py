@@ -36,6 +36,10 @@ WAITING: dict[str, Waiting] = {
     "new_permit.phone": Waiting.DIGITS,
     "new_permit.take_card": Waiting.TAKE_CARD,
     "new_permit.done": Waiting.TOUCH,
+    "card_rewrite.notice": Waiting.TOUCH,
+    "card_rewrite.insert_card": Waiting.PERMIT_CARD,
+    "card_rewrite.return_card": Waiting.TAKE_CARD,
+    "card_rewrite.done": Waiting.TOUCH,
     "refusal": Waiting.TOUCH,
     "fault": Waiting.TOUCH,
 }
@@ -48,10 +52,12 @@ SESSION_WAITING: tuple[str, ...] = (
     "new_permit.photo",
     "new_permit.details",
     "new_permit.phone",
+    "card_rewrite.notice",
+    "card_rewrite.insert_card",
 )
 
 # Screens that end a session and return by themselves after `timeouts.done`.
-CLOSING: tuple[str, ...] = ("new_permit.done", "refusal", "fault")
+CLOSING: tuple[str, ...] = ("new_permit.done", "card_rewrite.done", "refusal", "fault")
 
 
 def _state(name: str, **kw: Any) -> dict[str, Any]:
@@ -86,6 +92,20 @@ STATES: list[Any] = [
             _state("issuing", on_enter="enter_issuing"),
             _state("take_card", on_enter="enter_take_card", on_exit="exit_take_card"),
             _state("done", on_enter="enter_done"),
+        ],
+    },
+    {
+        "name": "card_rewrite",
+        "on_enter": "enter_card_rewrite",
+        "children": [
+            _state("notice"),
+            _state("insert_card", on_enter="enter_insert_card"),
+            _state("read_chip", on_enter="enter_read_chip"),
+            _state("check_endorsement", on_enter="enter_check_endorsement"),
+            _state("rewrite", on_enter="enter_rewrite"),
+            _state("verify", on_enter="enter_verify"),
+            _state("return_card", on_enter="enter_return_card", on_exit="exit_take_card"),
+            _state("done", on_enter="enter_rewrite_done"),
         ],
     },
     _state("refusal", on_enter="enter_refusal"),
@@ -142,6 +162,23 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t("card_taken", "new_permit.take_card", "new_permit.done"),
     _t("take_timeout", "new_permit.take_card", "goodbye", before="retract_untaken_card"),
     _t("issuing_failed", "new_permit.take_card", "fault"),
+    # card-face rewrite (SH-END-4): the card is always returned, or retained when it cannot be
+    _t("tap_service_card_rewrite", "ready.menu", "card_rewrite.notice", conditions="card_rewrite_available"),
+    _t("tap_confirm", "card_rewrite.notice", "card_rewrite.insert_card"),
+    _t("card_inserted", "card_rewrite.insert_card", "card_rewrite.read_chip"),
+    _t("chip_read", "card_rewrite.read_chip", "card_rewrite.check_endorsement"),
+    _t("card_unusable", ["card_rewrite.read_chip", "card_rewrite.check_endorsement"], "card_rewrite.return_card"),
+    _t("endorsement_checked", "card_rewrite.check_endorsement", "card_rewrite.rewrite", conditions="rewrite_due"),
+    _t("endorsement_checked", "card_rewrite.check_endorsement", "card_rewrite.return_card"),
+    _t("rewritten", "card_rewrite.rewrite", "card_rewrite.verify"),
+    _t("verified", "card_rewrite.verify", "card_rewrite.return_card"),
+    _t("rewrite_failed", ["card_rewrite.read_chip", "card_rewrite.rewrite", "card_rewrite.verify",
+                          "card_rewrite.return_card"], "fault"),
+    _t("card_returned", "card_rewrite.return_card", "card_rewrite.done", conditions="card_was_rewritten"),
+    _t("card_returned", "card_rewrite.return_card", "card_rewrite.insert_card", conditions="card_was_unusable"),
+    _t("card_returned", "card_rewrite.return_card", "fault", conditions="rewrite_faulted"),
+    _t("card_returned", "card_rewrite.return_card", "refusal"),
+    _t("take_timeout", "card_rewrite.return_card", "goodbye", before="retract_untaken_card"),
     # leaving a session: cancel, idle, a device lost, the closing screens
     _t("tap_cancel", list(SESSION_WAITING), "goodbye", before="note_cancelled"),
     _t("idle_timeout", list(SESSION_WAITING), "goodbye", before="note_timed_out"),

@@ -79,6 +79,21 @@ def build_view(k: Kiosk) -> View:
         if s.grant is not None:
             data.update(permit_number=s.grant.number, valid_until=s.grant.valid_until.isoformat())
         buttons = (Button("confirm", "button.finish"),)
+    elif state == "card_rewrite.notice":
+        buttons = (CONFIRM, CANCEL)
+    elif state == "card_rewrite.insert_card":
+        data["error"] = s.rewrite_error
+        buttons = (CANCEL,)
+    elif state == "card_rewrite.rewrite":
+        data["step"] = {"write_chip": "chip", "erase": "erase"}.get(s.issuing_step or "", "print")
+    elif state == "card_rewrite.return_card":
+        data["rewritten"] = bool(k.rewrite is not None and k.rewrite.rewritten)
+    elif state == "card_rewrite.done":
+        rw = k.rewrite
+        if rw is not None and rw.decision is not None and hasattr(rw.decision, "printed"):
+            data.update(valid_from=rw.decision.valid_from.isoformat(), valid_until=rw.decision.valid_until.isoformat(),
+                        printed=rw.decision.printed)
+        buttons = (Button("confirm", "button.finish"),)
     elif state == "refusal":
         data.update(reason=str(s.reason or (s.refusal.reason if s.refusal else "")),
                     available_on=s.available_on.isoformat() if s.available_on else None)

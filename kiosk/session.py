@@ -21,6 +21,7 @@ class Session:
     id_photo: Photo | None = field(default=None, repr=False)
     large_text: bool = False
     read_error: str | None = None
+    rewrite_error: str | None = None  # the inserted card was not a permit card, or unreadable
     record_refusals: tuple[Refusal, ...] = ()
     registered_address: str | None = field(default=None, repr=False)
     lives_there: bool | None = None

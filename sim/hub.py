@@ -25,11 +25,16 @@ from typing import Any
 from devices.permit_profile import (
     CardKind,
     Fid,
+    PermitContents,
+    PermitValidity,
     decode_card_info,
     decode_holder,
     decode_validity_ef,
 )
 from devices.printer_protocol import CardPosition
+from kiosk import cardface
+from kiosk.dates import add_months
+from sim import faces
 from sim.id_card_data import (
     SIM_FOREIGN_AUTHORITY,
     encode_card,
@@ -60,6 +65,7 @@ class Hub:
         self.with_chip = with_chip
         self.slot = CardSlot() if with_chip else None
         self.chips: dict[int, VirtualPermitCard] = {}
+        self._pending_chip: VirtualPermitCard | None = None
         self.printer.on_card_moved = self._card_moved
 
     def start(self) -> None:
@@ -74,12 +80,42 @@ class Hub:
         self.id_link.close()
         self.printer_link.close()
 
+    def permit_card_for(self, key: str) -> tuple[Any, VirtualPermitCard]:
+        """A resident's own permit card: its face as printed then, and its chip (card_valid_until)."""
+        r, p = self.residents[key], self.residents[key]["permit"]
+        card_until = date.fromisoformat(p.get("card_valid_until", p["valid_until"]))
+        validity = PermitValidity(date.fromisoformat(p["issued"]), add_months(card_until, -12), card_until, 0)
+        reg = r.get("registration") or {}
+        contents = PermitContents(
+            permit_number=p["number"], name=r["name"], sex=r["sex"], nation=r["nation"],
+            birth=date.fromisoformat(r["birth"]), id_number=r["id_number"], household_address=r["id_address"],
+            residence_address=reg.get("address", ""), validity=validity, photo=self._chip_photo(key),
+        )
+        face = cardface.render(cardface.CardFace(
+            permit_number=p["number"], name=r["name"], sex=r["sex"], nation=r["nation"],
+            birth=contents.birth, id_number=r["id_number"], household_address=r["id_address"],
+            residence_address=contents.residence_address, authority="上海市公安局", issued=validity.issue_date,
+            valid_from=validity.valid_from, valid_until=validity.valid_until, photo=None,
+        ))
+        serial = f"{0x5B00000000000000 + sum(p['number'].encode()):016X}"
+        return face, VirtualPermitCard.permit(serial, contents)
+
+    @staticmethod
+    def _chip_photo(key: str) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        faces.reference_portrait(key).convert("RGB").resize((102, 126)).save(buf, "JPEG", quality=70)
+        return buf.getvalue()
+
     def _card_moved(self, job: int, origin: str, position: CardPosition | None) -> None:
         """Called by the printer emulator (its thread, under its lock) after each movement."""
         if self.slot is None:
             return
         if job not in self.chips and origin == "hopper":
             self.chips[job] = VirtualPermitCard.blank(f"{0x5A00000000000000 + job:016X}")
+        if job not in self.chips and origin == "inserted" and self._pending_chip is not None:
+            self.chips[job] = self._pending_chip
         at_encoder = position == CardPosition.ENCODER
         chip = self.chips.get(job)
         if at_encoder and chip is not None and not self.slot.inserted:
@@ -159,6 +195,15 @@ class Hub:
                     return {"ok": False, "error": f"cannot encode this card: {exc}"}
                 self.id_reader.place_card(card)
                 return {"ok": True}
+            if op == "insert_permit":
+                key = cmd.get("resident")
+                if key not in self.residents or "permit" not in self.residents[key]:
+                    return {"ok": False, "error": "this resident holds no permit card"}
+                face, chip = self.permit_card_for(key)
+                self._pending_chip = chip
+                ok = self.printer.insert_card(face)
+                self._pending_chip = None
+                return {"ok": bool(ok)}
             if op == "lift_id":
                 self.id_reader.lift_card()
                 return {"ok": True}

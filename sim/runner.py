@@ -92,6 +92,7 @@ class ScenarioPlayer:
         self.shots: list[str] = []
         self.ended = False
         self.still_here = 0
+        self.inserted = False
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -173,6 +174,13 @@ class ScenarioPlayer:
         self.presented = True
         self._expect_effect()
 
+    def _insert(self, key: str) -> None:
+        reply = self.hub.call("insert_permit", resident=key)
+        if not reply.get("ok"):
+            self.failures.append(f"the permit card of {key!r} could not be inserted: {reply.get('error')}")
+        self.inserted = True
+        self._expect_effect()
+
     def _show_face(self, key: str) -> None:
         if key in FACE_SCENES:
             self.camera.show(key)
@@ -206,6 +214,8 @@ class ScenarioPlayer:
         elif step.do == "face":
             self._show_face(step.resident or self.scenario.resident)
             self.scene_by_step = True
+        elif step.do == "insert_permit":
+            self._insert(step.resident or self.scenario.resident)
         elif step.do == "take_card":
             done = bool(self.hub.call("take_card").get("ok"))
             if done:
@@ -220,6 +230,8 @@ class ScenarioPlayer:
             return True
         else:
             self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
+            self.step_i += 1
+            return True
         if done:
             self.step_i += 1
         return done
@@ -267,6 +279,12 @@ class ScenarioPlayer:
                 self._present(self.scenario.resident)
                 return True
             return False
+        if view.waiting_for is Waiting.PERMIT_CARD:
+            if not self.inserted and not self.assist_only:
+                self._insert(self.scenario.resident)
+                return True
+            # The card came back unusable: a resident tries no further.
+            return view.data.get("error") is not None and not self.assist_only and self._tap(view, "cancel")
         if view.waiting_for is Waiting.TAKE_CARD:
             if self.hub.call("take_card").get("ok"):
                 self._expect_effect()

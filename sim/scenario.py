@@ -46,6 +46,7 @@ class PermitSpec:
     card_valid_until: date
     status: PermitStatus
     endorsement: EndorsementState
+    address_changed: bool = False  # SH-END-5: a move reported, not yet settled at a service centre
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _registration(data: Any, where: str) -> RegistrationSpec:
 def _permit(data: Any, where: str) -> PermitSpec:
     data = _table(data, where)
     _keys(data, where + ".", ("number", "issued", "valid_until"),
-          ("card_valid_until", "status", "endorsement"))
+          ("card_valid_until", "status", "endorsement", "address_changed"))
     valid_until = _date(data["valid_until"], f"{where}.valid_until")
     return PermitSpec(
         number=_str(data, "number", where + "."),
@@ -211,6 +212,7 @@ def _permit(data: Any, where: str) -> PermitSpec:
         card_valid_until=_date(data.get("card_valid_until", valid_until), f"{where}.card_valid_until"),
         status=_enum(PermitStatus, data.get("status", "active"), f"{where}.status"),
         endorsement=_enum(EndorsementState, data.get("endorsement", "none"), f"{where}.endorsement"),
+        address_changed=_bool(data, "address_changed", where + ".") if "address_changed" in data else False,
     )
 
 
@@ -403,7 +405,7 @@ def residents_json(scenario: Scenario) -> dict[str, Any]:
             item["permit"] = {
                 "number": p.number, "issued": p.issued.isoformat(), "valid_until": p.valid_until.isoformat(),
                 "card_valid_until": p.card_valid_until.isoformat(), "status": p.status.value,
-                "endorsement": p.endorsement.value,
+                "endorsement": p.endorsement.value, "address_changed": p.address_changed,
             }
         out[key] = item
     return {"residents": out}
