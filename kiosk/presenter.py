@@ -99,7 +99,8 @@ def build_view(k: Kiosk) -> View:
                     available_on=s.available_on.isoformat() if s.available_on else None)
         buttons = (Button("confirm", "button.understood"),)
     elif state == "fault":
-        data.update(reason=str(s.reason), card_retained=s.card_retained, device=s.fault_device)
+        data.update(reason=str(s.reason), card_retained=s.card_retained, device=s.fault_device,
+                    service=s.service.value if s.service else None)
         buttons = (Button("confirm", "button.understood"),)
     elif state == "goodbye":
         data["outcome"] = str(s.outcome)

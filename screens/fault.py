@@ -1,6 +1,6 @@
 """Screen `fault`: a device or the approval system failed; go to another terminal.
 
-Data: `reason` ("DEVICE_FAULT" | "BACKEND_UNAVAILABLE"), `card_retained` (bool), optional
+Data: `reason` ("DEVICE_FAULT" | "BACKEND_UNAVAILABLE"), `card_retained` (bool), `service` (whose card it was), optional
 `device` (the device kind that failed).
 """
 
@@ -32,7 +32,9 @@ def draw(c: w.Canvas) -> None:
         )
         y += t.gap
     if c.data.get("card_retained"):
-        y = c.banner(c.t("fault.card_retained"), y, "warning")
+        # A resident's own permit kept after a failed rewrite is not an approval withdrawn.
+        kept = "fault.card_retained_rewrite" if c.data.get("service") == "card_rewrite" else "fault.card_retained"
+        y = c.banner(c.t(kept), y, "warning")
     c.paragraph(
         c.t(f"{key}.advice"),
         pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),

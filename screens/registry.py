@@ -2,7 +2,9 @@
 
 A screen module provides `draw(c: Canvas) -> None` (the static part of the frame, cached
 by the Display) and may provide:
-- `STEP: int` — its place in the new-permit progress hint (1..STEPS);
+- `STEP: int` — its place in the new-permit progress hint (1..STEPS), drawn by the Display;
+  the card-face rewrite screens have a hint of their own (`PROGRESS`, drawn by
+  `screens.card_rewrite.progress` into the cached layer, with their own `layout`);
 - `DYNAMIC: frozenset[str]` — data keys drawn every frame by `animate`, kept out of the
   cache key so that a spinner's tick does not rebuild the whole frame;
 - `animate(c: Canvas) -> None` — drawn over the cached frame every render;
@@ -31,6 +33,14 @@ from screens import (
 )
 from screens import theme as th
 from screens import widgets as w
+from screens.card_rewrite import check_endorsement as cr_check_endorsement
+from screens.card_rewrite import done as cr_done
+from screens.card_rewrite import insert_card as cr_insert_card
+from screens.card_rewrite import notice as cr_notice
+from screens.card_rewrite import read_chip as cr_read_chip
+from screens.card_rewrite import return_card as cr_return_card
+from screens.card_rewrite import rewrite as cr_rewrite
+from screens.card_rewrite import verify as cr_verify
 from screens.new_permit import (
     details,
     done,
@@ -68,6 +78,14 @@ SCREENS: dict[str, ModuleType] = {
     "new_permit.issuing": issuing,
     "new_permit.take_card": take_card,
     "new_permit.done": done,
+    "card_rewrite.notice": cr_notice,
+    "card_rewrite.insert_card": cr_insert_card,
+    "card_rewrite.read_chip": cr_read_chip,
+    "card_rewrite.check_endorsement": cr_check_endorsement,
+    "card_rewrite.rewrite": cr_rewrite,
+    "card_rewrite.verify": cr_verify,
+    "card_rewrite.return_card": cr_return_card,
+    "card_rewrite.done": cr_done,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

@@ -121,6 +121,25 @@ CASES: list[tuple[str, tuple[Button, ...], dict[str, object]]] = [
         (B("confirm", "button.finish"),),
         {"permit_number": "310105202611220001", "valid_until": "2027-11-22"},
     ),
+    ("card_rewrite.notice", NOTICE_BUTTONS, {}),
+    ("card_rewrite.insert_card", (CANCEL,), {"error": None}),
+    ("card_rewrite.insert_card", (CANCEL,), {"error": "not_a_permit_card"}),
+    ("card_rewrite.insert_card", (CANCEL,), {"error": "unreadable"}),
+    ("card_rewrite.insert_card", (CANCEL,), {"error": "jammed"}),
+    ("card_rewrite.read_chip", (), {"tick": 2}),
+    ("card_rewrite.check_endorsement", (), {"tick": 4}),
+    ("card_rewrite.rewrite", (), {"step": "chip", "tick": 1}),
+    ("card_rewrite.rewrite", (), {"step": "erase", "tick": 6}),
+    ("card_rewrite.rewrite", (), {"step": "print", "tick": 9}),
+    ("card_rewrite.verify", (), {"tick": 8}),
+    ("card_rewrite.return_card", (), {"rewritten": True}),
+    ("card_rewrite.return_card", (), {"rewritten": False}),
+    (
+        "card_rewrite.done",
+        (B("confirm", "button.finish"),),
+        {"valid_from": "2026-11-23", "valid_until": "2027-11-22", "printed": "2026.11.23-2027.11.22"},
+    ),
+    ("card_rewrite.done", (B("confirm", "button.confirm"),), {}),
     *[("refusal", (B("confirm", "button.understood"),), {"reason": r.value, "available_on": None}) for r in Reason],
     (
         "refusal",
@@ -218,7 +237,50 @@ def test_known_screens_are_registered() -> None:
     for screen, _, _ in CASES:
         if screen != "no_such_screen.yet":
             assert registry.lookup(screen).module is registry.SCREENS[screen]
-    assert registry.lookup("card_rewrite.notice").module.__name__ == "screens.generic"
+    assert registry.lookup("card_rewrite.no_such_state").module.__name__ == "screens.generic"
+
+
+REWRITE_SCREENS = (
+    "notice",
+    "insert_card",
+    "read_chip",
+    "check_endorsement",
+    "rewrite",
+    "verify",
+    "return_card",
+    "done",
+)
+
+
+def test_card_rewrite_screens_have_their_own_progress_hint() -> None:
+    # notice(1) insert(2) read/check(3) rewrite/verify(4) return(5) done(5); not the new permit's hint.
+    want = {"notice": 1, "insert_card": 2, "read_chip": 3, "check_endorsement": 3, "rewrite": 4, "verify": 4}
+    want |= {"return_card": 5, "done": 5}
+    for name in REWRITE_SCREENS:
+        spec = registry.lookup(f"card_rewrite.{name}")
+        assert spec.module.__name__ == f"screens.card_rewrite.{name}"
+        assert spec.step is None, name
+        progress = spec.module.PROGRESS
+        assert progress == want[name], name
+    zh, en = load_table("zh"), load_table("en")
+    for step in range(1, 6):
+        assert f"card_rewrite.progress.{step}" in zh and f"card_rewrite.progress.{step}" in en
+
+
+def test_card_rewrite_buttons_are_worded_for_their_screen(display: Display) -> None:
+    from screens import widgets as w
+
+    for screen, want in (
+        ("card_rewrite.notice", "label.card_rewrite.notice.confirm"),
+        ("card_rewrite.done", "label.card_rewrite.done.confirm"),
+    ):
+        view = view_of(screen, NOTICE_BUTTONS[:1], {})
+        display.render(view)
+        canvas = w.Canvas(
+            display.screen, display._themes[False], display.texts, display.text, view, display.screen.get_rect()
+        )
+        assert w.button_label(canvas, NOTICE_BUTTONS[0]) == load_table("zh")[want]
+    assert load_table("zh")["label.card_rewrite.notice.confirm"] == "开始"
 
 
 def _tap(display: Display, button_id: str) -> list[object]:
@@ -289,12 +351,20 @@ def test_quit_and_other_events(display: Display) -> None:
     assert display.poll() == [Quit()]
 
 
-def test_spinner_tick_redraws_without_rebuilding(display: Display) -> None:
-    base = view_of("new_permit.precheck", (), {"tick": 0})
+@pytest.mark.parametrize(
+    ("screen", "data"),
+    [
+        ("new_permit.precheck", {}),
+        ("card_rewrite.read_chip", {}),
+        ("card_rewrite.rewrite", {"step": "erase"}),
+    ],
+)
+def test_spinner_tick_redraws_without_rebuilding(display: Display, screen: str, data: dict[str, object]) -> None:
+    base = view_of(screen, (), {**data, "tick": 0})
     display.render(base)
     layers = len(display._layers)
     first = display.screen.copy()
-    display.render(replace(base, data={"tick": 1}))
+    display.render(replace(base, data={**data, "tick": 1}))
     assert len(display._layers) == layers
     assert display.screen.get_view("2").raw != first.get_view("2").raw
 
