@@ -197,9 +197,13 @@ class Hub:
                 return {"ok": True}
             if op == "insert_permit":
                 key = cmd.get("resident")
-                if key not in self.residents or "permit" not in self.residents[key]:
-                    return {"ok": False, "error": "this resident holds no permit card"}
-                face, chip = self.permit_card_for(key)
+                if key not in self.residents:
+                    return {"ok": False, "error": "unknown resident"}
+                if "permit" in self.residents[key]:
+                    face, chip = self.permit_card_for(key)
+                else:
+                    # A resident without a permit pushes in some other card: an unpersonalised one.
+                    face, chip = None, VirtualPermitCard.blank(f"{0x5C00000000000000 + len(self.chips):016X}")
                 self._pending_chip = chip
                 ok = self.printer.insert_card(face)
                 self._pending_chip = None

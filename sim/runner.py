@@ -142,8 +142,10 @@ class ScenarioPlayer:
             return False
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
             return True
-        # Out of service before any session started: nobody can be served.
-        return view.screen == "out_of_service" and self.kiosk.session.service is None and self._settled()
+        # Out of service before any session started, and no step left that could wait for it to
+        # come back: nobody can be served.
+        return (view.screen == "out_of_service" and self.kiosk.session.service is None and self._settled()
+                and self.step_i >= len(self.steps))
 
     def _settled(self) -> bool:
         return self.kiosk.is_idle() and time.monotonic() >= self.effect_deadline and self.stable >= 2

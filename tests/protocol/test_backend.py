@@ -812,7 +812,7 @@ def test_a_confirmed_rewrite_makes_the_card_face_current(
         ("sun", Points(PointsState.VOID, reason=Reason.PERMIT_CANCELLED), Window.LAPSED),  # SH-PTS-1
     ],
 )
-def test_status_shows_permit_window_and_points_sh_pts_1(
+def test_status_shows_permit_window_and_points_sh_pts_1_sh_pts_2(
     client: BackendClient, key: str, expected: Points, position: Window
 ) -> None:
     status = client.query_status(rid(), card(key))

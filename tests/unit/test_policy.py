@@ -149,3 +149,29 @@ def Path_of_pack(city: str):
     from kiosk.policy import POLICY_DIR
 
     return POLICY_DIR / f"{city}.toml"
+
+
+def test_sh_pmt_2_six_full_months_of_registration_before_a_permit():
+    # SH-PMT-2 (with SH-REG-7): registered in Shanghai for six full months.
+    assert first_refusal(record_refusals(HOLDER, reg(date(2026, 5, 23)), None, TODAY, SH)).reason is (
+        Reason.REG_TOO_RECENT)
+    assert record_refusals(HOLDER, reg(date(2026, 5, 22)), None, TODAY, SH) == []
+
+
+def test_bj_pmt_1_half_a_year_of_temporary_residence_registration():
+    bj_holder = HOLDER
+    assert record_refusals(bj_holder, reg(date(2026, 5, 22)), None, TODAY, BJ) == []
+    assert record_refusals(bj_holder, reg(date(2026, 5, 23)), None, TODAY, BJ) == [
+        Refusal(Reason.REG_TOO_RECENT, date(2026, 11, 23))]
+
+
+def test_bj_age_1_under_16_is_referred_to_a_guardian():
+    idn15 = "340102201011230037"
+    card = replace(CARD, birth=date(2010, 11, 23), id_number=idn15)
+    assert reasons(id_card_refusals(card, TODAY, BJ)) == [Reason.UNDER_16]
+
+
+def test_bj_pmt_1_beijing_household_registration_holds_no_permit():
+    local = replace(CARD, address="北京市东城区东长安街1号")
+    assert reasons(id_card_refusals(local, TODAY, BJ)) == [Reason.LOCAL_HUKOU]
+    assert id_card_refusals(local, TODAY, SH) == []
