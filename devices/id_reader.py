@@ -17,7 +17,6 @@ rejects outright (unknown card, authentication) waits for a lift.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import termios
 import time
@@ -353,16 +352,7 @@ class IdReader:
         info: DeviceInfo | None = None,
     ) -> None:
         current = self._status
-        changes: dict[str, object] = {}
-        if state is not None:
-            changes["state"] = state
-        if detail is not None:
-            changes["detail"] = detail
-        if media is not None:
-            changes["media"] = media
-        if info is not None:
-            changes["info"] = info
-        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        updated = current.changed(state=state, detail=detail, media=media, info=info)
         if updated != current:
             self._status = updated
             if updated.state != current.state:

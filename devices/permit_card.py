@@ -16,7 +16,6 @@ card serial, which the issuance journal keeps too.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hmac
 import logging
 import time
@@ -500,16 +499,7 @@ class PermitCardEncoder:
     def _set_status(self, *, state: DeviceState | None = None, detail: str | None = None,
                     media: MediaPosition | None = None, info: DeviceInfo | None = None) -> None:
         current = self._status
-        changes: dict[str, object] = {}
-        if state is not None:
-            changes["state"] = state
-        if detail is not None:
-            changes["detail"] = detail
-        if media is not None:
-            changes["media"] = media
-        if info is not None:
-            changes["info"] = info
-        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        updated = current.changed(state=state, detail=detail, media=media, info=info)
         if updated != current:
             self._status = updated
             if updated.state != current.state:

@@ -74,6 +74,18 @@ class DeviceStatus:
     def is_up(self) -> bool:
         return self.state in (DeviceState.ONLINE, DeviceState.BUSY)
 
+    def changed(self, *, state: DeviceState | None = None, detail: str | None = None,
+                media: MediaPosition | None = None, info: DeviceInfo | None = None) -> DeviceStatus:
+        """This status with the given parts replaced (None: unchanged)."""
+        return DeviceStatus(
+            self.device,
+            state if state is not None else self.state,
+            media if media is not None else self.media,
+            self.supplies,
+            info if info is not None else self.info,
+            detail if detail is not None else self.detail,
+        )
+
     def supply(self, name: str) -> Supply | None:
         for s in self.supplies:
             if s.name == name:

@@ -18,7 +18,7 @@ from devices.permit_profile import PermitContents, PermitValidity
 from kiosk import cardface, idnumber
 from kiosk.events import FaceRendered
 from kiosk.identity import Identity
-from kiosk.journal import Final, Journal, JournalError, Step
+from kiosk.journal import Final, Journal, Step, attempt
 from kiosk.view import Photo
 
 _log = logging.getLogger(__name__)
@@ -156,14 +156,8 @@ class Issuance:
         return IssuanceStep.FEED in self.done or self.card_inside
 
     def _journal(self, what: str, *args: Any) -> None:
-        if self.journal is None or self.row_id is None:
-            return
-        try:
-            getattr(self.journal, what)(self.row_id, *(a for a in args if a is not None))
-        except JournalError as exc:
-            # A refused write is a bug in the sequence above; the row stays as it was and
-            # recovery at the next boot resolves it from the card's whereabouts.
-            _log.error("journal refused %s %s: %s", what, args[0] if args else "", exc.problem)
+        if self.journal is not None and self.row_id is not None:
+            attempt(self.journal, self.row_id, what, *(a for a in args if a is not None))
 
 
 PRINTER_OP: dict[IssuanceStep, PrinterOp] = {

@@ -17,6 +17,7 @@ One connection, used from the thread that opened it (sqlite3 refuses any other t
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -25,8 +26,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from kiosk import idnumber
+
+_log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -546,3 +550,14 @@ class Journal:
 
 def _iso(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
+
+
+def attempt(journal: Journal, row_id: int, what: str, *args: Any) -> bool:
+    """A write the caller cannot stop for: a refusal is logged and the row left as it was, for
+    recovery at the next start to resolve from the card's whereabouts."""
+    try:
+        getattr(journal, what)(row_id, *args)
+    except JournalError as exc:
+        _log.error("journal refused %s %s: %s", what, args[0] if args else "", exc.problem)
+        return False
+    return True

@@ -16,7 +16,7 @@ from typing import Any
 
 from devices.events import PrinterOp
 from kiosk import cardface
-from kiosk.journal import Final, Journal, JournalError, Step
+from kiosk.journal import Final, Journal, JournalError, Step, attempt
 
 _log = logging.getLogger(__name__)
 
@@ -154,12 +154,8 @@ class CardRewrite:
         self._journal("finish", Final.RETURNED)
 
     def _journal(self, what: str, arg: Any) -> None:
-        if self.journal is None or self.row_id is None:
-            return
-        try:
-            getattr(self.journal, what)(self.row_id, arg)
-        except JournalError as exc:
-            _log.error("journal refused %s %s: %s", what, arg, exc.problem)
+        if self.journal is not None and self.row_id is not None:
+            attempt(self.journal, self.row_id, what, arg)
 
 
 def validity_face(chip: Any, authority: str, valid_from: Any, valid_until: Any) -> cardface.CardFace:

@@ -453,6 +453,25 @@ def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, tick:
         pygame.draw.circle(surface, shade, pos, dot)
 
 
+def step_list(c: Canvas, labels: list[str], rows: list[pygame.Rect], current: int) -> None:
+    """A busy screen's steps: done ones ticked, the current one strong (its spinner is animated), the rest grey."""
+    t = c.theme
+    mark = t.px(34)
+    for i, (label, row) in enumerate(zip(labels, rows, strict=True)):
+        center = (row.left + mark, row.centery)
+        if i < current:
+            check_mark(c.surface, center, mark, th.SUCCESS)
+            color = th.SUCCESS
+        elif i == current:
+            color = th.ACCENT_DARK
+        else:
+            pygame.draw.circle(c.surface, th.ILLUSTRATION, center, mark, width=t.px(5))
+            color = th.DISABLED_TEXT
+        size = t.subtitle
+        c.line(label, size, color, row.left + 3 * mark, row.centery - c.text.line_height(size) // 2,
+               strong=i == current)
+
+
 def check_mark(surface: pygame.Surface, center: tuple[int, int], radius: int, color: th.Color) -> None:
     pygame.draw.circle(surface, color, center, radius)
     cx, cy = center

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pygame
 
-from screens import theme as th
 from screens import widgets as w
 
 STEP = 6
@@ -41,27 +40,7 @@ def draw(c: w.Canvas) -> None:
         card = pygame.Rect(0, 0, int(height * 1.58), height)
         card.center = (c.body.centerx, y + room // 2)
         w.id_card(c.surface, card, t)
-    current = _current(c)
-    mark = t.px(34)
-    for i, (name, row) in enumerate(zip(STEPS, _rows(c), strict=True)):
-        center = (row.left + mark, row.centery)
-        if i < current:
-            w.check_mark(c.surface, center, mark, th.SUCCESS)
-            color = th.SUCCESS
-        elif i == current:
-            color = th.ACCENT_DARK
-        else:
-            pygame.draw.circle(c.surface, th.ILLUSTRATION, center, mark, width=t.px(5))
-            color = th.DISABLED_TEXT
-        size = t.subtitle
-        c.line(
-            c.t(f"issuing.step.{name}"),
-            size,
-            color,
-            row.left + 3 * mark,
-            row.centery - c.text.line_height(size) // 2,
-            strong=i == current,
-        )
+    w.step_list(c, [c.t(f"issuing.step.{name}") for name in STEPS], _rows(c), _current(c))
 
 
 def animate(c: w.Canvas) -> None:
