@@ -39,6 +39,7 @@ def test_scenario(scenario: Path, tmp_path: Path):
 
 
 def test_happy_path_writes_screens_and_the_printed_face(tmp_path: Path):
+    """SH-PMT-8: the terminal issues on the spot; SH-PMT-4: the card shows every field."""
     shots = tmp_path / "shots"
     code, report, stderr = run(CASES[0].parent / "issued_happy_path.toml", tmp_path, "--screenshots", str(shots))
     assert code == 0, stderr[-3000:]
@@ -47,7 +48,11 @@ def test_happy_path_writes_screens_and_the_printed_face(tmp_path: Path):
     assert any(n.startswith("printed_") for n in names)
     printed = report["printed"]
     assert len(printed) == 1 and printed[0]["outcome"] == "taken"
-    assert printed[0]["fields"]["validity"] == "2026.11.22-2027.11.22"
+    fields = printed[0]["fields"]
+    assert fields["validity"] == "2026.11.22-2027.11.22"
+    for key in ("name", "sex", "nation", "birth", "id_number", "household_address", "residence_address",
+                "authority", "issued", "permit_number"):
+        assert fields.get(key), f"the card face lacks {key} (SH-PMT-4)"
     for key in ("outcome", "reason", "screens", "cards_issued", "cards_retained", "printed", "duration_s",
                 "passed", "failures"):
         assert key in report

@@ -285,3 +285,23 @@ def test_rewrite_order_is_rules_md() -> None:
     assert set(REWRITE_ORDER[3:]) == {
         Reason.ENDORSEMENT_NOT_DUE, Reason.ENDORSEMENT_NOT_PASSED, Reason.ENDORSEMENT_LAPSED,
     }
+
+
+# --- Beijing: the rules the Beijing pack enforces at the card-face rewrite ----------------------
+
+BJ = load_pack("beijing")
+
+
+def test_bj_chg_1_a_reported_address_change_blocks_the_rewrite() -> None:
+    # BJ-CHG-1: a changed address must be reported; until it is settled nothing is rewritten here.
+    v = date(2026, 12, 10)
+    standing = PermitStanding(PermitStatus.ACTIVE, True, v, date(2027, 12, 10), EndorsementState.PASSED)
+    assert rewrite_decision(standing, v, date(2026, 11, 22), BJ) == Refusal(Reason.ADDRESS_CHANGED)
+
+
+def test_bj_pmt_3_a_cancelled_permit_serves_nothing() -> None:
+    # BJ-PMT-3 adds death to the reasons for cancellation; whatever the reason, a cancelled permit
+    # is refused first, before any window check.
+    v = date(2026, 12, 10)
+    standing = PermitStanding(PermitStatus.CANCELLED, False, v, date(2027, 12, 10), EndorsementState.PASSED)
+    assert rewrite_decision(standing, v, date(2026, 11, 22), BJ) == Refusal(Reason.PERMIT_CANCELLED)

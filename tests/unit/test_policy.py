@@ -175,3 +175,10 @@ def test_bj_pmt_1_beijing_household_registration_holds_no_permit():
     local = replace(CARD, address="北京市东城区东长安街1号")
     assert reasons(id_card_refusals(local, TODAY, BJ)) == [Reason.LOCAL_HUKOU]
     assert id_card_refusals(local, TODAY, SH) == []
+
+
+def test_bj_pmt_2_and_sh_pmt_5_no_replacement_or_exchange_at_the_terminal():
+    # BJ-PMT-2 / SH-PMT-5: only a first issue (free) happens here; a holder is referred to a counter.
+    active = permit()
+    assert reasons(record_refusals(HOLDER, reg(date(2026, 4, 1)), active, TODAY, BJ)) == [Reason.PERMIT_EXISTS]
+    assert reasons(record_refusals(HOLDER, reg(date(2026, 4, 1)), active, TODAY, SH)) == [Reason.PERMIT_EXISTS]
