@@ -44,7 +44,7 @@ from kiosk.idcard import CardDataError, card_type_of, parse_card
 from kiosk.identity import CardType, Identity
 from kiosk.intents import Intent, Quit, Tap
 from kiosk.issuance import PRINTER_OP, PRINTER_STEPS, Issuance, IssuanceStep, build_card_face, render_face, same_chip
-from kiosk.journal import Final, Journal, JournalRow, Step
+from kiosk.journal import Final, Journal, JournalRow, Kind, Step
 from kiosk.logevents import EventLog, LogEvent
 from kiosk.machine import CLOSING, SESSION_WAITING, WAITING, build_machine
 from kiosk.policy import NEW_PERMIT_ORDER, PolicyPack, Refusal, first_refusal, id_card_refusals, is_large_text
@@ -235,7 +235,10 @@ class Kiosk:
         elif name == "goodbye":
             self.fire("goodbye_done")
         elif name == "take_card":
-            self.fire("take_timeout")
+            if self.state == "recovery" and self._recovery:
+                self._recovery_not_taken()
+            else:
+                self.fire("take_timeout")
         elif name == "self_test":
             self.pending.discard("self_test")
             self.fire("self_test_done")
@@ -430,8 +433,15 @@ class Kiosk:
             self.fire("photo_checked")
 
     def _on_PrinterResult(self, event: PrinterResult) -> None:
-        if self.state == "recovery" and self._recovery and event.op is PrinterOp.RETRACT:
-            self._recovery_retracted(event.ok)
+        if self.state == "recovery" and self._recovery:
+            if event.op is PrinterOp.RETRACT:
+                self._recovery_retracted(event.ok)
+            elif event.op is PrinterOp.PRESENT:
+                if event.ok:
+                    self._set_timer("take_card", self.config.timeouts.take_card)
+                else:
+                    rplan, action = self._recovery[0]
+                    self._recovery_stuck(rplan, action, "present_failed")
             return
         if self.rewrite is not None:
             self._rewrite_printer_result(event)
@@ -504,6 +514,15 @@ class Kiosk:
             self._rewrite_advance()
 
     def _on_PrintedCardTaken(self, event: PrintedCardTaken) -> None:
+        if self.state == "recovery" and self._recovery:
+            rplan, action = self._recovery[0]
+            if action.kind is ActionKind.RETURN_CARD and rplan.row_id is not None and action.step is not None:
+                self.timers.pop("take_card", None)
+                assert self.journal is not None
+                self.journal.step_done(rplan.row_id, action.step)
+                self._recovered_action(rplan, action, "ok")
+                self._recover_next()
+            return
         if self.rewrite is not None and self.state == "card_rewrite.return_card":
             self.rewrite.taken()
             self.fire("card_returned")
@@ -660,10 +679,21 @@ class Kiosk:
                 return
             if action.kind in (ActionKind.CONFIRM_ISSUANCE, ActionKind.VOID_APPROVAL) and row_id is not None:
                 step = Step.CONFIRMED if action.kind is ActionKind.CONFIRM_ISSUANCE else Step.VOIDED
+                row = journal.get(row_id)
                 journal.step_started(row_id, step)
-                self._recovery_call(journal.get(row_id), step)
+                if row.kind is Kind.REWRITE and step is Step.VOIDED:
+                    # Nothing of a rewrite reaches the backend before its confirmation: the void is ours.
+                    journal.step_done(row_id, step)
+                    self._recovered_action(rplan, action, "ok")
+                    continue
+                self._recovery_call(row, step)
                 return
-            # RETURN_CARD: a card-face rewrite's card; rewrites are not journaled by this kiosk yet.
+            if action.kind is ActionKind.RETURN_CARD and row_id is not None and action.step is not None:
+                # A rewrite's card goes back to the resident, who may still be waiting; if nobody takes
+                # it, the take-card timer retracts it and the row is planned again.
+                journal.step_started(row_id, action.step)
+                self.ports.printer.present()
+                return
             self._recovery_stuck(rplan, action, "unsupported")
             return
         self.pending.discard("recovery")
@@ -673,6 +703,16 @@ class Kiosk:
     def _recovery_call(self, row: JournalRow, step: Step) -> None:
         """The session's own request ids: a call that reached the backend before the cut replays."""
         backend = self.ports.backend
+        if row.kind is Kind.REWRITE:
+            rid = f"{row.request_id}-rewrite_confirm"
+            if row.valid_from is None or row.valid_until is None or row.card_serial is None:
+                self._recovery_backend(bk.BackendFailure(bk.FailureKind.BAD_REPLY))
+                return
+            decision = Rewrite(row.valid_from, row.valid_until)
+            self._call("rewrite_confirm",
+                       lambda: backend.confirm_rewrite(rid, row.permit_number, row.card_serial, decision),
+                       session="", then=self._recovery_backend)
+            return
         if step is Step.CONFIRMED:
             rid = f"{row.request_id}-confirm"
             self._call("confirm", lambda: backend.confirm_issuance(rid, row.permit_number, row.card_serial),
@@ -695,6 +735,18 @@ class Kiosk:
         self.log.emit(LogEvent.RECOVERY_ENDED, disposition="blocked")
         self.fire("recovery_blocked")
 
+    def _recovery_not_taken(self) -> None:
+        """Nobody took the returned card: retract it, then plan the row again from what is now true."""
+        rplan, action = self._recovery[0]
+        self.log.emit(LogEvent.RECOVERY_ACTION, row=rplan.row_id or 0, rule=rplan.rule, action=action.kind,
+                      disposition="not_taken")
+        self._recovery.clear()
+        retract = Action(ActionKind.RETRACT_TO_BIN, Step.RETRACTED)
+        self._recovery.append((RecoveryPlan(rplan.row_id, "not_taken", (retract,)), retract))
+        if rplan.row_id is not None and self.journal is not None:
+            self.journal.step_started(rplan.row_id, Step.RETRACTED)
+        self.ports.printer.retract()
+
     def _recovery_retracted(self, ok: bool) -> None:
         rplan, action = self._recovery[0]
         if not ok:  # a jammed card: a technician's work; the row stays open and counts the attempt
@@ -703,6 +755,9 @@ class Kiosk:
         if rplan.row_id is not None and self.journal is not None:
             self.journal.step_done(rplan.row_id, Step.RETRACTED)
         self._recovered_action(rplan, action, "ok")
+        if rplan.rule == "not_taken":
+            self.enter_recovery()  # plan again: the card is in the bin now
+            return
         self._recover_next()
 
     def _recovery_backend(self, result: Any) -> None:
@@ -711,7 +766,7 @@ class Kiosk:
         rplan, action = self._recovery[0]
         assert self.journal is not None and rplan.row_id is not None
         step = Step.CONFIRMED if action.kind is ActionKind.CONFIRM_ISSUANCE else Step.VOIDED
-        answered = isinstance(result, bk.Confirmed | bk.Voided)
+        answered = isinstance(result, bk.Confirmed | bk.Voided | bk.Rewritten)
         refused = isinstance(result, bk.BackendFailure) and result.kind is bk.FailureKind.REFUSED_REQUEST
         if not (answered or refused):
             self._recovery_stuck(rplan, action, "backend_unavailable")  # retried when the backend returns

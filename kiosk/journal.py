@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from kiosk import idnumber
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Kind(StrEnum):
@@ -133,6 +133,8 @@ class JournalRow:
     final: Final | None
     attempts: int  # how many times the latest step was started (retries after a failure or a reboot)
     marks: tuple[Mark, ...]  # the whole history, oldest first
+    valid_from: date | None = None  # a rewrite's new validity
+    valid_until: date | None = None
 
     def began(self, step: Step) -> bool:
         return any(m.step is step for m in self.marks)
@@ -332,7 +334,9 @@ CREATE TABLE journal_row (
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
     final TEXT CHECK (final IS NULL OR final IN ({_one_of(Final)})),
-    attempts INTEGER NOT NULL DEFAULT 1
+    attempts INTEGER NOT NULL DEFAULT 1,
+    valid_from TEXT CHECK (valid_from IS NULL OR valid_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    valid_until TEXT CHECK (valid_until IS NULL OR valid_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')
 );
 -- One approval, one card: a permit number begins at most one new-permit row.
 CREATE UNIQUE INDEX journal_row_one_issuance ON journal_row (permit_number) WHERE kind = 'new_permit';
@@ -375,6 +379,11 @@ class Journal:
                         if statement.strip():
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                elif version == 1:
+                    # 2 adds the validity a rewrite writes, so recovery can confirm it after a power cut.
+                    self._db.execute("ALTER TABLE journal_row ADD COLUMN valid_from TEXT")
+                    self._db.execute("ALTER TABLE journal_row ADD COLUMN valid_until TEXT")
+                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 elif version != SCHEMA_VERSION:
                     raise JournalError(Problem.SCHEMA, f"journal schema {version}, expected {SCHEMA_VERSION}")
         except BaseException:
@@ -403,10 +412,18 @@ class Journal:
         """A new permit was approved: the row begins at `approved`, done."""
         return self._begin(Kind.NEW_PERMIT, request_id, permit_number, None)
 
-    def begin_rewrite(self, request_id: str, permit_number: str, card_serial: str) -> int:
-        """The resident's card is inside and its chip was read: the row begins at `taken_in`, done."""
-        return self._begin(Kind.REWRITE, request_id, permit_number,
-                           _checked("card_serial", card_serial, _CARD_SERIAL))
+    def begin_rewrite(self, request_id: str, permit_number: str, card_serial: str,
+                      valid_from: date | None = None, valid_until: date | None = None) -> int:
+        """The resident's card is inside and its chip was read: the row begins at `taken_in`, done.
+
+        `valid_from`/`valid_until`: the validity the rewrite writes (dates, nothing personal), which
+        the backend's rewrite confirmation needs if it must be sent again after a power cut."""
+        row_id = self._begin(Kind.REWRITE, request_id, permit_number,
+                             _checked("card_serial", card_serial, _CARD_SERIAL))
+        if valid_from is not None and valid_until is not None:
+            self._db.execute("UPDATE journal_row SET valid_from = ?, valid_until = ? WHERE id = ?",
+                             (valid_from.isoformat(), valid_until.isoformat(), row_id))
+        return row_id
 
     def step_started(self, row_id: int, step: Step) -> None:
         self._change(row_id, lambda row, at: advance(row, step, StepStatus.STARTED, at),
@@ -531,7 +548,7 @@ class Journal:
             raise JournalError(Problem.BAD_VALUE, "row id must be an int")
         r = self._db.execute(
             "SELECT id, kind, request_id, permit_number, card_serial, step, step_status, created, updated,"
-            " final, attempts FROM journal_row WHERE id = ?", (row_id,),
+            " final, attempts, valid_from, valid_until FROM journal_row WHERE id = ?", (row_id,),
         ).fetchone()
         if r is None:
             raise JournalError(Problem.UNKNOWN_ROW, f"no row {row_id}")
@@ -544,7 +561,8 @@ class Journal:
             id=r[0], kind=Kind(r[1]), request_id=r[2], permit_number=r[3], card_serial=r[4],
             step=Step(r[5]), step_status=StepStatus(r[6]), created=datetime.fromisoformat(r[7]),
             updated=datetime.fromisoformat(r[8]), final=None if r[9] is None else Final(r[9]), attempts=r[10],
-            marks=marks,
+            marks=marks, valid_from=None if r[11] is None else date.fromisoformat(r[11]),
+            valid_until=None if r[12] is None else date.fromisoformat(r[12]),
         )
 
 

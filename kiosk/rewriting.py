@@ -122,7 +122,8 @@ class CardRewrite:
         """The card is inside, its chip read, the decision a rewrite: the row starts here (taken_in)."""
         if self.journal is not None:
             try:
-                self.row_id = self.journal.begin_rewrite(self.session_id, permit_number, card_serial)
+                self.row_id = self.journal.begin_rewrite(self.session_id, permit_number, card_serial,
+                                                         self.decision.valid_from, self.decision.valid_until)
             except JournalError as exc:
                 _log.error("journal refused the rewrite: %s", exc.problem)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
-JOURNAL_WRITES = ("begin_issuance", "step_started", "step_done", "record", "finish")
+JOURNAL_WRITES = ("begin_issuance", "begin_rewrite", "step_started", "step_done", "record", "finish")
 
 
 @dataclass
@@ -81,6 +81,9 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
         deadline = time.monotonic() + 60
 
         def at_rest(view: Any) -> float | None:
+            if view.screen == "recovery":
+                # The resident is still at the kiosk: a card it gives back during recovery is taken.
+                rig.client.call("take_card")
             if view.screen in AT_REST and kiosk.is_idle():
                 return None
             if time.monotonic() > deadline:
@@ -165,7 +168,10 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False) -> P
             unfinished = journal.unfinished()
             counters = journal.counters()
             result.finals = [str(r.final) for r in journal.rows()]
-        result.violations += check_invariants(unfinished, counters, printer, records)
+        if scenario.service.value == "card_rewrite":
+            result.violations += check_rewrite_invariants(unfinished, counters, printer, records, scenario)
+        else:
+            result.violations += check_invariants(unfinished, counters, printer, records)
         result.writes = writes
         return result
     finally:
@@ -205,6 +211,34 @@ def check_invariants(unfinished: list[Any], counters: dict[str, int], printer: d
                    f"{printer.get('cards_issued')}")
     if counters.get("handed_out", 0) != confirmed:
         out.append(f"journal handed_out {counters.get('handed_out')} != backend confirmed {confirmed}")
+    if counters.get("retained", 0) != printer.get("cards_retained", 0):
+        out.append(f"journal retained {counters.get('retained')} != printer cards_retained "
+                   f"{printer.get('cards_retained')}")
+    return out
+
+
+def check_rewrite_invariants(unfinished: list[Any], counters: dict[str, int], printer: dict[str, Any],
+                             records: dict[str, Any], scenario: Any) -> list[str]:
+    """A rewrite: the resident's card ends back in their hands (rewritten and confirmed, or unchanged
+    and never confirmed) or retained; never left inside, never handed back half rewritten."""
+    out: list[str] = []
+    if unfinished:
+        out.append(f"{len(unfinished)} journal row(s) left unfinished: {[r.step for r in unfinished]}")
+    old_until = scenario.who.permit.card_valid_until.isoformat()
+    confirmed = records.get("rewrites", [])
+    cards = [c for c in printer.get("records", []) if c.get("origin") == "inserted"]
+    for c in cards:
+        outcome, chip = c.get("outcome"), c.get("chip") or {}
+        if outcome not in ("taken", "retained", "jammed"):
+            out.append(f"the resident's card was left {outcome}")
+        elif outcome == "taken" and chip.get("valid_until") not in (old_until, None):
+            if not confirmed:
+                out.append("a rewritten card was handed back without the backend's confirmation")
+        elif outcome == "taken" and confirmed:
+            out.append("the backend confirmed a rewrite the card that was handed back does not carry")
+    if any(c.get("outcome") != "taken" for c in cards) and confirmed and not any(
+            c.get("outcome") == "taken" for c in cards):
+        out.append("a rewrite was confirmed for a card that was retained")
     if counters.get("retained", 0) != printer.get("cards_retained", 0):
         out.append(f"journal retained {counters.get('retained')} != printer cards_retained "
                    f"{printer.get('cards_retained')}")

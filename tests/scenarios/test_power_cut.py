@@ -38,3 +38,32 @@ def test_power_cut_after_each_journal_write(kill_at: int):
         assert result.finals == [expected]
     else:
         assert result.finals[0] in ("retained", "voided")
+
+
+# --- a card-face rewrite: the resident's own card ---------------------------------------------------
+
+REWRITE = DEFAULT_SCENARIO.parent.parent.parent / "tests" / "scenarios" / "cases" / "rewrite_endorsement_passed.toml"
+REWRITE_WRITES = [
+    "begin_rewrite", "step_started:chip_updated", "step_done:chip_updated", "step_started:face_rewritten",
+    "step_done:face_rewritten", "step_started:returned", "step_done:returned", "step_started:confirmed",
+    "step_done:confirmed", "finish:returned",
+]
+
+
+def test_baseline_rewrite_journals_every_step():
+    result = run_point(REWRITE, None)
+    assert result.ok, result.violations
+    assert [w.split(":SH")[0] for w in result.writes] == REWRITE_WRITES
+    assert result.finals == ["returned"]
+
+
+@pytest.mark.parametrize("kill_at", range(1, len(REWRITE_WRITES) + 1), ids=REWRITE_WRITES)
+def test_power_cut_during_a_rewrite(kill_at: int):
+    result = run_point(REWRITE, kill_at)
+    assert result.play_exit == -9
+    assert result.ok, result.violations
+    # Chip written but face not (yet): the card disagrees with itself and is retained; before the chip
+    # write it goes back unchanged; once the face is rewritten too it goes back rewritten and confirmed.
+    half_written = REWRITE_WRITES.index("step_started:chip_updated") < kill_at <= REWRITE_WRITES.index(
+        "step_started:face_rewritten") + 1
+    assert result.finals == ["retained" if half_written else "returned"]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,7 @@ def problem(excinfo: pytest.ExceptionInfo[JournalError]) -> Problem:
 
 def test_wal_and_synchronous_full_are_set(journal: Journal, path: Path) -> None:
     s = journal.settings()
-    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 1)  # 2 is FULL
+    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 2)  # 2 is FULL; schema 2
     other = sqlite3.connect(path)  # WAL is a property of the file: another connection sees it
     try:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -461,7 +461,7 @@ def test_intent_survives_sigkill(path: Path) -> None:
 
 ALLOWED_COLUMNS = {
     "journal_row": {"id", "kind", "request_id", "permit_number", "card_serial", "step", "step_status",
-                    "created", "updated", "final", "attempts"},
+                    "created", "updated", "final", "attempts", "valid_from", "valid_until"},
     "journal_mark": {"row_id", "seq", "step", "step_status", "at"},
 }
 
@@ -478,7 +478,8 @@ def test_schema_has_no_column_for_personal_data(journal: Journal, path: Path) ->
 
 
 def test_api_takes_only_the_journal_fields() -> None:
-    allowed = {"self", "path", "now", "row_id", "request_id", "permit_number", "card_serial", "step", "final"}
+    allowed = {"self", "path", "now", "row_id", "request_id", "permit_number", "card_serial", "step", "final",
+               "valid_from", "valid_until"}
     for name, method in inspect.getmembers(Journal, inspect.isfunction):
         if not name.startswith("_"):
             assert set(inspect.signature(method).parameters) <= allowed, name
@@ -516,3 +517,24 @@ def test_the_database_itself_refuses_text(journal: Journal, path: Path) -> None:
                        " updated) VALUES ('rewrite', '张三', 'SH1', 'taken_in', 'done', 'x', 'x')")
     finally:
         db.close()
+
+
+def test_a_schema_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    import re as _re
+
+    from kiosk import journal as jmod
+
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old, isolation_level=None)
+    v1 = _re.sub(r",\s*valid_from TEXT CHECK \(.*?\),\s*valid_until TEXT CHECK \(.*?\)\n\);", "\n);",
+                 jmod.SCHEMA, flags=_re.S)
+    assert "valid_from" not in v1
+    for statement in v1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    with Journal(old) as j:
+        row = j.begin_rewrite("req-1", "SH2025000123", "5B00000000000001", date(2026, 12, 10), date(2027, 12, 10))
+        assert (j.get(row).valid_from, j.get(row).valid_until) == (date(2026, 12, 10), date(2027, 12, 10))
+        assert j.settings().schema_version == 2
