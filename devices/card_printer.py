@@ -34,6 +34,7 @@ from devices.printer_protocol import (
     parse_reply,
     print_commands,
 )
+from devices.publish import publish
 from devices.serial_port import PortGone, SerialPort
 from devices.status import (
     DeviceKind,
@@ -286,11 +287,7 @@ class CardPrinter:
     def _publish(self, status: DeviceStatus) -> None:
         with self._lock:
             old, self._status = self._status, status
-        if status == old:
-            return
-        if (old.state, old.detail) != (status.state, status.detail):
-            _log.info("card printer: %s %s", status.state.value, status.detail or "-")
-        self._sink(StatusChanged(status))
+        publish(old, status, self._sink, "card printer")
 
     # --- the line ---------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ from devices.events import (
     IdCardRead,
     IdReaderError,
     IdReadFailed,
-    StatusChanged,
 )
 from devices.ga467 import (
     MAX_FRAME,
@@ -43,6 +42,7 @@ from devices.ga467 import (
     format_sam_id,
     parse_read_data,
 )
+from devices.publish import post_safely, publish
 from devices.serial_port import PortGone, SerialPort
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from devices.worker import Worker
@@ -351,16 +351,8 @@ class IdReader:
         media: MediaPosition | None = None,
         info: DeviceInfo | None = None,
     ) -> None:
-        current = self._status
-        updated = current.changed(state=state, detail=detail, media=media, info=info)
-        if updated != current:
-            self._status = updated
-            if updated.state != current.state:
-                _log.info("id reader: state %s (%s)", updated.state, updated.detail or "-")
-            self._post(StatusChanged(updated))
+        updated = self._status.changed(state=state, detail=detail, media=media, info=info)
+        self._status = publish(self._status, updated, self._sink, "id reader")
 
     def _post(self, event: object) -> None:
-        try:
-            self._sink(event)
-        except Exception:  # a broken sink must not stop the reader
-            _log.exception("id reader: event sink failed")
+        post_safely(self._sink, event, "id reader")

@@ -43,7 +43,7 @@ from devices.apdu import (
     sm_update_mac_input,
 )
 from devices.chip_keys import CardKeys, KeyService, KeyServiceError, SoftwareKeyService
-from devices.events import ChipCardPresent, ChipCardRemoved, ChipError, ChipOp, ChipResult, StatusChanged
+from devices.events import ChipCardPresent, ChipCardRemoved, ChipError, ChipOp, ChipResult
 from devices.permit_profile import (
     AID,
     EF_SIZE,
@@ -69,6 +69,7 @@ from devices.permit_profile import (
     record_length,
     validity_slot_offset,
 )
+from devices.publish import post_safely, publish
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from devices.worker import Worker
 
@@ -498,19 +499,11 @@ class PermitCardEncoder:
 
     def _set_status(self, *, state: DeviceState | None = None, detail: str | None = None,
                     media: MediaPosition | None = None, info: DeviceInfo | None = None) -> None:
-        current = self._status
-        updated = current.changed(state=state, detail=detail, media=media, info=info)
-        if updated != current:
-            self._status = updated
-            if updated.state != current.state:
-                _log.info("permit card: state %s (%s)", updated.state, updated.detail or "-")
-            self._post(StatusChanged(updated))
+        updated = self._status.changed(state=state, detail=detail, media=media, info=info)
+        self._status = publish(self._status, updated, self._sink, "permit card")
 
     def _post(self, event: object) -> None:
-        try:
-            self._sink(event)
-        except Exception:  # a broken sink must not stop the encoder
-            _log.exception("permit card: event sink failed")
+        post_safely(self._sink, event, "permit card")
 
 
 def _counter(state: int) -> int:
