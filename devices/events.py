@@ -11,12 +11,40 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from devices.permit_profile import ChipCardInfo, PermitChipData, PermitValidity, TechnicianChipData
-from devices.status import DeviceStatus
+from devices.status import DeviceKind, DeviceStatus
 
 
 @dataclass(frozen=True)
 class StatusChanged:
     status: DeviceStatus
+
+
+class DeviceNote(StrEnum):
+    """What an adapter has to say for the log: a closed set, logged by the core through the
+    one catalog (kiosk/logevents.py, DEVICE_NOTE). Adapters never log free text themselves."""
+
+    JOB_CRASHED = "job_crashed"  # a bug in the adapter, caught by its worker
+    PORT_OPENED = "port_opened"
+    PORT_GONE = "port_gone"
+    READER_FOUND = "reader_found"
+    UNEXPECTED_STATUS = "unexpected_status"
+    MALFORMED_REPLY = "malformed_reply"
+    NO_VALID_REPLY = "no_valid_reply"
+    FRAME_ERROR = "frame_error"
+    OPERATION_STARTED = "operation_started"
+    OPERATION_ENDED = "operation_ended"
+    OPERATION_FAILED = "operation_failed"
+    RECORD_CORRUPT = "record_corrupt"
+
+
+@dataclass(frozen=True)
+class DeviceLogged:
+    """One note of an adapter's for the log. `detail` is a fixed machine-readable code (an op name,
+    an error code, a status byte in hex, a duration in ms): never resident data."""
+
+    device: DeviceKind
+    note: DeviceNote
+    detail: str = ""
 
 
 # --- ID card reader -------------------------------------------------------------------
@@ -161,7 +189,11 @@ class ChipResult:
 
 @dataclass(frozen=True)
 class ChipCardPresent:
-    """A card entered the encoder's field."""
+    """A card entered the encoder's field. `insertion` counts insertions since the adapter
+    started (pcscd's reader event counter where it has one): a fresh card has a higher one
+    than any card seen before, so a stale "present" is never mistaken for the card just moved in."""
+
+    insertion: int = 0
 
 
 @dataclass(frozen=True)
