@@ -1,27 +1,42 @@
-"""The physical steps of issuing one permit card, in order, where the card is, and the journal.
+"""Issuing one permit card, as a procedure: results in, the next commands and an outcome out.
 
-The controller sends each step's command and feeds back the results; this object knows the
-sequence, the card's whereabouts, and writes every physical step to the write-ahead journal
-before it starts and after it ended (DESIGN.md, Issuing a card without losing or doubling one).
+The sequence is feed → ticket → print → to the encoder → personalise the chip → read it back
+and compare → present. Every physical step is written to the write-ahead journal before its
+command goes out and after its result came back (DESIGN.md, Issuing a card without losing or
+doubling one). The chip is personalised only after the encoder saw a fresh insertion (a
+higher insertion number than any it had seen when the card was sent to it), never on a
+"present" status left over from the previous card.
+
+Failures: any card that left the hopper is retracted to the reject bin, and the approval is
+voided once the retract has resolved (a resident may still take a card at the slot during
+the retract: then it is theirs, and confirmed). A retract that fails leaves the row open and
+the card inside (STUCK): a technician's work; the void still goes out.
 """
 
 from __future__ import annotations
 
-import io
-import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from devices.events import PrinterError, PrinterOp
-from devices.permit_profile import PermitContents, PermitValidity
-from kiosk import cardface, idnumber
+from devices.events import ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
+from devices.permit_profile import PermitContents
+from kiosk import backend as bk
+from kiosk.commands import (
+    NOTHING,
+    BackendCommand,
+    BackendOp,
+    Command,
+    EncoderCommand,
+    Outcome,
+    PrinterCommand,
+    Progress,
+    report,
+)
 from kiosk.events import FaceRendered
-from kiosk.identity import Identity
 from kiosk.journal import Final, Journal, Step, attempt
-from kiosk.view import Photo
-
-_log = logging.getLogger(__name__)
+from kiosk.permit_face import same_chip
+from kiosk.reasons import Reason
 
 
 class IssuanceStep(StrEnum):
@@ -35,23 +50,20 @@ class IssuanceStep(StrEnum):
 
 
 SEQUENCE: tuple[IssuanceStep, ...] = tuple(IssuanceStep)
-PRINTER_STEPS = frozenset({IssuanceStep.FEED, IssuanceStep.TICKET, IssuanceStep.PRINT, IssuanceStep.TO_ENCODER,
-                           IssuanceStep.PRESENT})
-# The journal step each physical step begins (written before the command goes out).
-STARTS: dict[IssuanceStep, Step] = {
-    IssuanceStep.FEED: Step.PICKED,
-    IssuanceStep.PRINT: Step.PRINTED,
-    IssuanceStep.TO_ENCODER: Step.ENCODED,  # encoding begins when the card moves to the encoder
-    IssuanceStep.VERIFY: Step.VERIFIED,
-    IssuanceStep.PRESENT: Step.PRESENTED,
+PRINTER_OP: dict[IssuanceStep, PrinterOp] = {
+    IssuanceStep.FEED: PrinterOp.FEED, IssuanceStep.TICKET: PrinterOp.TICKET, IssuanceStep.PRINT: PrinterOp.PRINT,
+    IssuanceStep.TO_ENCODER: PrinterOp.TO_ENCODER, IssuanceStep.PRESENT: PrinterOp.PRESENT,
 }
-# The journal step each step completes.
+CHIP_OP: dict[IssuanceStep, ChipOp] = {IssuanceStep.ENCODE: ChipOp.PERSONALISE, IssuanceStep.VERIFY: ChipOp.READ}
+# The journal step each physical step begins (written before the command goes out) and ends.
+STARTS: dict[IssuanceStep, Step] = {
+    IssuanceStep.FEED: Step.PICKED, IssuanceStep.PRINT: Step.PRINTED,
+    IssuanceStep.TO_ENCODER: Step.ENCODED,  # encoding begins when the card moves to the encoder
+    IssuanceStep.VERIFY: Step.VERIFIED, IssuanceStep.PRESENT: Step.PRESENTED,
+}
 ENDS: dict[IssuanceStep, Step] = {
-    IssuanceStep.FEED: Step.PICKED,
-    IssuanceStep.PRINT: Step.PRINTED,
-    IssuanceStep.ENCODE: Step.ENCODED,
-    IssuanceStep.VERIFY: Step.VERIFIED,
-    IssuanceStep.PRESENT: Step.PRESENTED,
+    IssuanceStep.FEED: Step.PICKED, IssuanceStep.PRINT: Step.PRINTED, IssuanceStep.ENCODE: Step.ENCODED,
+    IssuanceStep.VERIFY: Step.VERIFIED, IssuanceStep.PRESENT: Step.PRESENTED,
 }
 
 
@@ -61,171 +73,230 @@ class Issuance:
     session_id: str
     journal: Journal | None = None
     row_id: int | None = None
+    insertions: int = 0  # the highest chip insertion number seen
     done: list[IssuanceStep] = field(default_factory=list)
     in_flight: IssuanceStep | None = None
     card_inside: bool = False
+    at_slot: bool = False
     retracting: bool = False
+    failed: bool = False
+    taken: bool = False
+    retracted: bool = False
+    stuck: bool = False
+    backend_pending: bool = False  # a confirm or void is out, unanswered
     closed: bool = False
-    was_taken: bool = False
-    bits: bytes = field(default=b"", repr=False)
-    width: int = 0
-    height: int = 0
-    ticket: dict[str, str] = field(default_factory=dict, repr=False)
-    chip: PermitContents | None = field(default=None, repr=False)
+    void_reason: Reason = Reason.DEVICE_FAULT
+    face: FaceRendered | None = field(default=None, repr=False)
     card_serial: str | None = None
-    face_is_ready: bool = False
+    _floor: int | None = None  # the insertion number the encoder had seen when the card was sent to it
 
     @classmethod
-    def begin(cls, permit_number: str, session_id: str, journal: Journal | None) -> Issuance:
+    def begin(cls, permit_number: str, session_id: str, journal: Journal | None, insertions: int) -> Issuance:
         """Journals the approval (the row's first step) before any card moves."""
-        issuance = cls(permit_number, session_id, journal)
+        issuance = cls(permit_number, session_id, journal, insertions=insertions)
         if journal is not None:
             issuance.row_id = journal.begin_issuance(session_id, permit_number)
         return issuance
 
-    def face_ready(self, rendered: FaceRendered) -> None:
-        self.bits, self.width, self.height = rendered.bits, rendered.width, rendered.height
-        self.ticket, self.chip = rendered.ticket, rendered.chip
-        self.face_is_ready = True
+    # --- inputs -----------------------------------------------------------------------------
 
-    def next_command(self, chip_in_field: bool) -> IssuanceStep | None:
-        """The next step to send, or None while one is in flight, the face is still rendering,
-        or the chip has not yet entered the encoder's field."""
-        if self.in_flight is not None or self.retracting or self.closed:
-            return None
-        for step in SEQUENCE:
-            if step in self.done:
-                continue
-            if step in (IssuanceStep.TICKET, IssuanceStep.PRINT) and not self.face_is_ready:
-                return None
-            if step is IssuanceStep.ENCODE and not chip_in_field:
-                return None
-            return step
-        return None
+    def face_ready(self, rendered: FaceRendered) -> Progress:
+        self.face = rendered
+        return self.advance()
 
-    def awaiting_chip(self, chip_in_field: bool) -> bool:
-        return (not chip_in_field and self.in_flight is None and not self.retracting and not self.closed
-                and IssuanceStep.TO_ENCODER in self.done and IssuanceStep.ENCODE not in self.done)
+    def chip_arrived(self, insertion: int) -> Progress:
+        self.insertions = max(self.insertions, insertion)
+        return self.advance()
 
-    def sent(self, step: IssuanceStep) -> None:
+    @property
+    def awaiting_chip(self) -> bool:
+        """At the encoder, waiting for pcscd to see this card: device time, bounded by a timer."""
+        return self._next() is None and self._due() is IssuanceStep.ENCODE and not self.failed
+
+    def advance(self) -> Progress:
+        step = self._next()
+        if step is None:
+            return NOTHING
         self.in_flight = step
         if step in STARTS:
             self._journal("step_started", STARTS[step])
+        if step is IssuanceStep.TO_ENCODER:
+            self._floor = self.insertions
+        return Progress((self._command(step),))
 
-    def step_done(self, step: IssuanceStep, card_serial: str | None = None) -> None:
-        self.done.append(step)
-        self.in_flight = None
-        if step is IssuanceStep.FEED:
-            self.card_inside = True
-        if card_serial is not None:
-            self.card_serial = card_serial
-        if step in ENDS:
-            self._journal("step_done", ENDS[step], card_serial)
+    def printer_result(self, event: PrinterResult) -> Progress:
+        if event.op is PrinterOp.RETRACT and self.retracting:
+            return self._retracted(event)
+        step = self.in_flight
+        if step is None or PRINTER_OP.get(step) is not event.op:
+            return NOTHING  # not the answer to the step in flight
+        if not event.ok:
+            self.in_flight = None
+            if step is IssuanceStep.FEED and event.error is PrinterError.JAM:
+                self.card_inside = True  # the card left the hopper and stuck on its way
+            return self.fail("printer", str(event.error))
+        return self._step_done(step)
 
-    def failed(self, step: IssuanceStep, error: Any) -> None:
-        self.in_flight = None
-        if step is IssuanceStep.FEED and error is PrinterError.JAM:
-            self.card_inside = True  # the card left the hopper and stuck on its way
+    def chip_result(self, event: ChipResult) -> Progress:
+        step = self.in_flight
+        if step is None or CHIP_OP.get(step) is not event.op:
+            return NOTHING
+        if not event.ok:
+            self.in_flight = None
+            return self.fail("permit_card", str(event.error))
+        data: Any = event.data
+        if step is IssuanceStep.ENCODE:
+            self.card_serial = data.card.serial
+            return self._step_done(step)
+        chip: PermitContents | None = self.face.chip if self.face is not None else None
+        if chip is None or not same_chip(chip, data.contents):
+            self.in_flight = None
+            return self.fail("permit_card", "verify_mismatch")
+        return self._step_done(step)
 
-    def retract_started(self) -> None:
-        self.retracting = True
-        self._journal("step_started", Step.RETRACTED)
-
-    def retracted(self, ok: bool) -> None:
-        self.retracting = False
-        if ok:
-            self.card_inside = False
-            self._journal("step_done", Step.RETRACTED)
-        # A failed retract leaves the card jammed inside: retained, never handed out, and the
-        # journal keeps the retract open for recovery to try again.
-
-    def taken(self) -> None:
-        self.was_taken = True
-        self.card_inside = False
+    def card_taken(self) -> Progress:
+        """The resident took the card from the slot: theirs, even when a retract was under way."""
+        if not self.at_slot or self.taken:
+            return NOTHING
+        self.taken, self.at_slot, self.card_inside = True, False, False
         self._journal("step_done", Step.TAKEN)
+        return Progress((self._backend(BackendOp.CONFIRM),), (Outcome.TAKEN,))
 
-    def backend_started(self, step: Step) -> None:
-        self._journal("step_started", step)
+    def operation_timed_out(self) -> Progress:
+        step = self.in_flight
+        if step is None and self.awaiting_chip:
+            return self.fail("permit_card", "no_card")
+        if step is None:
+            return NOTHING
+        self.in_flight = None
+        return self.fail("permit_card" if step in CHIP_OP else "printer", "no_result")
 
-    def backend_done(self, step: Step, final: Final) -> None:
-        self._journal("step_done", step)
-        self._journal("finish", final)
+    def not_taken(self) -> Progress:
+        """Nobody took the card in time: retract it, then void the approval (TIMEOUT)."""
+        if not self.at_slot or self.retracting:
+            return NOTHING
+        self.void_reason = Reason.TIMEOUT
+        return self._retract()
+
+    def backend_result(self, op: BackendOp, result: Any) -> Progress:
+        self.backend_pending = False
+        if op is BackendOp.CONFIRM and isinstance(result, bk.Confirmed):
+            self._journal("step_done", Step.CONFIRMED)
+            return self._close(Final.ISSUED)
+        if op is BackendOp.VOID and isinstance(result, bk.Voided):
+            self._journal("step_done", Step.VOIDED)
+            if self.stuck:
+                return NOTHING  # the card is still inside: the row stays open for a technician
+            return self._close(Final.RETAINED if self.picked else Final.VOIDED)
+        # Unanswered: the row stays open and the settler sends the same request again.
+        return NOTHING
+
+    def fail(self, device: str, error: str) -> Progress:
+        """A step after the approval failed: retract any card, then void the approval."""
+        if self.failed:
+            return NOTHING
+        self.failed = True
+        failed = report(Outcome.FAILED, device=device, error=error)
+        if self.card_inside or self.at_slot:
+            return failed.then(self._retract())
+        return failed.then(self._void())
+
+    # --- state ------------------------------------------------------------------------------
 
     @property
     def picked(self) -> bool:
         return IssuanceStep.FEED in self.done or self.card_inside
 
+    @property
+    def over(self) -> bool:
+        """Nothing more will happen here: the row is closed, or the card's part is settled and no
+        backend call is out (an unanswered one is the settler's to send again)."""
+        card_settled = self.taken or self.stuck or self.retracted or (
+            self.failed and not self.card_inside and not self.at_slot and not self.retracting)
+        return self.closed or (card_settled and not self.backend_pending)
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _due(self) -> IssuanceStep | None:
+        return next((s for s in SEQUENCE if s not in self.done), None)
+
+    def _next(self) -> IssuanceStep | None:
+        if self.in_flight is not None or self.retracting or self.failed or self.closed:
+            return None
+        step = self._due()
+        if step in (IssuanceStep.TICKET, IssuanceStep.PRINT) and self.face is None:
+            return None
+        if step is IssuanceStep.ENCODE and (self._floor is None or self.insertions <= self._floor):
+            return None
+        return step
+
+    def _command(self, step: IssuanceStep) -> Command:
+        face = self.face
+        if step is IssuanceStep.TICKET:
+            assert face is not None
+            return PrinterCommand(PrinterOp.TICKET, ticket=face.ticket)
+        if step is IssuanceStep.PRINT:
+            assert face is not None
+            return PrinterCommand(PrinterOp.PRINT, 0, 0, face.width, face.height, face.bits)
+        if step is IssuanceStep.ENCODE:
+            assert face is not None
+            return EncoderCommand(ChipOp.PERSONALISE, contents=face.chip)
+        if step is IssuanceStep.VERIFY:
+            return EncoderCommand(ChipOp.READ)
+        return PrinterCommand(PRINTER_OP[step])
+
+    def _step_done(self, step: IssuanceStep) -> Progress:
+        self.done.append(step)
+        self.in_flight = None
+        if step is IssuanceStep.FEED:
+            self.card_inside = True
+        if step in ENDS:
+            self._journal("step_done", ENDS[step], self.card_serial if step is IssuanceStep.ENCODE else None)
+        if step is IssuanceStep.PRESENT:
+            self.card_inside, self.at_slot = False, True
+            return report(Outcome.PRESENTED)
+        return self.advance()
+
+    def _retract(self) -> Progress:
+        self.retracting = True
+        self._journal("step_started", Step.RETRACTED)
+        return Progress((PrinterCommand(PrinterOp.RETRACT),))
+
+    def _retracted(self, event: PrinterResult) -> Progress:
+        self.retracting = False
+        if event.ok:
+            self.card_inside = self.at_slot = False
+            self.retracted = True
+            self._journal("step_done", Step.RETRACTED)
+            return report(Outcome.RETRACTED).then(self._void())
+        if event.error is PrinterError.NO_CARD:
+            if self.taken:
+                return NOTHING  # the resident won the race; the take was journaled and confirmed
+            if self.at_slot:  # gone from the slot without a take report: a hand took it
+                return self.card_taken()
+            self.card_inside = False
+            return self._void()
+        # Jammed, or the bin is full: the card stays inside. The row stays open, the approval is voided.
+        self.stuck = True
+        return report(Outcome.STUCK, device="printer", error=str(event.error)).then(self._void())
+
+    def _void(self) -> Progress:
+        return Progress((self._backend(BackendOp.VOID),))
+
+    def _backend(self, op: BackendOp) -> BackendCommand:
+        self.backend_pending = True
+        started = Step.CONFIRMED if op is BackendOp.CONFIRM else Step.VOIDED
+        self._journal("step_started", started)
+        suffix = "confirm" if op is BackendOp.CONFIRM else "void"
+        # The session's own request id: a call repeated after a power cut replays, never doubles.
+        return BackendCommand(op, f"{self.session_id}-{suffix}", self.permit_number, self.card_serial,
+                              reason=self.void_reason)
+
+    def _close(self, final: Final) -> Progress:
+        self.closed = True
+        self._journal("finish", final)
+        return report(Outcome.CLOSED)
+
     def _journal(self, what: str, *args: Any) -> None:
         if self.journal is not None and self.row_id is not None:
             attempt(self.journal, self.row_id, what, *(a for a in args if a is not None))
-
-
-PRINTER_OP: dict[IssuanceStep, PrinterOp] = {
-    IssuanceStep.FEED: PrinterOp.FEED,
-    IssuanceStep.TICKET: PrinterOp.TICKET,
-    IssuanceStep.PRINT: PrinterOp.PRINT,
-    IssuanceStep.TO_ENCODER: PrinterOp.TO_ENCODER,
-    IssuanceStep.PRESENT: PrinterOp.PRESENT,
-}
-
-
-def build_card_face(grant: Any, identity: Identity, portrait: Photo | None) -> cardface.CardFace:
-    """SH-PMT-4: what the card shows, from the approval and the ID card."""
-    # A citizen card that passed ID_NUMBER_INVALID agrees with its number; fall back to the number.
-    birth = identity.birth or idnumber.birth_of(identity.id_number)
-    sex = identity.sex.value if identity.sex is not None else idnumber.sex_of(identity.id_number)
-    return cardface.CardFace(
-        permit_number=grant.number,
-        name=identity.name,
-        sex=sex,
-        nation=identity.nation,
-        birth=birth,
-        id_number=identity.id_number,
-        household_address=identity.address,
-        residence_address=grant.residence_address,
-        authority=grant.authority,
-        issued=grant.issued,
-        valid_from=grant.valid_from,
-        valid_until=grant.valid_until,
-        photo=portrait,
-    )
-
-
-def chip_photo(portrait: Photo | None) -> bytes:
-    """The chip's photo: the permit photo small enough for the photo file (JPEG, a few kB)."""
-    from PIL import Image
-
-    if portrait is None:
-        return b""
-    img = Image.frombytes("RGB", (portrait.width, portrait.height), portrait.rgb).resize((102, 126))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=70)
-    return buf.getvalue()
-
-
-def chip_contents(face: cardface.CardFace) -> PermitContents:
-    assert face.birth is not None
-    return PermitContents(
-        permit_number=face.permit_number,
-        name=face.name,
-        sex=face.sex,
-        nation=face.nation,
-        birth=face.birth,
-        id_number=face.id_number,
-        household_address=face.household_address,
-        residence_address=face.residence_address,
-        validity=PermitValidity(face.issued, face.valid_from, face.valid_until, 0),
-        photo=chip_photo(face.photo),
-    )
-
-
-def render_face(session: str, face: cardface.CardFace) -> FaceRendered:
-    image = cardface.render(face, "full")
-    return FaceRendered(session, cardface.pack_bits(image), image.width, image.height, cardface.ticket(face),
-                        chip_contents(face))
-
-
-def same_chip(expected: PermitContents, read: PermitContents) -> bool:
-    """The read-back check: every field the kiosk wrote came back unchanged."""
-    return expected == read
-

@@ -30,6 +30,7 @@ class LogEvent(Enum):
     STATE_ENTERED = EventSpec("K010", logging.DEBUG, "state entered", ("state",))
     SERVICES_CHANGED = EventSpec("K011", logging.INFO, "services offered changed", ("available", "unavailable"))
     DEVICE_STATUS = EventSpec("D001", logging.INFO, "device status", ("device", "state", "media", "detail"))
+    DEVICE_NOTE = EventSpec("D002", logging.INFO, "device note", ("device", "note", "detail"))
     SESSION_STARTED = EventSpec("S001", logging.INFO, "session started", ("session", "service"))
     SESSION_ENDED = EventSpec("S002", logging.INFO, "session ended", ("session", "service", "outcome", "reason"))
     ID_CARD_READ = EventSpec("S010", logging.INFO, "ID card read", ("session", "card_type", "masked_id"))
@@ -46,6 +47,14 @@ class LogEvent(Enum):
                                  ("rows", "printer_card"))
     RECOVERY_ACTION = EventSpec("R002", logging.INFO, "recovery action", ("row", "rule", "action", "disposition"))
     RECOVERY_ENDED = EventSpec("R003", logging.INFO, "recovery ended", ("disposition",))
+    # The core's own faults and disagreements
+    CARD_STUCK = EventSpec("F002", logging.ERROR, "a card could not be retracted: technician needed",
+                           ("device", "error"))
+    DECISION_DISAGREED = EventSpec("F003", logging.ERROR,
+                                   "the backend's decision disagrees with the kiosk's reading of RULES.md",
+                                   ("session", "op", "backend", "kiosk"))
+    TRIGGER_REFUSED = EventSpec("K900", logging.ERROR, "a trigger the current state does not take (a bug)",
+                                ("state", "trigger"))
 
 
 class EventLog:

@@ -180,3 +180,14 @@ def record_refusals(
 def new_permit_validity(issued: date, pack: PolicyPack) -> tuple[date, date]:
     """A new permit issued on day D is valid from D through add_months(D, 12)."""
     return issued, add_months(issued, pack.permit_valid_months)
+
+
+def grant_disagreement(issued: date, valid_from: date, valid_until: date, today: date,
+                       pack: PolicyPack) -> str | None:
+    """The kiosk's own check of an approval (SH-PMT-3, the date conventions): a new permit issued
+    today runs from today to add_months(today, permit_valid_months). A fixed code when it does not."""
+    if issued != today or valid_from != today:
+        return "issue_date"
+    if valid_until != new_permit_validity(today, pack)[1]:
+        return "validity"
+    return None

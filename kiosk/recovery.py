@@ -115,6 +115,7 @@ class Phase(StrEnum):
 def phase(row: JournalRow) -> Phase:
     """The row's phase; the first test that holds wins, later steps before earlier ones."""
     began, done = row.began, row.completed
+    checks: tuple[tuple[bool, Phase], ...]
     if row.kind is Kind.NEW_PERMIT:
         checks = (
             (done(Step.TAKEN), Phase.TAKEN),  # before the retract: a resident can win that race

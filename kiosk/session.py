@@ -17,11 +17,15 @@ from kiosk.view import Photo
 class Session:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     service: Service | None = None
+    chosen: Service | None = None  # the menu tile touched, before its service starts
     identity: Identity | None = field(default=None, repr=False)
     id_photo: Photo | None = field(default=None, repr=False)
     large_text: bool = False
     read_error: str | None = None
     rewrite_error: str | None = None  # the inserted card was not a permit card, or unreadable
+    card_address: str | None = field(default=None, repr=False)  # the residence address the permit's chip holds
+    rewrite_decision: Any = None  # kiosk.endorsement.Rewrite the card was rewritten to
+    card_rewritten: bool = False
     record_refusals: tuple[Refusal, ...] = ()
     registered_address: str | None = field(default=None, repr=False)
     lives_there: bool | None = None
@@ -38,6 +42,9 @@ class Session:
     card_inside: bool = False
     card_retained: bool = False
     fault_device: str | None = None
+    # Why the fault screen shows: a fixed code ("decision_disagreed": the approval system's answer
+    # did not pass the kiosk's own check of RULES.md, so nothing was printed or rewritten).
+    fault_detail: str | None = None
     refusal: Refusal | None = None
     outcome: Outcome | None = None
     reason: Reason | None = None

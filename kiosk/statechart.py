@@ -7,7 +7,8 @@ from pathlib import Path
 
 from transitions.extensions import HierarchicalGraphMachine
 
-from kiosk.machine import STATES, TRANSITIONS, DotState
+from kiosk.flows import chart_parts
+from kiosk.machine import Chart, DotState, names_only
 
 CHART = Path(__file__).resolve().parent.parent / "docs" / "state-chart.md"
 
@@ -21,15 +22,18 @@ class _Model:
 
 
 def render() -> str:
+    chart = Chart(chart_parts())
     machine = _GraphMachine(
-        model=_Model(), states=STATES, transitions=TRANSITIONS, initial="boot",
+        model=_Model(), states=chart.state_dicts(names_only), transitions=chart.transition_dicts(names_only),
+        initial="boot",
         auto_transitions=False, graph_engine="mermaid", show_conditions=True,
     )
     mermaid = machine.get_graph().draw(None)
     lines = [ln.rstrip() for ln in mermaid.splitlines() if not ln.strip().startswith("Class ")]
     return (
         "# State chart\n\n"
-        "Generated from `kiosk/machine.py` by `python -m kiosk.statechart`; do not edit by hand.\n"
+        "Generated from the chart parts of `kiosk/flows/`, put together by `kiosk/machine.py`,\n"
+        "by `python -m kiosk.statechart`; do not edit by hand.\n"
         "A test fails when this file differs from the table.\n\n"
         "```mermaid\n" + "\n".join(lines) + "\n```\n"
     )

@@ -301,7 +301,7 @@ class ScenarioPlayer:
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
             return self._tap(view, f"service.{self.scenario.service.value}")
-        if screen == "new_permit.residence":
+        if screen in ("new_permit.residence", "card_rewrite.residence"):
             lives = who.registration.lives_there if who.registration is not None else True
             return self._tap(view, "answer.yes" if lives else "answer.no")
         if screen == "new_permit.photo":

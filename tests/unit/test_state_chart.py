@@ -1,27 +1,149 @@
-"""The transition table: the committed chart is its rendering, and every state is reachable."""
+"""The transition table: the committed chart is its rendering, every state is reachable, every
+waiting state can be left, and a trigger the table does not take is an error, never silence."""
 
 from __future__ import annotations
 
-from kiosk.machine import SESSION_WAITING, STATES, TRANSITIONS, WAITING, state_names
+from enum import StrEnum
+
+import pytest
+
+from kiosk.chart import ChartPart, Edge, StateSpec, Trigger
+from kiosk.flows import FLOWS, chart_parts
+from kiosk.machine import Chart, InvalidTrigger, KioskMachine, build_machine, fire
 from kiosk.statechart import CHART, render
+
+
+def chart() -> Chart:
+    return Chart(chart_parts())
 
 
 def test_committed_chart_matches_the_table():
     assert CHART.read_text(encoding="utf-8") == render(), "run: python -m kiosk.statechart"
 
 
-def test_every_state_is_reached_and_named_consistently():
-    names = set(state_names())
-    dests = {t["dest"] for t in TRANSITIONS if t["dest"]}
-    for name in names - {"boot"}:
+def test_every_state_is_reached():
+    c = chart()
+    dests = {e.dest for _, e in c.edges if e.dest}
+    for name in set(c.specs) - {"boot"}:
         assert name in dests, f"{name} is never entered"
-    for name in list(WAITING) + list(SESSION_WAITING):
-        assert name in names
 
 
-def test_every_waiting_state_of_a_service_can_be_cancelled_and_timed_out():
-    cancels = next(t for t in TRANSITIONS if t["trigger"] == "tap_cancel")
-    idles = next(t for t in TRANSITIONS if t["trigger"] == "idle_timeout")
-    assert set(cancels["source"]) == set(SESSION_WAITING) == set(idles["source"])
-    assert cancels["dest"] == idles["dest"] == "goodbye"
-    assert STATES
+def test_every_waiting_state_of_a_service_can_be_cancelled_timed_out_and_faulted():
+    c = chart()
+    for name, spec in c.specs.items():
+        if not spec.session:
+            continue
+        for trigger in (Trigger.TAP_CANCEL, Trigger.IDLE_TIMEOUT, Trigger.DEVICE_LOST):
+            assert c.accepts(name, trigger), f"{name} does not take {trigger}"
+
+
+def test_a_state_holding_the_resident_card_gives_it_back_on_cancel():
+    """card_rewrite.residence: the card is inside, so cancel and the idle timeout return it first."""
+    c = chart()
+    exits = {(str(e.trigger), e.dest) for _, e in c.edges if "card_rewrite.residence" in e.sources}
+    assert ("tap_cancel", "card_rewrite.return_card") in exits
+    assert ("idle_timeout", "card_rewrite.return_card") in exits
+    assert ("tap_cancel", "goodbye") not in exits
+
+
+def test_closing_screens_close():
+    c = chart()
+    for name, spec in c.specs.items():
+        if spec.closing:
+            assert c.accepts(name, Trigger.CLOSING_TIMEOUT) and c.accepts(name, Trigger.TAP_CONFIRM)
+
+
+def test_every_callback_and_guard_names_a_method_of_its_owner():
+    owners = {f.CHART.owner: f for f in FLOWS}
+    from kiosk.flows.new_permit_issuing import Issuing
+
+    owners_cls: dict[str, type] = {k: v for k, v in owners.items()}
+    owners_cls["issuing"] = Issuing
+    for part in chart_parts():
+        names: list[tuple[str, str]] = []
+        for _, spec in _walk(part.states):
+            names += [(part.owner, n) for n in (spec.on_enter, spec.on_exit) if n]
+        for e in part.edges:
+            names += [(part.owner, n) for n in (*e.conditions, *e.unless, e.before, e.after) if n]
+        for owner, name in names:
+            if ":" in name:
+                owner, name = name.split(":", 1)
+            assert callable(getattr(owners_cls[owner], name, None)), f"{owner} has no {name}"
+
+
+def _walk(specs: tuple[StateSpec, ...], prefix: str = "") -> list[tuple[str, StateSpec]]:
+    out = []
+    for s in specs:
+        out.append((prefix + s.name, s))
+        out += _walk(s.children, prefix + s.name + ".")
+    return out
+
+
+class _Toy(StrEnum):
+    GO = "go"
+    NOWHERE = "nowhere_at_all"
+
+
+class _Model:
+    state: str
+
+
+def _toy() -> tuple[KioskMachine, _Model, Chart]:
+    part = ChartPart("toy", (StateSpec("boot"), StateSpec("a"), StateSpec("goodbye"), StateSpec("fault")),
+                     (Edge(_Toy.GO, "boot", "a"),))
+    c = Chart([part])
+    model = _Model()
+    machine = build_machine(model, c, {"toy": object(), "end": object()}, after_state_change=lambda: None)
+    return machine, model, c
+
+
+def test_an_unknown_trigger_raises():
+    machine, model, c = _toy()
+    with pytest.raises(InvalidTrigger):
+        fire(machine, model, c, _Toy.NOWHERE)
+    with pytest.raises(InvalidTrigger):
+        fire(machine, model, c, "go")  # type: ignore[arg-type]  # a bare string is never a trigger
+
+
+def test_a_trigger_the_state_does_not_take_raises():
+    machine, model, c = _toy()
+    assert fire(machine, model, c, _Toy.GO)
+    assert model.state == "a"
+    with pytest.raises(InvalidTrigger):
+        fire(machine, model, c, _Toy.GO)
+
+
+def test_the_table_refuses_an_edge_from_a_state_it_does_not_have():
+    with pytest.raises(ValueError, match="unknown state"):
+        Chart([ChartPart("toy", (StateSpec("boot"),), (Edge(_Toy.GO, "bot", "boot"),))])
+
+
+def test_the_kiosk_raises_on_an_invalid_trigger_in_development():
+    """A misspelt or misplaced trigger fails the run that fires it (tests, scenarios)."""
+    import queue
+    from types import SimpleNamespace
+
+    from kiosk.clock import VirtualClock
+    from kiosk.config import load_kiosk_config
+    from kiosk.controller import Kiosk
+    from kiosk.logevents import EventLog
+    from kiosk.policy import load_pack
+
+    class Port(SimpleNamespace):
+        def __getattr__(self, name: str):  # every command accepted, nothing happens
+            return lambda *a, **k: None
+
+    ports = SimpleNamespace(id_reader=Port(), printer=Port(), encoder=Port(), camera=Port(), backend=Port(),
+                            devices=lambda: ())
+    from datetime import date
+
+    k = Kiosk(load_kiosk_config(), load_pack("shanghai"), VirtualClock(date(2026, 11, 22)), ports,  # type: ignore[arg-type]
+              EventLog(), events=queue.Queue())
+    assert k.state == "boot"
+    with pytest.raises(InvalidTrigger):
+        k.fire(Trigger.TAP_CONFIRM)
+    # In production the same bug is logged through the catalog and the kiosk carries on.
+    k.strict = False
+    k._guarded(lambda _: k.fire(Trigger.TAP_CONFIRM))(None)
+    assert k.log.recent[-1]["event"] == "TRIGGER_REFUSED" and k.log.recent[-1]["trigger"] == "tap_confirm"
+    assert k.state == "boot"

@@ -1,0 +1,108 @@
+"""The vocabulary of the transition table: states, edges, timers and the common triggers.
+
+Each flow (kiosk/flows/) declares its part of the chart with these types; kiosk/machine.py
+puts the parts together into the one table. Callbacks and guards are named by string and
+resolved on the part's owner (the flow object) when the machine is built, so the chart can
+be drawn (`python -m kiosk.statechart`) without building a kiosk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kiosk.view import Waiting
+
+
+class Trigger(StrEnum):
+    """Triggers shared by every part of the chart. A flow's own triggers are enums of its own."""
+
+    # start-up and availability
+    STARTED = "started"
+    SELF_TEST_DONE = "self_test_done"
+    RECOVERED = "recovered"
+    RECOVERY_BLOCKED = "recovery_blocked"
+    DEVICES_CHANGED = "devices_changed"
+    # touches
+    TAP_START = "tap_start"
+    TAP_BACK = "tap_back"
+    TAP_CONFIRM = "tap_confirm"
+    TAP_CANCEL = "tap_cancel"
+    TAP_KEY = "tap_key"
+    TAP_CAPTURE = "tap_capture"
+    TAP_ANSWER_YES = "tap_answer_yes"
+    TAP_ANSWER_NO = "tap_answer_no"
+    TAP_SERVICE = "tap_service"  # a menu tile; the guard asks which
+    # timers
+    MENU_TIMEOUT = "menu_timeout"
+    IDLE_TIMEOUT = "idle_timeout"
+    CLOSING_TIMEOUT = "closing_timeout"
+    TAKE_TIMEOUT = "take_timeout"
+    GOODBYE_DONE = "goodbye_done"
+    # ending a session
+    DEVICE_LOST = "device_lost"
+    REFUSED = "refused"
+    FAULTED = "faulted"
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """A timer a state arms on entry and drops on exit: `setting` names a field of
+    `config.timeouts`; when it runs out, `trigger` fires."""
+
+    name: str
+    setting: str
+    trigger: StrEnum
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    waits: Waiting = Waiting.NOTHING
+    # A waiting state of a service: cancel, the idle warning and a lost device apply.
+    session: bool = False
+    # With `session`: the state declares its own cancel, idle and lost-device edges (a card is inside).
+    own_exits: bool = False
+    # A screen that ends a session and closes by itself after `timeouts.done`.
+    closing: bool = False
+    timers: tuple[TimerSpec, ...] = ()
+    checks_health: bool = False  # at rest: the backend's health is checked every `health_interval`
+    on_enter: str | None = None
+    on_exit: str | None = None
+    children: tuple[StateSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Edge:
+    trigger: StrEnum
+    source: str | tuple[str, ...]
+    dest: str | None  # None: an internal transition (no exit, no entry)
+    conditions: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    before: str | None = None
+    after: str | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else self.source
+
+
+@dataclass(frozen=True)
+class ChartPart:
+    """One owner's states and edges: a service, boot, home, or the end of a session."""
+
+    owner: str
+    states: tuple[StateSpec, ...]
+    edges: tuple[Edge, ...]
+
+
+def leaves(specs: tuple[StateSpec, ...], prefix: str = "") -> list[tuple[str, StateSpec]]:
+    """The dotted names of the leaf states under `specs`, with their specs."""
+    found: list[tuple[str, StateSpec]] = []
+    for spec in specs:
+        full = f"{prefix}{spec.name}"
+        if spec.children:
+            found.extend(leaves(spec.children, full + "."))
+        else:
+            found.append((full, spec))
+    return found

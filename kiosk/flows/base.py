@@ -1,0 +1,97 @@
+"""What a flow is, and what it may use of the core.
+
+A flow owns a part of the chart (its states and edges), the handlers of the events that
+matter while the kiosk is in one of its states, and the view functions of its screens. It
+reaches devices and the backend only through the core's ports, runtime and procedures; it
+never imports another flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from kiosk.availability import Availability, Needs
+from kiosk.chart import ChartPart
+from kiosk.clock import Clock
+from kiosk.commands import BackendOp, Progress
+from kiosk.config import KioskConfig
+from kiosk.journal import Journal
+from kiosk.logevents import EventLog
+from kiosk.policy import PolicyPack
+from kiosk.ports import Ports
+from kiosk.reasons import Service
+from kiosk.runtime import Runtime
+from kiosk.session import Session
+from kiosk.view import Button
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a screen's view is built from: the state and the session, never the controller."""
+
+    state: str
+    session: Session
+    offered: tuple[Service, ...]
+    down: tuple[str, ...]
+    supply_problems: tuple[str, ...]
+    photo_max_tries: int
+    technician_needed: bool = False
+
+
+ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]
+
+
+class CardJob(Protocol):
+    """Whoever moves the card in the printer now: printer, chip and take events go to it."""
+
+    @property
+    def busy_row(self) -> int | None: ...
+    def on_printer(self, event: Any) -> None: ...
+    def on_chip(self, event: Any) -> None: ...
+    def on_chip_present(self, insertion: int) -> None: ...
+    def on_taken(self) -> None: ...
+    def on_operation_timeout(self) -> None: ...
+
+
+class Core(Protocol):
+    config: KioskConfig
+    pack: PolicyPack
+    clock: Clock
+    ports: Ports
+    log: EventLog
+    journal: Journal | None
+    runtime: Runtime
+    availability: Availability
+    session: Session
+    insertions: int
+    card_job: CardJob | None
+
+    @property
+    def state(self) -> str: ...
+    def fire(self, trigger: StrEnum) -> bool: ...
+    def offer(self, trigger: StrEnum) -> bool: ...
+    def run(self, progress: Progress, session: str, on_backend: Callable[[BackendOp, Any], None]) -> None: ...
+    def services_changed(self) -> None: ...
+
+
+class Flow:
+    """A service, or one of the kiosk's own parts (boot, home, the end of a session)."""
+
+    CHART: ClassVar[ChartPart]
+    SERVICE: ClassVar[Service | None] = None
+    NEEDS: ClassVar[Needs | None] = None
+    SCREENS: ClassVar[dict[str, ScreenFn]] = {}
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def handlers(self) -> dict[type, Callable[[Any], None]]:
+        """Event type → handler, while the kiosk is in one of this flow's states."""
+        return {}
+
+    def on_status(self, device: Any) -> bool:
+        """A device's status changed while in this flow; True when the flow took it."""
+        return False

@@ -1,0 +1,19 @@
+"""Buttons several screens share (stable ids: docs/scenarios.md)."""
+
+from __future__ import annotations
+
+from kiosk.view import Button, ButtonStyle
+
+CONFIRM = Button("confirm", "button.confirm")
+CANCEL = Button("cancel", "button.cancel", style=ButtonStyle.SECONDARY)
+BACK = Button("back", "button.back", style=ButtonStyle.SECONDARY)
+FINISH = Button("confirm", "button.finish")
+UNDERSTOOD = Button("confirm", "button.understood")
+YES = Button("answer.yes", "button.yes")
+NO = Button("answer.no", "button.no", style=ButtonStyle.SECONDARY)
+
+
+def keypad(enabled_confirm: bool) -> tuple[Button, ...]:
+    keys = tuple(Button(f"key.{d}", f"key.{d}", style=ButtonStyle.KEY) for d in "1234567890")
+    return (*keys, Button("key.del", "button.del", style=ButtonStyle.KEY),
+            Button("confirm", "button.confirm", enabled=enabled_confirm), CANCEL)

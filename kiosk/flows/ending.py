@@ -1,0 +1,120 @@
+"""The end of every session: refusal, fault, goodbye, and the edges every waiting state shares
+(cancel, the idle timeout and a lost device; closing screens close; kiosk/machine.py adds them).
+
+Goodbye writes what is kept of the session (nothing personal) and then drops the session
+with every personal field in it (SH-PRIV-1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devices.status import DeviceKind
+from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
+from kiosk.chart import Trigger as T
+from kiosk.flows.base import Flow, Snapshot
+from kiosk.flows.buttons import UNDERSTOOD
+from kiosk.logevents import LogEvent
+from kiosk.reasons import Outcome, Reason
+from kiosk.session import Session, SessionSummary
+from kiosk.view import Button, Waiting
+
+
+class Ending(Flow):
+    CHART = ChartPart(
+        owner="end",
+        states=(
+            StateSpec("refusal", Waiting.TOUCH, closing=True, on_enter="enter_refusal"),
+            StateSpec("fault", Waiting.TOUCH, closing=True, on_enter="enter_fault"),
+            StateSpec("goodbye", timers=(TimerSpec("goodbye", "goodbye", T.GOODBYE_DONE),),
+                      on_enter="enter_goodbye", on_exit="exit_goodbye"),
+        ),
+        edges=(
+            Edge(T.GOODBYE_DONE, "goodbye", "recovery", conditions=("recovery_needed",)),
+            Edge(T.GOODBYE_DONE, "goodbye", "ready.attract", conditions=("any_service_available",)),
+            Edge(T.GOODBYE_DONE, "goodbye", "out_of_service"),
+        ),
+    )
+
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self.finished: list[SessionSummary] = []
+
+    # --- guards ------------------------------------------------------------------------------
+
+    def any_service_available(self) -> bool:
+        return self.core.availability.any_offered()
+
+    def recovery_needed(self) -> bool:
+        """A card of an earlier row is still in play and nothing is moving it: resolve it first."""
+        journal, job = self.core.journal, self.core.card_job
+        if journal is None or job is not None or self.core.availability.card_stuck:
+            return False
+        return any(r.card_in_play for r in journal.unfinished())
+
+    # --- shared edges ------------------------------------------------------------------------
+
+    def note_cancelled(self) -> None:
+        self.core.session.end(Outcome.ABORTED, Reason.USER_CANCELLED)
+
+    def note_timed_out(self) -> None:
+        self.core.session.end(Outcome.ABORTED, Reason.TIMEOUT)
+
+    def note_device_fault(self) -> None:
+        self.core.session.end(Outcome.COUNTER_REFERRAL, Reason.DEVICE_FAULT)
+
+    # --- states ------------------------------------------------------------------------------
+
+    def enter_refusal(self) -> None:
+        s = self.core.session
+        reason = s.refusal.reason if s.refusal is not None else Reason.DEVICE_FAULT
+        s.end(Outcome.COUNTER_REFERRAL, reason)
+        self.core.log.emit(LogEvent.REFUSED, session=s.id, reason=reason)
+
+    def enter_fault(self) -> None:
+        s = self.core.session
+        reason = Reason.BACKEND_UNAVAILABLE if s.fault_device == DeviceKind.BACKEND.value else Reason.DEVICE_FAULT
+        s.end(Outcome.COUNTER_REFERRAL, reason)
+
+    def enter_goodbye(self) -> None:
+        s = self.core.session
+        if s.outcome is None:
+            s.end(Outcome.ABORTED, Reason.USER_CANCELLED)
+        s.screens.append("goodbye")
+        summary = SessionSummary(
+            session=s.id,
+            service=s.service.value if s.service else None,
+            outcome=str(s.outcome),
+            reason=str(s.reason),
+            available_on=s.available_on.isoformat() if s.available_on else None,
+            screens=tuple(s.screens),
+            large_text=s.large_text,
+        )
+        self.finished.append(summary)
+        self.core.log.emit(LogEvent.SESSION_ENDED, session=s.id, service=summary.service,
+                           outcome=summary.outcome, reason=summary.reason)
+
+    def exit_goodbye(self) -> None:
+        # SH-PRIV-1: the session's personal data goes with it.
+        self.core.session = Session()
+
+
+def refusal_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
+    s = snap.session
+    return ({"reason": str(s.reason or (s.refusal.reason if s.refusal else "")),
+             "available_on": s.available_on.isoformat() if s.available_on else None},
+            (UNDERSTOOD,))
+
+
+def fault_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
+    s = snap.session
+    return ({"reason": str(s.reason), "card_retained": s.card_retained, "device": s.fault_device,
+             "detail": s.fault_detail, "service": s.service.value if s.service else None},
+            (UNDERSTOOD,))
+
+
+def goodbye_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
+    return {"outcome": str(snap.session.outcome)}, ()
+
+
+Ending.SCREENS = {"refusal": refusal_view, "fault": fault_view, "goodbye": goodbye_view}

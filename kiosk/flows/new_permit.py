@@ -1,0 +1,355 @@
+"""New permit on the spot (新办快证, 当场出证: SH-PMT-3): the ID card, the records, the residence
+question, the photo and the face, the details and the phone, the application.
+
+The card itself is issued by kiosk/flows/new_permit_issuing.py (the issuance procedure);
+screens' views are in kiosk/flows/new_permit_views.py.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from devices.events import CameraError, CameraFailed, IdCardRead, IdReaderError, IdReadFailed, PhotoCaptured
+from devices.status import DeviceKind
+from kiosk import backend as bk
+from kiosk import photo as photo_checks
+from kiosk import wlt
+from kiosk.availability import Needs
+from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
+from kiosk.chart import Trigger as T
+from kiosk.events import FaceRendered, PhotoAnalysed, WorkFailed
+from kiosk.flows.base import Flow
+from kiosk.flows.new_permit_issuing import Issuing
+from kiosk.flows.new_permit_views import PHONE, SCREENS
+from kiosk.idcard import CardDataError, card_type_of, parse_card
+from kiosk.identity import CardType, Identity
+from kiosk.logevents import LogEvent
+from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement, id_card_refusals, is_large_text
+from kiosk.reasons import Outcome, Reason, Service
+from kiosk.view import Waiting
+
+P = "new_permit"
+
+
+class NP(StrEnum):
+    ID_READ = "id_read"
+    PRECHECK_DONE = "precheck_done"
+    PHOTO_CHECKED = "photo_checked"
+    FACE_CHECKED = "face_checked"
+    APPLIED = "applied"
+    CARD_PRESENTED = "card_presented"
+    CARD_TAKEN = "card_taken"
+
+
+class NewPermit(Flow):
+    SERVICE = Service.NEW_PERMIT
+    NEEDS = Needs((DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD,
+                   DeviceKind.BACKEND), blank_cards=True, may_retract=True)
+    SCREENS = SCREENS
+    CHART = ChartPart(
+        owner=P,
+        states=(StateSpec(P, on_enter="enter_service", children=(
+            StateSpec("notice", Waiting.TOUCH, session=True),
+            StateSpec("read_id", Waiting.ID_CARD, session=True, on_enter="enter_read_id", on_exit="exit_read_id"),
+            StateSpec("precheck", on_enter="enter_precheck"),
+            StateSpec("residence", Waiting.TOUCH, session=True),
+            StateSpec("photo", Waiting.FACE, session=True, on_enter="enter_photo"),
+            StateSpec("verify_face", on_enter="enter_verify_face"),
+            StateSpec("details", Waiting.TOUCH, session=True),
+            StateSpec("phone", Waiting.DIGITS, session=True),
+            StateSpec("submit", on_enter="enter_submit"),
+            StateSpec("issuing", on_enter="issuing:enter_issuing"),
+            StateSpec("take_card", Waiting.TAKE_CARD, timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT),)),
+            StateSpec("done", Waiting.TOUCH, closing=True, on_enter="issuing:enter_done"),
+        )),),
+        edges=(
+            Edge(T.TAP_SERVICE, "ready.menu", f"{P}.notice", conditions=("chosen",)),
+            Edge(T.TAP_CONFIRM, f"{P}.notice", f"{P}.read_id"),
+            Edge(NP.ID_READ, f"{P}.read_id", f"{P}.precheck"),
+            Edge(NP.PRECHECK_DONE, f"{P}.precheck", f"{P}.residence"),
+            Edge(T.TAP_ANSWER_NO, f"{P}.residence", "refusal", before="note_address_changed"),
+            Edge(T.TAP_ANSWER_YES, f"{P}.residence", "refusal", conditions=("refused_after_address",),
+                 before="note_record_refusal"),
+            Edge(T.TAP_ANSWER_YES, f"{P}.residence", f"{P}.photo", before="note_lives_there"),
+            Edge(T.TAP_CAPTURE, f"{P}.photo", None, unless=("photo_pending",), after="capture_photo"),
+            Edge(NP.PHOTO_CHECKED, f"{P}.photo", f"{P}.verify_face", conditions=("photo_usable",)),
+            Edge(NP.PHOTO_CHECKED, f"{P}.photo", "refusal", conditions=("photo_attempts_exhausted",),
+                 before="note_photo_quality"),
+            Edge(NP.PHOTO_CHECKED, f"{P}.photo", None),
+            Edge(NP.FACE_CHECKED, f"{P}.verify_face", f"{P}.details", conditions=("face_matches",)),
+            Edge(NP.FACE_CHECKED, f"{P}.verify_face", "refusal", before="note_face_mismatch"),
+            Edge(T.TAP_CONFIRM, f"{P}.details", f"{P}.phone"),
+            Edge(T.TAP_BACK, f"{P}.details", f"{P}.photo"),
+            Edge(T.TAP_KEY, f"{P}.phone", None),
+            Edge(T.TAP_CONFIRM, f"{P}.phone", f"{P}.submit", conditions=("phone_valid",)),
+            Edge(NP.APPLIED, f"{P}.submit", f"{P}.issuing"),
+            Edge(NP.CARD_PRESENTED, f"{P}.issuing", f"{P}.take_card"),
+            Edge(NP.CARD_TAKEN, f"{P}.take_card", f"{P}.done"),
+            Edge(T.TAKE_TIMEOUT, f"{P}.take_card", "goodbye", before="issuing:not_taken"),
+            Edge(T.REFUSED, P, "refusal"),
+            Edge(T.FAULTED, P, "fault"),
+        ),
+    )
+
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self.issuing = Issuing(core, NP.CARD_PRESENTED, NP.CARD_TAKEN)
+        self.photo_decoder = wlt.photo_decoder()
+        self.photo_detector: Any = None
+        self._next_photo_request = 1
+
+    def handlers(self) -> dict[type, Any]:
+        return {IdCardRead: self.on_id_card, IdReadFailed: self.on_id_failed, PhotoCaptured: self.on_photo,
+                CameraFailed: self.on_camera_failed, PhotoAnalysed: self.on_photo_analysed,
+                WorkFailed: self.on_work_failed, FaceRendered: self.issuing.on_face}
+
+    # --- guards (pure) ------------------------------------------------------------------------
+
+    def chosen(self) -> bool:
+        return self.core.session.chosen is Service.NEW_PERMIT and self.core.availability.offers(Service.NEW_PERMIT)
+
+    def refused_after_address(self) -> bool:
+        return first_refusal(list(self.core.session.record_refusals)) is not None
+
+    def photo_pending(self) -> bool:
+        return self.core.session.photo_request is not None
+
+    def photo_usable(self) -> bool:
+        s = self.core.session
+        return s.photo_problem is None and s.portrait is not None
+
+    def photo_attempts_exhausted(self) -> bool:
+        return self.core.session.photo_attempts >= self.core.pack.photo_max_tries
+
+    def face_matches(self) -> bool:
+        return bool(self.core.session.face_match)
+
+    def phone_valid(self) -> bool:
+        return bool(PHONE.match(self.core.session.phone))
+
+    # --- notes (before callbacks: they write the session) ----------------------------------------
+
+    def note_address_changed(self) -> None:
+        s = self.core.session
+        s.lives_there = False
+        s.refusal = Refusal(Reason.ADDRESS_CHANGED)
+
+    def note_record_refusal(self) -> None:
+        s = self.core.session
+        s.lives_there = True
+        s.refusal = first_refusal(list(s.record_refusals))
+
+    def note_lives_there(self) -> None:
+        self.core.session.lives_there = True
+
+    def note_photo_quality(self) -> None:
+        self.core.session.refusal = Refusal(Reason.PHOTO_QUALITY)
+
+    def note_face_mismatch(self) -> None:
+        self.core.session.refusal = Refusal(Reason.FACE_MISMATCH)
+
+    # --- states -------------------------------------------------------------------------------
+
+    def enter_service(self) -> None:
+        s = self.core.session
+        if s.service is None:
+            s.service = Service.NEW_PERMIT
+            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.NEW_PERMIT)
+
+    def enter_read_id(self) -> None:
+        self.core.session.read_error = None
+        self.core.ports.id_reader.set_reading(True)
+
+    def exit_read_id(self) -> None:
+        self.core.ports.id_reader.set_reading(False)
+
+    def on_id_card(self, event: IdCardRead) -> None:
+        s = self.core.session
+        if self.core.state != f"{P}.read_id":
+            return
+        try:
+            identity = parse_card(event.text, event.photo)
+        except CardDataError:
+            card_type = card_type_of(event.text)
+            self.core.log.emit(LogEvent.ID_READ_FAILED, session=s.id, error="unparsable")
+            if card_type is CardType.CITIZEN:
+                s.read_error = "unknown_card"
+                return
+            # SH-PMT-6: the marker alone decides; a field we cannot parse must not hide the reason.
+            identity = Identity(card_type, "", None, "", None, "", "", "", None, None)
+        today = self.core.clock.today()
+        s.identity = identity
+        s.id_photo = wlt.decode_photo(identity.photo, self.photo_decoder)
+        s.read_error = None
+        s.large_text = is_large_text(identity.birth, today, self.core.pack)
+        self.core.log.emit(LogEvent.ID_CARD_READ, session=s.id, card_type=identity.card_type,
+                           masked_id=identity.masked_id)
+        s.refusal = first_refusal(id_card_refusals(identity, today, self.core.pack))
+        self.core.fire(T.REFUSED if s.refusal is not None else NP.ID_READ)
+
+    def on_id_failed(self, event: IdReadFailed) -> None:
+        if self.core.state != f"{P}.read_id":
+            return
+        errors = {IdReaderError.NO_CARD: None, IdReaderError.READ_FAILED: "read_failed",
+                  IdReaderError.UNKNOWN_CARD: "unknown_card"}
+        self.core.session.read_error = errors.get(event.error, "reader_fault")
+        if event.error is not IdReaderError.NO_CARD:
+            self.core.log.emit(LogEvent.ID_READ_FAILED, session=self.core.session.id, error=event.error)
+
+    def _call(self, op: str, fn: Any, then: Any) -> None:
+        sid = self.core.session.id
+
+        def back(result: Any) -> None:
+            if self.core.session.id == sid:  # the session this answered may have ended
+                then(result)
+
+        self.core.runtime.call(op, fn, sid, then=back)
+
+    def _backend_failed(self, result: Any) -> bool:
+        if isinstance(result, bk.BackendFailure):
+            self.core.session.fault_device = DeviceKind.BACKEND.value
+            self.core.fire(T.FAULTED)
+            return True
+        return False
+
+    def enter_precheck(self) -> None:
+        s = self.core.session
+        card, rid, backend = s.identity, s.request_id("precheck"), self.core.ports.backend
+        assert card is not None
+        self._call("precheck", lambda: backend.precheck(rid, card), self._prechecked)
+
+    def _prechecked(self, result: Any) -> None:
+        if self.core.state != f"{P}.precheck" or self._backend_failed(result):
+            return
+        s = self.core.session
+        if isinstance(result, bk.Precheck):
+            s.record_refusals = tuple(result.refusals)
+            s.registered_address = result.registered_address
+        # The checks before ADDRESS_CHANGED refuse at once; the question comes before the rest.
+        limit = NEW_PERMIT_ORDER.index(Reason.ADDRESS_CHANGED)
+        early = [r for r in s.record_refusals if NEW_PERMIT_ORDER.index(r.reason) < limit]
+        s.refusal = first_refusal(early)
+        self.core.fire(T.REFUSED if s.refusal is not None else NP.PRECHECK_DONE)
+
+    def enter_photo(self) -> None:
+        s = self.core.session
+        if s.portrait is not None:  # back from details: a retake starts afresh
+            s.portrait, s.portrait_png, s.photo_attempts = None, b"", 0
+        s.photo_problem = None
+
+    def capture_photo(self) -> None:
+        s = self.core.session
+        s.photo_attempts += 1
+        s.photo_request = self._next_photo_request
+        self._next_photo_request += 1
+        self.core.runtime.pending.add("camera")
+        self.core.ports.camera.capture(s.photo_request)
+
+    def on_photo(self, event: PhotoCaptured) -> None:
+        self.core.runtime.pending.discard("camera")
+        s = self.core.session
+        if event.request_id != s.photo_request or self.core.state != f"{P}.photo":
+            return
+        session, detector = s.id, self.photo_detector
+
+        def analyse() -> PhotoAnalysed:
+            kwargs = {"detector": detector} if detector is not None else {}
+            check = photo_checks.check_photo(event.width, event.height, event.rgb, **kwargs)
+            if check.problem is not None or check.face_box is None:
+                problem = check.problem.value if check.problem is not None else "no_face"
+                return PhotoAnalysed(session, event.request_id, problem, None)
+            portrait = photo_checks.portrait(event.width, event.height, event.rgb, check.face_box)
+            return PhotoAnalysed(session, event.request_id, None, portrait, photo_checks.to_png(portrait))
+
+        self.core.runtime.work("photo", session, analyse)
+
+    def on_camera_failed(self, event: CameraFailed) -> None:
+        self.core.runtime.pending.discard("camera")
+        s = self.core.session
+        if event.request_id != s.photo_request or self.core.state != f"{P}.photo":
+            return
+        if event.error is CameraError.NO_DEVICE:
+            s.fault_device = DeviceKind.CAMERA.value
+            self.core.fire(T.DEVICE_LOST)
+            return
+        self.core.runtime.post(PhotoAnalysed(s.id, event.request_id, "camera", None))
+
+    def on_photo_analysed(self, event: PhotoAnalysed) -> None:
+        self.core.runtime.pending.discard("work.photo")
+        s = self.core.session
+        if event.session != s.id or event.request_id != s.photo_request:
+            return
+        s.photo_request = None
+        s.photo_problem = event.problem
+        if event.problem is None:
+            s.portrait, s.portrait_png = event.portrait, event.png
+        self.core.log.emit(LogEvent.PHOTO_CHECKED, session=s.id, attempt=s.photo_attempts, problem=event.problem)
+        if self.core.state == f"{P}.photo":
+            self.core.fire(NP.PHOTO_CHECKED)
+
+    def on_work_failed(self, event: WorkFailed) -> None:
+        self.core.runtime.pending.discard(f"work.{event.what}")
+        s = self.core.session
+        if event.session != s.id:
+            return
+        if event.what == "face":
+            self.issuing.render_failed()
+        elif event.what == "photo" and self.core.state == f"{P}.photo":
+            s.photo_request, s.photo_problem = None, "camera"
+            self.core.fire(NP.PHOTO_CHECKED)
+
+    def enter_verify_face(self) -> None:
+        s = self.core.session
+        card, png, rid, backend = s.identity, s.portrait_png, s.request_id("face_check"), self.core.ports.backend
+        assert card is not None
+        self._call("face_check", lambda: backend.face_check(rid, card, png), self._face_checked)
+
+    def _face_checked(self, result: Any) -> None:
+        if self.core.state != f"{P}.verify_face" or self._backend_failed(result):
+            return
+        if isinstance(result, bk.FaceCheck):
+            self.core.session.face_match = result.match
+        self.core.fire(NP.FACE_CHECKED)
+
+    def on_key(self, key: str) -> None:
+        s = self.core.session
+        if key == "del":
+            s.phone = s.phone[:-1]
+        elif key.isdigit() and len(s.phone) < 11:
+            s.phone += key
+
+    def enter_submit(self) -> None:
+        s = self.core.session
+        card, phone, png, rid = s.identity, s.phone, s.portrait_png, s.request_id("apply")
+        backend = self.core.ports.backend
+        assert card is not None
+        self._call("apply", lambda: backend.apply(rid, card, True, phone, png), self._applied)
+
+    def _applied(self, result: Any) -> None:
+        if self.core.state != f"{P}.submit" or self._backend_failed(result):
+            return
+        s = self.core.session
+        if isinstance(result, Refusal):
+            s.refusal = result
+            self.core.fire(T.REFUSED)
+            return
+        if not isinstance(result, bk.Approval):
+            s.fault_device = DeviceKind.BACKEND.value
+            self.core.fire(T.FAULTED)
+            return
+        g = result.permit
+        disagreement = grant_disagreement(g.issued, g.valid_from, g.valid_until, self.core.clock.today(),
+                                          self.core.pack)
+        if disagreement is not None:
+            # The backend is the authority, but no card is printed on a decision the kiosk's own
+            # reading of RULES.md does not share: the approval is voided, the case goes to a counter.
+            self.core.log.emit(LogEvent.DECISION_DISAGREED, session=s.id, op="apply",
+                               backend=f"{g.valid_from.isoformat()}/{g.valid_until.isoformat()}", kiosk=disagreement)
+            s.fault_device, s.fault_detail = DeviceKind.BACKEND.value, "decision_disagreed"
+            s.end(Outcome.COUNTER_REFERRAL, Reason.BACKEND_UNAVAILABLE)
+            self.issuing.void_unprinted(g.number)
+            self.core.fire(T.FAULTED)
+            return
+        s.grant = g
+        self.core.fire(NP.APPLIED)

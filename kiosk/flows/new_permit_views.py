@@ -1,0 +1,76 @@
+"""What the new-permit screens show: state and session in, data and buttons out (docs/screens.md)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kiosk.flows.base import ScreenFn, Snapshot
+from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, YES, keypad
+from kiosk.identity import mask_id
+from kiosk.nations import nation_name
+from kiosk.view import Button
+
+Screen = tuple[dict[str, Any], tuple[Button, ...]]
+PHONE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile number
+
+
+def notice(snap: Snapshot) -> Screen:
+    return {}, (CONFIRM, CANCEL)
+
+
+def read_id(snap: Snapshot) -> Screen:
+    return {"error": snap.session.read_error}, (CANCEL,)
+
+
+def residence(snap: Snapshot) -> Screen:
+    return {"address": snap.session.registered_address or ""}, (YES, NO, CANCEL)
+
+
+def photo(snap: Snapshot) -> Screen:
+    s = snap.session
+    busy = s.photo_request is not None
+    data = {"attempt": s.photo_attempts + (0 if busy else 1), "max_attempts": snap.photo_max_tries,
+            "problem": s.photo_problem, "busy": busy}
+    return data, (Button("capture", "button.capture", enabled=not busy), CANCEL)
+
+
+def details(snap: Snapshot) -> Screen:
+    s = snap.session
+    idn = s.identity
+    data: dict[str, Any] = {}
+    if idn is not None:
+        data.update(
+            name=idn.name, sex=idn.sex.value if idn.sex else "", nation=nation_name(idn.nation),
+            birth=idn.birth.isoformat() if idn.birth else "", id_number=mask_id(idn.id_number),
+            id_address=idn.address, residence_address=s.registered_address or "", photo=s.portrait,
+            id_photo=s.id_photo,
+        )
+    return data, (CONFIRM, BACK, CANCEL)
+
+
+def phone(snap: Snapshot) -> Screen:
+    s = snap.session
+    return {"digits": s.phone, "error": None}, keypad(bool(PHONE.match(s.phone)))
+
+
+def issuing(snap: Snapshot) -> Screen:
+    return {"step": snap.session.issuing_step or "feed"}, ()
+
+
+def done(snap: Snapshot) -> Screen:
+    g = snap.session.grant
+    data = {} if g is None else {"permit_number": g.number, "valid_until": g.valid_until.isoformat()}
+    return data, (FINISH,)
+
+
+SCREENS: dict[str, ScreenFn] = {
+    "new_permit.notice": notice,
+    "new_permit.read_id": read_id,
+    "new_permit.residence": residence,
+    "new_permit.photo": photo,
+    "new_permit.details": details,
+    "new_permit.phone": phone,
+    "new_permit.issuing": issuing,
+    "new_permit.done": done,
+}

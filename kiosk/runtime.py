@@ -1,0 +1,121 @@
+"""The kiosk's runtime: one event queue, named timers on the kiosk clock, work in flight, and the
+executor that runs backend calls and CPU work off the main thread.
+
+It knows nothing of states or services: the controller hands it a dispatcher for events
+and one for timers that ran out. Nothing here blocks the main thread longer than the
+`max_wait` it is given.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kiosk import backend as bk
+from kiosk.clock import Clock
+from kiosk.events import BackendReply, WorkFailed
+from kiosk.logevents import EventLog, LogEvent
+
+
+class Runtime:
+    def __init__(self, clock: Clock, log: EventLog, events: queue.Queue[Any] | None = None) -> None:
+        self.clock = clock
+        self.log = log
+        # Adapters are built before the kiosk with this queue's put as their sink.
+        self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
+        self.timers: dict[str, float] = {}
+        self.pending: set[str] = set()
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
+
+    # --- events -------------------------------------------------------------------------
+
+    def post(self, event: Any) -> None:
+        """The one sink every adapter and worker posts to; safe from any thread."""
+        self.events.put(event)
+
+    def pump(self, max_wait: float, dispatch: Callable[[Any], None], on_timer: Callable[[str], None]) -> int:
+        """Wait up to `max_wait` real seconds for an event, then handle every queued event and due timer."""
+        handled = 0
+        wait = max_wait
+        deadline = self.next_deadline()
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - self.clock.monotonic()))
+        try:
+            event = self.events.get(timeout=wait) if wait > 0 else self.events.get_nowait()
+        except queue.Empty:
+            event = None
+        while event is not None:
+            dispatch(event)
+            handled += 1
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                event = None
+        return handled + self._fire_due(on_timer)
+
+    def is_idle(self) -> bool:
+        """Nothing in flight that a device or the backend will answer."""
+        return not self.pending and self.events.empty()
+
+    # --- timers -------------------------------------------------------------------------
+
+    def set_timer(self, name: str, seconds: float) -> None:
+        self.timers[name] = self.clock.monotonic() + seconds
+
+    def cancel(self, *names: str) -> None:
+        for name in names:
+            self.timers.pop(name, None)
+
+    def armed(self, name: str) -> bool:
+        return name in self.timers
+
+    def left(self, name: str) -> float | None:
+        due = self.timers.get(name)
+        return None if due is None else max(0.0, due - self.clock.monotonic())
+
+    def next_deadline(self) -> float | None:
+        return min(self.timers.values()) if self.timers else None
+
+    def _fire_due(self, on_timer: Callable[[str], None]) -> int:
+        fired = 0
+        now = self.clock.monotonic()
+        for name, due in sorted(self.timers.items(), key=lambda kv: kv[1]):
+            if due <= now and self.timers.get(name) == due:
+                del self.timers[name]
+                on_timer(name)
+                fired += 1
+        return fired
+
+    # --- work off the main thread -------------------------------------------------------
+
+    def call(self, op: str, fn: Callable[[], Any], session: str,
+             then: Callable[[Any], None] | None = None) -> None:
+        """A backend call off the main thread; its result comes back as a BackendReply."""
+        self.pending.add(f"backend.{op}")
+        self.log.emit(LogEvent.BACKEND_CALL_STARTED, session=session, op=op)
+
+        def run() -> None:
+            try:
+                result = fn()
+            except Exception:  # the client never raises; a bug in it must not lose the reply
+                result = bk.BackendFailure(bk.FailureKind.BAD_REPLY)
+            self.post(BackendReply(session, op, result, then))
+
+        self._executor.submit(run)
+
+    def work(self, what: str, session: str, fn: Callable[[], Any]) -> None:
+        """CPU work off the main thread (photo analysis, card-face rendering); its event comes back."""
+        self.pending.add(f"work.{what}")
+
+        def run() -> None:
+            try:
+                self.post(fn())
+            except Exception:
+                self.post(WorkFailed(session, what))
+
+        self._executor.submit(run)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
