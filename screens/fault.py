@@ -1,7 +1,8 @@
 """Screen `fault`: a device or the approval system failed; go to another terminal.
 
 Data: `reason` ("DEVICE_FAULT" | "BACKEND_UNAVAILABLE"), `card_retained` (bool), `service` (whose card it was), optional
-`device` (the device kind that failed).
+`device` (the device kind that failed), optional `detail` ("decision_disagreed": the backend's
+decision failed the kiosk's own check, so nothing was printed or rewritten).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def draw(c: w.Canvas) -> None:
             align="center",
         )
         y += t.gap
+    if c.data.get("detail") == "decision_disagreed":
+        y = c.banner(c.t("fault.decision_disagreed"), y, "warning")
     if c.data.get("card_retained"):
         # A resident's own permit kept after a failed rewrite is not an approval withdrawn.
         kept = "fault.card_retained_rewrite" if c.data.get("service") == "card_rewrite" else "fault.card_retained"

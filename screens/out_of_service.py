@@ -1,4 +1,5 @@
-"""Screen `out_of_service`: service suspended, which devices are down (data `down`), where to go instead."""
+"""Screen `out_of_service`: service suspended, which devices are down (data `down`), which supplies need
+staff (data `supplies`: hopper_empty, reject_bin_full, card_stuck), where to go instead."""
 
 from __future__ import annotations
 
@@ -29,4 +30,10 @@ def draw(c: w.Canvas) -> None:
         c.line(c.t("out_of_service.down_label"), t.body, th.MUTED, c.body.left, y)
         y += c.text.line_height(t.body) + t.px(10)
         names = [c.t_opt(f"device.{kind}") or c.t("device.other") for kind in down]
-        c.bullets(list(dict.fromkeys(names)), y)
+        y = c.bullets(list(dict.fromkeys(names)), y)
+    supplies = c.data.get("supplies") or []
+    if supplies:
+        y += t.gap
+        c.line(c.t("out_of_service.supplies_label"), t.body, th.MUTED, c.body.left, y)
+        y += c.text.line_height(t.body) + t.px(10)
+        c.bullets([c.t_opt(f"out_of_service.supply.{s}") or c.t("device.other") for s in supplies], y)

@@ -38,6 +38,7 @@ from screens.card_rewrite import done as cr_done
 from screens.card_rewrite import insert_card as cr_insert_card
 from screens.card_rewrite import notice as cr_notice
 from screens.card_rewrite import read_chip as cr_read_chip
+from screens.card_rewrite import residence as cr_residence
 from screens.card_rewrite import return_card as cr_return_card
 from screens.card_rewrite import rewrite as cr_rewrite
 from screens.card_rewrite import verify as cr_verify
@@ -81,6 +82,7 @@ SCREENS: dict[str, ModuleType] = {
     "card_rewrite.notice": cr_notice,
     "card_rewrite.insert_card": cr_insert_card,
     "card_rewrite.read_chip": cr_read_chip,
+    "card_rewrite.residence": cr_residence,
     "card_rewrite.check_endorsement": cr_check_endorsement,
     "card_rewrite.rewrite": cr_rewrite,
     "card_rewrite.verify": cr_verify,

@@ -33,9 +33,14 @@ def paint_button(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool =
 
 
 def draw(c: w.Canvas) -> None:
+    draw_question(c, "residence")
+
+
+def draw_question(c: w.Canvas, key: str) -> None:
+    """The question, the address in a box, and what a move means; texts under `key`."""
     t = c.theme
-    y = c.title("residence.title")
-    c.line(c.t("residence.address_label"), t.body, th.MUTED, c.body.left, y)
+    y = c.title(f"{key}.title")
+    c.line(c.t(f"{key}.address_label"), t.body, th.MUTED, c.body.left, y)
     y += c.text.line_height(t.body) + t.px(10)
     address = str(c.data.get("address") or "")
     pad = t.px(32)
@@ -51,7 +56,7 @@ def draw(c: w.Canvas) -> None:
     y = box.bottom + t.gap
     if y < c.body.bottom:
         c.paragraph(
-            c.t("residence.body"),
+            c.t(f"{key}.body"),
             pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
             t.body,
             th.MUTED,
