@@ -1,5 +1,8 @@
 """Recovery decisions: every rule of the table, and the invariants over every reachable row.
 
+These check the plans against the journal's own pure rules; the real procedure that carries
+plans out is tested over the same rows, on a real journal, in test_recovery_run.py.
+
 Rows are built with the journal's own pure rules (`advance`, `record`, `conclude`), and
 every plan is executed against them: a plan the journal would refuse fails here.
 """
@@ -73,7 +76,8 @@ def row_of(kind: Kind, *spec: str) -> JournalRow:
 
 
 def execute(row: JournalRow, p: RecoveryPlan, *, resident_takes: bool = True) -> JournalRow:
-    """Carry a plan out against the journal's rules, as the controller would."""
+    """Apply a plan's journal marks to an in-memory row (the journal's pure rules refuse an
+    impossible plan); kiosk/recovery_run.py is the procedure that carries plans out."""
     for a in p.actions:
         if a.kind is ActionKind.MARK_FINAL:
             assert a.final is not None

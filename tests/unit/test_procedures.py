@@ -1,0 +1,280 @@
+"""The card procedures without ports: results in, commands and outcomes out, journal on disk.
+
+Issuance (kiosk/issuance.py) and the card-face rewrite (kiosk/rewriting.py) are fed device
+results by hand; what they ask for next and what they journal is checked against a real
+SQLite journal. The faults are those of issue 8: a stale "present" (bug 4), a card taken
+during a retract (bug 2), a retract that fails (bug 3), a chip that never appears and a card
+pulled mid-write (bug 1), a void that must go out at once (bug 5).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from devices.events import ChipError, ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
+from devices.permit_profile import CardKind, ChipCardInfo, PermitChipData, PermitContents, PermitValidity
+from kiosk import backend as bk
+from kiosk.cardface import AREAS
+from kiosk.commands import BackendCommand, BackendOp, EncoderCommand, Outcome, PrinterCommand, Progress
+from kiosk.endorsement import Rewrite
+from kiosk.events import FaceRendered
+from kiosk.issuance import Issuance
+from kiosk.journal import Final, Journal, Step
+from kiosk.rewriting import READ_PHASE, REWRITE_PHASE, VERIFY_PHASE, CardRewrite, ReadProblem
+
+T0 = datetime(2026, 11, 22, 9, 0)
+CONTENTS = PermitContents("SH2026000001", "张伟", "M", "01", date(1990, 3, 7), "340102199003070010",
+                          "安徽省合肥市", "上海市长宁区", PermitValidity(date(2026, 11, 22), date(2026, 11, 22),
+                                                                          date(2027, 11, 22), 0), b"")
+SERIAL = "00A1B2C3D4E5F601"
+
+
+@pytest.fixture
+def journal(tmp_path: Path):
+    j = Journal(tmp_path / "journal.sqlite", now=lambda: T0)
+    yield j
+    j.close()
+
+
+def ops(p: Progress) -> list[object]:
+    return [c.op for c in p.commands]
+
+
+def ok(op: PrinterOp) -> PrinterResult:
+    return PrinterResult(op, True)
+
+
+def chip(serial: str = SERIAL, valid: tuple[date, date] = (date(2026, 11, 22), date(2027, 11, 22))) -> PermitChipData:
+    v = PermitValidity(date(2025, 12, 10), valid[0], valid[1], 1)
+    from dataclasses import replace
+
+    return PermitChipData(ChipCardInfo(serial, 1, CardKind.PERMIT), replace(CONTENTS, validity=v), 1)
+
+
+def face() -> FaceRendered:
+    return FaceRendered("s1", b"\0" * 8, 8, 8, {"name": "x"}, CONTENTS)
+
+
+def presented(journal: Journal, insertions: int = 0) -> tuple[Issuance, Progress]:
+    """An issuance driven to the slot; `insertions`: the encoder's count before it began."""
+    iss = Issuance.begin("SH2026000001", "s1", journal, insertions)
+    assert ops(iss.advance()) == [PrinterOp.FEED]
+    assert ops(iss.printer_result(ok(PrinterOp.FEED))) == []  # the face is still rendering
+    assert ops(iss.face_ready(face())) == [PrinterOp.TICKET]
+    assert ops(iss.printer_result(ok(PrinterOp.TICKET))) == [PrinterOp.PRINT]
+    assert ops(iss.printer_result(ok(PrinterOp.PRINT))) == [PrinterOp.TO_ENCODER]
+    assert ops(iss.printer_result(ok(PrinterOp.TO_ENCODER))) == []
+    assert iss.awaiting_chip
+    p = iss.chip_arrived(insertions + 1)
+    assert ops(p) == [ChipOp.PERSONALISE]
+    p = iss.chip_result(ChipResult(ChipOp.PERSONALISE, True, data=chip()))
+    assert ops(p) == [ChipOp.READ]
+    p = iss.chip_result(ChipResult(ChipOp.READ, True, data=PermitChipData(
+        ChipCardInfo(SERIAL, 1, CardKind.PERMIT), CONTENTS, 1)))
+    assert ops(p) == [PrinterOp.PRESENT]
+    return iss, iss.printer_result(ok(PrinterOp.PRESENT))
+
+
+def test_an_issuance_runs_to_the_slot_and_is_confirmed_when_taken(journal: Journal):
+    iss, p = presented(journal)
+    assert p.outcomes == (Outcome.PRESENTED,)
+    p = iss.card_taken()
+    assert Outcome.TAKEN in p.outcomes and ops(p) == [BackendOp.CONFIRM]
+    cmd = p.commands[0]
+    assert isinstance(cmd, BackendCommand) and cmd.request_id == "s1-confirm" and cmd.card_serial == SERIAL
+    assert iss.backend_result(BackendOp.CONFIRM, bk.Confirmed("SH2026000001")).outcomes == (Outcome.CLOSED,)
+    row = journal.rows()[0]
+    assert row.final is Final.ISSUED and row.completed(Step.TAKEN) and row.card_serial == SERIAL
+
+
+def test_a_stale_present_from_the_previous_card_does_not_start_personalisation(journal: Journal):
+    """Bug 4: the encoder had seen 7 insertions before this card moved in; only an 8th counts."""
+    iss = Issuance.begin("SH2026000001", "s1", journal, 7)
+    iss.advance()
+    iss.printer_result(ok(PrinterOp.FEED))
+    iss.face_ready(face())
+    iss.printer_result(ok(PrinterOp.TICKET))
+    iss.printer_result(ok(PrinterOp.PRINT))
+    assert ops(iss.printer_result(ok(PrinterOp.TO_ENCODER))) == []
+    assert ops(iss.chip_arrived(7)) == [], "a 'present' left from the previous card started personalisation"
+    assert iss.awaiting_chip
+    assert ops(iss.chip_arrived(8)) == [ChipOp.PERSONALISE]
+
+
+def test_a_chip_that_never_appears_retracts_the_card_and_voids_after_the_retract(journal: Journal):
+    iss = Issuance.begin("SH2026000001", "s1", journal, 0)
+    iss.advance()
+    iss.printer_result(ok(PrinterOp.FEED))
+    iss.face_ready(face())
+    iss.printer_result(ok(PrinterOp.TICKET))
+    iss.printer_result(ok(PrinterOp.PRINT))
+    iss.printer_result(ok(PrinterOp.TO_ENCODER))
+    p = iss.operation_timed_out()
+    assert Outcome.FAILED in p.outcomes and (p.device, p.error) == ("permit_card", "no_card")
+    assert ops(p) == [PrinterOp.RETRACT], "the void goes out once the retract has resolved"
+    p = iss.printer_result(ok(PrinterOp.RETRACT))
+    assert Outcome.RETRACTED in p.outcomes and ops(p) == [BackendOp.VOID]
+    assert iss.backend_result(BackendOp.VOID, bk.Voided("SH2026000001")).outcomes == (Outcome.CLOSED,)
+    assert journal.rows()[0].final is Final.RETAINED
+
+
+def test_a_card_taken_during_the_retract_is_the_residents_and_is_confirmed(journal: Journal):
+    """Bug 2: nobody took it in time, the kiosk retracts, the resident snatches it meanwhile."""
+    iss, _ = presented(journal)
+    assert ops(iss.not_taken()) == [PrinterOp.RETRACT]
+    p = iss.card_taken()
+    assert Outcome.TAKEN in p.outcomes and ops(p) == [BackendOp.CONFIRM]
+    assert iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD)).commands == ()
+    iss.backend_result(BackendOp.CONFIRM, bk.Confirmed("SH2026000001"))
+    row = journal.rows()[0]
+    assert row.final is Final.ISSUED and not row.began(Step.VOIDED)
+
+
+def test_a_retract_that_finds_no_card_at_the_slot_counts_as_taken(journal: Journal):
+    iss, _ = presented(journal)
+    iss.not_taken()
+    p = iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD))
+    assert Outcome.TAKEN in p.outcomes and ops(p) == [BackendOp.CONFIRM]
+
+
+@pytest.mark.parametrize("error", [PrinterError.BIN_FULL, PrinterError.JAM])
+def test_a_failed_retract_keeps_the_row_open_and_still_voids(journal: Journal, error: PrinterError):
+    """Bugs 3 and 5: the card stays inside for a technician; the approval is voided at once."""
+    iss = Issuance.begin("SH2026000001", "s1", journal, 0)
+    iss.advance()
+    iss.printer_result(ok(PrinterOp.FEED))
+    iss.face_ready(face())
+    p = iss.printer_result(PrinterResult(PrinterOp.TICKET, False, PrinterError.JAM))
+    assert ops(p) == [PrinterOp.RETRACT]
+    p = iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, error))
+    assert Outcome.STUCK in p.outcomes and ops(p) == [BackendOp.VOID]
+    iss.backend_result(BackendOp.VOID, bk.Voided("SH2026000001"))
+    row = journal.rows()[0]
+    assert row.final is None and row.completed(Step.VOIDED) and row.card_in_play
+    assert iss.over
+
+
+def test_an_unanswered_void_leaves_the_row_open_for_the_settler(journal: Journal):
+    iss = Issuance.begin("SH2026000001", "s1", journal, 0)
+    iss.advance()
+    p = iss.printer_result(PrinterResult(PrinterOp.FEED, False, PrinterError.HOPPER_EMPTY))
+    assert ops(p) == [BackendOp.VOID]  # no card left the hopper: nothing to retract
+    iss.backend_result(BackendOp.VOID, bk.BackendFailure(bk.FailureKind.UNREACHABLE))
+    row = journal.rows()[0]
+    assert row.final is None and row.open(Step.VOIDED) and iss.over
+
+
+# --- the card-face rewrite -------------------------------------------------------------------
+
+
+def read_in(journal: Journal) -> CardRewrite:
+    rw = CardRewrite("s2", journal, insertions=3)
+    assert ops(rw.start(READ_PHASE)) == [PrinterOp.TAKE_IN]
+    assert ops(rw.printer_result(ok(PrinterOp.TAKE_IN))) == [PrinterOp.TO_ENCODER]
+    assert ops(rw.printer_result(ok(PrinterOp.TO_ENCODER))) == []
+    assert ops(rw.chip_arrived(3)) == [], "a stale present"
+    assert ops(rw.chip_arrived(4)) == [ChipOp.READ]
+    return rw
+
+
+NEW = Rewrite(date(2026, 12, 10), date(2027, 12, 10))
+
+
+def rewriting(journal: Journal) -> CardRewrite:
+    rw = read_in(journal)
+    old = chip(valid=(date(2025, 12, 10), date(2026, 12, 10)))
+    assert rw.chip_result(ChipResult(ChipOp.READ, True, data=old)).outcomes == (Outcome.PHASE_DONE,)
+    p = rw.begin_rewrite(NEW, AREAS["validity"], b"\0", {"validity": NEW.printed})
+    assert ops(p) == [ChipOp.WRITE_VALIDITY]
+    cmd = p.commands[0]
+    assert isinstance(cmd, EncoderCommand) and cmd.endorsement_count == 2
+    return rw
+
+
+def test_a_rewrite_runs_through_and_is_confirmed_when_taken(journal: Journal):
+    rw = rewriting(journal)
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    assert ops(rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))) == [PrinterOp.ERASE]
+    assert ops(rw.printer_result(ok(PrinterOp.ERASE))) == [PrinterOp.TICKET]
+    assert ops(rw.printer_result(ok(PrinterOp.TICKET))) == [PrinterOp.PRINT]
+    assert rw.printer_result(ok(PrinterOp.PRINT)).outcomes == (Outcome.PHASE_DONE,)
+    assert ops(rw.start(VERIFY_PHASE)) == [PrinterOp.TO_ENCODER]
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    assert ops(rw.chip_arrived(4)) == [], "the card went to the print head and back: a fresh insertion is needed"
+    assert ops(rw.chip_arrived(5)) == [ChipOp.READ]
+    p = rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
+    assert p.outcomes == (Outcome.PHASE_DONE,) and rw.rewritten
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    rw.printer_result(ok(PrinterOp.PRESENT))
+    p = rw.card_taken()
+    assert Outcome.TAKEN in p.outcomes and ops(p) == [BackendOp.REWRITE_CONFIRM]
+    rw.backend_result(BackendOp.REWRITE_CONFIRM, bk.Rewritten("SH2026000001", NEW.valid_from, NEW.valid_until))
+    assert journal.rows()[0].final is Final.RETURNED
+
+
+def test_a_chip_that_never_appears_gives_the_card_back_untouched(journal: Journal):
+    """Bug 1: the operation timer ends the wait; nothing was written; the card goes back."""
+    rw = CardRewrite("s2", journal, insertions=0)
+    rw.start(READ_PHASE)
+    rw.printer_result(ok(PrinterOp.TAKE_IN))
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    assert rw.awaiting_chip
+    p = rw.operation_timed_out()
+    assert Outcome.FAILED in p.outcomes and rw.read_problem is ReadProblem.UNREADABLE and not rw.retained
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    assert rw.printer_result(ok(PrinterOp.PRESENT)).outcomes == (Outcome.PRESENTED,)
+    rw.card_taken()
+    assert rw.over and journal.rows() == []  # no row: the card was never touched
+
+
+def test_a_card_pulled_mid_write_is_retained_and_voided_locally(journal: Journal):
+    rw = rewriting(journal)
+    p = rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, False, ChipError.CARD_REMOVED))
+    assert Outcome.FAILED in p.outcomes and ops(p) == [PrinterOp.RETRACT] and rw.retained
+    p = rw.printer_result(ok(PrinterOp.RETRACT))
+    assert Outcome.RETRACTED in p.outcomes and Outcome.CLOSED in p.outcomes
+    row = journal.rows()[0]
+    assert row.final is Final.RETAINED and row.completed(Step.VOIDED)
+
+
+@pytest.mark.parametrize("step", ["erase", "print"])
+def test_a_jam_after_the_chip_write_retains_the_card(journal: Journal, step: str):
+    rw = rewriting(journal)
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
+    if step == "print":
+        rw.printer_result(ok(PrinterOp.ERASE))
+        rw.printer_result(ok(PrinterOp.TICKET))
+    op = PrinterOp.ERASE if step == "erase" else PrinterOp.PRINT
+    p = rw.printer_result(PrinterResult(op, False, PrinterError.JAM))
+    assert ops(p) == [PrinterOp.RETRACT] and rw.retained
+    p = rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.JAM))
+    assert Outcome.STUCK in p.outcomes and rw.over
+    assert journal.rows()[0].final is None, "a card that could not be retracted keeps its row open"
+
+
+def test_a_jam_at_take_in_tries_to_give_the_card_back_then_keeps_it(journal: Journal):
+    rw = CardRewrite("s2", journal)
+    rw.start(READ_PHASE)
+    p = rw.printer_result(PrinterResult(PrinterOp.TAKE_IN, False, PrinterError.JAM))
+    assert Outcome.FAILED in p.outcomes and ops(p) == [PrinterOp.PRESENT] and not rw.retained
+    p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.JAM))
+    assert ops(p) == [PrinterOp.RETRACT] and rw.retained
+
+
+def test_a_card_not_taken_back_is_retracted_and_kept(journal: Journal):
+    rw = read_in(journal)
+    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip()))
+    rw.give_back()
+    rw.printer_result(ok(PrinterOp.PRESENT))
+    assert ops(rw.not_taken()) == [PrinterOp.RETRACT]
+    p = rw.printer_result(ok(PrinterOp.RETRACT))
+    assert Outcome.RETRACTED in p.outcomes and rw.over
+
+
+def test_phases_are_the_documented_steps():
+    assert [s.value for s in REWRITE_PHASE] == ["write_chip", "erase", "ticket", "print"]
+    assert isinstance(PrinterCommand(PrinterOp.FEED), PrinterCommand)
