@@ -144,6 +144,10 @@ class Kiosk:
     def next_deadline(self) -> float | None:
         return self.runtime.next_deadline()
 
+    def settle_due(self) -> float | None:
+        """When the settler next sends the open rows' backend calls again (None: nothing to send)."""
+        return self.runtime.timers.get("settle")
+
     def view(self) -> View:
         s, a = self.session, self.availability
         snap = Snapshot(self.state, s, a.offered(), tuple(d.value for d in a.down()), tuple(a.supply_problems()),

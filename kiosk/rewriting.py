@@ -90,6 +90,7 @@ class CardRewrite:
     stuck: bool = False
     taken: bool = False
     closed: bool = False
+    backend_pending: bool = False  # the confirmation is out, unanswered
     read_problem: ReadProblem | None = None
     area: cardface.Area | None = None
     validity_bits: bytes = field(default=b"", repr=False)
@@ -214,6 +215,7 @@ class CardRewrite:
         self._journal("step_done", Step.RETURNED if self.rewritten else Step.RETURNED_UNCHANGED)
         if self.rewritten and self.decision is not None and self.chip is not None:
             self._journal("step_started", Step.CONFIRMED)
+            self.backend_pending = True
             c = self.chip
             cmd = BackendCommand(BackendOp.REWRITE_CONFIRM, f"{self.session_id}-rewrite_confirm",
                                  c.contents.permit_number, c.card.serial, decision=self.decision)
@@ -244,6 +246,7 @@ class CardRewrite:
         return self._retract()
 
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
+        self.backend_pending = False
         if op is BackendOp.REWRITE_CONFIRM and isinstance(result, bk.Rewritten):
             self._journal("step_done", Step.CONFIRMED)
             return self._close(Final.RETURNED)
@@ -267,8 +270,8 @@ class CardRewrite:
     def over(self) -> bool:
         """Nothing more will happen here: the row closed, the card stuck, or (no row) the card is out."""
         idle = self.in_flight is None and not self.queue and not self.retracting
-        return self.closed or self.stuck or (self.row_id is None and idle and not self.card_inside
-                                             and not self.at_slot)
+        out = idle and not self.card_inside and not self.at_slot
+        return self.closed or self.stuck or (self.taken and not self.backend_pending) or (self.row_id is None and out)
 
     # --- inside -----------------------------------------------------------------------------
 

@@ -336,6 +336,7 @@ class ScenarioPlayer:
             "duration_s": round(duration_s, 3),
             "kiosk_clock_s": round(self.clock.monotonic(), 3) if self.virtual else None,
             "screenshots": self.shots,
+            "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
         }
         failures = list(self.failures) + check_expectations(self.scenario, report)
         report["passed"] = not failures
@@ -369,6 +370,7 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
         differs("chip_valid_until", e.chip_valid_until.isoformat(), got)
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
+    differs("journal_open", e.journal_open, report.get("journal_open"))
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out
@@ -495,8 +497,14 @@ class SimRig:
             self.started = True
         run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view)
         # Let in-flight work (a confirm, a void, a retract) finish before anyone reads the records.
+        # Open journal rows are settled in the background with backoff: let that virtual time pass too.
         settle_until = time.monotonic() + 5.0
-        while not self.kiosk.is_idle() and time.monotonic() < settle_until:
+        while time.monotonic() < settle_until:
+            due = self.kiosk.settle_due()
+            if self.kiosk.is_idle() and due is None:
+                break
+            if self.kiosk.is_idle() and due is not None and isinstance(self.clock, VirtualClock):
+                self.clock.advance_to(due)
             self.kiosk.pump(0.05)
         return player
 

@@ -100,6 +100,7 @@ class Expect:
     final_screen: str | None = None
     large_text: bool | None = None
     chip_valid_until: date | None = None
+    journal_open: int | None = None  # journal rows still unfinished when the run ends
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,7 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until"))
+                                 "chip_valid_until", "journal_open"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -332,6 +333,7 @@ def _expect(data: Any) -> Expect:
         large_text=_bool(data, "large_text", "expect.") if "large_text" in data else None,
         chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
         if "chip_valid_until" in data else None,
+        journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
     )
 
 
