@@ -182,3 +182,16 @@ def test_bj_pmt_2_and_sh_pmt_5_no_replacement_or_exchange_at_the_terminal():
     active = permit()
     assert reasons(record_refusals(HOLDER, reg(date(2026, 4, 1)), active, TODAY, BJ)) == [Reason.PERMIT_EXISTS]
     assert reasons(record_refusals(HOLDER, reg(date(2026, 4, 1)), active, TODAY, SH)) == [Reason.PERMIT_EXISTS]
+
+
+def test_sh_pmt_3_the_kiosk_checks_an_approval_validity_itself():
+    """A new permit issued today runs through add_months(today, 12); any other answer is a disagreement."""
+    from kiosk.policy import grant_disagreement
+
+    pack = load_pack("shanghai")
+    today = date(2026, 8, 31)
+    assert grant_disagreement(today, today, date(2027, 8, 31), today, pack) is None
+    assert grant_disagreement(today, today, date(2028, 8, 31), today, pack) == "validity"
+    assert grant_disagreement(date(2026, 8, 30), date(2026, 8, 30), date(2027, 8, 30), today, pack) == "issue_date"
+    feb = date(2027, 2, 28)
+    assert grant_disagreement(date(2026, 2, 28), date(2026, 2, 28), feb, date(2026, 2, 28), pack) is None
