@@ -3,18 +3,33 @@
 Every command returns at once; its worker thread talks to the printer and posts exactly
 one PrinterResult. Between commands the worker polls status, so jams, an opened cover,
 supplies and a card taken from the slot reach the kiosk as events. Nothing here raises
-into the caller, and nothing about the resident (ticket fields, bitmaps) is ever logged.
+into the caller, and nothing about the resident (ticket fields, bitmaps) is ever logged:
+the adapter posts DeviceLogged notes with fixed codes to its sink instead.
+
+A card taken from the front slot is reported whenever it happens (PrintedCardTaken): the
+adapter remembers that a card was at the slot, and any later status showing no card that
+its own successful RETRACT did not explain is a take by a hand, whether a session waits for
+it or not (recovery), and whatever command is in flight. A RETRACT that finds the slot empty
+ends with NO_CARD, the take posted before that result; after a PRESENT the take follows the
+PRESENT's result, so the kiosk always hears "presented" before "taken".
 """
 
 from __future__ import annotations
 
-import logging
 import termios
 import threading
 import time
 from collections.abc import Callable
 
-from devices.events import PrintedCardTaken, PrinterError, PrinterOp, PrinterResult, StatusChanged
+from devices.events import (
+    DeviceLogged,
+    DeviceNote,
+    PrintedCardTaken,
+    PrinterError,
+    PrinterOp,
+    PrinterResult,
+    StatusChanged,
+)
 from devices.printer_protocol import (
     AREA_SIZE,
     INTER_CHAR_TIMEOUT,
@@ -34,7 +49,7 @@ from devices.printer_protocol import (
     parse_reply,
     print_commands,
 )
-from devices.publish import publish
+from devices.publish import post_safely, publish
 from devices.serial_port import PortGone, SerialPort
 from devices.status import (
     DeviceKind,
@@ -46,8 +61,6 @@ from devices.status import (
     level_for,
 )
 from devices.worker import Worker
-
-_log = logging.getLogger(__name__)
 
 _ERRORS: dict[ErrorCode, PrinterError] = {
     ErrorCode.JAM: PrinterError.JAM,
@@ -124,7 +137,13 @@ class CardPrinter:
         self._status = DeviceStatus(DeviceKind.PRINTER, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only:
         self._missed_polls = 0
-        self._watch_taken = False  # a presented card is at the slot; post PrintedCardTaken when it goes
+        self._polled = False  # a status reply was seen since start: _at_slot is known
+        # The last status showed a card at the front slot: if it goes and no RETRACT of ours
+        # took it in, a hand took it. Kept while the port is away, so a take then is still seen.
+        self._at_slot = False
+        self._hold_take = False  # inside a PRESENT: a take seen now is posted after its result
+        self._take_pending = False
+        self._bin_seen: int | None = None  # the reject bin's count in the last status
         self._retracted = False
 
     # --- lifecycle and status ---------------------------------------------------------
@@ -177,25 +196,35 @@ class CardPrinter:
     def _submit(self, op: PrinterOp, job: Callable[[], None]) -> None:
         def run() -> None:
             try:
+                if not self._polled:
+                    self._poll(1)  # know where the card is before moving it (a take is judged from it)
                 job()
-            except Exception:  # a bug must still end in a result, not a silent kiosk
-                _log.exception("card printer: %s failed unexpectedly", op.value)
-                self._sink(PrinterResult(op, False, PrinterError.COMMUNICATION))
+            except Exception as exc:  # a bug must still end in a result, not a silent kiosk
+                self._note(DeviceNote.JOB_CRASHED, f"op={op.value} exception={type(exc).__name__}")
+                self._hold_take = False
+                self._post(PrinterResult(op, False, PrinterError.COMMUNICATION))
+                self._flush_take()
 
         self._worker.submit(run)
 
     def _move(self, op: PrinterOp, pm: Move) -> None:
-        if pm == Move.RETRACT:
-            self._watch_taken = False
-        out = self._transact(encode_command(Cmd.MOVE, pm), Cmd.MOVE, pm)
-        done = isinstance(out, Reply) and out.ok
-        if done and pm == Move.RETRACT:
-            self._retracted = True
-        self._finish(op, out)
-        if done and pm == Move.PRESENT:
-            # Watch only once the result is out: the kiosk must hear "presented" before "taken",
-            # even when the card is snatched before the poll inside _finish.
-            self._watch_taken = True
+        # The kiosk must hear "presented" before "taken", even when the card is snatched before
+        # the poll inside _finish: a take seen during a PRESENT waits for its result.
+        self._hold_take = pm == Move.PRESENT
+        try:
+            out = self._transact(encode_command(Cmd.MOVE, pm), Cmd.MOVE, pm)
+            if isinstance(out, Reply) and out.ok:
+                if pm == Move.RETRACT:
+                    self._retracted = True
+                    self._at_slot = False  # gone into the bin, not into a hand
+                elif pm == Move.TAKE_IN:
+                    self._at_slot = False
+                elif pm == Move.PRESENT:
+                    self._at_slot = True  # the reply says so, whatever the next poll finds
+            self._finish(op, out)
+        finally:
+            self._hold_take = False
+        self._flush_take()
 
     def _ticket(self, fields: dict[str, str]) -> None:
         data = encode_ticket(fields)
@@ -232,8 +261,8 @@ class CardPrinter:
 
     def _refresh(self) -> None:
         error = self._poll(self._retries + 1)
-        self._sink(StatusChanged(self.status))
-        self._sink(PrinterResult(PrinterOp.STATUS, error is None, error))
+        self._post(StatusChanged(self.status))
+        self._post(PrinterResult(PrinterOp.STATUS, error is None, error))
 
     def _finish(self, op: PrinterOp, out: Reply | PrinterError) -> None:
         if isinstance(out, Reply):
@@ -244,8 +273,8 @@ class CardPrinter:
         else:
             error = out
         if error is not None:
-            _log.warning("card printer: %s failed: %s", op.value, error.value)
-        self._sink(PrinterResult(op, error is None, error))
+            self._note(DeviceNote.OPERATION_FAILED, f"op={op.value} error={error.value}")
+        self._post(PrinterResult(op, error is None, error))
 
     def _idle(self) -> float:
         if self._ensure_open():
@@ -271,15 +300,25 @@ class CardPrinter:
         return PrinterError.COMMUNICATION
 
     def _apply(self, report: StatusReport) -> None:
-        taken = False
-        if self._watch_taken and report.position != CardPosition.GATE:
-            self._watch_taken = False
-            taken = report.position == CardPosition.NONE
+        self._polled = True
+        # Only a hand empties the slot: our RETRACT and TAKE_IN clear _at_slot when they succeed,
+        # and a card that went into the reject bin (a RETRACT whose reply was lost) adds to its count.
+        binned = self._bin_seen is not None and report.bin_count > self._bin_seen
+        taken = self._at_slot and report.position == CardPosition.NONE and not binned
+        self._at_slot = report.position == CardPosition.GATE
+        self._bin_seen = report.bin_count
         if report.position != CardPosition.NONE:
             self._retracted = False
         self._publish(to_device_status(report, self._retracted))
         if taken:
-            self._sink(PrintedCardTaken())
+            self._take_pending = True
+            if not self._hold_take:
+                self._flush_take()
+
+    def _flush_take(self) -> None:
+        if self._take_pending:
+            self._take_pending = False
+            self._post(PrintedCardTaken())
 
     def _no_response(self) -> None:
         self._publish(DeviceStatus(DeviceKind.PRINTER, DeviceState.OFFLINE, detail="no_response"))
@@ -288,6 +327,12 @@ class CardPrinter:
         with self._lock:
             old, self._status = self._status, status
         publish(old, status, self._sink, "card printer")
+
+    def _post(self, event: object) -> None:
+        post_safely(self._sink, event, "card printer")
+
+    def _note(self, note: DeviceNote, detail: str = "") -> None:
+        self._post(DeviceLogged(DeviceKind.PRINTER, note, detail))
 
     # --- the line ---------------------------------------------------------------------------
 
@@ -302,7 +347,7 @@ class CardPrinter:
         return False
 
     def _port_gone(self) -> None:
-        # _watch_taken stays: a card taken while the port was away is reported on reconnect.
+        # _at_slot stays: a card taken while the port was away is reported on reconnect.
         self._port.close()
         self._publish(DeviceStatus(DeviceKind.PRINTER, DeviceState.NO_DEVICE, detail="port_gone"))
 

@@ -9,15 +9,21 @@ unpowered, so an authentication never outlives the operation that made it.
 The card may leave the field at any APDU: pyscard raises, the adapter waits (bounded) for
 pcscd to see the reader empty, and the result is CARD_REMOVED; the profile's write order
 (commit record last, validity in two slots) keeps the card's files consistent. Nothing here
-knows whether the card is real or virtual, and nothing personal is logged: at most the
-card serial, which the issuance journal keeps too.
+knows whether the card is real or virtual, and nothing personal is logged: the adapter posts
+DeviceLogged notes (fixed codes: op, error, status word, milliseconds) to its sink instead of
+logging, and never names the card's holder.
+
+Every card that enters the field is a fresh insertion with a number higher than any before it
+(ChipCardPresent.insertion, counted by the adapter from 1). pcscd's per-reader event counter
+(high word of SCardGetStatusChange's dwEventState) tells a card swapped between two polls from
+the same card still there, so no remove+insert pair is ever missed; a stale "present" of the
+previous card is never taken for the card just moved in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import logging
 import time
 from collections.abc import Callable
 from datetime import date
@@ -25,6 +31,7 @@ from datetime import date
 from smartcard import scard
 from smartcard.Exceptions import CardConnectionException, NoCardException, SmartcardException
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
+from smartcard.reader.Reader import Reader
 from smartcard.System import readers as pcsc_readers
 
 from devices.apdu import (
@@ -43,7 +50,15 @@ from devices.apdu import (
     sm_update_mac_input,
 )
 from devices.chip_keys import CardKeys, KeyService, KeyServiceError, SoftwareKeyService
-from devices.events import ChipCardPresent, ChipCardRemoved, ChipError, ChipOp, ChipResult
+from devices.events import (
+    ChipCardPresent,
+    ChipCardRemoved,
+    ChipError,
+    ChipOp,
+    ChipResult,
+    DeviceLogged,
+    DeviceNote,
+)
 from devices.permit_profile import (
     AID,
     EF_SIZE,
@@ -72,8 +87,6 @@ from devices.permit_profile import (
 from devices.publish import post_safely, publish
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from devices.worker import Worker
-
-_log = logging.getLogger(__name__)
 
 READ_CHUNK = 256
 UNANSWERED_LIMIT = 3
@@ -209,6 +222,8 @@ class PermitCardEncoder:
         self._reader: str | None = None
         self._present = False
         self._events = -1  # pcsc-lite's insertion/removal counter of the reader, -1 unknown
+        self._insertions = 0  # fresh insertions seen since start: ChipCardPresent.insertion
+        self._insertion = 0  # the number of the card in the field now, 0 when none
         self._unanswered = 0  # polls in a row where the listed reader reported no usable state
 
     # --- public, any thread -------------------------------------------------------------------
@@ -224,6 +239,16 @@ class PermitCardEncoder:
         self._worker.stop()
         self._release_context()
         self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
+
+    @property
+    def insertion(self) -> int:
+        """The insertion number of the card in the field now (as its ChipCardPresent said), 0 when none."""
+        return self._insertion
+
+    def check_now(self) -> None:
+        """Poll the reader at once (as the worker's next job) instead of at the next poll interval;
+        posts only what changed (StatusChanged, ChipCardPresent, ChipCardRemoved)."""
+        self._worker.submit(self._poll)
 
     def read_card(self) -> None:
         """Posts ChipResult(READ) with PermitChipData."""
@@ -324,19 +349,20 @@ class PermitCardEncoder:
         self._worker.submit(lambda: self._post(self._run(op, body)))
 
     def _run(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
-        _log.info("permit card: %s start", op)
+        self._note(DeviceNote.OPERATION_STARTED, f"op={op.value}")
         started = time.monotonic()
         try:
             result = self._connected(op, body)
         except Exception as exc:  # a bug here must still end in one typed result
-            _log.error("permit card: %s crashed (%s)", op, type(exc).__name__)
+            self._note(DeviceNote.JOB_CRASHED, f"op={op.value} exception={type(exc).__name__}")
             result = ChipResult(op, False, ChipError.COMMUNICATION)
-        elapsed = (time.monotonic() - started) * 1000
+        elapsed = round((time.monotonic() - started) * 1000)
         if result.ok:
-            _log.info("permit card: %s ok in %.0f ms", op, elapsed)
+            self._note(DeviceNote.OPERATION_ENDED, f"op={op.value} ms={elapsed}")
         else:
             sw = f"{result.sw:04X}" if result.sw is not None else "-"
-            _log.warning("permit card: %s failed: %s (sw %s) in %.0f ms", op, result.error, sw, elapsed)
+            error = result.error.value if result.error is not None else "-"
+            self._note(DeviceNote.OPERATION_FAILED, f"op={op.value} error={error} sw={sw} ms={elapsed}")
         return result
 
     def _connected(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
@@ -360,7 +386,7 @@ class PermitCardEncoder:
             except _Refused as refused:
                 return ChipResult(op, False, refused.error, data=refused.data, sw=refused.sw)
             except ProfileError as exc:
-                _log.warning("permit card: record does not decode (%s)", exc.code)
+                self._note(DeviceNote.RECORD_CORRUPT, f"op={op.value} code={exc.code}")
                 return ChipResult(op, False, ChipError.CORRUPT_DATA)
             except KeyServiceError:
                 return ChipResult(op, False, ChipError.SECURITY_MODULE)
@@ -373,7 +399,7 @@ class PermitCardEncoder:
             with contextlib.suppress(SmartcardException):
                 connection.release()
 
-    def _find_reader_object(self) -> object | None:
+    def _find_reader_object(self) -> Reader | None:
         try:
             found = [r for r in pcsc_readers() if str(r).startswith(self._prefix)]
         except (SmartcardException, BaseSCardException):  # no pcscd: the second family is pyscard's
@@ -417,7 +443,7 @@ class PermitCardEncoder:
             self._lose_reader("no_reader")
             return
         if reader != self._reader:
-            _log.info("permit card: reader found")
+            self._note(DeviceNote.READER_FOUND)
             self._reader, self._events = reader, -1
         state = self._reader_state(timeout_ms=0)
         if state is None:
@@ -437,13 +463,16 @@ class PermitCardEncoder:
             self._card_left()
         if present and not self._present:
             self._present = True
+            self._insertions += 1
+            self._insertion = self._insertions
             self._set_status(media=MediaPosition.PRESENT)
-            self._post(ChipCardPresent())
+            self._post(ChipCardPresent(insertion=self._insertions))
         elif not present and self._present:
             self._card_left()
 
     def _card_left(self) -> None:
         self._present = False
+        self._insertion = 0
         self._set_status(media=MediaPosition.NONE)
         self._post(ChipCardRemoved())
 
@@ -504,6 +533,9 @@ class PermitCardEncoder:
 
     def _post(self, event: object) -> None:
         post_safely(self._sink, event, "permit card")
+
+    def _note(self, note: DeviceNote, detail: str = "") -> None:
+        self._post(DeviceLogged(DeviceKind.PERMIT_CARD, note, detail))
 
 
 def _counter(state: int) -> int:

@@ -131,9 +131,15 @@ class SimRun:
 
 
 @dataclass(frozen=True)
+class SimPcsc:
+    vpcd_port: int  # vpcd's first slot ("Virtual PCD 00 00"); the second listens on vpcd_port + 1
+
+
+@dataclass(frozen=True)
 class SimConfig:
     serial: SimSerial
     printer: SimPrinter
+    pcsc: SimPcsc
     run: SimRun
 
 

@@ -3,9 +3,9 @@
 `python -m sim.hub --dir DIR --residents residents.json [--faults faults.json] [--pace]`
 creates DIR/ttyIDR and DIR/ttyPRN (symlinks to pty slaves the kiosk's drivers open by
 path), starts the emulators, serves JSON-line commands on the Unix socket DIR/hub.sock
-(present or lift an ID card, take the presented card, inject faults, read the printer's
-records), prints one ready line `{"id_reader": ..., "printer": ..., "control": ..., "pid": ...}`
-and runs until SIGTERM.
+(present or lift an ID card, take the presented card now or at the next retract/present,
+inject faults, read the printer's records), prints one ready line
+`{"id_reader": ..., "printer": ..., "control": ..., "pid": ...}` and runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -43,14 +43,17 @@ from sim.id_card_data import (
     stand_in_photo,
 )
 from sim.id_reader_emu import IdReaderEmulator
+from sim.pcscd import VIRTUAL_READER
 from sim.permit_card_emu import CardSlot, PullMode, VirtualPermitCard
 from sim.printer_emu import PrinterEmulator
 from sim.pty_link import PtyLink
 
+ENCODER_READER = f"{VIRTUAL_READER} 00 00"  # vpcd's first slot: the encoder inside the printer
+
 
 class Hub:
     def __init__(self, directory: Path, residents: dict[str, Any], *, pace: bool, baudrate: int,
-                 printer_opts: dict[str, int], with_chip: bool = True) -> None:
+                 printer_opts: dict[str, int], with_chip: bool = True, vpcd_port: int | None = None) -> None:
         self.directory = directory
         self.residents = residents
         rate = baudrate if pace else None
@@ -63,7 +66,8 @@ class Hub:
         # The chip encoder inside the printer: a vpcd slot (needs a running pcscd); each card in
         # the printer has its chip, put into the field while the card is at the encoder.
         self.with_chip = with_chip
-        self.slot = CardSlot() if with_chip else None
+        # `vpcd_port`: the encoder's slot, "Virtual PCD 00 00" (default: config/sim.toml's [pcsc]).
+        self.slot = CardSlot(vpcd_port, reader=ENCODER_READER) if with_chip else None
         self.chips: dict[int, VirtualPermitCard] = {}
         self._pending_chip: VirtualPermitCard | None = None
         self.printer.on_card_moved = self._card_moved
@@ -212,15 +216,23 @@ class Hub:
                 self.id_reader.lift_card()
                 return {"ok": True}
             if op == "take_card":
-                return {"ok": bool(self.printer.take_card())}
+                at = cmd.get("at")
+                if at is None:  # now: the card waiting at the slot, if there is one
+                    return {"ok": bool(self.printer.take_card())}
+                # Later, at a given moment of the printer's (sim/printer_emu.TAKE_STEPS): armed, one-shot.
+                try:
+                    self.printer.inject_fault("take", at)
+                except ValueError as exc:
+                    return {"ok": False, "error": str(exc)}
+                return {"ok": True}
             if op == "fault":
                 return self.fault(cmd.get("device", ""), cmd.get("kind", ""), cmd.get("at"), int(cmd.get("count", 1)))
             if op == "state":
                 records = self.printer.records
                 for record in records:
-                    chip = self.chip_summary(int(record.get("job", 0)))
-                    if chip is not None:
-                        record["chip"] = chip
+                    summary = self.chip_summary(int(record.get("job", 0)))
+                    if summary is not None:
+                        record["chip"] = summary
                 return {
                     "ok": True,
                     "printer": {
@@ -266,13 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--low-threshold", type=int, default=10)
     ap.add_argument("--bin-capacity", type=int, default=50)
     ap.add_argument("--no-chip", action="store_true", help="no chip encoder (no pcscd running)")
+    ap.add_argument("--vpcd-port", type=int, help="vpcd's port of the encoder (default: config/sim.toml [pcsc])")
     args = ap.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     residents = json.loads(args.residents.read_text(encoding="utf-8"))["residents"]
     hub = Hub(args.dir, residents, pace=args.pace, baudrate=args.baudrate, printer_opts={
         "hopper": args.hopper, "hopper_capacity": args.hopper_capacity,
         "low_threshold": args.low_threshold, "bin_capacity": args.bin_capacity,
-    }, with_chip=not args.no_chip)
+    }, with_chip=not args.no_chip, vpcd_port=args.vpcd_port)
     if args.faults is not None:
         for f in json.loads(args.faults.read_text(encoding="utf-8")):
             hub.fault(f["device"], f["kind"], f.get("at"), int(f.get("count", 1)))

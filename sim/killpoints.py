@@ -16,6 +16,19 @@ journal, lets it boot and recover, and checks the invariants:
 5. the kiosk's journal counters and the backend's and the printer's records agree.
 
 A first run without a kill counts the writes; then every write is a kill point in turn.
+
+The resident after the power cut is deterministic, so that every kill point has one outcome
+(issue 8, bug 2: taking the card on every recovery frame raced recovery's retract):
+
+- `waits` (default): the resident stays and takes a card exactly when the restarted kiosk
+  presents one to them (the printer emulator's "take at present": right after the PRESENT's
+  reply); a card already at the slot when the power failed is not taken (the resident did not
+  see it in time), so recovery finds it there and deals with it.
+- `snatches`: as `waits`, and the resident also takes a card left at the slot just as recovery's
+  retract arrives (the emulator's "take at retract": the card is taken, the retract answers
+  "no card"). The adapter reports the take before the retract's result; the core must book
+  that card as handed out and confirm it.
+- `gone`: the resident has left: no card is taken after the power cut.
 """
 
 from __future__ import annotations
@@ -81,9 +94,7 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
         deadline = time.monotonic() + 60
 
         def at_rest(view: Any) -> float | None:
-            if view.screen == "recovery":
-                # The resident is still at the kiosk: a card it gives back during recovery is taken.
-                rig.client.call("take_card")
+            # The resident's hand is armed in the printer emulator (run_point), never driven from here.
             if view.screen in AT_REST and kiosk.is_idle():
                 return None
             if time.monotonic() > deadline:
@@ -122,7 +133,12 @@ def _count_writes(journal: Any, log_path: Path, kill_at: int | None) -> None:
 # --- the harness ----------------------------------------------------------------------------------------
 
 
-def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False) -> PointResult:
+RESIDENTS = ("waits", "snatches", "gone")
+# What the resident's hand does after the power cut: the hub's take_card "at" moments it arms.
+_HAND = {"waits": ("present",), "snatches": ("present", "retract"), "gone": ()}
+
+
+def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resident: str = "waits") -> PointResult:
     import httpx
 
     from kiosk.journal import Journal
@@ -150,6 +166,14 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False) -> P
         kill = ["--kill-at", str(kill_at)] if kill_at is not None else []
         play = subprocess.run([*base, "play", *common, *kill], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=120, stdin=subprocess.DEVNULL)
+        client = HubClient(hub.ready["control"])
+        try:
+            for moment in _HAND[resident]:
+                armed = client.call("take_card", at=moment)
+                if not armed.get("ok"):
+                    raise RuntimeError(f"the device hub refused take_card at {moment}: {armed}")
+        finally:
+            client.close()
         writes_log = workdir / "writes.log"
         writes = writes_log.read_text(encoding="ascii").split() if writes_log.exists() else []
         killed_after = writes[kill_at - 1] if kill_at is not None and len(writes) >= kill_at else "-"
@@ -245,10 +269,10 @@ def check_rewrite_invariants(unfinished: list[Any], counters: dict[str, int], pr
     return out
 
 
-def run_all(scenario_path: Path) -> tuple[list[PointResult], PointResult]:
-    baseline = run_point(scenario_path, None)
+def run_all(scenario_path: Path, resident: str = "waits") -> tuple[list[PointResult], PointResult]:
+    baseline = run_point(scenario_path, None, resident=resident)
     total = len(baseline.writes)
-    results = [run_point(scenario_path, i) for i in range(1, total + 1)]
+    results = [run_point(scenario_path, i, resident=resident) for i in range(1, total + 1)]
     return results, baseline
 
 
@@ -256,13 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--resident", choices=RESIDENTS, default="waits",
+                    help="what the resident's hand does after the power cut (see above)")
     ap.add_argument("--child", choices=("play", "recover"), help=argparse.SUPPRESS)
     ap.add_argument("--attach", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--kill-at", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(args.child, args.attach, args.scenario, args.kill_at)
-    results, baseline = run_all(args.scenario)
+    results, baseline = run_all(args.scenario, args.resident)
     print(f"baseline (no kill): {len(baseline.writes)} journal writes, "
           f"violations: {baseline.violations or 'none'}")
     for r in results:

@@ -19,6 +19,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,7 +61,17 @@ from devices.permit_profile import (
 )
 
 VPCD_HOST = "127.0.0.1"
-VPCD_PORT = 35963  # /etc/reader.conf.d/vpcd: "Virtual PCD 00 00"; 35964 is "Virtual PCD 00 01"
+# vpcd's ports come from config/sim.toml ([pcsc] vpcd_port: "Virtual PCD 00 00", the next port
+# "Virtual PCD 00 01"), the reader.conf sim/pcscd.py starts pcscd with. Never Debian's 35963.
+
+
+class VpcdUnreachable(ConnectionError):
+    """Nothing listens on vpcd's port: no pcscd, or one whose vpcd is on other ports or failed to bind."""
+
+    def __init__(self, host: str, port: int, why: str) -> None:
+        super().__init__(f"cannot put a card into vpcd's reader at {host}:{port} ({why}): is pcscd running "
+                         f"with vpcd on this port (sim/pcscd.py, [pcsc] vpcd_port in config/sim.toml)?")
+        self.host, self.port = host, port
 
 # Test keys of the emulated card factory. Never configure these on a real kiosk.
 TEST_KEYS = CardKeys.from_hex(
@@ -288,8 +299,23 @@ class _StatusFault:
 class CardSlot:
     """The field of one vpcd reader slot: at most one card at a time."""
 
-    def __init__(self, port: int = VPCD_PORT, host: str = VPCD_HOST) -> None:
+    def __init__(self, port: int | None = None, host: str = VPCD_HOST, *, reader: str | None = None) -> None:
+        """`port`: vpcd's port of this slot; default the first slot's, from config/sim.toml.
+
+        `reader`: the PC/SC name this slot shows as in pcscd ("Virtual PCD 00 00"). With it, a card
+        put in after one was taken out waits until pcscd has seen the slot empty: a card swapped
+        in at once is accepted by vpcd inside one presence poll, and pcscd then never counts the
+        removal or the insertion (seen: the swap lost for good). A real printer's card travel
+        takes longer than pcscd's 0.4 s poll, so the wait only keeps the emulation honest.
+        """
+        if port is None:
+            from sim.pcscd import configured_port
+
+            port = configured_port()
+        self.port = port
+        self.reader = reader
         self._addr = (host, port)
+        self._left = False  # a card left this slot and pcscd has not yet been seen to notice
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -318,7 +344,13 @@ class CardSlot:
     def insert(self, card: VirtualPermitCard, timeout: float = 2.0) -> None:
         if self.inserted:
             raise RuntimeError("a card is already in the slot")
-        sock = socket.create_connection(self._addr, timeout=timeout)
+        if self._left and self.reader is not None:
+            wait_reader_empty(self.reader, timeout)
+        self._left = False
+        try:
+            sock = socket.create_connection(self._addr, timeout=timeout)
+        except OSError as exc:
+            raise VpcdUnreachable(self._addr[0], self._addr[1], exc.strerror or type(exc).__name__) from exc
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
@@ -388,6 +420,7 @@ class CardSlot:
                     self._sock = None
                     self._thread = None
                     self._gone.set()
+                    self._left = True
 
     def _apdu(self, card: VirtualPermitCard, body: bytes) -> bytes | None:
         ins = body[1] if len(body) > 1 else None
@@ -442,3 +475,32 @@ def _recv_frame(sock: socket.socket) -> bytes | None:
     if n == 0:
         return b""
     return _recv_exact(sock, n)
+
+
+def wait_reader_empty(reader: str, timeout: float) -> bool:
+    """Until pcscd reports no card in `reader` (blocking in pcscd, not polling); False when pcscd
+    does not answer, does not know the reader, or still shows a card after `timeout` seconds."""
+    from smartcard import scard
+
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    try:
+        state = scard.SCARD_STATE_UNAWARE
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            hresult, states = scard.SCardGetStatusChange(context, int(left * 1000) + 1, [(reader, state)])
+            if hresult == scard.SCARD_E_TIMEOUT:
+                continue
+            if hresult != scard.SCARD_S_SUCCESS or not states:
+                return False
+            state = states[0][1] & ~scard.SCARD_STATE_CHANGED
+            if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+                return False
+            if not state & scard.SCARD_STATE_PRESENT:
+                return True
+    finally:
+        scard.SCardReleaseContext(context)

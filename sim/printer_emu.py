@@ -46,8 +46,9 @@ from sim.pty_link import PtyLink
 
 _log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("jam", "hopper_empty", "cover_open", "bin_full", "silent", "garbage", "vanish")
+FAULT_KINDS = ("jam", "hopper_empty", "cover_open", "bin_full", "silent", "garbage", "vanish", "take")
 JAM_STEPS = ("feed", "print", "present")
+TAKE_STEPS = ("retract", "present")  # when a waiting resident's hand takes the card at the slot
 
 _INSIDE = (CardPosition.IN_PATH, CardPosition.ENCODER)
 
@@ -90,6 +91,8 @@ class PrinterEmulator:
         self._silent = False
         self._garbage: str | None = None  # "before" | "replace", for the next reply
         self._jam_at: str | None = None
+        self._take_at: str | None = None  # "retract" | "present": the resident's hand, armed
+        self._take_after_reply = False  # take the card at the slot once the current reply is out
         self._last_command: tuple[int, int, bytes] | None = None
         self._last_reply = b""
         self._rng = random.Random(571)
@@ -146,6 +149,10 @@ class PrinterEmulator:
         jam: `at` feed|print|present, or None for the card inside now (else the next feed).
         garbage: `at` "before" (default: noise precedes the next reply to a command other than
         STATUS) or "replace" (noise instead of that reply, so the driver must retransmit).
+        take: `at` "retract" (the next RETRACT that finds a card at the slot finds the slot empty:
+        the resident took the card just before, the card is "taken" and the RETRACT answers 50 no
+        card) or "present" (right after answering the next successful PRESENT, before any other
+        command is read, the resident takes the card). One-shot; armed until it fires.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown printer fault {kind!r}")
@@ -174,9 +181,13 @@ class PrinterEmulator:
                 if at not in (None, "before", "replace"):
                     raise ValueError("garbage: at must be 'before' or 'replace'")
                 self._garbage = at or "before"
+            elif kind == "take":
+                if at not in TAKE_STEPS:
+                    raise ValueError(f"take: at must be one of {TAKE_STEPS}")
+                self._take_at = at
 
     def clear_fault(self, kind: str) -> None:
-        """Undo a fault: jam (as clear_jam), cover_open, silent, garbage, vanish (as reappear)."""
+        """Undo a fault: jam (as clear_jam), cover_open, silent, garbage, take (disarm), vanish (as reappear)."""
         if kind == "jam":
             self.clear_jam()
         elif kind == "vanish":
@@ -189,6 +200,8 @@ class PrinterEmulator:
                     self._silent = False
                 elif kind == "garbage":
                     self._garbage = None
+                elif kind == "take":
+                    self._take_at = None
                 else:
                     raise ValueError(f"{kind!r} is cleared by refill() or empty_bin(), or not at all")
 
@@ -269,6 +282,10 @@ class PrinterEmulator:
                         reply = self._answer(item)
                         if reply:
                             self._link.write(reply)
+                        if self._take_after_reply:
+                            # The resident's hand, between this reply and the next command.
+                            self._take_after_reply = False
+                            self.take_card()
             if data is None:
                 self._stop.wait(0.05)  # unplugged: nothing to listen to
 
@@ -406,11 +423,13 @@ class PrinterEmulator:
             return ErrorCode.NO_CARD
         card.bands.clear()  # stored print bands do not survive a move
         if pm == Move.PRESENT:
-            if card.position == CardPosition.GATE:
-                return None
-            if self._jams("present"):
-                return ErrorCode.JAM
-            card.position = CardPosition.GATE
+            if card.position != CardPosition.GATE:
+                if self._jams("present"):
+                    return ErrorCode.JAM
+                card.position = CardPosition.GATE
+            if self._take_at == "present":
+                self._take_at = None
+                self._take_after_reply = True
             return None
         if pm == Move.TO_ENCODER:
             if card.position not in _INSIDE:
@@ -418,6 +437,11 @@ class PrinterEmulator:
             card.position = CardPosition.ENCODER
             return None
         if pm == Move.RETRACT:
+            if self._take_at == "retract" and card.position == CardPosition.GATE:
+                # The resident's hand was quicker than the rollers: the slot is empty on arrival.
+                self._take_at = None
+                self._finish(card, "taken")
+                return ErrorCode.NO_CARD
             if self._bin >= self._bin_capacity:
                 return ErrorCode.BIN_FULL
             self._bin += 1

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import queue
+import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from smartcard import scard
@@ -41,6 +43,7 @@ from devices.events import (
     ChipError,
     ChipOp,
     ChipResult,
+    DeviceLogged,
     StatusChanged,
 )
 from devices.permit_card import PermitCardEncoder
@@ -58,13 +61,27 @@ from devices.permit_profile import (
     decode_validity_ef,
 )
 from devices.status import DeviceState, MediaPosition
-from sim.pcscd import Pcscd, PcscdError, start_pcscd
-from sim.permit_card_emu import TEST_KEYS, CardSlot, PullMode, VirtualPermitCard
+from sim.pcscd import (
+    ForeignPcscd,
+    Pcscd,
+    PcscdError,
+    VpcdPortError,
+    check_port,
+    configured_port,
+    reuse_running,
+    start_pcscd,
+    vpcd_ports,
+    vpcd_ports_in,
+    write_reader_conf,
+)
+from sim.permit_card_emu import TEST_KEYS, CardSlot, PullMode, VirtualPermitCard, VpcdUnreachable
 
 READER = "Virtual PCD 00 00"
-# vpcd's two slots. Tests take turns, so that pcscd's 0.4 s poll notices one slot's card leave
+# vpcd's two slots, on the ports of config/sim.toml ([pcsc] vpcd_port and the next one, below the
+# ephemeral range). Tests take turns, so that pcscd's 0.4 s poll notices one slot's card leave
 # while the next test already runs on the other.
-LANES = (("Virtual PCD 00 00", 35963), ("Virtual PCD 00 01", 35964))
+VPCD_PORT = configured_port()
+LANES = tuple(zip(("Virtual PCD 00 00", "Virtual PCD 00 01"), vpcd_ports(VPCD_PORT), strict=True))
 WAIT = 3.0  # upper bound for one expected event; pcscd notices a card within 0.4 s
 SERIAL = "5250000000000001"
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes((i * 31) % 256 for i in range(6000))
@@ -82,7 +99,7 @@ WRONG_KEYS = CardKeys(issuer=bytes(range(16)), write=bytes(range(1, 17)), pin=by
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
     try:
-        daemon = start_pcscd(log, ready_timeout=10.0, reader_prefix="Virtual PCD")
+        daemon = start_pcscd(log, ready_timeout=10.0, vpcd_port=VPCD_PORT, reader_prefix="Virtual PCD")
     except PcscdError as exc:
         pytest.fail(f"pcscd with the vpcd reader could not be started: {exc}")
     if not all(any(r.startswith(name) for r in daemon.readers) for name, _ in LANES):
@@ -115,12 +132,12 @@ def wait_reader_empty(reader: str, timeout: float = WAIT) -> None:
 
 
 class Rig:
-    def __init__(self, slot: CardSlot, keys: CardKeys, reader: str) -> None:
+    def __init__(self, slot: CardSlot, keys: CardKeys, reader: str, poll_interval: float = 0.05) -> None:
         self.slot = slot
         self.reader = reader
         self.events: queue.Queue[object] = queue.Queue()
         self.seen: list[object] = []
-        self.encoder = PermitCardEncoder(reader, self.events.put, keys=keys, poll_interval=0.05)
+        self.encoder = PermitCardEncoder(reader, self.events.put, keys=keys, poll_interval=poll_interval)
 
     def expect(self, kind: type, timeout: float = WAIT) -> object:
         """The next event of `kind`; status changes on the way are skipped, anything else fails."""
@@ -129,11 +146,12 @@ class Rig:
             try:
                 event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                pytest.fail(f"no {kind.__name__} within {timeout}s")
+                history = "\n".join(_brief(e) for e in self.seen[-8:])
+                pytest.fail(f"no {kind.__name__} within {timeout}s; last events:\n{history}")
             self.seen.append(event)
             if isinstance(event, kind):
                 return event
-            if not isinstance(event, StatusChanged):
+            if not isinstance(event, StatusChanged | DeviceLogged):
                 history = "\n".join(_brief(e) for e in self.seen[-8:])
                 pytest.fail(f"unexpected {event!r} while waiting for {kind.__name__}; last events:\n{history}")
 
@@ -150,9 +168,11 @@ class Rig:
         assert event.op is op
         return event
 
-    def insert(self, card: VirtualPermitCard) -> None:
+    def insert(self, card: VirtualPermitCard) -> ChipCardPresent:
         self.slot.insert(card)
-        self.expect(ChipCardPresent)
+        event = self.expect(ChipCardPresent)
+        assert isinstance(event, ChipCardPresent)
+        return event
 
     def remove(self) -> None:
         self.slot.remove()
@@ -186,8 +206,8 @@ def make_rig(pcscd: Pcscd) -> Iterator[Callable[..., Rig]]:
     # take this test's card for that one.
     wait_reader_empty(reader)
 
-    def make(keys: CardKeys = TEST_KEYS, prefix: str | None = None) -> Rig:
-        rig = Rig(CardSlot(port), keys, prefix or reader)
+    def make(keys: CardKeys = TEST_KEYS, prefix: str | None = None, poll_interval: float = 0.05) -> Rig:
+        rig = Rig(CardSlot(port, reader=reader), keys, prefix or reader, poll_interval)
         made.append(rig)
         rig.encoder.start()
         return rig
@@ -227,6 +247,128 @@ def test_reader_online_and_card_presence(rig: Rig) -> None:
     rig.remove()
     assert rig.encoder.status.media is MediaPosition.NONE
     assert rig.encoder.status.state is DeviceState.ONLINE
+
+
+def reader_event_counter(reader: str, above: int | None = None, timeout: float = WAIT) -> int:
+    """pcscd's event counter of `reader` once it shows a card (and, with `above`, has counted past
+    it): blocking in pcscd's SCardGetStatusChange, not polling here."""
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    try:
+        state = scard.SCARD_STATE_UNAWARE
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"{reader}: pcscd did not count a new card within {timeout}s")
+            hresult, states = scard.SCardGetStatusChange(context, int(left * 1000), [(reader, state)])
+            if hresult == scard.SCARD_S_SUCCESS:
+                state = states[0][1] & ~scard.SCARD_STATE_CHANGED
+                counter = (state >> 16) & 0xFFFF
+                if state & scard.SCARD_STATE_PRESENT and (above is None or counter > above):
+                    return counter
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def test_back_to_back_cards_are_each_a_fresh_insertion(rig: Rig) -> None:
+    """Issue 8, bug 4: cards moved in and out as fast as the printer can, each reported once, each
+    with a number higher than any before, and a ChipCardRemoved between two of them."""
+    rig.expect_status(DeviceState.ONLINE, MediaPosition.NONE)
+    numbers = [rig.insert(VirtualPermitCard.blank(f"52500000000001{0:02X}")).insertion]
+    assert rig.encoder.insertion == numbers[0]
+    for i in range(1, 5):
+        rig.slot.remove()  # and the next card at once: no wait for anyone to see this one leave
+        rig.slot.insert(VirtualPermitCard.blank(f"52500000000001{i:02X}"))
+        rig.expect(ChipCardRemoved)
+        present = rig.expect(ChipCardPresent)
+        assert isinstance(present, ChipCardPresent)
+        numbers.append(present.insertion)
+        assert rig.encoder.insertion == present.insertion
+        rig.encoder.read_card()  # the card now in the field is the new one
+        result = rig.result(ChipOp.READ)
+        assert isinstance(result.data, ChipCardInfo) and result.data.serial.endswith(f"{i:02X}")
+    assert numbers == sorted(set(numbers)) and numbers[0] >= 1, numbers
+    rig.remove()
+    assert rig.encoder.insertion == 0
+
+
+def test_a_swap_between_two_polls_is_not_missed(make_rig: Callable[..., Rig]) -> None:
+    """The encoder looks only when asked (a poll interval of a minute): the card was swapped in
+    between, and pcscd saw both the removal and the insertion. The status said "present" before
+    and after; the reader's event counter tells, and the swap is reported as removal + insertion."""
+    rig = make_rig(poll_interval=60.0)
+    rig.expect_status(DeviceState.ONLINE, MediaPosition.NONE)
+    rig.slot.insert(VirtualPermitCard.blank("5250000000000201"))
+    counter = reader_event_counter(rig.reader)
+    rig.encoder.check_now()
+    first = rig.expect(ChipCardPresent)
+    assert isinstance(first, ChipCardPresent)
+    for serial in ("5250000000000202", "5250000000000203"):
+        rig.slot.remove()
+        rig.slot.insert(VirtualPermitCard.blank(serial))
+        counter = reader_event_counter(rig.reader, above=counter + 1)  # a removal and an insertion
+        rig.encoder.check_now()
+        rig.expect(ChipCardRemoved)
+        fresh = rig.expect(ChipCardPresent)
+        assert isinstance(fresh, ChipCardPresent) and fresh.insertion > first.insertion
+        first = fresh
+    rig.encoder.check_now()
+    rig.encoder.read_card()  # nothing else was posted between: the same card, still there
+    result = rig.result(ChipOp.READ)
+    assert isinstance(result.data, ChipCardInfo) and result.data.serial == "5250000000000203"
+
+
+# --- vpcd's ports (issue 8, bug 6) -----------------------------------------------------------
+
+
+def test_vpcd_listens_below_the_ephemeral_range(pcscd: Pcscd) -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert pcscd.port == VPCD_PORT and all(p < low for p in vpcd_ports(pcscd.port))
+    for port in vpcd_ports(VPCD_PORT):  # held by vpcd's own listeners now
+        with pytest.raises(VpcdPortError, match=f"TCP port {port}: already in use.*LISTEN") as caught:
+            check_port(port)
+        assert caught.value.port == port
+    conf = write_reader_conf(VPCD_PORT)
+    assert vpcd_ports_in(conf) == (VPCD_PORT,)
+    assert f"/dev/null:{VPCD_PORT}" in (conf / "vpcd").read_text()
+    if Path("/etc/reader.conf.d/vpcd").exists():  # Debian's: a pcscd started with it is not reused
+        assert vpcd_ports_in(Path("/etc/reader.conf.d")) == (35963,)
+
+
+def test_a_port_in_the_ephemeral_range_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(VpcdPortError, match=r"35963.*ephemeral range") as caught:
+        start_pcscd(tmp_path / "pcscd.log", vpcd_port=35963, lock_timeout=0.1)
+    assert caught.value.port == 35963
+
+
+def test_a_port_taken_by_another_socket_is_a_plain_error() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(VpcdPortError, match=f"port {port}"):
+            check_port(port)
+    with socket.socket() as holder:  # a fixed port of our own range, held by a listener
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("0.0.0.0", VPCD_PORT + 100))
+        holder.listen()
+        with pytest.raises(VpcdPortError, match=f"TCP port {VPCD_PORT + 100}: already in use"):
+            check_port(VPCD_PORT + 99)
+
+
+def test_a_running_pcscd_is_reused_only_on_our_ports(pcscd: Pcscd) -> None:
+    same = reuse_running(VPCD_PORT, "Virtual PCD")
+    assert not same.owned and same.port == VPCD_PORT and len(same.readers) == 2
+    with pytest.raises(ForeignPcscd, match=f"port\\(s\\) {VPCD_PORT}, {VPCD_PORT + 1}, not on {VPCD_PORT + 10}"):
+        reuse_running(VPCD_PORT + 10, "Virtual PCD")
+
+
+def test_a_card_for_a_port_nobody_listens_on_names_it() -> None:
+    slot = CardSlot(VPCD_PORT + 200)
+    with pytest.raises(VpcdUnreachable, match=f":{VPCD_PORT + 200}"):
+        slot.insert(VirtualPermitCard.blank(SERIAL))
+    assert not slot.inserted
 
 
 # --- reading --------------------------------------------------------------------------------

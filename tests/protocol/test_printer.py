@@ -201,6 +201,106 @@ def test_card_taken_at_once_is_reported_after_the_present_result(tmp_path: pathl
         r.close()
 
 
+def takes_and_results(r: Rig) -> list[object]:
+    return [e for e in r.seen if isinstance(e, PrintedCardTaken | PrinterResult)]
+
+
+def test_card_taken_during_a_retract_is_reported_before_no_card(rig: Rig) -> None:
+    """Issue 8, bug 2: the resident's hand beats the retract. The take is reported, then the
+    retract ends with NO_CARD (never a jam); the card counts as handed out, not retained."""
+    p = rig.connect()
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    assert ok(rig.do(PrinterOp.PRESENT, p.present))
+    rig.emu.inject_fault("take", "retract")
+    p.retract()
+    result = rig.result(PrinterOp.RETRACT)
+    assert result == PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD)
+    assert takes_and_results(rig)[-2:] == [PrintedCardTaken(), result]
+    assert p.status.media == MediaPosition.NONE  # not RETRACTED: nothing went into the bin
+    assert p.status.state == DeviceState.ONLINE
+    assert (rig.emu.cards_issued, rig.emu.cards_retained, rig.emu.bin_count) == (1, 0, 0)
+    assert [r["outcome"] for r in rig.emu.records] == ["taken"]
+    assert rig.do(PrinterOp.STATUS, p.refresh_status).ok
+    assert sum(isinstance(e, PrintedCardTaken) for e in rig.seen) == 1
+
+
+def test_card_taken_during_a_present_is_reported_after_its_result(rig: Rig) -> None:
+    """The emulator's "take at present": the hand takes the card right after the PRESENT's reply."""
+    p = rig.connect()
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    rig.emu.inject_fault("take", "present")
+    p.present()
+    rig.next(lambda e: isinstance(e, PrintedCardTaken), "PrintedCardTaken")
+    assert takes_and_results(rig)[-2:] == [PrinterResult(PrinterOp.PRESENT, True, None), PrintedCardTaken()]
+    assert (rig.emu.cards_issued, rig.emu.cards_retained) == (1, 0)
+    # The control is one-shot: the next card stays at the slot until retracted.
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    assert ok(rig.do(PrinterOp.PRESENT, p.present))
+    assert ok(rig.do(PrinterOp.RETRACT, p.retract))
+    assert sum(isinstance(e, PrintedCardTaken) for e in rig.seen) == 1
+    assert (rig.emu.cards_issued, rig.emu.cards_retained) == (1, 1)
+
+
+def test_a_card_left_at_the_slot_before_a_restart_is_reported_taken(tmp_path: pathlib.Path) -> None:
+    """Recovery: an adapter that never presented the card (the kiosk rebooted since) still
+    reports its take, by a hand at rest and by a hand during its retract alike."""
+    r = Rig(tmp_path)
+
+    def power_cut_with_a_card_at_the_slot() -> CardPrinter:
+        before = r.connect()
+        assert ok(r.do(PrinterOp.FEED, before.feed))
+        assert ok(r.do(PrinterOp.PRESENT, before.present))
+        before.stop()
+        r.seen.clear()
+        after = r.connect()
+        assert after.status.media == MediaPosition.ENTERING
+        return after
+
+    try:
+        p = power_cut_with_a_card_at_the_slot()
+        assert r.emu.take_card()  # at rest: no command in flight, no session waiting
+        r.next(lambda e: isinstance(e, PrintedCardTaken), "PrintedCardTaken")
+        p.stop()
+
+        p = power_cut_with_a_card_at_the_slot()
+        r.emu.inject_fault("take", "retract")
+        p.retract()  # recovery retracts the card it finds at the slot; the hand is quicker
+        result = r.result(PrinterOp.RETRACT)
+        assert takes_and_results(r)[-2:] == [
+            PrintedCardTaken(), PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD)]
+        assert result.error is PrinterError.NO_CARD
+        assert (r.emu.cards_issued, r.emu.cards_retained) == (2, 0)
+    finally:
+        r.close()
+
+
+def test_a_retract_of_a_card_inside_is_not_a_take(rig: Rig) -> None:
+    """A card that never reached the slot goes to the bin; an armed "take at retract" waits for a
+    card at the slot (the hand can reach no other)."""
+    p = rig.connect()
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    rig.emu.inject_fault("take", "retract")
+    assert ok(rig.do(PrinterOp.RETRACT, p.retract))
+    assert p.status.media == MediaPosition.RETRACTED
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    assert ok(rig.do(PrinterOp.PRESENT, p.present))
+    assert rig.do(PrinterOp.RETRACT, p.retract).error is PrinterError.NO_CARD
+    assert sum(isinstance(e, PrintedCardTaken) for e in rig.seen) == 1
+    assert (rig.emu.cards_issued, rig.emu.cards_retained) == (1, 1)
+
+
+def test_take_control_is_checked(rig: Rig) -> None:
+    with pytest.raises(ValueError):
+        rig.emu.inject_fault("take", "print")
+    rig.emu.inject_fault("take", "retract")
+    rig.emu.clear_fault("take")
+    p = rig.connect()
+    assert ok(rig.do(PrinterOp.FEED, p.feed))
+    assert ok(rig.do(PrinterOp.PRESENT, p.present))
+    assert ok(rig.do(PrinterOp.RETRACT, p.retract))
+    assert rig.emu.cards_retained == 1
+
+
 def test_refresh_status_posts_status_then_result(rig: Rig) -> None:
     p = rig.connect()
     p.refresh_status()

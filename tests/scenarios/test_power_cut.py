@@ -32,12 +32,35 @@ def test_power_cut_after_each_journal_write(kill_at: int):
     result = run_point(DEFAULT_SCENARIO, kill_at)
     assert result.play_exit == -9, "the kiosk was to die by SIGKILL at this write"
     assert result.ok, result.violations
-    # A card that reached the resident is issued; one that did not is retained or never picked.
-    expected = "issued" if kill_at >= WRITES.index("step_done:taken") + 1 else None
-    if expected:
-        assert result.finals == [expected]
+    # A card that reached the resident is issued; one that did not is retained, or none was picked.
+    # The resident after the cut takes only a card presented to them (sim/killpoints.py, "waits"):
+    # an issuance's recovery presents none, so a card left at the slot is retained.
+    if kill_at >= WRITES.index("step_done:taken") + 1:
+        assert result.finals == ["issued"]
+    elif kill_at <= WRITES.index("step_started:picked") + 1:
+        assert result.finals == ["voided"]
     else:
-        assert result.finals[0] in ("retained", "voided")
+        assert result.finals == ["retained"]
+
+
+@pytest.mark.xfail(strict=False, reason="needs the rebuilt core's recovery, which books a take reported during its "
+                   "retract (kiosk/recovery_run.py in the lead's branch); drop this mark when it is merged")
+def test_card_snatched_during_recoverys_retract_is_issued():
+    """Issue 8, bug 2: the power fails with the card at the slot; after the restart, recovery retracts
+    it and the resident's hand is quicker (the emulator's "take at retract"). The printer reports the
+    take, then the retract ends "no card": the card is the resident's, so the approval is confirmed,
+    never voided, and the kiosk is back in service."""
+    result = run_point(DEFAULT_SCENARIO, WRITES.index("step_done:presented") + 1, resident="snatches")
+    assert result.play_exit == -9
+    assert result.ok, result.violations
+    assert result.finals == ["issued"]
+
+
+def test_a_resident_who_left_gets_nothing_back():
+    """The resident has gone: the card left at the slot by the power cut is retained, its approval voided."""
+    result = run_point(DEFAULT_SCENARIO, WRITES.index("step_done:presented") + 1, resident="gone")
+    assert result.ok, result.violations
+    assert result.finals == ["retained"]
 
 
 # --- a card-face rewrite: the resident's own card ---------------------------------------------------
