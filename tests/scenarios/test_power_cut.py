@@ -43,8 +43,6 @@ def test_power_cut_after_each_journal_write(kill_at: int):
         assert result.finals == ["retained"]
 
 
-@pytest.mark.xfail(strict=False, reason="needs the rebuilt core's recovery, which books a take reported during its "
-                   "retract (kiosk/recovery_run.py in the lead's branch); drop this mark when it is merged")
 def test_card_snatched_during_recoverys_retract_is_issued():
     """Issue 8, bug 2: the power fails with the card at the slot; after the restart, recovery retracts
     it and the resident's hand is quicker (the emulator's "take at retract"). The printer reports the
