@@ -9,6 +9,7 @@ and one for timers that ran out. Nothing here blocks the main thread longer than
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +20,10 @@ from kiosk.events import BackendReply, WorkFailed
 from kiosk.logevents import EventLog, LogEvent
 
 
+# pcscd polls a reader about every 0.4 s: a card that arrived is seen well within this.
+CHIP_WAIT_WALL_S = 3.0
+
+
 class Runtime:
     def __init__(self, clock: Clock, log: EventLog, events: queue.Queue[Any] | None = None) -> None:
         self.clock = clock
@@ -27,6 +32,10 @@ class Runtime:
         self.events: queue.Queue[Any] = events if events is not None else queue.Queue()
         self.timers: dict[str, float] = {}
         self.pending: set[str] = set()
+        # Device time with a bound in real seconds (pcscd seeing a card arrive): it keeps the kiosk
+        # from counting as idle, so a virtual clock does not jump past it, but only for so long:
+        # a chip that never arrives must let the operation timer run out.
+        self._holds: dict[str, float] = {}
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kiosk-work")
 
     # --- events -------------------------------------------------------------------------
@@ -57,7 +66,15 @@ class Runtime:
 
     def is_idle(self) -> bool:
         """Nothing in flight that a device or the backend will answer."""
-        return not self.pending and self.events.empty()
+        now = time.monotonic()
+        return not self.pending and self.events.empty() and all(t <= now for t in self._holds.values())
+
+    def hold(self, name: str, wall_seconds: float) -> None:
+        """Not idle while `name` lasts, for at most `wall_seconds` of real time from its first hold."""
+        self._holds.setdefault(name, time.monotonic() + wall_seconds)
+
+    def release(self, name: str) -> None:
+        self._holds.pop(name, None)
 
     # --- timers -------------------------------------------------------------------------
 

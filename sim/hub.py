@@ -70,6 +70,7 @@ class Hub:
         self.slot = CardSlot(vpcd_port, reader=ENCODER_READER) if with_chip else None
         self.chips: dict[int, VirtualPermitCard] = {}
         self._pending_chip: VirtualPermitCard | None = None
+        self._absent = 0  # moves to the encoder that leave the chip out of the field (fault "absent")
         self.printer.on_card_moved = self._card_moved
 
     def start(self) -> None:
@@ -123,6 +124,9 @@ class Hub:
         at_encoder = position == CardPosition.ENCODER
         chip = self.chips.get(job)
         if at_encoder and chip is not None and not self.slot.inserted:
+            if self._absent > 0:  # a dead contact: the chip never reaches the encoder's field
+                self._absent -= 1
+                return
             self.slot.insert(chip)
         elif not at_encoder and self.slot.inserted and self.slot.card is chip:
             self.slot.remove()
@@ -180,6 +184,9 @@ class Hub:
                 self.slot.pull_at(ins=0xD6, after=count - 1, mode=PullMode.TEAR)
             elif kind.startswith("fail:"):
                 self.slot.fail_next(int(kind.split(":", 1)[1], 16), ins=0xD6)
+            elif kind == "absent":
+                # The next `count` moves to the encoder never bring the chip into the field.
+                self._absent = count
             else:
                 return {"ok": False, "error": f"unknown permit_card fault {kind!r}"}
         else:

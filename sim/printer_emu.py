@@ -47,7 +47,7 @@ from sim.pty_link import PtyLink
 _log = logging.getLogger(__name__)
 
 FAULT_KINDS = ("jam", "hopper_empty", "cover_open", "bin_full", "silent", "garbage", "vanish", "take")
-JAM_STEPS = ("feed", "print", "present")
+JAM_STEPS = ("feed", "take_in", "erase", "print", "present")
 TAKE_STEPS = ("retract", "present")  # when a waiting resident's hand takes the card at the slot
 
 _INSIDE = (CardPosition.IN_PATH, CardPosition.ENCODER)
@@ -146,7 +146,7 @@ class PrinterEmulator:
     def inject_fault(self, kind: str, at: str | None = None) -> None:
         """Make trouble (kinds: FAULT_KINDS).
 
-        jam: `at` feed|print|present, or None for the card inside now (else the next feed).
+        jam: `at` feed|take_in|erase|print|present, or None for the card inside now (else the next feed).
         garbage: `at` "before" (default: noise precedes the next reply to a command other than
         STATUS) or "replace" (noise instead of that reply, so the driver must retransmit).
         take: `at` "retract" (the next RETRACT that finds a card at the slot finds the slot empty:
@@ -418,7 +418,7 @@ class PrinterEmulator:
             if card is None or card.position != CardPosition.GATE:
                 return ErrorCode.CARD_IN_PATH if card is not None else ErrorCode.NO_CARD
             card.position = CardPosition.IN_PATH
-            return None
+            return ErrorCode.JAM if self._jams("take_in") else None
         if card is None:
             return ErrorCode.NO_CARD
         card.bands.clear()  # stored print bands do not survive a move
@@ -463,6 +463,8 @@ class PrinterEmulator:
         card = self._card_at_head()
         if card is None:
             return ErrorCode.NO_CARD
+        if self._jams("erase"):
+            return ErrorCode.JAM
         x, y, w, h = area
         card.face.paste(255, (x, y, x + w, y + h))
         return None

@@ -24,6 +24,7 @@ from kiosk.endorsement import Rewrite, rewrite_decision
 from kiosk.flows.base import Flow
 from kiosk.flows.card_rewrite_views import SCREENS
 from kiosk.logevents import LogEvent
+from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.policy import Refusal
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
@@ -257,11 +258,11 @@ class CardRewriteFlow(Flow):
         core, s = self.core, self.core.session
         core.run(progress, rw.session_id, self._backend)
         if rw.awaiting_chip:
-            core.runtime.pending.add("encoder.field")
+            core.runtime.hold("encoder.field", CHIP_WAIT_WALL_S)
             if not core.runtime.armed("operation"):
                 core.runtime.set_timer("operation", core.config.timeouts.device_operation)
         else:
-            core.runtime.pending.discard("encoder.field")
+            core.runtime.release("encoder.field")
         current = s.id == rw.session_id
         if current and rw.in_flight is not None:
             s.issuing_step = rw.in_flight.value

@@ -15,6 +15,7 @@ from kiosk.commands import BackendOp, Outcome, Progress
 from kiosk.events import FaceRendered
 from kiosk.issuance import Issuance
 from kiosk.logevents import LogEvent
+from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.permit_face import build_card_face, render_face
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason
@@ -113,11 +114,11 @@ class Issuing:
         if issuance.awaiting_chip:
             # The card is at the encoder and pcscd has yet to see it arrive: device time, bounded
             # by the operation timer, not a pause in which the virtual clock may jump.
-            core.runtime.pending.add("encoder.field")
+            core.runtime.hold("encoder.field", CHIP_WAIT_WALL_S)
             if not core.runtime.armed("operation"):
                 core.runtime.set_timer("operation", core.config.timeouts.device_operation)
         else:
-            core.runtime.pending.discard("encoder.field")
+            core.runtime.release("encoder.field")
         in_flight = issuance.in_flight
         s = core.session
         if in_flight is not None and s.id == issuance.session_id:
