@@ -166,6 +166,15 @@ def test_hopper_empty_is_voided(journal: Journal) -> None:
     journal.step_started(row_id, Step.PICKED)  # refused: hopper empty, no card moved
     run(journal, row_id, Step.VOIDED)
     journal.finish(row_id, Final.VOIDED)
+    row = journal.get(row_id)
+    assert (row.final, row.step, row.step_status, row.card_serial) == (Final.VOIDED, Step.VOIDED, StepStatus.DONE,
+                                                                       None)
+    assert row.open(Step.PICKED) and not row.completed(Step.PICKED)  # the feed began, no card came
+    assert journal.unfinished() == []
+    counters = journal.counters()
+    assert (counters["voided"], counters["handed_out"], counters["retained"], counters["unfinished"]) == (1, 0, 0, 0)
+    # The next issuance may feed at once: no card of this row is unaccounted for.
+    journal.step_started(journal.begin_issuance("c3-approve", "SH20250000004"), Step.PICKED)
 
 
 def test_retries_count_attempts(journal: Journal) -> None:
