@@ -19,7 +19,6 @@ from kiosk.clock import Clock
 from kiosk.events import BackendReply, WorkFailed
 from kiosk.logevents import EventLog, LogEvent
 
-
 # pcscd polls a reader about every 0.4 s: a card that arrived is seen well within this.
 CHIP_WAIT_WALL_S = 3.0
 

@@ -24,11 +24,11 @@ from kiosk.endorsement import Rewrite, rewrite_decision
 from kiosk.flows.base import Flow
 from kiosk.flows.card_rewrite_views import SCREENS
 from kiosk.logevents import LogEvent
-from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.policy import Refusal
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
+from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.view import Waiting
 
 C = "card_rewrite"

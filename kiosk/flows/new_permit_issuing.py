@@ -15,10 +15,10 @@ from kiosk.commands import BackendOp, Outcome, Progress
 from kiosk.events import FaceRendered
 from kiosk.issuance import Issuance
 from kiosk.logevents import LogEvent
-from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.permit_face import build_card_face, render_face
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason
+from kiosk.runtime import CHIP_WAIT_WALL_S
 
 ISSUING = "new_permit.issuing"
 TAKE_CARD = "new_permit.take_card"
