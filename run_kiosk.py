@@ -52,13 +52,14 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
     encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
     backend = BackendClient(config.backend.url, config.terminal.id,
-                            connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout)
+                            connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout,
+                            log=log)
     ports = Ports(id_reader=id_reader, printer=printer, encoder=encoder, camera=camera, backend=backend)
     journal_path = Path(config.journal.file)
     if not journal_path.is_absolute():
         journal_path = ROOT / journal_path
     journal_path.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(journal_path, now=clock.now)
+    journal = Journal(journal_path, now=clock.now, log=log)
     return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
 
 
@@ -92,6 +93,19 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
         size = (size[1], size[0])
     return Display(size, fullscreen=config.display.fullscreen and not headless, font=font,
                    lang=config.display.lang, show_cursor=config.terminal.mode != "production")
+
+
+def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None) -> Any:
+    """The one log channel, as `[logging]` configures it: its file, its level, stdout JSON lines.
+
+    `stdout`: None follows `logging.stdout`; the simulator passes False (its stdout is its own)."""
+    from kiosk.logevents import EventLog
+
+    path = Path(config.logging.file)
+    if not path.is_absolute():
+        path = ROOT / path
+    return EventLog(path, level=config.logging.level, clock_now=clock_now,
+                    stdout=config.logging.stdout if stdout is None else stdout)
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -184,12 +198,11 @@ def run_windowed_sim(config: Any, sim: Any) -> int:
 
 def run_production(config: Any) -> int:
     from kiosk.clock import RealClock
-    from kiosk.logevents import EventLog
     from kiosk.mainloop import run
     from kiosk.policy import load_pack
 
     clock = RealClock()
-    log = EventLog(ROOT / config.logging.file, clock_now=clock.now)
+    log = make_event_log(config, clock.now)
     kiosk = build_kiosk(config, load_pack(config.terminal.policy), clock, log)
     display = make_display(config, headless=False)
     kiosk.start()

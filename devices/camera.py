@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from devices.events import CameraError, CameraFailed, PhotoCaptured, StatusChanged
+from devices.publish import post_safely
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus
-from devices.worker import Worker
+from devices.worker import Worker, crash_reporter
 
 Frame = tuple[int, int, bytes]  # width, height, row-major RGB
 
@@ -45,7 +46,7 @@ class Camera:
         self._lock = threading.Lock()
         self._status = DeviceStatus(DeviceKind.CAMERA, DeviceState.OFFLINE, info=self._info)
         self._open = False  # touched by the worker thread only
-        self._worker = Worker("camera", idle=self._idle)
+        self._worker = Worker("camera", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.CAMERA))
 
     @property
     def status(self) -> DeviceStatus:
@@ -67,10 +68,10 @@ class Camera:
     def _capture(self, request_id: int) -> None:
         got = self._grab()
         if isinstance(got, CameraError):
-            self._sink(CameraFailed(request_id, got))
+            post_safely(self._sink, CameraFailed(request_id, got), DeviceKind.CAMERA)
         else:
             width, height, rgb = got
-            self._sink(PhotoCaptured(request_id, width, height, rgb))
+            post_safely(self._sink, PhotoCaptured(request_id, width, height, rgb), DeviceKind.CAMERA)
 
     def _grab(self) -> Frame | CameraError:
         if self._open:
@@ -127,7 +128,7 @@ class Camera:
             if new == self._status:
                 return
             self._status = new
-        self._sink(StatusChanged(new))
+        post_safely(self._sink, StatusChanged(new), DeviceKind.CAMERA)
 
 
 def _valid(frame: object) -> bool:

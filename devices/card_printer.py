@@ -60,7 +60,7 @@ from devices.status import (
     SupplyLevel,
     level_for,
 )
-from devices.worker import Worker
+from devices.worker import Worker, crash_reporter
 
 _ERRORS: dict[ErrorCode, PrinterError] = {
     ErrorCode.JAM: PrinterError.JAM,
@@ -131,7 +131,7 @@ class CardPrinter:
         self._poll_interval = poll_interval
         self._timeout = response_timeout
         self._retries = max(0, retries)
-        self._worker = Worker("card-printer", idle=self._idle)
+        self._worker = Worker("card-printer", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.PRINTER))
         self._decoder = FrameDecoder(accept=b"PN")
         self._lock = threading.Lock()
         self._status = DeviceStatus(DeviceKind.PRINTER, DeviceState.OFFLINE, detail="not_started")

@@ -35,16 +35,50 @@ class DeviceNote(StrEnum):
     OPERATION_ENDED = "operation_ended"
     OPERATION_FAILED = "operation_failed"
     RECORD_CORRUPT = "record_corrupt"
+    REREAD_FAILED = "reread_failed"  # a silent re-read of a placement that failed already
+    SINK_FAILED = "sink_failed"  # the kiosk's event sink raised while taking an event
+
+
+class NoteSeverity(StrEnum):
+    """How much a note matters; the core logs each severity through its own catalog event."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+NOTE_SEVERITY: dict[DeviceNote, NoteSeverity] = {
+    DeviceNote.JOB_CRASHED: NoteSeverity.ERROR,
+    DeviceNote.SINK_FAILED: NoteSeverity.ERROR,
+    DeviceNote.PORT_OPENED: NoteSeverity.INFO,
+    DeviceNote.READER_FOUND: NoteSeverity.INFO,
+    DeviceNote.OPERATION_STARTED: NoteSeverity.INFO,
+    DeviceNote.OPERATION_ENDED: NoteSeverity.INFO,
+    DeviceNote.PORT_GONE: NoteSeverity.WARNING,
+    DeviceNote.UNEXPECTED_STATUS: NoteSeverity.WARNING,
+    DeviceNote.MALFORMED_REPLY: NoteSeverity.WARNING,
+    DeviceNote.NO_VALID_REPLY: NoteSeverity.WARNING,
+    DeviceNote.OPERATION_FAILED: NoteSeverity.WARNING,
+    DeviceNote.RECORD_CORRUPT: NoteSeverity.WARNING,
+    DeviceNote.FRAME_ERROR: NoteSeverity.DEBUG,
+    DeviceNote.REREAD_FAILED: NoteSeverity.DEBUG,
+}
 
 
 @dataclass(frozen=True)
 class DeviceLogged:
     """One note of an adapter's for the log. `detail` is a fixed machine-readable code (an op name,
-    an error code, a status byte in hex, a duration in ms): never resident data."""
+    an error code, a status byte in hex, a duration in ms, an exception's class name): never
+    resident data, never an exception's message."""
 
     device: DeviceKind
     note: DeviceNote
     detail: str = ""
+
+    @property
+    def severity(self) -> NoteSeverity:
+        return NOTE_SEVERITY[self.note]
 
 
 # --- ID card reader -------------------------------------------------------------------

@@ -17,12 +17,13 @@ rejects outright (unknown card, authentication) waits for a lift.
 
 from __future__ import annotations
 
-import logging
 import termios
 import time
 from collections.abc import Callable
 
 from devices.events import (
+    DeviceLogged,
+    DeviceNote,
     IdCardLifted,
     IdCardPlaced,
     IdCardRead,
@@ -45,9 +46,7 @@ from devices.ga467 import (
 from devices.publish import post_safely, publish
 from devices.serial_port import PortGone, SerialPort
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
-from devices.worker import Worker
-
-_log = logging.getLogger(__name__)
+from devices.worker import Worker, crash_reporter
 
 # Consecutive failed finds before a present card counts as lifted: one miss can be the card
 # sliding on the reader's surface.
@@ -113,7 +112,7 @@ class IdReader:
         self._retries = max(0, retries)
         self._health_interval = health_interval
         self._reread_interval = reread_interval
-        self._worker = Worker("id-reader", idle=self._tick)
+        self._worker = Worker("id-reader", idle=self._tick, on_crash=crash_reporter(sink, DeviceKind.ID_READER))
         self._decoder = ReplyDecoder()
         self._status = DeviceStatus(DeviceKind.ID_READER, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only.
@@ -167,7 +166,7 @@ class IdReader:
         if not self._port.open():
             self._set_status(state=DeviceState.NO_DEVICE, detail="port_gone", media=MediaPosition.NONE)
             return False
-        _log.info("id reader: port opened")
+        self._note(DeviceNote.PORT_OPENED)
         self._decoder.reset()
         self._need_info = True
         self._health_check()
@@ -175,7 +174,7 @@ class IdReader:
         return True
 
     def _port_lost(self) -> None:
-        _log.warning("id reader: port gone")
+        self._note(DeviceNote.PORT_GONE)
         self._port.close()
         self._card_present = self._awaiting_lift = False
         self._reread_due = None
@@ -244,7 +243,7 @@ class IdReader:
         if reply.status in _SAM_DOWN:
             self._sam_trouble(reply)
         else:
-            _log.warning("id reader: unexpected find status %02x", reply.sw3)
+            self._note(DeviceNote.UNEXPECTED_STATUS, f"find:sw3_{reply.sw3:02x}")
 
     def _read_card(self, *, again: bool = False) -> bool:
         """Select and read; posts IdCardRead, or IdReadFailed unless `again`. True when the card was read.
@@ -273,21 +272,20 @@ class IdReader:
             return self._fail(reply, "read", again)
         card = parse_read_data(reply.data)
         if card is None or len(card.text) != TEXT_LEN or len(card.photo) != PHOTO_LEN:
-            _log.warning("id reader: read reply with malformed data")
+            self._note(DeviceNote.MALFORMED_REPLY, "read")
             return IdReaderError.COMMUNICATION
-        _log.info("id reader: card read")
         self._post(IdCardRead(text=card.text, photo=card.photo))
         return None
 
     def _fail(self, reply: Reply | None, step: str, again: bool) -> IdReaderError:
-        # A re-read of a card that keeps failing would log once a second: keep those at debug.
-        level = logging.DEBUG if again else logging.WARNING
+        # A re-read of a card that keeps failing would note once a second: those are debug notes.
         if reply is None:
             error = IdReaderError.COMMUNICATION
-            _log.log(level, "id reader: %s got no valid reply", step)
+            self._note(DeviceNote.REREAD_FAILED if again else DeviceNote.NO_VALID_REPLY, step)
         else:
             error = error_for(reply.sw3)
-            _log.log(level, "id reader: %s failed with status %02x", step, reply.sw3)
+            self._note(DeviceNote.REREAD_FAILED if again else DeviceNote.OPERATION_FAILED,
+                       f"{step}:sw3_{reply.sw3:02x}")
             if reply.status in _SAM_DOWN:
                 self._sam_trouble(reply)
         return error
@@ -339,7 +337,7 @@ class IdReader:
                 if isinstance(item, Reply):
                     return item
                 if isinstance(item, FrameError):
-                    _log.debug("id reader: frame error %s", item.kind)
+                    self._note(DeviceNote.FRAME_ERROR, str(item.kind))
 
     # --- status and events ------------------------------------------------------------------
 
@@ -352,7 +350,10 @@ class IdReader:
         info: DeviceInfo | None = None,
     ) -> None:
         updated = self._status.changed(state=state, detail=detail, media=media, info=info)
-        self._status = publish(self._status, updated, self._sink, "id reader")
+        self._status = publish(self._status, updated, self._sink, DeviceKind.ID_READER)
 
     def _post(self, event: object) -> None:
-        post_safely(self._sink, event, "id reader")
+        post_safely(self._sink, event, DeviceKind.ID_READER)
+
+    def _note(self, note: DeviceNote, detail: str = "") -> None:
+        self._post(DeviceLogged(DeviceKind.ID_READER, note, detail))

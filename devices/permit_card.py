@@ -86,7 +86,7 @@ from devices.permit_profile import (
 )
 from devices.publish import post_safely, publish
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
-from devices.worker import Worker
+from devices.worker import Worker, crash_reporter
 
 READ_CHUNK = 256
 UNANSWERED_LIMIT = 3
@@ -215,7 +215,7 @@ class PermitCardEncoder:
         self._keys: KeyService = SoftwareKeyService(keys) if isinstance(keys, CardKeys) else keys
         self._poll_interval = poll_interval
         self._removal_grace = removal_grace
-        self._worker = Worker("permit-card", idle=self._tick)
+        self._worker = Worker("permit-card", idle=self._tick, on_crash=crash_reporter(sink, DeviceKind.PERMIT_CARD))
         self._status = DeviceStatus(DeviceKind.PERMIT_CARD, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only.
         self._context: int | None = None

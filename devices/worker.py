@@ -1,31 +1,49 @@
 """A device adapter's worker thread: commands return at once, results go to the event sink.
 
 Every job runs on the worker; an exception inside a job is a bug in the adapter, so it is
-caught here, turned into the adapter's typed failure by `on_error`, and never crosses
-into the kiosk's main loop.
+caught here and never crosses into the kiosk's main loop. The worker tells `on_crash` the
+exception's class name (never its message, which could carry anything); adapters pass a
+callback that posts `DeviceLogged(device, JOB_CRASHED, detail)` to their sink (`crash_reporter`).
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
-Sink = Callable[[Any], None]
+from devices.events import DeviceLogged, DeviceNote
+from devices.status import DeviceKind
 
-_log = logging.getLogger(__name__)
+Sink = Callable[[Any], None]
+CrashReport = Callable[[str], None]
+
+
+def crash_reporter(sink: Sink, device: DeviceKind) -> CrashReport:
+    """An `on_crash` that posts the crash as a DeviceLogged note to `sink`, never raising."""
+
+    def report(detail: str) -> None:
+        # The sink is the only place to report to: a broken one cannot be told.
+        with contextlib.suppress(Exception):
+            sink(DeviceLogged(device, DeviceNote.JOB_CRASHED, detail))
+
+    return report
 
 
 class Worker:
-    def __init__(self, name: str, idle: Callable[[], float | None] | None = None) -> None:
-        """`idle` runs whenever no job is queued (polling); it returns seconds until it wants to run again."""
+    def __init__(self, name: str, idle: Callable[[], float | None] | None = None, *,
+                 on_crash: CrashReport | None = None) -> None:
+        """`idle` runs whenever no job is queued (polling); it returns seconds until it wants to run again.
+        `on_crash` is told the exception class of every job (or idle run) that raised."""
         self._name = name
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._idle = idle
+        self._on_crash = on_crash
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.crashes = 0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -68,6 +86,9 @@ class Worker:
     def _safe(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
-        except Exception:
-            _log.exception("device worker %s: job failed", self._name)
+        except Exception as exc:
+            self.crashes += 1
+            if self._on_crash is not None:
+                with contextlib.suppress(Exception):  # reporting must not take the worker down either
+                    self._on_crash(type(exc).__name__)
             return 0.5

@@ -94,8 +94,9 @@ class BackendConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    file: str
-    level: str
+    file: str  # the catalog's JSON lines (kiosk/logevents.py)
+    level: str  # debug | info | warning | error: events below it are not logged anywhere
+    stdout: bool  # also each event as a JSON line on stdout (journald under systemd)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
             raise ConfigError(f"missing key {path}")
         hint = hints[f.name]
         raw = data[f.name]
-        if is_dataclass(hint):
+        if is_dataclass(hint) and isinstance(hint, type):
             values[f.name] = _build(hint, raw, path)
             continue
         if hint is bool:

@@ -25,6 +25,7 @@ from devices.events import (
     StatusChanged,
 )
 from devices.status import DeviceKind, DeviceStatus
+from kiosk import wlt
 from kiosk.availability import Availability
 from kiosk.chart import Trigger as T
 from kiosk.clock import Clock
@@ -37,7 +38,7 @@ from kiosk.flows.ending import Ending
 from kiosk.flows.new_permit import NewPermit
 from kiosk.intents import Intent, Tap
 from kiosk.journal import Journal
-from kiosk.logevents import EventLog, LogEvent
+from kiosk.logevents import EventLog, LogEvent, log_device_note
 from kiosk.machine import Chart, InvalidTrigger, build_machine, fire
 from kiosk.policy import PolicyPack
 from kiosk.ports import Ports
@@ -86,8 +87,7 @@ class Kiosk:
         owners["issuing"] = self._new_permit.issuing
         if photo_detector is not None:
             self._new_permit.photo_detector = photo_detector
-        if photo_decoder is not None:
-            self._new_permit.photo_decoder = photo_decoder
+        self._new_permit.photo_decoder = photo_decoder if photo_decoder is not None else wlt.photo_decoder(log=log)
         self._ending = next(f for f in self.flows if isinstance(f, Ending))
         self.screens: dict[str, ScreenFn] = {k: v for f in self.flows for k, v in f.SCREENS.items()}
         self._settler = Settler(journal, self._printer_facts, log) if journal is not None else None
@@ -275,7 +275,7 @@ class Kiosk:
         if isinstance(event, StatusChanged):
             self._on_status(event.status)
         elif isinstance(event, DeviceLogged):
-            self.log.emit(LogEvent.DEVICE_NOTE, device=event.device, note=event.note, detail=event.detail)
+            log_device_note(self.log, event)
         elif isinstance(event, BackendReply):
             self.runtime.pending.discard(f"backend.{event.op}")
             self.log.emit(LogEvent.BACKEND_CALL_ENDED, session=event.session, op=event.op,

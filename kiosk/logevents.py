@@ -3,17 +3,32 @@
 Only fields declared for an event reach the log, and none of them can hold a name,
 an ID number (masked at most), an address, a phone number or a photo (SH-PRIV-1).
 Long actions log a start and an end with a disposition.
+
+This is the kiosk's one log channel, and the only module of kiosk/ and devices/ that
+imports the standard `logging` package: for its level numbers, and as one optional sink
+(`logger_sink`). Everything else logs through an `EventLog`; device adapters post
+`DeviceLogged` notes, which the core logs through `log_device_note`.
+
+An `EventLog` drops events below its level (the `logging.level` setting), writes the rest
+as JSON lines to its file, keeps the latest for the scenario report, and hands each record
+to its sinks: `stdout_sink` (JSON lines on stdout, for journald: `logging.stdout = true`)
+and `logger_sink` (a stdlib logger, for a host program that collects stdlib logging).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from devices.events import DeviceLogged
 
 
 @dataclass(frozen=True)
@@ -24,13 +39,20 @@ class EventSpec:
     fields: tuple[str, ...] = ()
 
 
+_DEVICE_NOTE_FIELDS = ("device", "note", "detail")
+
+
 class LogEvent(Enum):
     KIOSK_STARTED = EventSpec("K001", logging.INFO, "kiosk started", ("terminal", "mode", "policy"))
     KIOSK_STOPPED = EventSpec("K002", logging.INFO, "kiosk stopped")
     STATE_ENTERED = EventSpec("K010", logging.DEBUG, "state entered", ("state",))
     SERVICES_CHANGED = EventSpec("K011", logging.INFO, "services offered changed", ("available", "unavailable"))
     DEVICE_STATUS = EventSpec("D001", logging.INFO, "device status", ("device", "state", "media", "detail"))
-    DEVICE_NOTE = EventSpec("D002", logging.INFO, "device note", ("device", "note", "detail"))
+    # A device adapter's DeviceLogged, one event per severity of its note (devices/events.py, NOTE_SEVERITY).
+    DEVICE_NOTE = EventSpec("D002", logging.INFO, "device note", _DEVICE_NOTE_FIELDS)
+    DEVICE_NOTE_DEBUG = EventSpec("D003", logging.DEBUG, "device note", _DEVICE_NOTE_FIELDS)
+    DEVICE_TROUBLE = EventSpec("D004", logging.WARNING, "device trouble", _DEVICE_NOTE_FIELDS)
+    DEVICE_CRASH = EventSpec("D005", logging.ERROR, "device adapter fault", _DEVICE_NOTE_FIELDS)
     SESSION_STARTED = EventSpec("S001", logging.INFO, "session started", ("session", "service"))
     SESSION_ENDED = EventSpec("S002", logging.INFO, "session ended", ("session", "service", "outcome", "reason"))
     ID_CARD_READ = EventSpec("S010", logging.INFO, "ID card read", ("session", "card_type", "masked_id"))
@@ -39,9 +61,20 @@ class LogEvent(Enum):
     PHOTO_CHECKED = EventSpec("S030", logging.INFO, "photo checked", ("session", "attempt", "problem"))
     BACKEND_CALL_STARTED = EventSpec("B001", logging.DEBUG, "backend call started", ("session", "op"))
     BACKEND_CALL_ENDED = EventSpec("B002", logging.INFO, "backend call ended", ("session", "op", "disposition"))
+    # The backend client's own exchanges (kiosk/backend_client.py): request ids, never request bodies.
+    BACKEND_ANSWERED = EventSpec("B010", logging.DEBUG, "backend answered",
+                                 ("op", "request_id", "attempts", "ms"))
+    BACKEND_FAILED = EventSpec("B011", logging.WARNING, "backend exchange failed",
+                               ("op", "request_id", "disposition", "status", "attempts", "ms"))
+    BACKEND_BAD_REPLY = EventSpec("B012", logging.WARNING, "backend reply breaks the contract",
+                                  ("op", "request_id", "field"))
     ISSUANCE_STARTED = EventSpec("I001", logging.INFO, "issuance started", ("session", "permit_number"))
     ISSUANCE_STEP = EventSpec("I002", logging.INFO, "issuance step", ("session", "step", "disposition"))
     ISSUANCE_ENDED = EventSpec("I003", logging.INFO, "issuance ended", ("session", "permit_number", "disposition"))
+    # The journal (kiosk/journal.py): `write` is the Journal method, `value` its step or final.
+    JOURNAL_REFUSED = EventSpec("J001", logging.ERROR, "journal refused a write",
+                                ("row", "write", "value", "problem", "detail"))
+    JOURNAL_MIGRATED = EventSpec("J002", logging.INFO, "journal schema migrated", ("from_version", "to_version"))
     DEVICE_FAULT = EventSpec("F001", logging.ERROR, "device fault in session", ("session", "device", "error"))
     RECOVERY_STARTED = EventSpec("R001", logging.WARNING, "recovery of unfinished journal rows started",
                                  ("rows", "printer_card"))
@@ -55,30 +88,99 @@ class LogEvent(Enum):
                                    ("session", "op", "backend", "kiosk"))
     TRIGGER_REFUSED = EventSpec("K900", logging.ERROR, "a trigger the current state does not take (a bug)",
                                 ("state", "trigger"))
+    # The ID card's photo decoder (kiosk/wlt.py): decoder class names and exception class names only.
+    PHOTO_DECODER_FAILED = EventSpec("W001", logging.WARNING, "ID photo decoder failed", ("decoder", "error"))
+    PHOTO_DECODER_BAD_PHOTO = EventSpec("W002", logging.WARNING, "ID photo decoder returned a photo of the wrong size",
+                                        ("decoder",))
+    PHOTO_LIBRARY_UNUSABLE = EventSpec("W003", logging.ERROR, "vendor WLT library not usable", ("error",))
+    PHOTO_LIBRARY_LOADED = EventSpec("W004", logging.INFO, "vendor WLT library loaded", ("function",))
+    PHOTO_LIBRARY_REFUSED = EventSpec("W005", logging.WARNING, "vendor WLT library returned an error",
+                                      ("function", "result"))
+
+
+LEVELS: dict[str, int] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def level_number(level: int | str) -> int:
+    """A level as `logging.level` spells it ("debug", "info", "warning", "error") or as a number."""
+    if isinstance(level, int):
+        return level
+    try:
+        return LEVELS[level.lower()]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r}: one of {', '.join(LEVELS)}") from None
+
+
+Record = dict[str, Any]
+Sink = Callable[[Record], None]
+
+
+def stdout_sink(stream: TextIO | None = None) -> Sink:
+    """Each record as one JSON line on `stream` (default: the process's stdout, read by journald)."""
+
+    def write(record: Record) -> None:
+        out = stream if stream is not None else sys.stdout
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+    return write
+
+
+def logger_sink(logger: logging.Logger | str = "kiosk") -> Sink:
+    """Each record to a stdlib logger, at the event's level, as its JSON text."""
+    target = logging.getLogger(logger) if isinstance(logger, str) else logger
+
+    def forward(record: Record) -> None:
+        spec = LogEvent[record["event"]].value
+        target.log(spec.level, "%s", json.dumps(record, ensure_ascii=False))
+
+    return forward
 
 
 class EventLog:
-    """Writes catalog events as JSON lines; also keeps them for the scenario report."""
+    """Writes catalog events as JSON lines; also keeps them for the scenario report.
 
-    def __init__(self, path: Path | None = None, level: int = logging.INFO, clock_now: Any = None) -> None:
+    `level`: events below it are dropped (a number or a `logging.level` name). `sinks`: each
+    emitted record is handed to these as well; a failing sink is counted in `sink_failures`
+    and never stops the kiosk. `stdout`: shorthand for adding `stdout_sink()`.
+    """
+
+    def __init__(self, path: Path | None = None, level: int | str = logging.INFO, clock_now: Any = None, *,
+                 stdout: bool = False, sinks: Iterable[Sink] = ()) -> None:
         self._path = path
-        self._level = level
+        self._level = level_number(level)
         self._now = clock_now
         self._lock = threading.Lock()
-        self._fh = None
+        self._fh: TextIO | None = None
+        self._sinks: list[Sink] = list(sinks)
+        if stdout:
+            self._sinks.append(stdout_sink())
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = path.open("a", encoding="utf-8")
-        self.recent: list[dict[str, Any]] = []
+        self.recent: list[Record] = []
+        self.sink_failures = 0
+
+    @property
+    def level(self) -> int:
+        return self._level
+
+    def enabled(self, event: LogEvent) -> bool:
+        return event.value.level >= self._level
 
     def emit(self, event: LogEvent, **values: Any) -> None:
         spec = event.value
         unknown = set(values) - set(spec.fields)
-        if unknown:
+        if unknown:  # checked before the level, so a filtered event with a wrong field still fails tests
             raise ValueError(f"log event {event.name}: undeclared field {sorted(unknown)[0]}")
         if spec.level < self._level:
             return
-        record: dict[str, Any] = {"code": spec.code, "event": event.name, "msg": spec.message}
+        record: Record = {"code": spec.code, "event": event.name, "msg": spec.message}
         if self._now is not None:
             record["t"] = self._now().isoformat(timespec="seconds")
         for key, value in values.items():
@@ -90,9 +192,34 @@ class EventLog:
             if self._fh is not None:
                 self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._fh.flush()
+            for sink in self._sinks:
+                try:
+                    sink(record)
+                except Exception:  # a closed stdout or a broken handler must not stop the kiosk
+                    self.sink_failures += 1
 
     def close(self) -> None:
         with self._lock:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+
+
+# --- device adapters' notes -----------------------------------------------------------------
+
+_DEVICE_EVENTS: dict[str, LogEvent] = {
+    "debug": LogEvent.DEVICE_NOTE_DEBUG,
+    "info": LogEvent.DEVICE_NOTE,
+    "warning": LogEvent.DEVICE_TROUBLE,
+    "error": LogEvent.DEVICE_CRASH,
+}
+
+
+def device_note_event(severity: str) -> LogEvent:
+    """The catalog event for a DeviceLogged of this severity ("debug", "info", "warning", "error")."""
+    return _DEVICE_EVENTS.get(str(severity), LogEvent.DEVICE_NOTE)
+
+
+def log_device_note(log: EventLog, logged: DeviceLogged) -> None:
+    """What the core does with each DeviceLogged an adapter posts."""
+    log.emit(device_note_event(logged.severity), device=logged.device, note=logged.note, detail=logged.detail)

@@ -120,8 +120,15 @@ def _backdrop(small: Image.Image) -> tuple[int, int, int]:
     """Most common (quantised) colour on the top and side borders, averaged over its pixels."""
     w, h = small.size
     px = small.load()
-    border = [px[x, 0] for x in range(w)]
-    border += [px[0, y] for y in range(1, h)] + [px[w - 1, y] for y in range(1, h)]
+    assert px is not None  # an RGB image always loads
+
+    def rgb(x: int, y: int) -> tuple[int, int, int]:
+        value = px[x, y]
+        assert isinstance(value, tuple)
+        return value[0], value[1], value[2]
+
+    border = [rgb(x, 0) for x in range(w)]
+    border += [rgb(0, y) for y in range(1, h)] + [rgb(w - 1, y) for y in range(1, h)]
     buckets = Counter((r >> 4, g >> 4, b >> 4) for r, g, b in border)
     best = buckets.most_common(1)[0][0]
     chosen = [p for p in border if (p[0] >> 4, p[1] >> 4, p[2] >> 4) == best]

@@ -15,7 +15,8 @@ The kiosk never parses WLT itself; it asks a `PhotoDecoder`:
 
 `decode_photo` is what the core calls: it never raises and gives None for a blank block,
 a block the decoder does not understand, or a decoder that fails. The photo is personal
-data (SH-PRIV-1): nothing here logs, stores or prints its bytes.
+data (SH-PRIV-1): nothing here logs, stores or prints its bytes. What is logged goes through
+the catalog (an optional `log: EventLog`): decoder and exception class names, return codes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
-import logging
 import os
 import shutil
 import struct
@@ -39,9 +39,8 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
+from kiosk.logevents import EventLog, LogEvent
 from kiosk.view import Photo
-
-_log = logging.getLogger("kiosk.wlt")
 
 WLT_LEN = 1024
 WLT_WIDTH = 102  # every WLT photo decodes to 102×126 (26×32 mm at 100 dpi)
@@ -60,19 +59,21 @@ class PhotoDecoder(Protocol):
         ...
 
 
-def decode_photo(identity_photo: bytes, decoder: PhotoDecoder | None) -> Photo | None:
+def decode_photo(identity_photo: bytes, decoder: PhotoDecoder | None, log: EventLog | None = None) -> Photo | None:
     """The ID card's photo for the screen, or None; never raises (a plug-in must not stop a session)."""
     if decoder is None or not identity_photo or not any(identity_photo):
         return None  # no decoder configured, or a card read that carried no photo
     try:
         photo = decoder.decode(bytes(identity_photo))
     except Exception as exc:  # a third-party decoder may raise anything
-        _log.warning("wlt: %s failed (%s)", type(decoder).__name__, type(exc).__name__)
+        if log is not None:
+            log.emit(LogEvent.PHOTO_DECODER_FAILED, decoder=type(decoder).__name__, error=type(exc).__name__)
         return None
     if not isinstance(photo, Photo) or photo.width <= 0 or photo.height <= 0:
         return None
     if len(photo.rgb) != photo.width * photo.height * 3:
-        _log.warning("wlt: %s returned a photo of the wrong size", type(decoder).__name__)
+        if log is not None:
+            log.emit(LogEvent.PHOTO_DECODER_BAD_PHOTO, decoder=type(decoder).__name__)
         return None
     return photo
 
@@ -220,6 +221,7 @@ class VendorWltDecoder:
         interface: ReaderInterface = ReaderInterface.USB,
         raw_layout: RawLayout | None = None,
         work_dir: str | os.PathLike[str] | None = None,
+        log: EventLog | None = None,
     ) -> None:
         if api is VendorApi.UNPACK and unpack_code is None:
             raise ValueError("the unpack API needs the vendor's unpack_code")
@@ -232,6 +234,7 @@ class VendorWltDecoder:
         self._lock = threading.Lock()
         self._function: Callable[..., int] | None = None
         self._load_failed = False
+        self._log = log
 
     @property
     def loaded(self) -> bool:
@@ -267,7 +270,7 @@ class VendorWltDecoder:
             function = getattr(loader(self.library_path), name)
         except (OSError, AttributeError) as exc:
             self._load_failed = True
-            _log.error("wlt: vendor library not usable (%s)", type(exc).__name__)
+            self._emit(LogEvent.PHOTO_LIBRARY_UNUSABLE, error=type(exc).__name__)
             return False
         function.restype = ctypes.c_int
         if self.api is VendorApi.UNPACK:
@@ -275,7 +278,7 @@ class VendorWltDecoder:
         else:
             function.argtypes = (ctypes.c_char_p, ctypes.c_int)
         self._function = function
-        _log.info("wlt: vendor library loaded (%s)", name)
+        self._emit(LogEvent.PHOTO_LIBRARY_LOADED, function=name)
         return True
 
     def _unpack(self, wlt: bytes) -> Photo | None:
@@ -284,7 +287,7 @@ class VendorWltDecoder:
         assert self._function is not None
         result = self._function(src, dst, self._unpack_code)
         if result != 1:
-            _log.warning("wlt: unpack returned %d", result)
+            self._emit(LogEvent.PHOTO_LIBRARY_REFUSED, function="unpack", result=result)
             return None
         out = dst.raw
         if out.startswith(b"BM"):
@@ -301,12 +304,16 @@ class VendorWltDecoder:
             assert self._function is not None
             result = self._function(os.fsencode(wlt_file), int(self._interface))
             if result != 1:
-                _log.warning("wlt: GetBmp returned %d", result)
+                self._emit(LogEvent.PHOTO_LIBRARY_REFUSED, function="GetBmp", result=result)
                 return None
             bmp = wlt_file.with_suffix(".bmp")
             return photo_from_bmp(bmp.read_bytes()) if bmp.exists() else None
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+
+    def _emit(self, event: LogEvent, **values: object) -> None:
+        if self._log is not None:
+            self._log.emit(event, **values)
 
 
 def _ram_dir() -> str | None:
@@ -344,6 +351,7 @@ def photo_decoder(
     api: VendorApi = VendorApi.UNPACK,
     unpack_code: int | None = None,
     interface: ReaderInterface = ReaderInterface.USB,
+    log: EventLog | None = None,
 ) -> PhotoDecoder:
     """The decoder a configuration asks for: the vendor's library when a path is given, else the stand-in.
 
@@ -352,4 +360,4 @@ def photo_decoder(
     """
     if library_path is None:
         return StandInDecoder()
-    return VendorWltDecoder(library_path, api=api, unpack_code=unpack_code, interface=interface)
+    return VendorWltDecoder(library_path, api=api, unpack_code=unpack_code, interface=interface, log=log)

@@ -447,7 +447,7 @@ class SimRig:
         for fault in scenario.faults:
             if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
                 self.camera.fail(True)
-        log = EventLog(Path(cfg.logging.file), clock_now=self.clock.now)
+        log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
         self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS)
         self.display = self.make_display(cfg)
         self.cfg = cfg

@@ -95,7 +95,7 @@ class NewPermit(Flow):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
         self.issuing = Issuing(core, NP.CARD_PRESENTED, NP.CARD_TAKEN)
-        self.photo_decoder = wlt.photo_decoder()
+        self.photo_decoder: Any = None  # set by the controller (kiosk.wlt.photo_decoder)
         self.photo_detector: Any = None
         self._next_photo_request = 1
 
@@ -180,7 +180,7 @@ class NewPermit(Flow):
             identity = Identity(card_type, "", None, "", None, "", "", "", None, None)
         today = self.core.clock.today()
         s.identity = identity
-        s.id_photo = wlt.decode_photo(identity.photo, self.photo_decoder)
+        s.id_photo = wlt.decode_photo(identity.photo, self.photo_decoder, self.core.log)
         s.read_error = None
         s.large_text = is_large_text(identity.birth, today, self.core.pack)
         self.core.log.emit(LogEvent.ID_CARD_READ, session=s.id, card_type=identity.card_type,

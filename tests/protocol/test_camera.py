@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from devices.camera import Camera, OpenCvFrameSource
-from devices.events import CameraError, CameraFailed, PhotoCaptured, StatusChanged
+from devices.events import CameraError, CameraFailed, DeviceLogged, PhotoCaptured, StatusChanged
 from devices.status import DeviceKind, DeviceState
 from kiosk.photo import PhotoProblem, check_photo
 from sim.camera_emu import SceneFrameSource
@@ -32,7 +32,7 @@ class Rig:
             event = self.events.get(timeout=WAIT)
             if isinstance(event, kind):
                 return event
-            assert isinstance(event, StatusChanged), event
+            assert isinstance(event, StatusChanged | DeviceLogged), event
 
     def state(self, wanted: DeviceState) -> StatusChanged:
         while True:

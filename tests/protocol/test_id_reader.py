@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from devices.events import IdCardLifted, IdCardPlaced, IdCardRead, IdReaderError, IdReadFailed, StatusChanged
+from devices.events import (
+    NOTE_SEVERITY,
+    DeviceLogged,
+    DeviceNote,
+    IdCardLifted,
+    IdCardPlaced,
+    IdCardRead,
+    IdReaderError,
+    IdReadFailed,
+    NoteSeverity,
+    StatusChanged,
+)
 from devices.id_reader import IdReader
-from devices.status import DeviceState, MediaPosition
+from devices.status import DeviceKind, DeviceState, MediaPosition
 from kiosk.idcard import parse_card
 from kiosk.identity import CardType, Sex
 from sim.id_card_data import EmulatedIdCard, encode_card
@@ -39,6 +50,7 @@ class Rig:
     emu: IdReaderEmulator
     reader: IdReader
     events: queue.Queue[object]
+    notes: list[DeviceLogged] = field(default_factory=list)  # the adapter's log notes, as they came
 
     def expect(self, kind: type, timeout: float = WAIT, **fields: object) -> object:
         """The next event of `kind` (matching `fields`); fails on timeout or on an unwanted card event."""
@@ -49,7 +61,9 @@ class Rig:
                 pytest.fail(f"no {kind.__name__} {fields or ''} within {timeout}s")
             if isinstance(event, kind) and all(_field(event, k) == v for k, v in fields.items()):
                 return event
-            if not isinstance(event, StatusChanged):
+            if isinstance(event, DeviceLogged):
+                self.notes.append(event)
+            elif not isinstance(event, StatusChanged):
                 pytest.fail(f"unexpected {event!r} while waiting for {kind.__name__}")
 
     def expect_state(self, state: DeviceState, **fields: object) -> StatusChanged:
@@ -58,14 +72,16 @@ class Rig:
         return event
 
     def card_events(self) -> list[object]:
-        """Card events queued so far (status changes dropped), without waiting."""
+        """Card events queued so far (status changes and log notes set aside), without waiting."""
         found = []
         while True:
             try:
                 event = self.events.get_nowait()
             except queue.Empty:
                 return found
-            if not isinstance(event, StatusChanged):
+            if isinstance(event, DeviceLogged):
+                self.notes.append(event)
+            elif not isinstance(event, StatusChanged):
                 found.append(event)
 
     def polls(self, n: int) -> None:
@@ -175,6 +191,9 @@ def test_failed_statuses_are_typed_failures(rig: Rig, at: str, sw3: str, error: 
     rig.expect(IdCardPlaced)
     rig.expect(IdReadFailed, error=error)
     assert rig.reader.status.state is DeviceState.ONLINE
+    # The log hears of it as a fixed note: the step and the status byte, nothing of the card.
+    failed = [n for n in rig.notes if n.note is DeviceNote.OPERATION_FAILED]
+    assert [(n.device, n.detail) for n in failed] == [(DeviceKind.ID_READER, f"{at}:sw3_{sw3}")]
 
 
 def test_after_a_failure_the_card_is_not_retried_until_placed_again(rig: Rig) -> None:
@@ -203,6 +222,10 @@ def test_a_failed_card_left_on_the_reader_is_read_again_silently(rig: Rig) -> No
     event = rig.expect(IdCardRead)  # the second failure is silent; the third read succeeds
     assert isinstance(event, IdCardRead) and event.text == CARD.text
     assert rig.emu.command_count("read") == 3
+    # ... for the kiosk; the log has it as a debug note.
+    assert [n.note for n in rig.notes if n.note in (DeviceNote.OPERATION_FAILED, DeviceNote.REREAD_FAILED)] == [
+        DeviceNote.OPERATION_FAILED, DeviceNote.REREAD_FAILED]
+    assert NOTE_SEVERITY[DeviceNote.REREAD_FAILED] is NoteSeverity.DEBUG
 
 
 @pytest.mark.parametrize("rig", [0.05], indirect=True)
@@ -279,6 +302,8 @@ def test_port_vanishing_while_reading_and_coming_back(rig: Rig) -> None:
     rig.emu.reappear()
     rig.expect_state(DeviceState.ONLINE)
     read_card(rig)  # no restart needed
+    notes = [n.note for n in rig.notes if n.note in (DeviceNote.PORT_OPENED, DeviceNote.PORT_GONE)]
+    assert notes == [DeviceNote.PORT_OPENED, DeviceNote.PORT_GONE, DeviceNote.PORT_OPENED]
 
 
 def test_port_vanishing_while_idle_is_noticed_by_the_health_check(rig: Rig) -> None:

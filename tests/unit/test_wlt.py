@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import logging
+import json
 import shutil
 import struct
 import subprocess
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from kiosk.logevents import EventLog
 from kiosk.view import Photo
 from kiosk.wlt import (
     BMP_LEN,
@@ -159,13 +160,17 @@ def test_decode_photo_without_a_decoder_is_none() -> None:
     assert decode_photo(stand_in_photo("zhang"), None) is None
 
 
-def test_decode_photo_survives_a_failing_plug_in_and_logs_no_photo(caplog: pytest.LogCaptureFixture) -> None:
+def test_decode_photo_survives_a_failing_plug_in_and_logs_no_photo() -> None:
     block = stand_in_photo("zhang")
-    with caplog.at_level(logging.DEBUG, logger="kiosk.wlt"):
-        assert decode_photo(block, Raising()) is None
-        assert decode_photo(block, WrongSize()) is None
-    assert "Raising" in caplog.text and "RuntimeError" in caplog.text
-    assert "crashed" not in caplog.text  # an exception's message could carry anything
+    log = EventLog(level="debug")
+    assert decode_photo(block, Raising(), log) is None
+    assert decode_photo(block, WrongSize(), log) is None
+    assert decode_photo(block, Raising()) is None  # no log: nothing said, still no exception
+    assert [(r["event"], r.get("decoder"), r.get("error")) for r in log.recent] == [
+        ("PHOTO_DECODER_FAILED", "Raising", "RuntimeError"),
+        ("PHOTO_DECODER_BAD_PHOTO", "WrongSize", None),
+    ]
+    assert "crashed" not in json.dumps(log.recent)  # an exception's message could carry anything
 
 
 def test_decoders_satisfy_the_protocol() -> None:
@@ -289,8 +294,13 @@ def test_vendor_unpack_in_memory(fake_library: Path) -> None:
 
 
 def test_vendor_unpack_refusing_its_code_is_none(fake_library: Path) -> None:
-    decoder = VendorWltDecoder(fake_library, unpack_code=603)
+    log = EventLog()
+    decoder = VendorWltDecoder(fake_library, unpack_code=603, log=log)
     assert decoder.decode(bytes([0, 1]) + bytes(WLT_LEN - 2)) is None
+    loaded, refused = log.recent
+    assert (loaded["event"], loaded["function"]) == ("PHOTO_LIBRARY_LOADED", "unpack")
+    assert (refused["event"], refused["function"]) == ("PHOTO_LIBRARY_REFUSED", "unpack")
+    assert isinstance(refused["result"], int) and refused["result"] != 1
 
 
 def test_vendor_get_bmp_goes_through_a_private_file_that_is_removed(fake_library: Path, tmp_path: Path) -> None:
@@ -300,13 +310,14 @@ def test_vendor_get_bmp_goes_through_a_private_file_that_is_removed(fake_library
     assert list(tmp_path.iterdir()) == []  # the photo never stays on disk
 
 
-def test_a_missing_library_means_no_photo_logged_once(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
-    decoder = VendorWltDecoder(tmp_path / "libnothere.so", unpack_code=602)
-    with caplog.at_level(logging.INFO, logger="kiosk.wlt"):
-        assert decoder.decode(stand_in_photo("zhang")) is None
-        assert decoder.decode(stand_in_photo("zhang")) is None
-        assert not decoder.load()
-    assert caplog.text.count("not usable") == 1
+def test_a_missing_library_means_no_photo_logged_once(tmp_path: Path) -> None:
+    log = EventLog()
+    decoder = VendorWltDecoder(tmp_path / "libnothere.so", unpack_code=602, log=log)
+    assert decoder.decode(stand_in_photo("zhang")) is None
+    assert decoder.decode(stand_in_photo("zhang")) is None
+    assert not decoder.load()
+    assert [r["event"] for r in log.recent] == ["PHOTO_LIBRARY_UNUSABLE"]
+    assert log.recent[0]["error"] == "OSError"
 
 
 def test_unpack_needs_the_vendor_code() -> None:

@@ -1,0 +1,348 @@
+"""The backend client: one reused HTTP connection, retries with the same request id, typed results.
+
+Every call returns a typed result. Network and server trouble come back as a BackendFailure,
+never as an exception: the caller is a worker thread whose result becomes one event for the
+state machine, and an exception there would be an event lost.
+
+A call that failed to connect or got a 5xx is retried with the same request id (bounded, with
+backoff); the backend answers a replay with its first answer. A timeout or a dropped connection
+is not retried here: the request may still be running on the backend, and the caller decides
+(with the same id) when to ask again. Each exchange is logged through the catalog (`log`):
+operation, request id, disposition, attempts and time, never a request's body (SH-PRIV-1).
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from kiosk.backend_types import (
+    Approval,
+    BackendFailure,
+    Confirmed,
+    EndorsementCheck,
+    FaceCheck,
+    FailureKind,
+    PermitRecord,
+    Precheck,
+    ProofRejected,
+    Registered,
+    RegistrationRefused,
+    Relative,
+    Rewritten,
+    StatusReport,
+    UnknownPermit,
+    VerifiedProof,
+    Voided,
+)
+from kiosk.backend_wire import (
+    BadReply,
+    as_object,
+    card_json,
+    check_issuance_state,
+    date_field,
+    decode_application,
+    decode_endorsement,
+    decode_face,
+    decode_permit_record,
+    decode_precheck,
+    decode_proof,
+    decode_registration,
+    decode_status,
+    text_field,
+)
+from kiosk.endorsement import Rewrite
+from kiosk.identity import Identity
+from kiosk.logevents import EventLog, LogEvent
+from kiosk.policy import Refusal
+from kiosk.reasons import Reason
+from kiosk.records import ProofKind
+
+T = TypeVar("T")
+
+
+def tls_verify(verify: bool | str | ssl.SSLContext, cert: str | tuple[str, str] | None) -> bool | ssl.SSLContext:
+    """What httpx takes as `verify`: a CA file and a client certificate become one SSL context.
+
+    httpx 0.28 deprecates passing a CA path or `cert` directly; an SSLContext is the supported way.
+    """
+    if isinstance(verify, ssl.SSLContext):
+        context = verify
+    elif isinstance(verify, str):
+        context = ssl.create_default_context(cafile=verify)
+    elif cert is None:
+        return verify
+    elif verify:
+        context = ssl.create_default_context()
+    else:  # a client certificate without checking the server: for a test bench only
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+        context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+class BackendClient:
+    """One reused httpx.Client (a new one per call costs 20-30 ms of certificate loading)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        terminal_id: str,
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        verify: bool | str | ssl.SSLContext = True,
+        cert: str | tuple[str, str] | None = None,
+        log: EventLog | None = None,
+    ) -> None:
+        """`verify`: True (system CAs), False, a CA bundle path or an SSLContext; `cert`: the terminal's
+        client certificate (PEM path with the key inside, or (cert, key)) for mutual TLS. Both only
+        matter for an https base_url and when no `transport` is given. `log`: where each exchange
+        is logged (BACKEND_ANSWERED, BACKEND_FAILED, BACKEND_BAD_REPLY); None logs nothing."""
+        self.terminal_id = terminal_id
+        self._log = log
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+            headers={"Accept": "application/json"},
+            verify=tls_verify(verify, cert),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> BackendClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- operations ---------------------------------------------------------------------
+
+    def health(self) -> bool:
+        reply = self._exchange("health", "GET", "/v1/health", None, "-", attempts=1)
+        return isinstance(reply, dict) and reply.get("status") == "ok"
+
+    def precheck(self, request_id: str, card: Identity) -> Precheck | BackendFailure:
+        body = {"card": card_json(card)}
+        return self._call("precheck", "/v1/new-permit/precheck", request_id, body, decode_precheck)
+
+    def face_check(self, request_id: str, card: Identity, photo_png: bytes) -> FaceCheck | BackendFailure:
+        body = {"id_number": card.id_number, "photo_png": base64.b64encode(photo_png).decode("ascii")}
+        return self._call("face_check", "/v1/new-permit/face-check", request_id, body, decode_face)
+
+    def apply(
+        self, request_id: str, card: Identity, lives_at_registered_address: bool, phone: str, photo_png: bytes
+    ) -> Approval | Refusal | BackendFailure:
+        body = {
+            "card": card_json(card),
+            "lives_at_registered_address": lives_at_registered_address,
+            "phone": phone,
+            "photo_png": base64.b64encode(photo_png).decode("ascii"),
+        }
+        return self._call("apply", "/v1/new-permit/applications", request_id, body, decode_application)
+
+    def confirm_issuance(
+        self, request_id: str, permit_number: str, card_serial: str | None
+    ) -> Confirmed | BackendFailure:
+        def read(data: dict[str, Any]) -> Confirmed:
+            check_issuance_state(data, permit_number, "issued")
+            return Confirmed(permit_number)
+
+        path = f"/v1/issuances/{quote(permit_number, safe='')}/confirm"
+        return self._call("confirm", path, request_id, {"card_serial": card_serial}, read)
+
+    def void_issuance(self, request_id: str, permit_number: str, reason: Reason) -> Voided | BackendFailure:
+        def read(data: dict[str, Any]) -> Voided:
+            check_issuance_state(data, permit_number, "voided")
+            return Voided(permit_number)
+
+        path = f"/v1/issuances/{quote(permit_number, safe='')}/void"
+        return self._call("void", path, request_id, {"reason": reason.value}, read)
+
+    def declare_registration(
+        self, request_id: str, card: Identity, address: str, proof_kind: ProofKind, proof_reference: str,
+        relative: Relative | None = None,
+    ) -> Registered | RegistrationRefused | BackendFailure:
+        """居住登记申报: SH-REG-1..7 decide; a relative is needed exactly for the relative kinds."""
+        body: dict[str, Any] = {
+            "card": card_json(card),
+            "address": address,
+            "proof_kind": proof_kind.value,
+            "proof_reference": proof_reference,
+        }
+        if relative is not None:
+            body["relative"] = {
+                "relationship": relative.relationship.value,
+                "name": relative.name,
+                "promise_letter": relative.promise_letter,
+            }
+        return self._call("register", "/v1/registrations", request_id, body, decode_registration)
+
+    def verify_proof(
+        self, request_id: str, *, qr_payload: str | None = None, certificate_number: str | None = None
+    ) -> VerifiedProof | ProofRejected | BackendFailure:
+        """A residence proof by the payload of its QR code or by its typed number (exactly one)."""
+        if (qr_payload is None) == (certificate_number is None):
+            raise ValueError("verify_proof: give exactly one of qr_payload and certificate_number")
+        body = {"qr_payload": qr_payload} if qr_payload is not None else {"certificate_number": certificate_number}
+        return self._call("verify_proof", "/v1/proofs/verify", request_id, body, decode_proof)
+
+    def lookup_permit(
+        self, request_id: str, permit_number: str, id_number: str
+    ) -> PermitRecord | UnknownPermit | BackendFailure:
+        """The permit record behind a card's chip data (permit number and holder's ID number)."""
+        body = {"permit_number": permit_number, "id_number": id_number}
+        return self._call("lookup", "/v1/permits/lookup", request_id, body, decode_permit_record,
+                          unknown=lambda: UnknownPermit(permit_number))
+
+    def check_endorsement(
+        self, request_id: str, permit_number: str, id_number: str, card_valid_until: date
+    ) -> EndorsementCheck | UnknownPermit | BackendFailure:
+        """The endorsement state and the rewrite decision for a card showing `card_valid_until`."""
+        def read(data: dict[str, Any]) -> EndorsementCheck:
+            check = decode_endorsement(data)
+            if check.permit.number != permit_number or check.card_valid_until != card_valid_until:
+                raise BadReply("permit")
+            return check
+
+        path = f"/v1/permits/{quote(permit_number, safe='')}/endorsement"
+        body = {"id_number": id_number, "card_valid_until": card_valid_until.isoformat()}
+        return self._call("endorsement", path, request_id, body, read, unknown=lambda: UnknownPermit(permit_number))
+
+    def confirm_rewrite(
+        self, request_id: str, permit_number: str, card_serial: str, rewrite: Rewrite
+    ) -> Rewritten | BackendFailure:
+        """The card now shows `rewrite`; the backend records it (409 VALIDITY_MISMATCH if not its own)."""
+        def read(data: dict[str, Any]) -> Rewritten:
+            done = Rewritten(text_field(data, "permit_number"), date_field(data, "card_valid_from"),
+                             date_field(data, "card_valid_until"))
+            if done != Rewritten(permit_number, rewrite.valid_from, rewrite.valid_until):
+                raise BadReply("rewrite")
+            return done
+
+        path = f"/v1/permits/{quote(permit_number, safe='')}/rewrite-confirm"
+        body = {
+            "card_serial": card_serial,
+            "valid_from": rewrite.valid_from.isoformat(),
+            "valid_until": rewrite.valid_until.isoformat(),
+        }
+        return self._call("rewrite_confirm", path, request_id, body, read)
+
+    def query_status(self, request_id: str, card: Identity) -> StatusReport | BackendFailure:
+        """Registration, application progress, permit validity with its window, points (SH-PTS-1/2)."""
+        return self._call("status", "/v1/status", request_id, {"card": card_json(card)}, decode_status)
+
+    # --- transport ----------------------------------------------------------------------
+
+    def _call(
+        self, op: str, path: str, request_id: str, body: dict[str, Any], read: Callable[[dict[str, Any]], T],
+        *, unknown: Callable[[], T] | None = None,
+    ) -> T | BackendFailure:
+        envelope = {"request_id": request_id, "terminal_id": self.terminal_id} | body
+        reply = self._exchange(op, "POST", path, envelope, request_id, attempts=1 + self._retries)
+        if isinstance(reply, BackendFailure):
+            # An unknown permit is an answer about the card, not trouble with the backend.
+            if unknown is not None and reply.status == 404 and reply.error == "UNKNOWN_PERMIT":
+                return unknown()
+            return reply
+        try:
+            return read(as_object(reply))
+        except BadReply as exc:
+            self._emit(LogEvent.BACKEND_BAD_REPLY, op=op, request_id=request_id, field=str(exc))
+            return BackendFailure(FailureKind.BAD_REPLY, status=200)
+
+    def _exchange(
+        self, op: str, method: str, path: str, body: dict[str, Any] | None, request_id: str, *, attempts: int
+    ) -> Any:
+        """The decoded JSON of a 200 answer, or a BackendFailure."""
+        started = time.monotonic()
+        for attempt in range(1, attempts + 1):
+            outcome = self._once(method, path, body)
+            if not isinstance(outcome, _Failed):
+                self._emit(LogEvent.BACKEND_ANSWERED, op=op, request_id=request_id, attempts=attempt,
+                           ms=_ms_since(started))
+                return outcome
+            if not (outcome.retryable and attempt < attempts):
+                break
+            time.sleep(self._backoff_s * 2 ** (attempt - 1))  # backoff between retries, not a race fix
+        failure = outcome.failure
+        self._emit(LogEvent.BACKEND_FAILED, op=op, request_id=request_id, disposition=failure.kind.value,
+                   status=failure.status, attempts=attempt, ms=_ms_since(started))
+        return failure
+
+    def _emit(self, event: LogEvent, **values: Any) -> None:
+        if self._log is not None:
+            self._log.emit(event, **values)
+
+    def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        """One attempt: the decoded JSON of a 200 answer, or _Failed."""
+        try:
+            response = self._http.request(method, path, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
+            # A certificate the other side will not accept stays unacceptable: retrying only delays.
+            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=not _is_tls_refusal(exc))
+        except httpx.TimeoutException:
+            return _Failed(BackendFailure(FailureKind.TIMEOUT), retryable=False)
+        except httpx.DecodingError:
+            return _Failed(BackendFailure(FailureKind.BAD_REPLY), retryable=False)
+        except httpx.RequestError:  # the connection broke after the request went out
+            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=False)
+        status = response.status_code
+        if status >= 500:
+            return _Failed(BackendFailure(FailureKind.SERVER_ERROR, status=status), retryable=True)
+        if status >= 400:
+            failure = BackendFailure(FailureKind.REFUSED_REQUEST, status=status, error=_error_code(response))
+            return _Failed(failure, retryable=False)
+        if status != 200:
+            return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+        try:
+            return response.json()
+        except ValueError:
+            return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    failure: BackendFailure
+    retryable: bool  # only what surely or harmlessly failed: no connection, or a 5xx of an idempotent call
+
+
+def _is_tls_refusal(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    code = data.get("error") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
+
