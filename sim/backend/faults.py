@@ -58,7 +58,7 @@ def parse_fault(spec: Any) -> Fault:
     if op != "*" and op not in OPS:
         raise FaultError("op")
     try:
-        parsed = FaultKind(kind)
+        parsed = FaultKind(str(kind))
     except ValueError:
         raise FaultError("kind") from None
     if parsed is FaultKind.POLICY_DRIFT and op != "*" and op not in DRIFTING_OPS:
