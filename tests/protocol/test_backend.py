@@ -21,7 +21,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from kiosk.backend import (
     UnknownPermit,
     VerifiedProof,
     Voided,
+    card_json,
     tls_verify,
 )
 from kiosk.dates import Window
@@ -145,6 +146,9 @@ RESIDENTS: dict[str, dict[str, Any]] = {
     # Registration: one resident on record without a registration yet, and a relative's housing.
     "xu": person("徐明", 219, declared=None),
     "gu": person("顾玲", 220, declared=None),
+    # A permit holder whose registration (at the permit's address) has expired: SH-REG-7, SH-END-5.
+    "yan": person("严冬", 221, declared="2025-10-01", permit={
+        "number": "SH20250000015", "issued": "2025-10-20", "valid_until": "2026-10-20"}),
 }
 PROOF_ADDRESS = "上海市长宁区延安西路500弄3号201室"
 PROOFS: list[dict[str, Any]] = [
@@ -162,6 +166,8 @@ PROOFS: list[dict[str, Any]] = [
     {"reference": "SS-DORM-0010", "kind": "dormitory_certificate", "owner_type": "individual"},
     {"reference": "SS-DORM-0011", "kind": "dormitory_certificate", "owner_type": "unit"},
     {"reference": "ZL-UNIT-0012", "kind": "rental_filing", "owner_type": "unit"},
+    {"reference": "HF-GU-0013", "kind": "property_certificate", "holder": "顾玲"},
+    {"reference": "SP-SHOP-0014", "kind": "property_certificate", "property_use": "office", "holder": "他人"},
 ]
 
 
@@ -602,6 +608,26 @@ ELSEWHERE = "上海市长宁区虹桥路999号"
 PARENT = Relative(Relationship.PARENT, "顾建国")
 
 
+def declare(
+    wire: Recorder, server: Server, key: str, address: str, kind: ProofKind, reference: str,
+    relative: Relative | None = None, **card_changes: Any,
+) -> dict[str, Any]:
+    """A declaration over plain HTTP: this backend answers codes (LEASE_TO_UNIT, REG_CURRENT) that the
+    kiosk's client of today does not know yet, so its answer is read here, not through kiosk.backend."""
+    body: dict[str, Any] = {
+        "request_id": rid(), "terminal_id": TERMINAL, "card": card_json(card(key, **card_changes)),
+        "address": address, "proof_kind": kind.value, "proof_reference": reference,
+    }
+    if relative is not None:
+        body["relative"] = {"relationship": relative.relationship.value, "name": relative.name,
+                            "promise_letter": relative.promise_letter}
+    with httpx.Client(base_url=server.url, transport=wire) as raw:
+        reply = raw.post("/v1/registrations", json=body)
+    assert reply.status_code == 200
+    answer: dict[str, Any] = reply.json()
+    return answer
+
+
 @pytest.mark.parametrize(
     ("kind", "reference", "relative", "address", "expected"),
     [
@@ -610,30 +636,57 @@ PARENT = Relative(Relationship.PARENT, "顾建国")
         (ProofKind.RENTAL, "ZL-OLD-0004", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # ended yesterday
         (ProofKind.OWN_PROPERTY, "HF-OWN-0001", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # address
         (ProofKind.OWN_PROPERTY, "HF-REL-0002", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),  # holder
+        # a relative's home must be someone else's: the declarant's own certificate is not one
+        (ProofKind.RELATIVE_PROPERTY, "HF-GU-0013", PARENT, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),
+        # PROOF_INVALID (another holder) comes before NON_RESIDENTIAL_PROPERTY
+        (ProofKind.OWN_PROPERTY, "SP-SHOP-0014", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-1")),
         (ProofKind.OWN_PROPERTY, "SP-SHOP-0005", None, ELSEWHERE, (Reason.NON_RESIDENTIAL_PROPERTY, "SH-REG-4")),
         (ProofKind.DORMITORY, "SS-DORM-0006", None, ELSEWHERE, (Reason.DORMITORY_IN_RESIDENTIAL_AREA, "SH-REG-5")),
         # a factory dormitory is refused by SH-REG-4 before SH-REG-5 is asked
         (ProofKind.DORMITORY, "SS-DORM-0007", None, ELSEWHERE, (Reason.NON_RESIDENTIAL_PROPERTY, "SH-REG-4")),
-        (ProofKind.OWN_PROPERTY, "HF-UNIT-0008", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
-        (ProofKind.RENTAL, "ZL-UNIT-0009", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
-        (ProofKind.DORMITORY, "SS-DORM-0010", None, ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-6")),
+        (ProofKind.OWN_PROPERTY, "HF-UNIT-0008", None, ELSEWHERE, ("LEASE_TO_UNIT", "SH-REG-6")),
+        (ProofKind.RENTAL, "ZL-UNIT-0009", None, ELSEWHERE, ("LEASE_TO_UNIT", "SH-REG-6")),
+        (ProofKind.DORMITORY, "SS-DORM-0010", None, ELSEWHERE, ("LEASE_TO_UNIT", "SH-REG-6")),
+        # LEASE_TO_UNIT comes before RELATIVE_NOT_CLOSE
+        (ProofKind.RELATIVE_RENTAL, "ZL-UNIT-0009", Relative(Relationship.COUSIN, "顾建国"), ELSEWHERE,
+         ("LEASE_TO_UNIT", "SH-REG-6")),
         (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.COUSIN, "顾建国"), ELSEWHERE,
          (Reason.RELATIVE_NOT_CLOSE, "SH-REG-3")),
         (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT_IN_LAW, "顾建国"), ELSEWHERE,
          (Reason.RELATIVE_NOT_CLOSE, "SH-REG-3")),
         (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT, "顾建国", promise_letter=False),
          ELSEWHERE, (Reason.PROOF_INVALID, "SH-REG-2")),
-        (ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", Relative(Relationship.PARENT, "顾某"), ELSEWHERE,
-         (Reason.PROOF_INVALID, "SH-REG-1")),
     ],
 )
 def test_registration_refused_by_the_first_failing_sh_reg_check(
-    client: BackendClient, records: Callable[[], dict[str, Any]], kind: ProofKind, reference: str,
-    relative: Relative | None, address: str, expected: tuple[Reason, str],
+    server: Server, recorder: Recorder, records: Callable[[], dict[str, Any]], kind: ProofKind, reference: str,
+    relative: Relative | None, address: str, expected: tuple[str, str],
 ) -> None:
-    result = client.declare_registration(rid(), card("gu"), address, kind, reference, relative)
-    assert result == RegistrationRefused(*expected)
+    answer = declare(recorder, server, "gu", address, kind, reference, relative)
+    assert answer == {"registered": False, "reason": str(expected[0]), "rule": expected[1]}
     assert all(d["resident"] != "gu" or d["proof_reference"] != reference for d in records()["declarations"])
+
+
+def test_registration_record_checks_reg_current_then_address_changed(
+    server: Server, recorder: Recorder, records: Callable[[], dict[str, Any]]
+) -> None:
+    # SH-REG-7: zhang's registration at this address (declared 2026-05-22) is still valid.
+    current = declare(recorder, server, "zhang", address_of("zhang"), ProofKind.RENTAL, "ZL-RENT-0003")
+    assert current == {"registered": False, "reason": "REG_CURRENT", "rule": "SH-REG-7", "registration": {
+        "declared": "2026-05-22", "eligible_on": "2026-11-22", "expires_on": "2027-05-22",
+        "valid_through": "2027-05-21", "expired": False, "address": address_of("zhang")}}
+    # SH-END-5: liu holds a permit; a new address goes to a service centre. REG_CURRENT is first.
+    moved = declare(recorder, server, "liu", ELSEWHERE, ProofKind.RENTAL, "ZL-RENT-0003")
+    assert moved == {"registered": False, "reason": "ADDRESS_CHANGED", "rule": "SH-END-5"}
+    assert declare(recorder, server, "liu", address_of("liu"), ProofKind.RENTAL, "ZL-RENT-0003")["reason"] == (
+        "REG_CURRENT")
+    # The proof's checks come before the records': a bad proof is refused as such.
+    assert declare(recorder, server, "liu", ELSEWHERE, ProofKind.RENTAL, "NO-SUCH-0000")["reason"] == (
+        "PROOF_INVALID")
+    # A permit holder whose registration expired declares the same address again: registered.
+    again = declare(recorder, server, "yan", address_of("yan"), ProofKind.RENTAL, "ZL-RENT-0003")
+    assert again["registered"] is True and again["receipt"]["declared"] == TODAY.isoformat()
+    assert [d["resident"] for d in records()["declarations"]].count("liu") == 0
 
 
 def test_registration_checks_the_id_card_first(client: BackendClient) -> None:
@@ -770,8 +823,75 @@ def test_endorsement_decides_the_card_face_rewrite_sh_end(
     assert check.decision == decision
     assert check.window.position is position
     assert check.window.closes == check.permit.standing.valid_until
-    # The kiosk's own rules agree with the backend's answer.
+    # Two readings of RULES.md meet here: the emulator's (sim/backend, which imports nothing of the kiosk)
+    # and the kiosk's own cross-check. test_policy_drift_at_endorsement_... shows this line can fail.
     assert rewrite_decision(check.permit.standing, card_valid_until, TODAY, load_pack("shanghai")) == decision
+
+
+SWEEP = [date(2026, 6, 1) + timedelta(days=9 * i) for i in range(90)]  # 2026-06-01 .. 2028-07-31
+
+
+@pytest.mark.parametrize("key", ["ren", "song", "tang", "xie", "cao", "sun", "liu"])
+def test_the_kiosks_rewrite_check_agrees_with_the_backend_over_a_sweep_of_card_validities(
+    client: BackendClient, key: str
+) -> None:
+    """Whatever the card shows, the kiosk's reading and the backend's independent one decide alike."""
+    pack = load_pack("shanghai")
+    disagreements = []
+    for shown in SWEEP:
+        check = client.check_endorsement(rid(), permit_of(key), card(key).id_number, shown)
+        assert isinstance(check, EndorsementCheck)
+        mine = rewrite_decision(check.permit.standing, shown, TODAY, pack)
+        if mine != check.decision:
+            disagreements.append((shown.isoformat(), check.decision, mine))
+    assert disagreements == []
+
+
+def test_policy_drift_at_endorsement_is_a_rewrite_the_kiosks_check_refuses(
+    client: BackendClient, inject: Callable[..., None]
+) -> None:
+    pack = load_pack("shanghai")
+    inject(op="endorsement", kind="policy_drift", count=2)
+    # song: not due, so the rules refuse; the drifted backend rewrites as if an endorsement had passed.
+    song = client.check_endorsement(rid(), permit_of("song"), card("song").id_number, date(2027, 3, 1))
+    # ren: the rules rewrite to 2026-12-10..2027-12-10; the drifted backend a year further.
+    ren = client.check_endorsement(rid(), permit_of("ren"), card("ren").id_number, date(2026, 12, 10))
+    assert isinstance(song, EndorsementCheck) and isinstance(ren, EndorsementCheck)
+    assert song.decision == Rewrite(date(2027, 3, 1), date(2028, 3, 1))
+    assert ren.decision == Rewrite(date(2026, 12, 10), date(2028, 12, 10))
+    for check, shown in ((song, date(2027, 3, 1)), (ren, date(2026, 12, 10))):
+        assert rewrite_decision(check.permit.standing, shown, TODAY, pack) != check.decision
+    # The record itself never moved: the drifted validity is refused at the confirmation.
+    assert client.confirm_rewrite(rid(), permit_of("ren"), "CARD-D", ren.decision) == BackendFailure(
+        FailureKind.REFUSED_REQUEST, status=409, error="VALIDITY_MISMATCH")
+    # The fault is used up: the next answer is the rules' again.
+    again = client.check_endorsement(rid(), permit_of("song"), card("song").id_number, date(2027, 3, 1))
+    assert isinstance(again, EndorsementCheck)
+    assert again.decision == Refusal(Reason.ENDORSEMENT_NOT_DUE, date(2027, 1, 30))
+
+
+def test_policy_drift_at_apply_is_an_approval_valid_for_two_years(
+    client: BackendClient, inject: Callable[..., None], records: Callable[[], dict[str, Any]]
+) -> None:
+    inject(op="apply", kind="policy_drift", count=1)
+    drifted = client.apply(rid(), card("jiang"), True, "13912345678", photo("jiang"))
+    assert isinstance(drifted, Approval)
+    assert (drifted.permit.issued, drifted.permit.valid_from) == (TODAY, TODAY)
+    assert drifted.permit.valid_until == date(2028, 11, 22)  # the rules: add_months(issued, 12) = 2027-11-22
+    permit = next(p for p in records()["permits"] if p["number"] == drifted.permit.number)
+    assert permit["valid_until"] == "2028-11-22"  # the backend holds what it answered
+    assert client.void_issuance(rid(), drifted.permit.number, Reason.DEVICE_FAULT) == Voided(drifted.permit.number)
+    fair = client.apply(rid(), card("jiang"), True, "13912345678", photo("jiang"))
+    assert isinstance(fair, Approval) and fair.permit.valid_until == date(2027, 11, 22)
+    assert client.void_issuance(rid(), fair.permit.number, Reason.DEVICE_FAULT) == Voided(fair.permit.number)
+
+
+def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
+    for op in ("precheck", "status", "confirm"):
+        reply = sim.post("/sim/faults", json={"op": op, "kind": "policy_drift"})
+        assert (reply.status_code, reply.json()) == (400, {"error": "MALFORMED_REQUEST", "field": "op"})
+    assert sim.post("/sim/faults", json={"op": "*", "kind": "policy_drift", "count": 1}).is_success
+    assert sim.delete("/sim/faults").json() == {"faults": []}
 
 
 def test_a_confirmed_rewrite_makes_the_card_face_current(
@@ -823,6 +943,22 @@ def test_status_shows_permit_window_and_points_sh_pts_1_sh_pts_2(
     assert status.registration is not None
     assert (status.registration.declared, status.registration.eligible_on) == (date(2026, 1, 10), date(2026, 7, 10))
     assert status.registration.expired is False
+
+
+@pytest.mark.parametrize(
+    ("key", "state"),
+    [("cao", "passed"), ("song", "not_due"), ("tang", "grace"), ("xie", "lapsed"), ("sun", "lapsed")],
+)
+def test_status_shows_the_endorsement_state_and_the_last_valid_day(
+    server: Server, recorder: Recorder, key: str, state: str
+) -> None:
+    """RULES.md, Status shown to a resident: passed when the backend's validity is later than the card's;
+    otherwise by the window of the backend's V. A registration is valid through add_months(declared, 12) - 1."""
+    body = {"request_id": rid(), "terminal_id": TERMINAL, "card": card_json(card(key))}
+    with httpx.Client(base_url=server.url, transport=recorder) as raw:
+        reply = raw.post("/v1/status", json=body).json()
+    assert reply["permit"]["endorsement_state"] == state
+    assert reply["registration"]["valid_through"] == "2027-01-09"  # declared 2026-01-10
 
 
 def test_status_follows_an_application_and_knows_nothing_of_strangers(client: BackendClient) -> None:
@@ -880,8 +1016,8 @@ def test_no_personal_data_in_either_log(server: Server, recorder: Recorder, tmp_
         refused = client.apply(rid(), card("lin"), False, "13955556666", photo("lin"))
         assert refused == Refusal(Reason.ADDRESS_CHANGED)
         relative = Relative(Relationship.PARENT, "林某某")
-        refused = client.declare_registration(rid(), card("lin"), PROOF_ADDRESS, ProofKind.RELATIVE_PROPERTY,
-                                              "HF-REL-0002", relative)
+        refused = client.declare_registration(rid(), card("lin"), ELSEWHERE, ProofKind.RELATIVE_PROPERTY,
+                                              "HF-OWN-0001", relative)  # the proof names another address
         assert refused == RegistrationRefused(Reason.PROOF_INVALID, "SH-REG-1")
         assert isinstance(client.query_status(rid(), card("lin")), StatusReport)
         assert isinstance(client.check_endorsement(rid(), permit_of("tang"), card("tang").id_number,
