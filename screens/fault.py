@@ -20,6 +20,12 @@ def draw(c: w.Canvas) -> None:
     radius = t.px(100)
     top = c.body.top + t.px(40)
     w.alert_mark(c.surface, (c.body.centerx, top + radius), radius, th.ERROR)
+    if c.data.get("detail") == "decision_disagreed":
+        # Not "cannot reach": the approval system answered, and its answer failed the terminal's check.
+        y = c.title("fault.disagreed.title", top=top + 2 * radius + t.px(40))
+        c.paragraph(c.t("fault.disagreed.advice"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+                    t.subtitle, th.TEXT, align="center", fit=True)
+        return
     y = c.title(f"{key}.title", top=top + 2 * radius + t.px(40))
     device = c.data.get("device")
     if device:
@@ -32,8 +38,6 @@ def draw(c: w.Canvas) -> None:
             align="center",
         )
         y += t.gap
-    if c.data.get("detail") == "decision_disagreed":
-        y = c.banner(c.t("fault.decision_disagreed"), y, "warning")
     if c.data.get("card_retained"):
         # A resident's own permit kept after a failed rewrite is not an approval withdrawn.
         kept = "fault.card_retained_rewrite" if c.data.get("service") == "card_rewrite" else "fault.card_retained"
