@@ -29,7 +29,7 @@ from kiosk.view import View, Waiting
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
-ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (the configured vpcd port (config/sim.toml [pcsc])), where the device hub's chips appear
+ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (config/sim.toml [pcsc]): the hub's chips appear there
 AT_REST = ("ready.attract", "out_of_service")
 
 
