@@ -12,23 +12,22 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from devices.events import ChipResult, PrinterResult
 from devices.status import DeviceKind, MediaPosition
 from kiosk import backend as bk
 from kiosk import cardface
 from kiosk.availability import Needs
 from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
-from kiosk.commands import BackendOp, Outcome, Progress
+from kiosk.commands import Outcome, Progress
 from kiosk.endorsement import Rewrite, rewrite_decision
 from kiosk.flows.base import Flow
+from kiosk.flows.card_job import ProcedureJob
 from kiosk.flows.card_rewrite_views import SCREENS
 from kiosk.logevents import LogEvent
 from kiosk.policy import Refusal
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
-from kiosk.runtime import CHIP_WAIT_WALL_S
 from kiosk.view import Waiting
 
 C = "card_rewrite"
@@ -44,7 +43,7 @@ class CR(StrEnum):
     CARD_RETURNED = "card_returned"
 
 
-class CardRewriteFlow(Flow):
+class CardRewriteFlow(ProcedureJob, Flow):
     SERVICE = Service.CARD_REWRITE
     NEEDS = Needs((DeviceKind.PRINTER, DeviceKind.PERMIT_CARD, DeviceKind.BACKEND), may_retract=True)
     SCREENS = SCREENS
@@ -224,48 +223,12 @@ class CardRewriteFlow(Flow):
 
     # --- the card job -------------------------------------------------------------------------
 
-    @property
-    def busy_row(self) -> int | None:
-        return self.rw.row_id if self.rw is not None else None
+    def _procedure(self) -> CardRewrite | None:
+        return self.rw
 
-    def on_printer(self, event: PrinterResult) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.printer_result(event))
-
-    def on_chip(self, event: ChipResult) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.chip_result(event))
-
-    def on_chip_present(self, insertion: int) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.chip_arrived(insertion))
-
-    def on_taken(self) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.card_taken())
-
-    def on_operation_timeout(self) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.operation_timed_out())
-
-    def _backend(self, op: BackendOp, result: Any) -> None:
-        if self.rw is not None:
-            self._carry_out(self.rw.backend_result(op, result))
-
-    def _carry_out(self, progress: Progress) -> None:
-        rw = self.rw
-        assert rw is not None
+    def _outcomes(self, rw: CardRewrite, progress: Progress) -> None:
         core, s = self.core, self.core.session
-        core.run(progress, rw.session_id, self._backend)
-        if rw.awaiting_chip:
-            core.runtime.hold("encoder.field", CHIP_WAIT_WALL_S)
-            if not core.runtime.armed("operation"):
-                core.runtime.set_timer("operation", core.config.timeouts.device_operation)
-        else:
-            core.runtime.release("encoder.field")
         current = s.id == rw.session_id
-        if current and rw.in_flight is not None:
-            s.issuing_step = rw.in_flight.value
         for outcome in progress.outcomes:
             state = core.state
             if outcome is Outcome.PHASE_DONE:

@@ -11,24 +11,25 @@ from typing import Any
 from devices.events import ChipResult, PrinterResult
 from devices.status import DeviceKind
 from kiosk.chart import Trigger as T
-from kiosk.commands import BackendOp, Outcome, Progress
+from kiosk.commands import Outcome, Progress
 from kiosk.events import FaceRendered
+from kiosk.flows.card_job import ProcedureJob
 from kiosk.issuance import Issuance
 from kiosk.logevents import LogEvent
 from kiosk.permit_face import build_card_face, render_face
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason
-from kiosk.runtime import CHIP_WAIT_WALL_S
 
 ISSUING = "new_permit.issuing"
 TAKE_CARD = "new_permit.take_card"
 
 
-class Issuing:
+class Issuing(ProcedureJob):
     def __init__(self, core: Any, presented: StrEnum, taken: StrEnum) -> None:
         self.core = core
         self.presented, self.taken = presented, taken
         self.issuance: Issuance | None = None
+        self._quiet = False
 
     # --- entering the states -----------------------------------------------------------------
 
@@ -58,7 +59,9 @@ class Issuing:
         s = self.core.session
         self.issuance = Issuance.begin(permit_number, s.id, self.core.journal, self.core.insertions)
         self.core.card_job = self
-        self._carry_out(self.issuance.fail("backend", "decision_disagreed"), quiet=True)
+        self._quiet = True  # the flow says why itself
+        self._carry_out(self.issuance.fail("backend", "decision_disagreed"))
+        self._quiet = False
 
     def render_failed(self) -> None:
         if self.issuance is not None:
@@ -71,58 +74,29 @@ class Issuing:
 
     # --- the card job -------------------------------------------------------------------------
 
-    @property
-    def busy_row(self) -> int | None:
-        return self.issuance.row_id if self.issuance is not None else None
+    def _procedure(self) -> Issuance | None:
+        return self.issuance
 
     def on_printer(self, event: PrinterResult) -> None:
         if self.issuance is not None:
-            if event.op.value not in ("status",):
-                self.core.log.emit(LogEvent.ISSUANCE_STEP, session=self.issuance.session_id, step=event.op,
-                                   disposition="ok" if event.ok else str(event.error))
-            self._carry_out(self.issuance.printer_result(event))
+            self._step_logged(event.op, event.ok, event.error)
+        super().on_printer(event)
 
     def on_chip(self, event: ChipResult) -> None:
         if self.issuance is not None:
-            self.core.log.emit(LogEvent.ISSUANCE_STEP, session=self.issuance.session_id, step=event.op,
-                               disposition="ok" if event.ok else str(event.error))
-            self._carry_out(self.issuance.chip_result(event))
+            self._step_logged(event.op, event.ok, event.error)
+        super().on_chip(event)
 
-    def on_chip_present(self, insertion: int) -> None:
-        if self.issuance is not None:
-            self._carry_out(self.issuance.chip_arrived(insertion))
-
-    def on_taken(self) -> None:
-        if self.issuance is not None:
-            self._carry_out(self.issuance.card_taken())
-
-    def on_operation_timeout(self) -> None:
-        if self.issuance is not None:
-            self._carry_out(self.issuance.operation_timed_out())
-
-    def _backend(self, op: BackendOp, result: Any) -> None:
-        if self.issuance is not None:
-            self._carry_out(self.issuance.backend_result(op, result))
+    def _step_logged(self, op: Any, ok: bool, error: Any) -> None:
+        assert self.issuance is not None
+        self.core.log.emit(LogEvent.ISSUANCE_STEP, session=self.issuance.session_id, step=op,
+                           disposition="ok" if ok else str(error))
 
     # --- outcomes -----------------------------------------------------------------------------
 
-    def _carry_out(self, progress: Progress, quiet: bool = False) -> None:
-        issuance = self.issuance
-        assert issuance is not None
+    def _outcomes(self, issuance: Issuance, progress: Progress) -> None:
         core = self.core
-        core.run(progress, issuance.session_id, self._backend)
-        if issuance.awaiting_chip:
-            # The card is at the encoder and pcscd has yet to see it arrive: device time, bounded
-            # by the operation timer, not a pause in which the virtual clock may jump.
-            core.runtime.hold("encoder.field", CHIP_WAIT_WALL_S)
-            if not core.runtime.armed("operation"):
-                core.runtime.set_timer("operation", core.config.timeouts.device_operation)
-        else:
-            core.runtime.release("encoder.field")
-        in_flight = issuance.in_flight
         s = core.session
-        if in_flight is not None and s.id == issuance.session_id:
-            s.issuing_step = in_flight.value
         current = s.id == issuance.session_id
         for outcome in progress.outcomes:
             if outcome is Outcome.PRESENTED:
@@ -136,7 +110,7 @@ class Issuing:
                     core.fire(self.taken)
                 core.log.emit(LogEvent.ISSUANCE_ENDED, session=issuance.session_id,
                               permit_number=issuance.permit_number, disposition="taken")
-            elif outcome is Outcome.FAILED and not quiet:
+            elif outcome is Outcome.FAILED and not self._quiet:
                 core.log.emit(LogEvent.DEVICE_FAULT, session=issuance.session_id, device=progress.device,
                               error=progress.error)
                 if current and s.fault_device is None:
