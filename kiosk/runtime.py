@@ -87,10 +87,6 @@ class Runtime:
     def armed(self, name: str) -> bool:
         return name in self.timers
 
-    def left(self, name: str) -> float | None:
-        due = self.timers.get(name)
-        return None if due is None else max(0.0, due - self.clock.monotonic())
-
     def next_deadline(self) -> float | None:
         return min(self.timers.values()) if self.timers else None
 

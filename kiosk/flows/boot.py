@@ -71,10 +71,6 @@ class Boot(Flow):
             return True
         return False
 
-    def backend_health(self) -> None:
-        if self.core.state == "self_test":
-            self._maybe_self_tested()
-
     def _maybe_self_tested(self) -> None:
         if self.core.availability.heard_from(SELF_TESTED):
             self.core.runtime.cancel("self_test")
