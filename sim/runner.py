@@ -26,6 +26,7 @@ from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import View, Waiting
+from sim import answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
@@ -160,6 +161,10 @@ class ScenarioPlayer:
     def _expect_effect(self, seconds: float = 3.0) -> None:
         """A device action's consequence is on its way (the reader polls, the printer senses)."""
         self.effect_deadline = time.monotonic() + seconds
+
+    def tap(self, view: View, button_id: str) -> bool:
+        """Taps the button if it is on the screen and enabled (what a service's answers use)."""
+        return self._tap(view, button_id)
 
     def _tap(self, view: View, button_id: str) -> bool:
         button = next((b for b in view.all_buttons() if b.id == button_id and b.enabled), None)
@@ -301,18 +306,9 @@ class ScenarioPlayer:
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
             return self._tap(view, f"service.{self.scenario.service.value}")
-        if screen in ("new_permit.residence", "card_rewrite.residence"):
-            lives = who.registration.lives_there if who.registration is not None else True
-            return self._tap(view, "answer.yes" if lives else "answer.no")
-        if screen == "new_permit.photo":
-            return self._tap(view, "capture")
-        if screen == "new_permit.phone":
-            digits = str(view.data.get("digits", ""))
-            if not who.phone.startswith(digits):
-                return self._tap(view, "key.del")
-            if len(digits) < len(who.phone) and len(digits) < 11:
-                return self._tap(view, f"key.{who.phone[len(digits)]}")
-            return self._tap(view, "confirm") or self._tap(view, "cancel")
+        acted = answers.answer(self, view)
+        if acted is not None:
+            return acted
         if view.waiting_for is Waiting.TOUCH:
             return self._tap(view, "confirm")
         return False
