@@ -101,6 +101,9 @@ class Expect:
     large_text: bool | None = None
     chip_valid_until: date | None = None
     journal_open: int | None = None  # journal rows still unfinished when the run ends
+    # Approvals nobody accounts for when the run ends: the backend's approved-but-neither-confirmed-
+    # nor-voided issuances, plus the kiosk's applications sent and never answered or withdrawn.
+    approvals_open: int | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until", "journal_open"))
+                                 "chip_valid_until", "journal_open", "approvals_open"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -334,6 +337,7 @@ def _expect(data: Any) -> Expect:
         chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
         if "chip_valid_until" in data else None,
         journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
+        approvals_open=_int(data["approvals_open"], "expect.approvals_open") if "approvals_open" in data else None,
     )
 
 

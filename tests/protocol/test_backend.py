@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from kiosk.backend import (
+    ApplicationVoided,
     Approval,
     BackendClient,
     BackendFailure,
@@ -886,6 +887,42 @@ def test_policy_drift_at_apply_is_an_approval_valid_for_two_years(
     assert client.void_issuance(rid(), fair.permit.number, Reason.DEVICE_FAULT) == Voided(fair.permit.number)
 
 
+def test_a_lost_apply_reply_is_withdrawn_by_its_request_id(
+    client: BackendClient, inject: Callable[..., None], records: Callable[[], dict[str, Any]]
+) -> None:
+    """Issue 15, no approval stranded: the kiosk that lost the reply knows only the request id."""
+    lost = rid()
+    inject(op="apply", kind="drop", count=1)
+    assert isinstance(client.apply(lost, card("zheng"), True, "13912345678", photo("zheng")), BackendFailure)
+    withdraw = rid()
+    withdrawn = client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE)
+    assert isinstance(withdrawn, ApplicationVoided) and withdrawn.state == "voided"
+    number = withdrawn.permit_number
+    assert number is not None
+    assert next(i for i in records()["issuances"] if i["permit_number"] == number)["state"] == "voided"
+    assert client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE) == withdrawn  # a replay
+    # Nothing is stranded: the resident can apply again at once.
+    fair_rid = rid()
+    fair = client.apply(fair_rid, card("zheng"), True, "13912345678", photo("zheng"))
+    assert isinstance(fair, Approval)
+    # The application of a permit whose card was handed out is not withdrawn.
+    assert client.confirm_issuance(rid(), fair.permit.number, "SER-W") == Confirmed(fair.permit.number)
+    issued = client.void_application(rid(), fair_rid, Reason.BACKEND_UNAVAILABLE)
+    assert issued == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="ISSUANCE_STATE")
+
+
+def test_an_application_withdrawn_before_it_arrives_is_refused_when_it_does(client: BackendClient) -> None:
+    late = rid()
+    unseen = client.void_application(rid(), late, Reason.DEVICE_FAULT)
+    assert unseen == ApplicationVoided(late, "unseen", None)
+    refused = client.apply(late, card("yang"), True, "13912345678", photo("yang"))
+    assert refused == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="REQUEST_VOIDED")
+    refusal_rid = rid()
+    assert isinstance(client.apply(refusal_rid, card("zhao"), True, "13912345678", photo("zhao")), Refusal)
+    assert client.void_application(rid(), refusal_rid, Reason.DEVICE_FAULT) == ApplicationVoided(
+        refusal_rid, "refused", None)
+
+
 def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
     for op in ("precheck", "status", "confirm"):
         reply = sim.post("/sim/faults", json={"op": op, "kind": "policy_drift"})
@@ -1260,6 +1297,7 @@ def test_every_reply_and_request_matches_the_openapi_document(
         voided = dropped.permit.number
         assert c.void_issuance(rid(), voided, Reason.USER_CANCELLED) == Voided(voided)
         assert c.confirm_issuance(rid(), "SH20260000000", None).kind is FailureKind.REFUSED_REQUEST
+        assert isinstance(c.void_application(rid(), rid(), Reason.BACKEND_UNAVAILABLE), ApplicationVoided)
         reused = rid()
         c.face_check(reused, card("zhang"), photo("zhang"))
         assert c.face_check(reused, card("wu"), photo("zhang")).kind is FailureKind.REFUSED_REQUEST
