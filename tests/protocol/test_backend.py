@@ -923,6 +923,21 @@ def test_an_application_withdrawn_before_it_arrives_is_refused_when_it_does(clie
         refusal_rid, "refused", None)
 
 
+def test_an_approval_nobody_confirms_or_voids_lapses(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """With the lapse at 0 s, the approval made has lapsed by the resident's next request: it no
+    longer counts as a permit (no PERMIT_EXISTS), and the backend's records say why."""
+    server = launch(request, tmp_path, {"zheng": RESIDENTS["zheng"]}, extra_args=("--approval-ttl-s", "0"))
+    with BackendClient(server.url, TERMINAL) as client:
+        first = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(first, Approval)
+        second = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(second, Approval) and second.permit.number != first.permit.number
+        with httpx.Client(base_url=server.url) as raw:
+            issuances = {i["permit_number"]: i for i in raw.get("/sim/records").json()["issuances"]}
+        assert (issuances[first.permit.number]["state"], issuances[first.permit.number]["void_reason"]) == (
+            "voided", "APPROVAL_EXPIRED")
+
+
 def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
     for op in ("precheck", "status", "confirm"):
         reply = sim.post("/sim/faults", json={"op": op, "kind": "policy_drift"})
