@@ -20,7 +20,7 @@ class QrView:
     blur: float = 0.0  # Gaussian blur radius in pixels
     noise: float = 0.0  # sensor noise, peak levels (0-255 scale) either side
     contrast: float = 1.0  # 1: black on white paper; 0.2: dark grey on light grey
-    partial: float = 0.0  # fraction of the code's width pushed out of the picture (right edge)
+    partial: float = 0.0  # fraction of the code's width (quiet zone included) beyond the right edge
     size: float = 0.55  # the code's side (quiet zone included) as a fraction of the frame height
     brightness: float = 1.0  # the whole picture's gain
 
@@ -55,7 +55,9 @@ def render(payload: bytes | str, width: int = 640, height: int = 480, view: QrVi
     angle = view.rotation + rng.uniform(-0.5, 0.5)  # nobody holds a sheet perfectly still
     rotated = code.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
     mask = Image.new("L", code.size, 255).rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
-    x = round((width - rotated.width) / 2 + rng.uniform(-4, 4) + view.partial * side)
+    x = round((width - rotated.width) / 2 + rng.uniform(-4, 4))
+    if view.partial > 0:  # against the right edge, that fraction of it beyond
+        x = width - round(rotated.width * (1 - view.partial))
     y = round((height - rotated.height) / 2 + rng.uniform(-4, 4))
     frame.paste(rotated, (x, y), mask)
     if view.brightness != 1.0:
