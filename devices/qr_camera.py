@@ -95,9 +95,10 @@ class CameraQrScanner:
                 return self._reconnect_interval * 10
         if not self._open and not self._connect():
             return self._reconnect_interval
+        frame = self._read()
+        # Read after the frame: a frame taken after scanning was turned on is always decoded.
         with self._lock:
             scanning, generation = self._scanning, self._generation
-        frame = self._read()
         if frame is None:
             # A stalled stream often comes back after a reopen (a USB camera's reset).
             self._close()

@@ -21,6 +21,7 @@ class SceneFrameSource:
         self._kind = "nobody"
         self._key: str | None = None
         self._qr: tuple[bytes | str, QrView] | None = None  # a QR code in view instead of the scene
+        self._qr_frames: int | None = None  # frames left before the code is taken away (None: it stays)
         self._failing = False  # opens, but no frames come (a stalled camera)
         self._unplugged = False  # does not open at all (the device vanished)
         self._opened = False
@@ -33,10 +34,12 @@ class SceneFrameSource:
             self._kind, self._key = kind, face_key
             self._qr = None
 
-    def show_qr(self, payload: bytes | str, view: QrView | None = None) -> None:
-        """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...)."""
+    def show_qr(self, payload: bytes | str, view: QrView | None = None, frames: int | None = None) -> None:
+        """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...);
+        for the next `frames` frames only, then the scene behind it again (None: until `show`)."""
         with self._lock:
             self._qr = (payload, view or QrView())
+            self._qr_frames = frames
 
     def fail(self, on: bool) -> None:
         """The camera died: it still enumerates, but no frame arrives."""
@@ -66,6 +69,10 @@ class SceneFrameSource:
                 return None
             self._frames += 1
             kind, key, seed, qr = self._kind, self._key, self._frames, self._qr
+            if qr is not None and self._qr_frames is not None:
+                self._qr_frames -= 1
+                if self._qr_frames <= 0:
+                    self._qr = self._qr_frames = None
         # Drawn outside the lock: `show` from the panel never waits for a frame.
         width, height = self._size
         if qr is not None:

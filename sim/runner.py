@@ -31,6 +31,7 @@ from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, resid
 BOOTING = ("boot", "self_test", "recovery")
 ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (config/sim.toml [pcsc]): the hub's chips appear there
 AT_REST = ("ready.attract", "out_of_service")
+QR_HOLD_FRAMES = 3  # frames a code shown to the QR scanner's camera stays in view
 
 
 def post_tap(pos: tuple[int, int]) -> None:
@@ -199,7 +200,9 @@ class ScenarioPlayer:
             return True
         data = raw if raw is not None else (text or "").encode("utf-8")
         if qr.driver == "camera":
-            self.qr_camera.show_qr(data)
+            # Held up for a few frames, then lowered: a code still in view when the kiosk asks
+            # again would be read again (the decoders read a clean frame at the first try).
+            self.qr_camera.show_qr(data, frames=QR_HOLD_FRAMES)
         else:
             reply = self.hub.call("scan_payload", hex=data.hex())
             if not reply.get("ok") and reply.get("did") != "gone":
@@ -247,10 +250,11 @@ class ScenarioPlayer:
             if done:
                 self._expect_effect()
         elif step.do == "scan":
+            # As soon as a screen waits for a QR code: the scanner is on only then.
             raw = bytes.fromhex(step.payload_hex) if step.payload_hex is not None else None
-            done = self._scan(step.payload if raw is None else None, raw)
+            done = view.waiting_for is Waiting.QR and self._scan(step.payload if raw is None else None, raw)
         elif step.do == "show_proof":
-            done = self._show_proof(step.number or "")
+            done = view.waiting_for is Waiting.QR and self._show_proof(step.number or "")
         elif step.do == "wait":
             self.wait_until = self.clock.monotonic() + (step.seconds or 0.0)
             return True

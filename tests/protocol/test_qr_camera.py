@@ -203,3 +203,25 @@ def test_zxing_reads_a_rotated_noisy_low_contrast_frame() -> None:
 def test_an_unknown_decoder_name_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown QR decoder"):
         make_decoder("opencv")
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_both_decoders_read_every_clean_frame_at_the_first_try(name: str) -> None:
+    # What the runner relies on when it holds a code up for a few frames only (sim/runner.py).
+    decoder = make_decoder(name)
+    for seed in range(40):
+        frame = render(PAYLOAD, 640, 480, QrView(), seed=seed)
+        assert decoder.decode(640, 480, frame.tobytes()) == [PAYLOAD.encode()], seed
+
+
+def test_a_code_held_up_for_some_frames_is_lowered_after_them() -> None:
+    source = SceneFrameSource()
+    assert source.open()
+    decoder = make_decoder("zxing")
+    source.show_qr(PAYLOAD, frames=2)
+    seen = []
+    for _ in range(4):
+        frame = source.read()
+        assert frame is not None
+        seen.append(decoder.decode(*frame))
+    assert seen == [[PAYLOAD.encode()], [PAYLOAD.encode()], [], []]
