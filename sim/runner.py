@@ -605,6 +605,9 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
         report = player.report(hub_state, time.monotonic() - started)
         if keep_workdir:
             report["workdir"] = str(rig.workdir)
+    except ScenarioError as exc:  # what only the rig can tell (a fault the chosen QR driver cannot take)
+        print(f"scenario {path}: {exc}", file=sys.stderr)
+        return 2  # the rig is closed below
     except LaunchError as exc:
         report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
                   "duration_s": round(time.monotonic() - started, 3)}
