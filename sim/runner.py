@@ -27,6 +27,7 @@ from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import View, Waiting
 from sim import answers
+from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
@@ -94,6 +95,7 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class ScenarioPlayer:
             self.last_view = view
             self.stable = 0
             self.effect_deadline = 0.0
+            if view.screen == status_answers.SHOW and view.data and len(self.kiosk.finished) == self.start_count:
+                self.shown = status_answers.shown(view.data)
         else:
             self.stable += 1
         if view.screen in BOOTING:
@@ -333,6 +337,10 @@ class ScenarioPlayer:
             "kiosk_clock_s": round(self.clock.monotonic(), 3) if self.virtual else None,
             "screenshots": self.shots,
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
+            "shown": self.shown,
+            # every session of the run, in order: an offer taken starts a second one
+            "sessions": [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
+                         for f in self.kiosk.finished[self.start_count:]],
         }
         failures = list(self.failures) + check_expectations(self.scenario, report)
         report["passed"] = not failures
@@ -367,6 +375,15 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
+    shown = report.get("shown") or {}
+    for key, want in e.shown.items():
+        if key not in shown:
+            out.append(f"expected the status screen to show {key} {want!r}; it did not show it")
+        else:
+            differs(f"shown.{key}", want, shown[key])
+    if e.next_outcome is not None:
+        later = report.get("sessions", [])[1:]
+        differs("next_outcome", e.next_outcome.value, later[0]["outcome"] if later else None)
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out

@@ -20,7 +20,7 @@ from sim.backend.contract import Contract
 from sim.backend.face import FaceMatcher, decode_png
 from sim.backend.rules import Pack, add_months, window
 from sim.backend.store import Store
-from sim.backend.vocab import RELATIVES_HOME, CardType, IssuanceState, Kin, ProofKind, Reason
+from sim.backend.vocab import RELATIVES_HOME, CardType, IssuanceState, Kin, PointsState, ProofKind, Reason
 
 MAX_BODY = 8 * 1024 * 1024  # a permit photo as PNG in base64 stays far below this
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # the days the endorsement arithmetic reads
@@ -320,6 +320,9 @@ class Backend:
         app = self.store.latest_application(key) if key else None
         permit = self.store.permit_of(key) if key else None
         pts = d.points(permit, s.today, s.pack)
+        held = self.store.points(permit.number) if permit is not None else None
+        # SH-PTS-2: the notice is printed only for points that stand.
+        notice = held[1] if held is not None and pts.state is PointsState.VALID else None
         return Reply(200, {
             "registration": registration_json(reg, s.today, s.pack) if reg else None,
             "application": None if app is None else {
@@ -331,5 +334,6 @@ class Backend:
                 "window": window_json(permit.valid_until, s.today, s.pack),
                 "endorsement_state": d.shown_state(permit, s.today, s.pack).value},
             "points": {"state": pts.state.value, "valid_until": _iso(pts.valid_until),
-                       "reason": pts.reason.value if pts.reason else None},
+                       "reason": pts.reason.value if pts.reason else None,
+                       "value": held[0] if held is not None else None, "notice": notice},
         })
