@@ -58,8 +58,8 @@ def _items(c: w.Canvas) -> list[tuple[str, str]]:
         if d.get("permit_status") == "cancelled":
             out.append(("error", c.t(f"{k}.cancelled")))
         else:
-            out.append(("p", c.t(f"{k}.validity", until=_date(c, "permit_valid_until"),
-                                  card=_date(c, "card_valid_until"))))
+            out.append(("p", c.t(f"{k}.valid_until", date=_date(c, "permit_valid_until"))))
+            out.append(("p", c.t(f"{k}.card_shows", date=_date(c, "card_valid_until"))))
             out.extend(_endorsement(c))
     else:
         out.append(("p", c.t(f"{k}.no_permit")))
@@ -77,9 +77,11 @@ def _endorsement(c: w.Canvas) -> list[tuple[str, str]]:
     if state == "none":
         return []
     opens, closes = _date(c, "endorsement_opens"), _date(c, "endorsement_closes")
-    window = c.t(f"{k}.window_grace" if d.get("grace") else f"{k}.window", opens=opens, closes=closes,
+    window = c.t(f"{k}.window", opens=opens,
                  until=_date(c, "card_valid_until" if state == "passed" else "permit_valid_until"))
     out: list[tuple[str, str]] = [("p", c.t(f"{k}.endorsement.{state}")), ("p", window)]
+    if d.get("grace"):
+        out.append(("p", c.t(f"{k}.grace_until", date=closes)))
     step = f"{k}.next.{state}"
     if state == "grace":
         out.append(("warning", c.t(step, date=closes)))
@@ -106,13 +108,20 @@ def _points(c: w.Canvas) -> list[tuple[str, str]]:
     out.append((kind, c.t(f"{k}.points_state.{state}", date=until)))
     if d.get("points_notice"):
         out.append(("q", c.t(f"{k}.notice", number=str(d["points_notice"]))))
-        out.append(("q", c.t(f"{k}.qr_caption")))
+        caption = c.t(f"{k}.qr_caption")
+        if caption:  # large text: the code speaks for itself
+            out.append(("q", caption))
     return out
+
+
+# The smallest type of the ordinary mode (theme.small at 1080 wide): large text never goes below it.
+FLOOR = 38
 
 
 def _sizes(c: w.Canvas, scale: float) -> dict[str, int]:
     t = c.theme
-    return {"h": max(t.small, int(t.subtitle * scale)), "p": max(t.small, int(t.body * scale))}
+    floor = t.px(FLOOR)
+    return {"h": max(floor, int(t.subtitle * scale)), "p": max(floor, int(t.body * scale))}
 
 
 def _width(c: w.Canvas, role: str, qr: int) -> int:
@@ -153,7 +162,7 @@ def draw(c: w.Canvas) -> None:
     room = c.body.bottom - y
     # Everything on one screen: smaller type rather than a fact cut off (never below `small`).
     scale = 1.0
-    while scale > 0.6 and _heights(c, items, qr, scale) > room:
+    while scale > 0.5 and _heights(c, items, qr, scale) > room:
         scale -= 0.05
     sizes = _sizes(c, scale)
     left = c.body.left + t.px(20)
