@@ -95,6 +95,7 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.gave_up = False  # the resident's service was not offered at the menu
         self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
 
     # --- the frame hook -------------------------------------------------------------------
@@ -146,6 +147,8 @@ class ScenarioPlayer:
         if self.assist_only:
             return False
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
+            return True
+        if self.gave_up and view.screen in AT_REST and self.kiosk.session.service is None:
             return True
         # Out of service before any session started, and no step left that could wait for it to
         # come back: nobody can be served.
@@ -309,7 +312,12 @@ class ScenarioPlayer:
         if screen == "ready.attract":
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
-            return self._tap(view, f"service.{self.scenario.service.value}")
+            tile = f"service.{self.scenario.service.value}"
+            if any(b.id == tile and not b.enabled for b in view.buttons) and self.step_i >= len(self.steps):
+                # The service is not offered (other services are): the resident gives up and leaves.
+                self.gave_up = self._tap(view, "back")
+                return self.gave_up
+            return self._tap(view, tile)
         acted = answers.answer(self, view)
         if acted is not None:
             return acted
