@@ -892,8 +892,8 @@ def test_policy_drift_at_apply_is_an_approval_valid_for_two_years(
     assert client.void_issuance(rid(), fair.permit.number, Reason.DEVICE_FAULT) == Voided(fair.permit.number)
 
 
-def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
-    for op in ("precheck", "status", "confirm"):
+def test_policy_drift_strikes_only_apply_endorsement_and_status(sim: httpx.Client) -> None:
+    for op in ("precheck", "lookup", "confirm"):
         reply = sim.post("/sim/faults", json={"op": op, "kind": "policy_drift"})
         assert (reply.status_code, reply.json()) == (400, {"error": "MALFORMED_REQUEST", "field": "op"})
     assert sim.post("/sim/faults", json={"op": "*", "kind": "policy_drift", "count": 1}).is_success
@@ -1336,3 +1336,18 @@ def test_the_kiosks_status_reading_agrees_with_the_backend_for_everyone_on_recor
         report = client.query_status(rid(), card(key))
         assert isinstance(report, StatusReport), key
         assert disagreement(facts_of(report, card(key).birth, TODAY, pack)) is None, key
+
+
+def test_policy_drift_at_status_is_a_reading_the_kiosks_check_refuses(
+    client: BackendClient, inject: Callable[..., None]
+) -> None:
+    """SH-END-4, SH-PTS-1, SH-REG-7: a backend whose status reading is off the rules is caught."""
+    from kiosk.flows.status_query import disagreement, facts_of
+
+    pack = load_pack("shanghai")
+    for key, what in (("song", "endorsement"), ("qin", "points"), ("xu", None), ("zhao", "registration")):
+        inject(op="status", kind="policy_drift", count=1)
+        report = client.query_status(rid(), card(key))
+        assert isinstance(report, StatusReport), key
+        found = disagreement(facts_of(report, card(key).birth, TODAY, pack))
+        assert (found.what if found is not None else None) == what, key
