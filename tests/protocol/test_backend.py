@@ -1322,7 +1322,7 @@ def test_status_carries_the_points_and_the_notice_only_while_they_stand_sh_pts_1
     assert grace.permit.endorsement_state == "grace" and grace.points.state is PointsState.SUSPENDED
     assert (grace.points_value, grace.points_notice) == (40, None)
     assert grace.registration is not None and grace.registration.valid_through == date(2027, 1, 9)
-    nobody = client.query_status(rid(), card("xu"))
+    nobody = client.query_status(rid(), card("wang"))
     assert isinstance(nobody, StatusReport) and (nobody.points_value, nobody.points_notice) == (None, None)
 
 
@@ -1345,7 +1345,8 @@ def test_policy_drift_at_status_is_a_reading_the_kiosks_check_refuses(
     from kiosk.flows.status_query import disagreement, facts_of
 
     pack = load_pack("shanghai")
-    for key, what in (("song", "endorsement"), ("qin", "points"), ("xu", None), ("zhao", "registration")):
+    # wang: nothing on record (no test here registers her), so nothing for a drift to bend
+    for key, what in (("song", "endorsement"), ("qin", "points"), ("wang", None), ("zhao", "registration")):
         inject(op="status", kind="policy_drift", count=1)
         report = client.query_status(rid(), card(key))
         assert isinstance(report, StatusReport), key
