@@ -173,6 +173,7 @@ class RegistrationInfo:
     expires_on: date
     expired: bool
     address: str = field(repr=False)
+    valid_through: date | None = None  # add_months(declared, 12) - 1 day, as the backend reads it
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class PermitInfo:
     permit: PermitRecord
     card_valid_until: date
     window: WindowInfo
+    endorsement_state: str | None = None  # the backend's reading: passed | not_due | open | grace | lapsed
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ class StatusReport:
     application: ApplicationInfo | None
     permit: PermitInfo | None
     points: Points
+    points_value: int | None = None  # the points the backend holds (SH-PTS-2), None: none on record
+    points_notice: str | None = None  # the number of the points notice, while the points are valid
 
 
 

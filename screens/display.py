@@ -30,6 +30,8 @@ from screens import theme as th
 from screens import widgets as w
 from screens.text import Texts
 
+GOODBYE = "goodbye"  # every session ends on this screen
+
 
 @dataclass
 class _Layer:
@@ -90,6 +92,8 @@ class Display:
     # --- drawing ----------------------------------------------------------------
 
     def render(self, view: View) -> None:
+        if view.screen == GOODBYE and (self._last_view is None or self._last_view.screen != GOODBYE):
+            self.forget()
         spec = registry.lookup(view.screen)
         theme = self._themes[view.large_text]
         if self._press is not None and view.screen_id != self._press_screen:
@@ -126,6 +130,15 @@ class Display:
             if button.enabled:
                 painter(canvas, button, rect, True)
         self.frames += 1
+
+    def forget(self) -> None:
+        """SH-PRIV-1: when a session ends its data leaves the display too: the cached frames (and the
+        spare surfaces that still hold their pixels), the warning panels and the text caches (the
+        rendered lines of names, addresses and numbers)."""
+        self._layers.clear()
+        self._spare.clear()
+        self._panels.clear()
+        self.text.clear()
 
     def _recycle(self, layer: _Layer) -> None:
         if not self._spare:

@@ -57,6 +57,10 @@ from screens.new_permit import (
     verify_face,
 )
 from screens.ready import attract, menu
+from screens.status_query import done as sq_done
+from screens.status_query import lookup as sq_lookup
+from screens.status_query import read_id as sq_read_id
+from screens.status_query import show as sq_show
 
 STEPS = 6  # the new-permit progress hint: notice, ID card, photo, details, phone, card
 
@@ -88,6 +92,10 @@ SCREENS: dict[str, ModuleType] = {
     "card_rewrite.verify": cr_verify,
     "card_rewrite.return_card": cr_return_card,
     "card_rewrite.done": cr_done,
+    "status_query.read_id": sq_read_id,
+    "status_query.lookup": sq_lookup,
+    "status_query.show": sq_show,
+    "status_query.done": sq_done,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

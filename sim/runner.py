@@ -27,6 +27,7 @@ from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import View, Waiting
 from sim import answers
+from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
@@ -97,6 +98,8 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.gave_up = False  # the resident's service was not offered at the menu
+        self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -112,6 +115,8 @@ class ScenarioPlayer:
             self.last_view = view
             self.stable = 0
             self.effect_deadline = 0.0
+            if view.screen == status_answers.SHOW and view.data and len(self.kiosk.finished) == self.start_count:
+                self.shown = status_answers.shown(view.data)
         else:
             self.stable += 1
         if view.screen in BOOTING:
@@ -145,6 +150,8 @@ class ScenarioPlayer:
         if self.assist_only:
             return False
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
+            return True
+        if self.gave_up and view.screen in AT_REST and self.kiosk.session.service is None:
             return True
         # Out of service before any session started, and no step left that could wait for it to
         # come back: nobody can be served.
@@ -338,7 +345,12 @@ class ScenarioPlayer:
         if screen == "ready.attract":
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
-            return self._tap(view, f"service.{self.scenario.service.value}")
+            tile = f"service.{self.scenario.service.value}"
+            if any(b.id == tile and not b.enabled for b in view.buttons) and self.step_i >= len(self.steps):
+                # The service is not offered (other services are): the resident gives up and leaves.
+                self.gave_up = self._tap(view, "back")
+                return self.gave_up
+            return self._tap(view, tile)
         acted = answers.answer(self, view)
         if acted is not None:
             return acted
@@ -368,6 +380,10 @@ class ScenarioPlayer:
             "screenshots": self.shots,
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
             "approvals_open": approvals_open(self.kiosk, backend_records),
+            "shown": self.shown,
+            # every session of the run, in order: an offer taken starts a second one
+            "sessions": [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
+                         for f in self.kiosk.finished[self.start_count:]],
         }
         failures = list(self.failures) + check_expectations(self.scenario, report)
         report["passed"] = not failures
@@ -412,6 +428,15 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
     differs("approvals_open", e.approvals_open, report.get("approvals_open"))
+    shown = report.get("shown") or {}
+    for key, want in e.shown.items():
+        if key not in shown:
+            out.append(f"expected the status screen to show {key} {want!r}; it did not show it")
+        else:
+            differs(f"shown.{key}", want, shown[key])
+    if e.next_outcome is not None:
+        later = report.get("sessions", [])[1:]
+        differs("next_outcome", e.next_outcome.value, later[0]["outcome"] if later else None)
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out

@@ -48,6 +48,7 @@ class PermitSpec:
     status: PermitStatus
     endorsement: EndorsementState
     address_changed: bool = False  # SH-END-5: a move reported, not yet settled at a service centre
+    points: int | None = None  # the points the backend holds for the permit (SH-PTS-2); None: none
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class Expect:
     # Approvals nobody accounts for when the run ends: the backend's approved-but-neither-confirmed-
     # nor-voided issuances, plus the kiosk's applications sent and never answered or withdrawn.
     approvals_open: int | None = None
+    # [expect.shown]: the typed facts the status screen showed (SHOWN_KEYS), as ISO strings, bools, ints
+    shown: dict[str, Any] = field(default_factory=dict)
+    next_outcome: Outcome | None = None  # the outcome of the session an offer taken started
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ def _registration(data: Any, where: str) -> RegistrationSpec:
 def _permit(data: Any, where: str) -> PermitSpec:
     data = _table(data, where)
     _keys(data, where + ".", ("number", "issued", "valid_until"),
-          ("card_valid_until", "status", "endorsement", "address_changed"))
+          ("card_valid_until", "status", "endorsement", "address_changed", "points"))
     valid_until = _date(data["valid_until"], f"{where}.valid_until")
     return PermitSpec(
         number=_str(data, "number", where + "."),
@@ -221,6 +225,7 @@ def _permit(data: Any, where: str) -> PermitSpec:
         status=_enum(PermitStatus, data.get("status", "active"), f"{where}.status"),
         endorsement=_enum(EndorsementState, data.get("endorsement", "none"), f"{where}.endorsement"),
         address_changed=_bool(data, "address_changed", where + ".") if "address_changed" in data else False,
+        points=_int(data["points"], f"{where}.points") if "points" in data else None,
     )
 
 
@@ -339,7 +344,8 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until", "journal_open", "approvals_open"))
+                                 "chip_valid_until", "journal_open", "approvals_open", "shown",
+                                 "next_outcome"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -357,7 +363,38 @@ def _expect(data: Any) -> Expect:
         if "chip_valid_until" in data else None,
         journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
         approvals_open=_int(data["approvals_open"], "expect.approvals_open") if "approvals_open" in data else None,
+        shown=_shown(data["shown"]) if "shown" in data else {},
+        next_outcome=_enum(Outcome, data["next_outcome"], "expect.next_outcome") if "next_outcome" in data else None,
     )
+
+
+# [expect.shown] (the status query's screen): each key's kind of value.
+SHOWN_DATES = ("registration_valid_through", "permit_possible_on", "permit_valid_until", "card_valid_until",
+               "endorsement_opens", "endorsement_closes", "points_valid_until")
+SHOWN_CHOICES: dict[str, tuple[str, ...]] = {
+    "endorsement": ("passed", "not_due", "open", "grace", "lapsed", "none"),
+    "offered": ("new_permit", "card_rewrite", "registration", "none"),
+}
+SHOWN_KEYS = (*SHOWN_DATES, *SHOWN_CHOICES, "points_valid", "points")
+
+
+def _shown(data: Any) -> dict[str, Any]:
+    data = _table(data, "expect.shown")
+    _keys(data, "expect.shown.", (), SHOWN_KEYS)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"expect.shown.{key}"
+        if key in SHOWN_DATES:
+            out[key] = _date(value, where).isoformat()
+        elif key in SHOWN_CHOICES:
+            if value not in SHOWN_CHOICES[key]:
+                raise ScenarioError(f"{where}: {value!r} is not one of {' | '.join(SHOWN_CHOICES[key])}")
+            out[key] = value
+        elif key == "points_valid":
+            out[key] = _bool(data, key, "expect.shown.")
+        else:
+            out[key] = _int(value, where)
+    return out
 
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
@@ -436,5 +473,7 @@ def residents_json(scenario: Scenario) -> dict[str, Any]:
                 "card_valid_until": p.card_valid_until.isoformat(), "status": p.status.value,
                 "endorsement": p.endorsement.value, "address_changed": p.address_changed,
             }
+            if p.points is not None:
+                item["permit"]["points"] = p.points
         out[key] = item
     return {"residents": out}

@@ -21,7 +21,16 @@ from sim.backend.contract import Contract
 from sim.backend.face import FaceMatcher, decode_png
 from sim.backend.rules import Pack, add_months, window
 from sim.backend.store import Store
-from sim.backend.vocab import RELATIVES_HOME, CardType, IssuanceState, Kin, ProofKind, Reason
+from sim.backend.vocab import (
+    RELATIVES_HOME,
+    CardType,
+    IssuanceState,
+    Kin,
+    PointsState,
+    ProofKind,
+    Reason,
+    ShownState,
+)
 
 MAX_BODY = 8 * 1024 * 1024  # a permit photo as PNG in base64 stays far below this
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # the days the endorsement arithmetic reads
@@ -344,8 +353,18 @@ class Backend:
         app = self.store.latest_application(key) if key else None
         permit = self.store.permit_of(key) if key else None
         pts = d.points(permit, s.today, s.pack)
+        state = d.shown_state(permit, s.today, s.pack) if permit is not None else None
+        if call.drift and permit is not None:  # policy_drift: read as if an endorsement had passed
+            state = ShownState.PASSED
+            pts = d.Points(PointsState.VALID, add_months(permit.valid_until, s.pack.permit_months))
+        reg_facts = registration_json(reg, s.today, s.pack) if reg else None
+        if call.drift and reg_facts is not None and permit is None:  # a permit possible a month early
+            reg_facts["eligible_on"] = add_months(d.eligible_on(reg, s.pack), -1).isoformat()
+        held = self.store.points(permit.number) if permit is not None else None
+        # SH-PTS-2: the notice is printed only for points that stand.
+        notice = held[1] if held is not None and pts.state is PointsState.VALID else None
         return Reply(200, {
-            "registration": registration_json(reg, s.today, s.pack) if reg else None,
+            "registration": reg_facts,
             "application": None if app is None else {
                 "decided_on": app.decided_on.isoformat(), "approved": app.approved, "reason": app.reason,
                 "available_on": _iso(app.available_on), "permit_number": app.permit_number,
@@ -353,7 +372,8 @@ class Backend:
             "permit": None if permit is None else permit_json(permit) | {
                 "card_valid_until": permit.card_valid_until.isoformat(),
                 "window": window_json(permit.valid_until, s.today, s.pack),
-                "endorsement_state": d.shown_state(permit, s.today, s.pack).value},
+                "endorsement_state": state.value if state is not None else None},
             "points": {"state": pts.state.value, "valid_until": _iso(pts.valid_until),
-                       "reason": pts.reason.value if pts.reason else None},
+                       "reason": pts.reason.value if pts.reason else None,
+                       "value": held[0] if held is not None else None, "notice": notice},
         })

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS rewrites (
     terminal_id TEXT NOT NULL, card_serial TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT NOT NULL,
     rewritten_on TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS points (
+    permit_number TEXT PRIMARY KEY REFERENCES permits(number), value INTEGER NOT NULL, notice TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS requests (
     request_id TEXT PRIMARY KEY, op TEXT NOT NULL, digest TEXT NOT NULL, status INTEGER NOT NULL,
     reply TEXT NOT NULL
@@ -174,6 +177,11 @@ class Store:
         if row is None or (id_number is not None and row["holder_id"] != id_number):
             return None
         return _permit(row)
+
+    def points(self, number: str) -> tuple[int, str] | None:
+        """The points held for a permit and the number of its points notice (SH-PTS-2)."""
+        row = self._one("SELECT value, notice FROM points WHERE permit_number = ?", number)
+        return None if row is None else (int(row["value"]), str(row["notice"]))
 
     def issuance(self, number: str) -> IssuanceState | None:
         row = self._one("SELECT state FROM issuances WHERE permit_number = ?", number)
