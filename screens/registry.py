@@ -42,6 +42,11 @@ from screens.card_rewrite import residence as cr_residence
 from screens.card_rewrite import return_card as cr_return_card
 from screens.card_rewrite import rewrite as cr_rewrite
 from screens.card_rewrite import verify as cr_verify
+from screens.diagnostics import board as dg_board
+from screens.diagnostics import card_in as dg_card_in
+from screens.diagnostics import card_out as dg_card_out
+from screens.diagnostics import pin as dg_pin
+from screens.diagnostics import testing as dg_testing
 from screens.new_permit import (
     details,
     done,
@@ -88,6 +93,11 @@ SCREENS: dict[str, ModuleType] = {
     "card_rewrite.verify": cr_verify,
     "card_rewrite.return_card": cr_return_card,
     "card_rewrite.done": cr_done,
+    "diagnostics.card_in": dg_card_in,
+    "diagnostics.pin": dg_pin,
+    "diagnostics.board": dg_board,
+    "diagnostics.testing": dg_testing,
+    "diagnostics.card_out": dg_card_out,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

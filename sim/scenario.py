@@ -23,7 +23,7 @@ class ScenarioError(ValueError):
 DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backend")
 STEP_KINDS = (
     "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
-    "expect_screen", "auto",
+    "expect_screen", "auto", "insert_technician_card", "fault", "refill", "empty_bin",
 )
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
 
@@ -86,6 +86,11 @@ class Step:
     seconds: float | None = None
     screen: str | None = None
     payload: str | None = None
+    technician: str | None = None
+    device: str | None = None
+    kind: str | None = None
+    at: str | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,23 @@ class Expect:
     large_text: bool | None = None
     chip_valid_until: date | None = None
     journal_open: int | None = None  # journal rows still unfinished when the run ends
+    # diagnostics (service = "diagnostics")
+    diagnostics_entered: bool | None = None
+    pin_lockout_s: int | None = None  # the lockout imposed by the session's last wrong PIN (0: none)
+    audit_includes: tuple[str, ...] = ()
+    selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail
+    export_clean: bool | None = None  # an export was written and holds no resident's data
+    resident_served: bool | None = None  # whether any resident's session ran
+
+
+@dataclass(frozen=True)
+class TechnicianSpec:
+    key: str
+    card_id: str
+    pin: str = field(repr=False)
+    status: str = "active"  # active | revoked
+    valid_until: date | None = None
+    role: str = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -115,10 +137,16 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expect
     path: Path | None = None
+    technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
+    technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
 
     @property
     def who(self) -> ResidentSpec:
         return self.residents[self.resident]
+
+    @property
+    def diagnostics(self) -> bool:
+        return self.technician is not None
 
 
 # --- validation helpers -----------------------------------------------------------------------
@@ -284,6 +312,10 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "wait": ("seconds",),
     "expect_screen": ("screen",),
     "auto": (),
+    "insert_technician_card": ("technician",),
+    "fault": ("device", "kind", "at"),
+    "refill": ("count",),
+    "empty_bin": (),
 }
 
 
@@ -294,6 +326,12 @@ def _step(i: int, data: Any) -> Step:
     if do not in STEP_FIELDS:
         raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
     optional = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    if do == "insert_technician_card":
+        optional = ("technician",)
+    elif do == "fault":
+        optional = ("at",)
+    elif do == "refill":
+        optional = ("count",)
     required = tuple(f for f in STEP_FIELDS[do] if f not in optional)
     _keys(data, where + ".", ("do", *required), optional)
     seconds = data.get("seconds")
@@ -310,6 +348,11 @@ def _step(i: int, data: Any) -> Step:
         seconds=float(seconds) if seconds is not None else None,
         screen=data.get("screen"),
         payload=data.get("payload"),
+        technician=data.get("technician"),
+        device=data.get("device"),
+        kind=data.get("kind"),
+        at=data.get("at"),
+        count=_int(data["count"], f"{where}.count") if "count" in data else None,
     )
 
 
@@ -317,7 +360,8 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until", "journal_open"))
+                                 "chip_valid_until", "journal_open", "diagnostics_entered", "pin_lockout_s",
+                                 "audit_includes", "selftests", "export_clean", "resident_served"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -334,17 +378,72 @@ def _expect(data: Any) -> Expect:
         chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
         if "chip_valid_until" in data else None,
         journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
+        **_diagnostics_expect(data),
+    )
+
+
+def _diagnostics_expect(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("diagnostics_entered", "export_clean", "resident_served"):
+        if key in data:
+            out[key] = _bool(data, key, "expect.")
+    if "pin_lockout_s" in data:
+        out["pin_lockout_s"] = _int(data["pin_lockout_s"], "expect.pin_lockout_s")
+    audit = data.get("audit_includes", [])
+    if not isinstance(audit, list) or not all(isinstance(x, str) for x in audit):
+        raise ScenarioError("expect.audit_includes: expected a list of audit actions")
+    out["audit_includes"] = tuple(audit)
+    if "selftests" in data:
+        tests = _table(data["selftests"], "expect.selftests")
+        for key, value in tests.items():
+            if value not in ("pass", "fail"):
+                raise ScenarioError(f"expect.selftests.{key}: expected pass or fail")
+            if key.split(".", 1)[0] not in DEVICES:
+                raise ScenarioError(f"expect.selftests.{key}: {key!r} is not a device")
+        out["selftests"] = dict(tests)
+    return out
+
+
+def _technician(key: str, data: Any) -> TechnicianSpec:
+    where = f"technicians.{key}"
+    data = _table(data, where)
+    _keys(data, where + ".", ("card_id", "pin"), ("status", "valid_until", "role"))
+    status = _str(data, "status", where + ".", "active")
+    if status not in ("active", "revoked"):
+        raise ScenarioError(f"{where}.status: expected active or revoked")
+    pin = data["pin"]
+    if isinstance(pin, int) and not isinstance(pin, bool):
+        raise ScenarioError(f"{where}.pin: write the PIN as a string (a leading zero counts)")
+    pin = _str(data, "pin", where + ".")
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        raise ScenarioError(f"{where}.pin: expected 4 to 8 digits")
+    return TechnicianSpec(
+        key=key, card_id=_str(data, "card_id", where + "."), pin=pin, status=status,
+        valid_until=_date(data["valid_until"], f"{where}.valid_until") if "valid_until" in data else None,
+        role=_str(data, "role", where + ".", "maintenance"),
     )
 
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
-    _keys(data, "", ("today", "resident", "residents"),
-          ("name", "policy", "service", "faults", "steps", "expect"))
-    residents_raw = _table(data["residents"], "residents")
+    diagnostics = data.get("service") == "diagnostics"
+    if diagnostics:
+        _keys(data, "", ("today", "technician", "technicians"),
+              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents"))
+    else:
+        _keys(data, "", ("today", "resident", "residents"),
+              ("name", "policy", "service", "faults", "steps", "expect"))
+    residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
-    resident = _str(data, "resident", "")
-    if resident not in residents:
+    resident = _str(data, "resident", "", "")
+    if (resident or not diagnostics) and resident not in residents:
         raise ScenarioError(f"resident: {resident!r} is not defined under [residents]")
+    technicians: dict[str, TechnicianSpec] = {}
+    technician: str | None = None
+    if diagnostics:
+        technicians = {k: _technician(k, v) for k, v in _table(data["technicians"], "technicians").items()}
+        technician = _str(data, "technician", "")
+        if technician not in technicians:
+            raise ScenarioError(f"technician: {technician!r} is not defined under [technicians]")
     faults = data.get("faults", [])
     steps = data.get("steps", [])
     if not isinstance(faults, list):
@@ -353,6 +452,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         raise ScenarioError("steps: expected an array of tables [[steps]]")
     parsed_steps = tuple(_step(i, s) for i, s in enumerate(steps))
     for i, step in enumerate(parsed_steps):
+        if step.technician is not None and step.technician not in technicians:
+            raise ScenarioError(f"steps[{i}].technician: {step.technician!r} is not defined under [technicians]")
+        if step.do == "fault" and step.device not in DEVICES:
+            raise ScenarioError(f"steps[{i}].device: {step.device!r} is not one of {' | '.join(DEVICES)}")
         if step.resident is not None and step.resident not in residents and not (
             step.do == "face" and step.resident in FACE_SCENES
         ):
@@ -364,13 +467,16 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
         policy=policy,
-        service=_enum(Service, data.get("service", "new_permit"), "service"),
+        # Diagnostics is a mode, not a resident's service: its scenarios carry no service of the menu.
+        service=Service.NEW_PERMIT if diagnostics else _enum(Service, data.get("service", "new_permit"), "service"),
         resident=resident,
         residents=residents,
         faults=tuple(_fault(i, f) for i, f in enumerate(faults)),
         steps=parsed_steps,
         expect=_expect(data.get("expect", {})),
         path=path,
+        technician=technician,
+        technicians=technicians,
     )
 
 

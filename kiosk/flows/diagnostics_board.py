@@ -1,0 +1,164 @@
+"""The device board and the technician's actions in diagnostics (kiosk/flows/diagnostics.py).
+
+The board is built from the one status model (devices/status.py) as the availability keeps it:
+each device's state, media, supplies and model/serial/firmware, and its one cause in fixed codes
+(kiosk/selftest.py) that the screen puts into words with what to do. Actions: record a refill
+or an emptied reject bin (the printer's sensors give the counts), reset the counters, take the
+terminal out of service and back (kept across a restart), export a readiness report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from devices.status import DeviceKind, SupplyLevel
+from kiosk import diagnostics_counters as dc
+from kiosk import selftest as stt
+from kiosk.diagnostics_store import AuditAction
+from kiosk.flows.diagnostics_tests import Tests
+from kiosk.logevents import LogEvent
+
+EXPORT_DAYS = 7  # the period an export covers, up to now
+ALERT_LEVELS: dict[str, tuple[SupplyLevel, ...]] = {
+    "hopper": (SupplyLevel.LOW, SupplyLevel.EMPTY), "reject_bin": (SupplyLevel.HIGH, SupplyLevel.FULL),
+}
+
+
+@dataclass
+class DiagState:
+    """The technician's side of the mode, in `session.service_data` (dropped when the mode ends)."""
+
+    card_id: str = ""
+    role: str = ""
+    valid_until: str = ""
+    digits: str = field(default="", repr=False)  # the PIN being typed: memory only, cleared once checked
+    problem: str = ""  # why the card goes back: revoked, expired, locked, not_a_technician_card, left, idle
+    lockout_s: int = 0
+    last_lockout_s: int = 0
+    tries_left: int = 3
+    wrong: bool = False
+    entered: bool = False
+    notice: str = ""  # what the last action did, a fixed code
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    supplies: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, Any] = field(default_factory=dict)
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    testing: str = ""  # the self-test running now, "device.test"
+    held_out: bool = False
+
+
+class Board:
+    def __init__(self, flow: Any) -> None:
+        self.flow = flow
+        self.core = flow.core
+        self.tests = Tests(flow)
+        self._alerted: set[str] = set()
+
+    # --- the board ----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        s, a = self.flow.st, self.core.availability
+        rows = []
+        for kind in stt.BOARD_ORDER:
+            st = a.status.get(kind)
+            cause = stt.cause_of(kind, st)
+            rows.append({
+                "device": kind.value, "state": st.state.value if st else "not_installed",
+                "media": st.media.value if st else "none", "model": st.info.model if st else "",
+                "serial": st.info.serial if st else "", "firmware": st.info.firmware if st else "",
+                "cause": cause,
+            })
+        s.rows = rows
+        s.held_out = a.held_out
+        printer = a.status.get(DeviceKind.PRINTER)
+        s.supplies = [{"name": x.name, "level": x.level.value, "count": x.count, "threshold": x.threshold}
+                      for x in (printer.supplies if printer else ())]
+        self.alerts()
+        store = self.flow.store
+        if store is not None:
+            reset = store.last_audit(AuditAction.COUNTERS_RESET)
+            since = reset.at if reset else None
+            rows_ = self.core.journal.rows() if self.core.journal is not None else []
+            s.counters = dc.counters(dc.log_records(self.core.config.logging.file), rows_, since)
+            latest = store.latest_selftests()
+            s.tests = [{"device": r.device, "test": r.test, "outcome": r.outcome.value, "message": r.message}
+                       for r in sorted(latest.values(), key=lambda r: r.id)]
+
+    def alerts(self) -> None:
+        """Low supplies are logged once per level reached (the attract screen's service line shows a
+        service made impossible by them)."""
+        for sup in self.flow.st.supplies:
+            key = f"{sup['name']}:{sup['level']}"
+            if sup["level"] in ALERT_LEVELS.get(sup["name"], ()) and key not in self._alerted:
+                self._alerted.add(key)
+                self.core.log.emit(LogEvent.SUPPLY_ALERT, supply=sup["name"], level=sup["level"])
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action(self, target: str) -> bool:
+        s, a = self.flow.st, self.core.availability
+        if self.core.state != "diagnostics.board":
+            return False
+        printer = a.status.get(DeviceKind.PRINTER)
+        if target == "diag.refilled":
+            hopper = printer.supply("hopper") if printer else None
+            count = hopper.count if hopper is not None and hopper.count is not None else -1
+            self.flow.audit(AuditAction.REFILL, f"hopper={count}")
+            s.notice = "refilled"
+        elif target == "diag.bin_emptied":
+            bin_ = printer.supply("reject_bin") if printer else None
+            count = bin_.count if bin_ is not None and bin_.count is not None else -1
+            self.flow.audit(AuditAction.BIN_EMPTIED, f"bin={count}")
+            s.notice = "bin_emptied"
+        elif target == "diag.counters_reset":
+            self.flow.audit(AuditAction.COUNTERS_RESET)
+            s.notice = "counters_reset"
+        elif target == "diag.out_of_service":
+            a.held_out = True
+            self.flow.audit(AuditAction.OUT_OF_SERVICE)
+            s.notice = "out_of_service"
+        elif target == "diag.in_service":
+            a.held_out = False
+            self.flow.audit(AuditAction.BACK_IN_SERVICE)
+            s.notice = "in_service"
+        elif target == "diag.export":
+            self.export()
+        else:
+            return False
+        self.core.services_changed()
+        self.refresh()
+        return True
+
+    def restore_hold(self) -> None:
+        """Out of service by a technician stays so across a restart, until one puts it back."""
+        store = self.flow.store
+        if store is None:
+            return
+        out, back = store.last_audit(AuditAction.OUT_OF_SERVICE), store.last_audit(AuditAction.BACK_IN_SERVICE)
+        self.core.availability.held_out = out is not None and (back is None or back.id < out.id)
+
+    def export(self) -> None:
+        from kiosk.diagnostics_export import write_export
+
+        s, store = self.flow.st, self.flow.store
+        now = self.core.clock.now()
+        since = (now - timedelta(days=EXPORT_DAYS)).isoformat(timespec="seconds")
+        until = now.isoformat(timespec="seconds")
+        if store is None:
+            s.notice = "export_failed"
+            return
+        try:
+            folder = write_export(self.core.config.diagnostics.export_dir, self.core.config.terminal.id, since, until,
+                                  s.rows, s.supplies, s.counters, store, self.core.journal,
+                                  self.core.config.logging.file)
+        except OSError:
+            self.flow.audit(AuditAction.EXPORT, "failed")
+            s.notice = "export_failed"
+            return
+        self.flow.audit(AuditAction.EXPORT, folder)
+        s.notice = "exported"
+
+    def on_timer(self, name: str) -> None:
+        self.tests.on_timer(name)
