@@ -24,16 +24,16 @@ WIDTH = 1240
 LINE = 22
 
 
-def write_export(export_dir: str, terminal: str, since: str, until: str, board: list[dict[str, Any]],
+def write_export(export_dir: str, terminal: str, at: str, since: str, until: str, board: list[dict[str, Any]],
                  supplies: list[dict[str, Any]], counters: dict[str, Any], store: DiagnosticsStore,
                  journal: Journal | None, log_file: str) -> str:
     """Writes the export; returns the folder's name (a fixed-charset code, for the audit trail)."""
-    stamp = until.replace("-", "").replace(":", "")
+    stamp = at.replace("-", "").replace(":", "")
     name = f"{terminal}-{stamp}"
     folder = Path(export_dir) / name
     folder.mkdir(parents=True, exist_ok=True)
     tests = [r.__dict__ | {"outcome": r.outcome.value} for r in store.latest_selftests().values()]
-    _report_png(folder / "readiness.png", terminal, until, board, tests, supplies, counters)
+    _report_png(folder / "readiness.png", terminal, at, board, tests, supplies, counters)
     with (folder / "log.jsonl").open("w", encoding="utf-8") as fh:
         for record in dc.log_records(log_file):
             if dc.in_period(str(record.get("t", "")), since, until):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import idnumber
+from kiosk.diagnostics_counters import log_records
 from kiosk.diagnostics_store import DiagnosticsStore
 from sim.scenario import Scenario, Step
 
@@ -96,6 +97,9 @@ def report_fields(player: Any) -> dict[str, Any]:
         "selftest_messages": messages,
         "exports": exports,
         "export_dir": player.kiosk.config.diagnostics.export_dir,
+        # ID cards the kiosk read during the run (none while a technician is in: the reader is off).
+        "id_cards_read": sum(1 for r in log_records(player.kiosk.config.logging.file)
+                             if r.get("event") == "ID_CARD_READ"),
     }
 
 

@@ -267,6 +267,9 @@ class Diagnostics(ProcedureJob, Flow):
         if self.core.state.startswith(D + "."):
             self.board.refresh()
             self.core.services_changed()
+            if device is DeviceKind.PRINTER:
+                self.board.tests.printer_status()
+                self.board.printer_status()
             return True
         return False
 

@@ -55,6 +55,7 @@ class Board:
         self.core = flow.core
         self.tests = Tests(flow)
         self._alerted: set[str] = set()
+        self._supply_records: list[str] = []
 
     # --- the board ----------------------------------------------------------------------------
 
@@ -101,17 +102,12 @@ class Board:
         s, a = self.flow.st, self.core.availability
         if self.core.state != "diagnostics.board":
             return False
-        printer = a.status.get(DeviceKind.PRINTER)
-        if target == "diag.refilled":
-            hopper = printer.supply("hopper") if printer else None
-            count = hopper.count if hopper is not None and hopper.count is not None else -1
-            self.flow.audit(AuditAction.REFILL, f"hopper={count}")
-            s.notice = "refilled"
-        elif target == "diag.bin_emptied":
-            bin_ = printer.supply("reject_bin") if printer else None
-            count = bin_.count if bin_ is not None and bin_.count is not None else -1
-            self.flow.audit(AuditAction.BIN_EMPTIED, f"bin={count}")
-            s.notice = "bin_emptied"
+        if target in ("diag.refilled", "diag.bin_emptied"):
+            # Recorded with the counts the printer's sensors give now, not the last poll's.
+            self._supply_records.append(target)
+            self.core.runtime.pending.add("diag.supply")
+            self.core.ports.printer.refresh_status()
+            return True
         elif target == "diag.counters_reset":
             self.flow.audit(AuditAction.COUNTERS_RESET)
             s.notice = "counters_reset"
@@ -131,6 +127,24 @@ class Board:
         self.refresh()
         return True
 
+    def printer_status(self) -> None:
+        """A fresh printer status: the refills and emptied bins waiting for it are recorded."""
+        if not self._supply_records:
+            return
+        s = self.flow.st
+        printer = self.core.availability.status.get(DeviceKind.PRINTER)
+        for target in self._supply_records:
+            name, action = ("hopper", AuditAction.REFILL) if target == "diag.refilled" else \
+                ("reject_bin", AuditAction.BIN_EMPTIED)
+            supply = printer.supply(name) if printer is not None else None
+            count = supply.count if supply is not None and supply.count is not None else -1
+            self.flow.audit(action, f"{'hopper' if name == 'hopper' else 'bin'}={count}")
+            s.notice = "refilled" if action is AuditAction.REFILL else "bin_emptied"
+        self._supply_records.clear()
+        self.core.runtime.pending.discard("diag.supply")
+        self.core.services_changed()
+        self.refresh()
+
     def restore_hold(self) -> None:
         """Out of service by a technician stays so across a restart, until one puts it back."""
         store = self.flow.store
@@ -144,13 +158,15 @@ class Board:
 
         s, store = self.flow.st, self.flow.store
         now = self.core.clock.now()
+        # The last EXPORT_DAYS days through the end of today.
         since = (now - timedelta(days=EXPORT_DAYS)).isoformat(timespec="seconds")
-        until = now.isoformat(timespec="seconds")
+        until = f"{now.date().isoformat()}T23:59:59"
         if store is None:
             s.notice = "export_failed"
             return
         try:
-            folder = write_export(self.core.config.diagnostics.export_dir, self.core.config.terminal.id, since, until,
+            folder = write_export(self.core.config.diagnostics.export_dir, self.core.config.terminal.id,
+                                  now.isoformat(timespec="seconds"), since, until,
                                   s.rows, s.supplies, s.counters, store, self.core.journal,
                                   self.core.config.logging.file)
         except OSError:

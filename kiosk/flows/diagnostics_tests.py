@@ -78,8 +78,20 @@ class Tests:
 
             self.core.runtime.call("diag_health", timed, "", then=self._health)
             return True
+        if device is DeviceKind.PRINTER and a.status.get(device) is not None:
+            # A STATUS round trip now: the printer's answer (or its silence), not the last poll's.
+            self.core.runtime.pending.add("diag.printer_status")
+            self.core.ports.printer.refresh_status()
+            return True
         self._verdict(stt.status_test(device, test, a.status.get(device)), later=False)
         return False
+
+    def printer_status(self) -> None:
+        """The printer's status arrived (a refresh always posts one)."""
+        if self.current == (DeviceKind.PRINTER, stt.Test.STATUS) and "diag.printer_status" in self.core.runtime.pending:
+            self.core.runtime.pending.discard("diag.printer_status")
+            self._verdict(stt.status_test(DeviceKind.PRINTER, stt.Test.STATUS,
+                                          self.core.availability.status.get(DeviceKind.PRINTER)))
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -38,68 +38,59 @@ def _rows(data: Any) -> list[dict[str, Any]]:
 def draw(c: w.Canvas) -> None:
     t = c.theme
     small, body = t.small, t.body
-    lh_s = c.text.line_height(small)
+    lh_s, lh_b = c.text.line_height(small), c.text.line_height(body)
+    left, indent = c.body.left, c.body.left + t.px(40)
     y = c.body.top
-    c.line(c.t("diag.board.title", card=c.data.get("card_id", "")), t.subtitle, th.TEXT, c.body.left, y, strong=True)
+    c.line(c.t("diag.board.title", card=c.data.get("card_id", "")), t.subtitle, th.TEXT, left, y, strong=True)
     y += c.text.line_height(t.subtitle) + t.px(6)
     notice = c.data.get("notice")
     if notice:
-        y = c.banner(c.t_opt(f"diag.notice.{notice}") or str(notice), y, "success" if notice != "export_failed"
-                     else "error")
+        kind = "error" if notice == "export_failed" else "success"
+        y = c.banner(c.t_opt(f"diag.notice.{notice}") or str(notice), y, kind)
+    tests: dict[str, list[dict[str, Any]]] = {}
+    for x in _rows(c.data.get("tests")):
+        tests.setdefault(str(x.get("device")), []).append(x)
     for r in _rows(c.data.get("rows")):
-        cause = str(r.get("cause", "ok"))
-        ok = cause == "ok"
+        device, cause = str(r.get("device")), str(r.get("cause", "ok"))
+        mine = tests.get(device, [])
+        failed = [x for x in mine if x.get("outcome") != "pass"]
+        ok = cause == "ok" and not failed
         color = th.SUCCESS if ok else (th.DISABLED_TEXT if cause == "not_installed" else th.ERROR)
-        pygame.draw.circle(c.surface, color, (c.body.left + t.px(14), y + lh_s // 2 + t.px(4)), t.px(12))
-        state = c.t_opt(f"diag.state.{r.get('state')}") or str(r.get("state"))
-        head = f"{device_name(c, str(r.get('device')))}  ·  {state}"
+        pygame.draw.circle(c.surface, color, (left + t.px(14), y + lh_b // 2), t.px(12))
+        parts = [device_name(c, device), c.t_opt(f"diag.state.{r.get('state')}") or str(r.get("state"))]
         media = str(r.get("media") or "none")
         if media != "none":
-            head += f"  ·  {c.t('diag.media_at', media=c.t_opt('diag.media.' + media) or media)}"
-        c.line(head, body, th.TEXT, c.body.left + t.px(40), y, strong=True)
-        y += c.text.line_height(body)
+            parts.append(c.t("diag.media_at", media=c.t_opt(f"diag.media.{media}") or media))
+        if mine:
+            parts.append(c.t("diag.board.selftest", result=c.t("diag.fail") if failed else c.t("diag.pass")))
+        y = c.paragraph(" · ".join(parts), pygame.Rect(indent, y, c.body.right - indent, lh_b * 2), body, th.TEXT,
+                        strong=True)
         ident = "  ".join(str(x) for x in (r.get("model"), r.get("serial"), r.get("firmware")) if x)
         if ident:
-            c.line(ident, small, th.MUTED, c.body.left + t.px(40), y)
+            c.line(ident, small, th.MUTED, indent, y)
             y += lh_s
-        if not ok:
-            text = (c.t_opt(f"diag.cause.{cause}") or cause) + "  " + (c.t_opt(f"diag.advice.{cause}") or "")
-            y = c.paragraph(text, pygame.Rect(c.body.left + t.px(40), y, c.body.width - t.px(40), lh_s * 3), small,
-                            th.ERROR)
-        y += t.px(8)
-    y += t.px(6)
-    c.line(c.t("diag.board.supplies"), body, th.MUTED, c.body.left, y, strong=True)
-    y += c.text.line_height(body)
-    for s in _rows(c.data.get("supplies")):
-        name = c.t_opt(f"diag.supply.{s.get('name')}") or str(s.get("name"))
-        level = c.t_opt(f"diag.level.{s.get('level')}") or str(s.get("level"))
-        c.line(f"{name}: {s.get('count')}  ({level})", small, th.TEXT, c.body.left + t.px(40), y)
+        causes = [cause] if cause not in ("ok", "not_installed") else []
+        causes += [str(x.get("message", "")).split(":", 1)[0] for x in failed]
+        for code in dict.fromkeys(causes):
+            text = (c.t_opt(f"diag.cause.{code}") or code) + " " + (c.t_opt(f"diag.advice.{code}") or "")
+            y = c.paragraph(text, pygame.Rect(indent, y, c.body.right - indent, lh_s * 2), small, th.ERROR, fit=True)
+        y += t.px(6)
+    y += t.px(4)
+    c.line(c.t("diag.board.supplies"), body, th.MUTED, left, y, strong=True)
+    y += lh_b
+    for sup in _rows(c.data.get("supplies")):
+        name = c.t_opt(f"diag.supply.{sup.get('name')}") or str(sup.get("name"))
+        level = c.t_opt(f"diag.level.{sup.get('level')}") or str(sup.get("level"))
+        c.line(f"{name}: {sup.get('count')}  ({level})", small, th.TEXT, indent, y)
         y += lh_s
-    tests = _rows(c.data.get("tests"))
-    if tests:
-        y += t.px(6)
-        c.line(c.t("diag.board.tests"), body, th.MUTED, c.body.left, y, strong=True)
-        y += c.text.line_height(body)
-        for x in tests:
-            passed = x.get("outcome") == "pass"
-            word = c.t("diag.pass") if passed else c.t("diag.fail")
-            cause = str(x.get("message", "")).split(":", 1)[0]
-            extra = "" if passed else "  " + (c.t_opt(f"diag.cause.{cause}") or cause)
-            test = c.t_opt(f"diag.test.{x.get('test')}") or str(x.get("test"))
-            c.line(f"{device_name(c, str(x.get('device')))} / {test}: {word}{extra}", small,
-                   th.SUCCESS if passed else th.ERROR, c.body.left + t.px(40), y)
-            y += lh_s
     counters = c.data.get("counters") or {}
-    if isinstance(counters, dict) and counters and y + 2 * lh_s < c.body.bottom:
-        y += t.px(6)
-        c.line(c.t("diag.board.counters"), body, th.MUTED, c.body.left, y, strong=True)
-        y += c.text.line_height(body)
+    if isinstance(counters, dict) and counters and y + lh_b + lh_s < c.body.bottom:
+        y += t.px(4)
+        c.line(c.t("diag.board.counters"), body, th.MUTED, left, y, strong=True)
+        y += lh_b
         plain = [f"{c.t_opt('diag.counter.' + k) or k} {v}" for k, v in counters.items() if not isinstance(v, dict)]
-        c.paragraph("  ·  ".join(plain), pygame.Rect(c.body.left + t.px(40), y, c.body.width - t.px(40), lh_s * 2),
-                    small, th.TEXT)
-        y += lh_s * 2
         refusals = counters.get("refusals") or {}
         if isinstance(refusals, dict) and refusals:
-            text = c.t("diag.counter.refusals") + " " + ", ".join(f"{k} {v}" for k, v in refusals.items())
-            c.paragraph(text, pygame.Rect(c.body.left + t.px(40), y, c.body.width - t.px(40), lh_s * 2), small,
-                        th.TEXT)
+            plain.append(c.t("diag.counter.refusals") + " " + ", ".join(f"{k} {v}" for k, v in refusals.items()))
+        c.paragraph("  ·  ".join(plain), pygame.Rect(indent, y, c.body.right - indent, c.body.bottom - y), small,
+                    th.TEXT, fit=True)
