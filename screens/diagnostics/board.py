@@ -22,8 +22,11 @@ from screens import widgets as w
 
 def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
     area = theme.content_rect(False)
-    rows = [list(view.buttons[i:i + 2]) for i in range(0, len(view.buttons), 2)]
-    rects, top = w.rows_from_bottom(rows, theme, area.bottom, area.left, area.width, theme.px(100))
+    # The actions three to a row, the way out alone and widest at the bottom.
+    actions = [b for b in view.buttons if b.id != "diag.leave"]
+    leave = [b for b in view.buttons if b.id == "diag.leave"]
+    rows = [actions[i:i + 3] for i in range(0, len(actions), 3)] + ([leave] if leave else [])
+    rects, top = w.rows_from_bottom(rows, theme, area.bottom, area.left, area.width, theme.px(96))
     return rects, pygame.Rect(area.left, area.top, area.width, top - theme.gap - area.top)
 
 
@@ -36,6 +39,16 @@ def _rows(data: Any) -> list[dict[str, Any]]:
 
 
 def draw(c: w.Canvas) -> None:
+    # Nothing may run into the buttons: what does not fit is cut at the body's bottom.
+    clip = c.surface.get_clip()
+    c.surface.set_clip(c.body.clip(clip) if clip else c.body)
+    try:
+        _draw(c)
+    finally:
+        c.surface.set_clip(clip)
+
+
+def _draw(c: w.Canvas) -> None:
     t = c.theme
     small, body = t.small, t.body
     lh_s, lh_b = c.text.line_height(small), c.text.line_height(body)
@@ -45,8 +58,9 @@ def draw(c: w.Canvas) -> None:
     y += c.text.line_height(t.subtitle) + t.px(6)
     notice = c.data.get("notice")
     if notice:
-        kind = "error" if notice == "export_failed" else "success"
-        y = c.banner(c.t_opt(f"diag.notice.{notice}") or str(notice), y, kind)
+        color = th.ERROR if notice == "export_failed" else th.SUCCESS
+        c.line(c.t_opt(f"diag.notice.{notice}") or str(notice), body, color, left, y, strong=True)
+        y += lh_b + t.px(6)
     tests: dict[str, list[dict[str, Any]]] = {}
     for x in _rows(c.data.get("tests")):
         tests.setdefault(str(x.get("device")), []).append(x)
