@@ -129,6 +129,13 @@ class Diagnostics(ProcedureJob, Flow):
     def on_status_anywhere(self, device: DeviceKind) -> bool:
         """At rest, a card pushed into the front slot is a technician's (residents are only asked
         for a card inside a service)."""
+        if not self._restored:  # the first status of the run: a technician's hold survives a restart
+            self._restored = True
+            self.board.restore_hold()
+            if self.core.availability.held_out:
+                self.core.services_changed()
+        if device is DeviceKind.PRINTER:
+            self.board.supply_alerts()
         if device is not DeviceKind.PRINTER or self.core.state not in REST or self.core.card_job is not None:
             return False
         st = self.core.availability.status.get(device)

@@ -76,7 +76,6 @@ class Board:
         printer = a.status.get(DeviceKind.PRINTER)
         s.supplies = [{"name": x.name, "level": x.level.value, "count": x.count, "threshold": x.threshold}
                       for x in (printer.supplies if printer else ())]
-        self.alerts()
         store = self.flow.store
         if store is not None:
             reset = store.last_audit(AuditAction.COUNTERS_RESET)
@@ -87,14 +86,19 @@ class Board:
             s.tests = [{"device": r.device, "test": r.test, "outcome": r.outcome.value, "message": r.message}
                        for r in sorted(latest.values(), key=lambda r: r.id)]
 
-    def alerts(self) -> None:
-        """Low supplies are logged once per level reached (the attract screen's service line shows a
-        service made impossible by them)."""
-        for sup in self.flow.st.supplies:
-            key = f"{sup['name']}:{sup['level']}"
-            if sup["level"] in ALERT_LEVELS.get(sup["name"], ()) and key not in self._alerted:
-                self._alerted.add(key)
-                self.core.log.emit(LogEvent.SUPPLY_ALERT, supply=sup["name"], level=sup["level"])
+    def supply_alerts(self) -> None:
+        """Whenever the printer reports: a supply that reached a level a technician must act on is
+        logged once per level reached (the attract screen's service line shows a service made
+        impossible by it); back to normal, it may alert again."""
+        printer = self.core.availability.status.get(DeviceKind.PRINTER)
+        for sup in printer.supplies if printer is not None else ():
+            key = f"{sup.name}:{sup.level.value}"
+            if sup.level in ALERT_LEVELS.get(sup.name, ()):
+                if key not in self._alerted:
+                    self._alerted.add(key)
+                    self.core.log.emit(LogEvent.SUPPLY_ALERT, supply=sup.name, level=sup.level.value)
+            else:
+                self._alerted = {k for k in self._alerted if not k.startswith(sup.name + ":")}
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -52,12 +52,16 @@ def rig(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 proc.stop()
 
 
-def visit(rig: dict[str, Any], scenario: Path) -> None:
+def visit(rig: dict[str, Any], scenario: Path) -> dict[str, Any]:
+    """One kiosk process plays the scenario against the running emulators; its expectations must hold."""
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "sim.killpoints", "--child", "play", "--attach", str(rig["attach"]),
-                           "--scenario", str(scenario)], cwd=ROOT, env=env, capture_output=True, text=True,
+    report = rig["workdir"] / f"report-{scenario.stem}.json"
+    proc = subprocess.run([sys.executable, "-m", "sim.visit", "--attach", str(rig["attach"]), "--scenario",
+                           str(scenario), "--report", str(report)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    assert proc.returncode == 0, f"{data.get('failures')}\n{proc.stderr[-3000:]}"
+    return data
 
 
 def audit(rig: dict[str, Any]) -> list[str]:
@@ -113,3 +117,18 @@ def test_export_after_a_resident_was_served_holds_no_resident_data(rig: dict[str
         fh.write(json.dumps({"id": demo.who.id_number}) + "\n")
     found = scan_for_residents(tainted, demo)
     assert any("resident's value" in f for f in found) and any("ID number" in f for f in found)
+
+
+def test_out_of_service_by_a_technician_survives_a_restart(rig: dict[str, Any]) -> None:
+    """Taken out of service by a technician: a new kiosk process boots to 暂停服务 with nothing down
+    (4_back_in_service.toml's first step), and only a technician puts it back."""
+    first = visit(rig, HERE / "3_hold.toml")
+    assert first["final_screen"] == "out_of_service"
+    second = visit(rig, HERE / "4_back_in_service.toml")
+    assert second["final_screen"] == "ready.attract"
+    log = [json.loads(line) for line in (rig["workdir"] / "kiosk.jsonl").read_text(encoding="utf-8").splitlines()]
+    changed = [r for r in log if r.get("event") == "SERVICES_CHANGED"]
+    assert any("technician_hold" in r["unavailable"] for r in changed)
+    assert changed[-1]["unavailable"] == "" and "new_permit" in changed[-1]["available"]
+    assert [a.split(":")[0] for a in audit(rig)][-5:] == ["pin_right", "entered", "back_in_service", "left",
+                                                          "card_returned"]

@@ -205,7 +205,8 @@ def _diagnostics_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object
                            "firmware": "", "cause": "backend_unreachable"}],
                       supplies=[{"name": "hopper", "level": "low", "count": 8, "threshold": 10},
                                 {"name": "reject_bin", "level": "full", "count": 50, "threshold": 50}],
-                      tests=[{"device": "camera", "test": "frame", "outcome": "fail", "message": "too_dark:brightness=12"},
+                      tests=[{"device": "camera", "test": "frame", "outcome": "fail",
+                              "message": "too_dark:brightness=12"},
                              {"device": "printer", "test": "status", "outcome": "pass", "message": "ok"}],
                       counters={"sessions": 12, "cards_issued": 9, "cards_retained": 1, "cards_rewritten": 2, "jams": 1,
                                 "device_faults": 3, "refusals": {"REG_TOO_RECENT": 2}})
