@@ -39,7 +39,7 @@ def counters(records: Iterable[dict[str, Any]], rows: Iterable[JournalRow], sinc
     sessions = 0
     refusals: Counter[str] = Counter()
     faults: Counter[str] = Counter()
-    jams = 0
+    jams = test_cards = 0
     for r in records:
         if not in_period(str(r.get("t", "")), since):
             continue
@@ -54,6 +54,8 @@ def counters(records: Iterable[dict[str, Any]], rows: Iterable[JournalRow], sinc
                 jams += 1
         elif event == "CARD_STUCK":
             jams += 1
+        elif event == "SELFTEST_RESULT" and r.get("test") in ("feed", "print") and r.get("outcome") == "pass":
+            test_cards += 1  # a blank card fed and retracted to the reject bin
     issued = retained = rewritten = 0
     for row in rows:
         if since is not None and row.created.isoformat(timespec="seconds") < since:
@@ -66,5 +68,6 @@ def counters(records: Iterable[dict[str, Any]], rows: Iterable[JournalRow], sinc
             rewritten += 1
     return {
         "sessions": sessions, "cards_issued": issued, "cards_retained": retained, "cards_rewritten": rewritten,
-        "jams": jams, "device_faults": sum(faults.values()), "refusals": dict(sorted(refusals.items())),
+        "test_cards": test_cards, "jams": jams, "device_faults": sum(faults.values()),
+        "refusals": dict(sorted(refusals.items())),
     }

@@ -24,6 +24,8 @@ class Test(StrEnum):
     FRAME = "frame"  # camera: a frame, its brightness and sharpness
     SCAN = "scan"  # QR scanner: a test code
     HEALTH = "health"  # backend: health and latency
+    FEED = "feed"  # printer: a blank card fed, its chip reached at the encoder, retracted to the reject bin
+    PRINT = "print"  # printer: a sample face printed on a blank card, retracted to the reject bin
 
 
 # The tests each device has, in the order the board runs them.

@@ -45,6 +45,7 @@ from screens.card_rewrite import verify as cr_verify
 from screens.diagnostics import board as dg_board
 from screens.diagnostics import card_in as dg_card_in
 from screens.diagnostics import card_out as dg_card_out
+from screens.diagnostics import free_path as dg_free_path
 from screens.diagnostics import pin as dg_pin
 from screens.diagnostics import testing as dg_testing
 from screens.new_permit import (
@@ -98,6 +99,8 @@ SCREENS: dict[str, ModuleType] = {
     "diagnostics.board": dg_board,
     "diagnostics.testing": dg_testing,
     "diagnostics.card_out": dg_card_out,
+    "diagnostics.free_path": dg_free_path,
+    "diagnostics.printer_job": dg_testing,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

@@ -98,6 +98,7 @@ class ScenarioPlayer:
         self.inserted = False
         self.technician_inserted = False
         self.technician_tested = False
+        self.technician_fed = False
         self.audit_start = diag.audit_mark(self) if scenario.diagnostics else 0
 
     # --- the frame hook -------------------------------------------------------------------

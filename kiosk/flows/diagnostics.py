@@ -30,6 +30,7 @@ from kiosk.flows.card_job import ProcedureJob
 from kiosk.flows.diagnostics_board import Board, DiagState
 from kiosk.flows.diagnostics_views import SCREENS
 from kiosk.logevents import LogEvent
+from kiosk.printer_test import FEED_TEST, TEST_PRINT, PrinterTest, PStep
 from kiosk.session import Session
 from kiosk.technician_card import TechnicianCard
 from kiosk.view import Waiting
@@ -51,6 +52,8 @@ class DG(StrEnum):
     LEAVE = "leave_diagnostics"
     IDLE_LEAVE = "diagnostics_idle"
     CARD_BACK = "technician_card_back"
+    PRINTER_JOB = "printer_job"
+    PATH_FREE = "card_path_free"
 
 
 class Diagnostics(ProcedureJob, Flow):
@@ -62,6 +65,9 @@ class Diagnostics(ProcedureJob, Flow):
             StateSpec("pin", Waiting.DIGITS, on_enter="enter_pin"),
             StateSpec("board", Waiting.TOUCH, on_enter="enter_board"),
             StateSpec("testing", on_enter="enter_testing"),
+            # The printer's feed test and test print need the card path: the technician card goes out first.
+            StateSpec("free_path", Waiting.TAKE_CARD, on_enter="enter_free_path"),
+            StateSpec("printer_job", on_enter="enter_printer_job"),
             StateSpec("card_out", Waiting.TAKE_CARD, on_enter="enter_card_out"),
         )),),
         edges=(
@@ -74,7 +80,10 @@ class Diagnostics(ProcedureJob, Flow):
             Edge(DG.PIN_RIGHT, f"{D}.pin", f"{D}.board"),
             Edge(DG.LOCKED, f"{D}.pin", f"{D}.card_out"),
             Edge(DG.RUN_TESTS, f"{D}.board", f"{D}.testing"),
-            Edge(DG.TESTS_DONE, f"{D}.testing", f"{D}.board"),
+            Edge(DG.TESTS_DONE, (f"{D}.testing", f"{D}.printer_job"), f"{D}.board"),
+            Edge(DG.PRINTER_JOB, f"{D}.board", f"{D}.free_path", conditions=("card_inside",)),
+            Edge(DG.PRINTER_JOB, f"{D}.board", f"{D}.printer_job"),
+            Edge(DG.PATH_FREE, f"{D}.free_path", f"{D}.printer_job"),
             Edge(DG.LEAVE, f"{D}.board", f"{D}.card_out", before="note_left"),
             Edge(DG.IDLE_LEAVE, (f"{D}.pin", f"{D}.board", f"{D}.testing"), f"{D}.card_out", before="note_idle"),
             Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service", conditions=("held_out",)),
@@ -86,6 +95,8 @@ class Diagnostics(ProcedureJob, Flow):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
         self.card: TechnicianCard | None = None
+        self.ptest: PrinterTest | None = None
+        self.job: tuple[PStep, ...] = FEED_TEST
         self._store: DiagnosticsStore | None = None
         self.board = Board(self)
         self._restored = False
@@ -117,6 +128,9 @@ class Diagnostics(ProcedureJob, Flow):
     def pin_complete(self) -> bool:
         data = self.core.session.service_data
         return isinstance(data, DiagState) and PIN_LENGTH[0] <= len(data.digits) <= PIN_LENGTH[1]
+
+    def card_inside(self) -> bool:
+        return self.card is not None and (self.card.inside or self.card.at_slot)
 
     def held_out(self) -> bool:
         return self.core.availability.held_out
@@ -249,6 +263,9 @@ class Diagnostics(ProcedureJob, Flow):
             self.core.fire(DG.RUN_TESTS)
         elif target == "diag.leave":
             self.core.fire(DG.LEAVE)
+        elif target in ("diag.feed_test", "diag.test_print"):
+            self.job = FEED_TEST if target == "diag.feed_test" else TEST_PRINT
+            self.core.fire(DG.PRINTER_JOB)
         else:
             return self.board.action(target)
         return True
@@ -263,6 +280,23 @@ class Diagnostics(ProcedureJob, Flow):
 
     def enter_testing(self) -> None:
         self.board.tests.start()
+
+    def enter_free_path(self) -> None:
+        assert self.card is not None
+        self._carry_out(self.card.give_back())
+
+    def enter_printer_job(self) -> None:
+        self.st.testing = f"printer.{'feed' if self.job == FEED_TEST else 'print'}"
+        self.ptest = PrinterTest(self.job, insertions=self.core.insertions)
+        self.core.card_job = self
+        self._carry_out(self.ptest.start())
+
+    def _printer_job_ended(self, ptest: PrinterTest) -> None:
+        self.ptest = None
+        self.board.tests.printer_job(ptest)
+        self.st.testing = ""
+        self.core.ports.printer.refresh_status()
+        self.core.offer(DG.TESTS_DONE)
 
     def tests_done(self) -> None:
         self.core.offer(DG.TESTS_DONE)
@@ -310,11 +344,18 @@ class Diagnostics(ProcedureJob, Flow):
 
     # --- the card job -------------------------------------------------------------------------
 
-    def _procedure(self) -> TechnicianCard | None:
-        return self.card
+    def _procedure(self) -> TechnicianCard | PrinterTest | None:
+        return self.ptest if self.ptest is not None else self.card
 
-    def _outcomes(self, card: TechnicianCard, progress: Progress) -> None:
+    def _outcomes(self, card: TechnicianCard | PrinterTest, progress: Progress) -> None:
         core = self.core
+        if isinstance(card, PrinterTest):
+            if Outcome.STUCK in progress.outcomes:
+                core.availability.mark_card_stuck()
+                core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=progress.error)
+            if Outcome.CLOSED in progress.outcomes or Outcome.STUCK in progress.outcomes:
+                self._printer_job_ended(card)
+            return
         for outcome in progress.outcomes:
             if outcome is Outcome.PHASE_DONE and core.state == f"{D}.card_in":
                 self._card_read()
@@ -326,6 +367,10 @@ class Diagnostics(ProcedureJob, Flow):
                 self.board.tests.card_read(False, progress.error)
             elif outcome is Outcome.PRESENTED:
                 core.runtime.cancel("operation")
+            elif outcome is Outcome.TAKEN and core.state == f"{D}.free_path":
+                self.audit(AuditAction.CARD_RETURNED, "for_printer_test")
+                self.card = None
+                core.fire(DG.PATH_FREE)
             elif outcome is Outcome.TAKEN:
                 if core.state == f"{D}.card_out":
                     self.audit(AuditAction.CARD_RETURNED)

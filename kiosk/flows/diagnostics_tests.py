@@ -33,8 +33,9 @@ class Tests:
 
     def start(self) -> None:
         a = self.core.availability
+        card_out = self.flow.card is None  # given back for a printer test: nothing to read
         self.queue = [(d, t) for d in stt.BOARD_ORDER for t in stt.TESTS[d]
-                      if d in a.status or d is DeviceKind.BACKEND]
+                      if (d in a.status or d is DeviceKind.BACKEND) and not (t is stt.Test.CARD and card_out)]
         self._next()
 
     def _next(self) -> None:
@@ -122,6 +123,15 @@ class Tests:
 
     def on_timer(self, name: str) -> None:
         return None
+
+    def printer_job(self, ptest: Any) -> None:
+        """The feed test or the test print ended: its verdict, with the card's way as its cause."""
+        test = stt.Test.PRINT if ptest.bits else stt.Test.FEED
+        if ptest.retracted and not ptest.failed:
+            verdict = stt.passed(DeviceKind.PRINTER, test, "card=reject_bin")
+        else:
+            verdict = stt.failed(DeviceKind.PRINTER, test, ptest.failed or ("stuck" if ptest.stuck else "failed"))
+        self._verdict(verdict, later=False)
 
     def _verdict(self, v: stt.Verdict, later: bool = True) -> None:
         store = self.flow.store

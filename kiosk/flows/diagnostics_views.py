@@ -41,6 +41,8 @@ def board(snap: Snapshot) -> Screen:
         Button("diag.bin_emptied", "diag.button.bin_emptied", style=ButtonStyle.SECONDARY),
         Button("diag.counters_reset", "diag.button.counters_reset", style=ButtonStyle.SECONDARY),
         hold,
+        Button("diag.feed_test", "diag.button.feed_test", style=ButtonStyle.SECONDARY),
+        Button("diag.test_print", "diag.button.test_print", style=ButtonStyle.SECONDARY),
         Button("diag.export", "diag.button.export", style=ButtonStyle.SECONDARY),
         Button("diag.leave", "diag.button.leave"),
     )
@@ -61,4 +63,5 @@ def card_out(snap: Snapshot) -> Screen:
 SCREENS: dict[str, ScreenFn] = {
     "diagnostics.card_in": card_in, "diagnostics.pin": pin, "diagnostics.board": board,
     "diagnostics.testing": testing, "diagnostics.card_out": card_out,
+    "diagnostics.free_path": card_in, "diagnostics.printer_job": testing,
 }

@@ -1,5 +1,6 @@
 """The cooperative technician: inserts the technician card, types the right PIN, runs every
-self-test once and leaves.
+self-test once (the printer's feed test last: it
+gives the card back first) and leaves.
 
 After scripted steps it goes on only where the PIN screen is open and the card not locked (it
 types the right PIN), or on the board (it runs the self-tests once if nobody did, then leaves).
@@ -45,5 +46,8 @@ def act(player: ScenarioPlayer, view: View) -> bool:
         if not player.technician_tested:
             player.technician_tested = True
             return player.tap(view, "diag.selftests")
+        if not player.technician_fed:  # the feed test last: it sends the technician card out first
+            player.technician_fed = True
+            return player.tap(view, "diag.feed_test")
         return player.tap(view, "diag.leave")
     return False
