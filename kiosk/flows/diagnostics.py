@@ -7,8 +7,9 @@ back. Otherwise the PIN is typed on the keypad and checked against the card's ve
 value by the encoder's key service (never kept, never logged); the lockout is RULES.md's
 "Technician PIN" (kiosk/technician_pin.py), kept per card in the journal's database.
 
-While a technician is in, the kiosk serves nobody (the screen is the technician's and the ID
-reader is not read); the technician card stays at the encoder. The mode ends when the
+While a technician is in, the kiosk serves nobody: the screen is the technician's, and the ID
+reader reads only inside a service's ID-card step, which the mode never enters. The technician
+card stays at the encoder. The mode ends when the
 technician leaves or after 10 idle minutes: the card is given back and the kiosk goes to what
 its devices allow. Every step is audited (kiosk/diagnostics_store.py). The board and its
 actions are kiosk/flows/diagnostics_board.py; the self-tests kiosk/flows/diagnostics_tests.py.
@@ -160,7 +161,6 @@ class Diagnostics(ProcedureJob, Flow):
     def enter_card_in(self) -> None:
         self.core.session = Session()
         self.core.session.service_data = DiagState()
-        self.core.ports.id_reader.set_reading(False)  # nobody is served while a technician is in
         self.card = TechnicianCard(insertions=self.core.insertions)
         self.core.card_job = self
         self._carry_out(self.card.take_in())
@@ -337,7 +337,6 @@ class Diagnostics(ProcedureJob, Flow):
         if self.core.card_job is self:
             self.core.card_job = None
         self.card = None
-        self.core.ports.id_reader.set_reading(True)
         # The technician's state goes with the mode; a resident starts from nothing.
         self.core.session = Session()
         self.core.offer(DG.CARD_BACK)
