@@ -90,6 +90,12 @@ def test_technician_pin_lockout_survives_a_restart(rig: dict[str, Any]) -> None:
     assert second.index("pin_right:ok") > second.index(refused[0])
     assert "entered:ok" in second
     assert store.pin_record("T0001").wrong_in_row == 0  # the right PIN reset the count
+    # No PIN typed, right or wrong, reached the log or the database.
+    for name in ("kiosk.jsonl", "journal.sqlite", "journal.sqlite-wal"):
+        path = rig["workdir"] / name
+        raw = path.read_bytes() if path.exists() else b""
+        for pin in (b"111111", b"222222", b"333333", b"482913"):
+            assert pin not in raw, f"a PIN in {name}"
 
 
 def test_export_after_a_resident_was_served_holds_no_resident_data(rig: dict[str, Any]) -> None:
