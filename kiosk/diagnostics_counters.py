@@ -71,3 +71,20 @@ def counters(records: Iterable[dict[str, Any]], rows: Iterable[JournalRow], sinc
         "test_cards": test_cards, "jams": jams, "device_faults": sum(faults.values()),
         "refusals": dict(sorted(refusals.items())),
     }
+
+
+def last_errors(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Each device's last reported problem, "code@time" (from its status records and faults),
+    so the board can say what went wrong even after the device recovered."""
+    out: dict[str, str] = {}
+    for r in records:
+        event, device = r.get("event"), str(r.get("device", ""))
+        if event == "DEVICE_STATUS" and r.get("state") not in ("online", "busy", None):
+            detail = str(r.get("detail") or r.get("state"))
+            if detail not in ("not_started", "stopped"):
+                out[device] = f"{detail}@{r.get('t', '')}"
+        elif event == "DEVICE_STATUS" and r.get("media") == "jammed":
+            out[device] = f"jam@{r.get('t', '')}"
+        elif event in ("DEVICE_FAULT", "CARD_STUCK") and device:
+            out[device] = f"{r.get('error') or 'fault'}@{r.get('t', '')}"
+    return out

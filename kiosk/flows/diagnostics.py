@@ -306,7 +306,7 @@ class Diagnostics(ProcedureJob, Flow):
 
     def on_status(self, device: Any) -> bool:
         if self.core.state.startswith(D + "."):
-            self.board.refresh()
+            self.board.refresh(records=False)
             self.core.services_changed()
             if device is DeviceKind.PRINTER:
                 self.board.tests.printer_status()

@@ -59,17 +59,20 @@ class Board:
 
     # --- the board ----------------------------------------------------------------------------
 
-    def refresh(self) -> None:
+    def refresh(self, records: bool = True) -> None:
+        """The board from the statuses; with `records`, also what is read from the log, the
+        journal and the store (counters, last errors, self-tests): not on every status change."""
         s, a = self.flow.st, self.core.availability
         rows = []
         for kind in stt.BOARD_ORDER:
             st = a.status.get(kind)
             cause = stt.cause_of(kind, st)
+            last = next((r["last_error"] for r in s.rows if r["device"] == kind.value), "")
             rows.append({
                 "device": kind.value, "state": st.state.value if st else "not_installed",
                 "media": st.media.value if st else "none", "model": st.info.model if st else "",
                 "serial": st.info.serial if st else "", "firmware": st.info.firmware if st else "",
-                "cause": cause,
+                "cause": cause, "last_error": last,
             })
         s.rows = rows
         s.held_out = a.held_out
@@ -77,11 +80,15 @@ class Board:
         s.supplies = [{"name": x.name, "level": x.level.value, "count": x.count, "threshold": x.threshold}
                       for x in (printer.supplies if printer else ())]
         store = self.flow.store
-        if store is not None:
+        if store is not None and records:
             reset = store.last_audit(AuditAction.COUNTERS_RESET)
             since = reset.at if reset else None
             rows_ = self.core.journal.rows() if self.core.journal is not None else []
-            s.counters = dc.counters(dc.log_records(self.core.config.logging.file), rows_, since)
+            log = list(dc.log_records(self.core.config.logging.file))
+            s.counters = dc.counters(log, rows_, since)
+            last = dc.last_errors(log)
+            for row in s.rows:
+                row["last_error"] = last.get(row["device"], "")
             latest = store.latest_selftests()
             s.tests = [{"device": r.device, "test": r.test, "outcome": r.outcome.value, "message": r.message}
                        for r in sorted(latest.values(), key=lambda r: r.id)]

@@ -85,6 +85,12 @@ def _draw(c: w.Canvas) -> None:
             y += lh_s
         causes = [cause] if cause not in ("ok", "not_installed") else []
         causes += [str(x.get("message", "")).split(":", 1)[0] for x in failed]
+        last = str(r.get("last_error") or "")
+        if ok and last:  # working now: what went wrong last, and when
+            code, _, at = last.partition("@")
+            text = c.t("diag.board.last_error", cause=c.t_opt(f"diag.cause.{code}") or code, at=at.replace("T", " "))
+            c.line(text, small, th.MUTED, indent, y)
+            y += lh_s
         for code in dict.fromkeys(causes):
             text = (c.t_opt(f"diag.cause.{code}") or code) + " " + (c.t_opt(f"diag.advice.{code}") or "")
             y = c.paragraph(text, pygame.Rect(indent, y, c.body.right - indent, lh_s * 2), small, th.ERROR, fit=True)

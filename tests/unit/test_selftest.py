@@ -19,6 +19,7 @@ from devices.permit_profile import (
     tlv_encode,
 )
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition, Supply, SupplyLevel
+from kiosk import diagnostics_counters as dc
 from kiosk import selftest as stt
 
 
@@ -96,3 +97,23 @@ def test_technician_profile_carries_role_validity_and_status() -> None:
     bad = frame_record(tlv_encode([(0x80, b"T0001"), (0x81, b"\x01" * 8), (0x84, b"\x07")]), EF_SIZE[Fid.TECHNICIAN])
     with pytest.raises(ProfileError):
         decode_technician_terms(bad)
+
+
+def test_counters_since_the_last_reset_and_each_devices_last_problem() -> None:
+    records = [
+        {"event": "SESSION_ENDED", "t": "2026-11-21T10:00:00", "outcome": "issued", "reason": "OK"},
+        {"event": "SESSION_ENDED", "t": "2026-11-22T09:00:00", "outcome": "issued", "reason": "OK"},
+        {"event": "SESSION_ENDED", "t": "2026-11-22T09:05:00", "outcome": "counter_referral",
+         "reason": "REG_TOO_RECENT"},
+        {"event": "DEVICE_FAULT", "t": "2026-11-22T09:06:00", "device": "printer", "error": "jam"},
+        {"event": "DEVICE_STATUS", "t": "2026-11-22T09:07:00", "device": "printer", "state": "user_error",
+         "media": "none", "detail": "cover_open"},
+        {"event": "DEVICE_STATUS", "t": "2026-11-22T09:08:00", "device": "printer", "state": "online",
+         "media": "none", "detail": ""},
+        {"event": "SELFTEST_RESULT", "t": "2026-11-22T09:09:00", "test": "feed", "outcome": "pass"},
+    ]
+    c = dc.counters(records, [], since="2026-11-22T00:00:00")
+    assert (c["sessions"], c["jams"], c["device_faults"], c["test_cards"]) == (2, 1, 1, 1)
+    assert c["refusals"] == {"REG_TOO_RECENT": 1}
+    assert dc.counters(records, [], since=None)["sessions"] == 3
+    assert dc.last_errors(records) == {"printer": "cover_open@2026-11-22T09:07:00"}
