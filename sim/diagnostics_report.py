@@ -54,6 +54,13 @@ def hand_step(player: Any, step: Step) -> bool:
             reply = player.hub.call("fault", device=step.device, kind=step.kind, at=step.at, count=step.count or 1)
             if not reply.get("ok"):
                 player.failures.append(f"fault {step.device}/{step.kind}: {reply.get('error')}")
+    elif step.do == "clear_fault":
+        if step.device == "camera":
+            player.camera.fail(False)
+        else:
+            reply = player.hub.call("clear_fault", device=step.device, kind=step.kind)
+            if not reply.get("ok"):
+                player.failures.append(f"clear_fault {step.device}/{step.kind}: {reply.get('error')}")
     elif step.do == "refill":
         player.hub.call("refill", count=step.count)
     elif step.do == "empty_bin":

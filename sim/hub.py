@@ -252,6 +252,8 @@ class Hub:
                     self.printer.empty_bin()
                 return {"ok": True}
             if op == "clear_fault":
+                if cmd.get("device", "printer") != "printer":
+                    return {"ok": False, "error": "only the printer's faults are cleared here"}
                 try:
                     self.printer.clear_fault(str(cmd.get("kind", "")))
                 except ValueError as exc:

@@ -23,7 +23,7 @@ class ScenarioError(ValueError):
 DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backend")
 STEP_KINDS = (
     "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
-    "expect_screen", "auto", "insert_technician_card", "fault", "refill", "empty_bin",
+    "expect_screen", "auto", "insert_technician_card", "fault", "clear_fault", "refill", "empty_bin",
 )
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
 
@@ -314,6 +314,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "auto": (),
     "insert_technician_card": ("technician",),
     "fault": ("device", "kind", "at"),
+    "clear_fault": ("device", "kind"),
     "refill": ("count",),
     "empty_bin": (),
 }
@@ -454,7 +455,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     for i, step in enumerate(parsed_steps):
         if step.technician is not None and step.technician not in technicians:
             raise ScenarioError(f"steps[{i}].technician: {step.technician!r} is not defined under [technicians]")
-        if step.do == "fault" and step.device not in DEVICES:
+        if step.do in ("fault", "clear_fault") and step.device not in DEVICES:
             raise ScenarioError(f"steps[{i}].device: {step.device!r} is not one of {' | '.join(DEVICES)}")
         if step.resident is not None and step.resident not in residents and not (
             step.do == "face" and step.resident in FACE_SCENES

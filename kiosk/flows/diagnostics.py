@@ -81,7 +81,7 @@ class Diagnostics(ProcedureJob, Flow):
             Edge(DG.PIN_RIGHT, f"{D}.pin", f"{D}.board"),
             Edge(DG.LOCKED, f"{D}.pin", f"{D}.card_out"),
             Edge(DG.RUN_TESTS, f"{D}.board", f"{D}.testing"),
-            Edge(DG.TESTS_DONE, (f"{D}.testing", f"{D}.printer_job"), f"{D}.board"),
+            Edge(DG.TESTS_DONE, (f"{D}.testing", f"{D}.printer_job", f"{D}.free_path"), f"{D}.board"),
             Edge(DG.PRINTER_JOB, f"{D}.board", f"{D}.free_path", conditions=("card_inside",)),
             Edge(DG.PRINTER_JOB, f"{D}.board", f"{D}.printer_job"),
             Edge(DG.PATH_FREE, f"{D}.free_path", f"{D}.printer_job"),
@@ -377,7 +377,11 @@ class Diagnostics(ProcedureJob, Flow):
             elif outcome is Outcome.STUCK:
                 core.availability.mark_card_stuck()
                 core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=progress.error)
-                if core.state == f"{D}.card_out":
+                if core.state == f"{D}.free_path":
+                    # The card did not come out: the printer test cannot run; the board says why.
+                    self.board.tests.path_blocked(progress.error or "stuck")
+                    core.fire(DG.TESTS_DONE)
+                elif core.state == f"{D}.card_out":
                     self._back()
                 else:
                     core.offer(DG.CARD_REFUSED)

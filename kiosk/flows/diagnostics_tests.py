@@ -16,6 +16,7 @@ from kiosk import selftest as stt
 from kiosk.diagnostics_store import AuditAction
 from kiosk.diagnostics_store import Outcome as TestOutcome
 from kiosk.logevents import LogEvent
+from kiosk.printer_test import TEST_PRINT
 
 CAMERA_REQUEST = 900_001  # a request id no resident's capture uses
 
@@ -123,6 +124,12 @@ class Tests:
 
     def on_timer(self, name: str) -> None:
         return None
+
+    def path_blocked(self, cause: str) -> None:
+        """The technician card could not be given back to free the card path: the printer test fails so."""
+        test = stt.Test.PRINT if self.flow.job == TEST_PRINT else stt.Test.FEED
+        self._verdict(stt.failed(DeviceKind.PRINTER, test, cause), later=False)
+        self.flow.board.refresh()
 
     def printer_job(self, ptest: Any) -> None:
         """The feed test or the test print ended: its verdict, with the card's way as its cause."""

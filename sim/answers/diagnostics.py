@@ -26,6 +26,8 @@ def act(player: ScenarioPlayer, view: View) -> bool:
     scripted = bool(player.steps)
     steps_done = player.step_i >= len(player.steps)
     if view.waiting_for is Waiting.TAKE_CARD:
+        if not steps_done and player.steps[player.step_i].do == "take_card":
+            return False  # the scenario takes it itself, next
         if player.hub.call("take_card").get("ok"):
             player._expect_effect()
             return True
