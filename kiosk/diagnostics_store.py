@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     RETRACT = "retract"
     EXPORT = "export"
     CARD_RETURNED = "card_returned"
+    CARD_RETAINED = "card_retained"  # nobody took it from the slot: in the reject bin
 
 
 class Outcome(StrEnum):

@@ -2,7 +2,8 @@
 
 In: the card waiting at the front slot is taken in, moved to the encoder, and (once pcscd saw it
 arrive) its technician profile read. It then stays at the encoder while the technician is in.
-Out: it is presented at the slot and the technician takes it. Nothing is written to the card
+Out: it is presented at the slot and the technician takes it; a card nobody takes goes into the
+reject bin after `timeouts.take_card`, as any card left at the slot. Nothing is written to the card
 and nothing is journaled: a technician card is not a permit, and a power cut with it inside
 leaves a card the technician takes back from the slot once the printer presents it again.
 """
@@ -22,10 +23,12 @@ class CardStep(StrEnum):
     TO_ENCODER = "to_encoder"
     READ = "read"
     PRESENT = "present"
+    RETRACT = "retract"  # not taken from the slot: into the reject bin, where a technician finds it
 
 
 _PRINTER: dict[CardStep, PrinterOp] = {
     CardStep.TAKE_IN: PrinterOp.TAKE_IN, CardStep.TO_ENCODER: PrinterOp.TO_ENCODER, CardStep.PRESENT: PrinterOp.PRESENT,
+    CardStep.RETRACT: PrinterOp.RETRACT,
 }
 
 
@@ -51,6 +54,13 @@ class TechnicianCard:
     def read_again(self) -> Progress:
         """The card is at the encoder already: its chip read once more (the encoder's self-test)."""
         self.queue = [CardStep.READ]
+        return self.advance()
+
+    def not_taken(self) -> Progress:
+        """Nobody took the card from the slot: it goes into the reject bin (as any card not taken)."""
+        if not self.at_slot or self.in_flight is not None:
+            return NOTHING
+        self.queue = [CardStep.RETRACT]
         return self.advance()
 
     def give_back(self) -> Progress:
@@ -85,6 +95,14 @@ class TechnicianCard:
             return NOTHING
         self.in_flight = None
         self.queue.pop(0)
+        if step is CardStep.RETRACT:
+            if event.ok:
+                self.at_slot = False
+                return report(Outcome.RETRACTED)
+            if event.error is PrinterError.NO_CARD:  # taken just before the retract
+                return self.card_taken()
+            self.stuck = True
+            return report(Outcome.STUCK, device="printer", error=str(event.error))
         if not event.ok:
             self.queue.clear()
             if step is CardStep.TAKE_IN and event.error is PrinterError.NO_CARD:

@@ -22,7 +22,7 @@ from typing import Any
 
 from devices.status import DeviceKind, MediaPosition
 from kiosk import technician_pin as tp
-from kiosk.chart import ChartPart, Edge, StateSpec
+from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
 from kiosk.commands import Outcome, Progress
 from kiosk.diagnostics_store import AuditAction, DiagnosticsStore
@@ -69,7 +69,8 @@ class Diagnostics(ProcedureJob, Flow):
             # The printer's feed test and test print need the card path: the technician card goes out first.
             StateSpec("free_path", Waiting.TAKE_CARD, on_enter="enter_free_path"),
             StateSpec("printer_job", on_enter="enter_printer_job"),
-            StateSpec("card_out", Waiting.TAKE_CARD, on_enter="enter_card_out"),
+            StateSpec("card_out", Waiting.TAKE_CARD, timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT),),
+                      on_enter="enter_card_out"),
         )),),
         edges=(
             Edge(DG.CARD_AT_SLOT, REST, f"{D}.card_in"),
@@ -87,6 +88,7 @@ class Diagnostics(ProcedureJob, Flow):
             Edge(DG.PATH_FREE, f"{D}.free_path", f"{D}.printer_job"),
             Edge(DG.LEAVE, f"{D}.board", f"{D}.card_out", before="note_left"),
             Edge(DG.IDLE_LEAVE, (f"{D}.pin", f"{D}.board", f"{D}.testing"), f"{D}.card_out", before="note_idle"),
+            Edge(T.TAKE_TIMEOUT, f"{D}.card_out", None, after="not_taken"),
             Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service", conditions=("held_out",)),
             Edge(DG.CARD_BACK, f"{D}.card_out", "ready.attract", conditions=("any_service_available",)),
             Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service"),
@@ -333,6 +335,10 @@ class Diagnostics(ProcedureJob, Flow):
             return
         self._carry_out(self.card.give_back())
 
+    def not_taken(self) -> None:
+        if self.card is not None:
+            self._carry_out(self.card.not_taken())
+
     def _back(self) -> None:
         if self.core.card_job is self:
             self.core.card_job = None
@@ -370,6 +376,9 @@ class Diagnostics(ProcedureJob, Flow):
                 self.audit(AuditAction.CARD_RETURNED, "for_printer_test")
                 self.card = None
                 core.fire(DG.PATH_FREE)
+            elif outcome is Outcome.RETRACTED and core.state == f"{D}.card_out":
+                self.audit(AuditAction.CARD_RETAINED, "not_taken")
+                self._back()
             elif outcome is Outcome.TAKEN:
                 if core.state == f"{D}.card_out":
                     self.audit(AuditAction.CARD_RETURNED)

@@ -94,3 +94,21 @@ def test_test_print_prints_the_sample_face() -> None:
     (command,) = printed.commands
     assert isinstance(command, PrinterCommand) and command.op is PrinterOp.PRINT and command.bits
     assert ops(t.printer_result(ok(PrinterOp.PRINT))) == [PrinterOp.RETRACT]
+
+
+def test_a_technician_card_nobody_takes_goes_into_the_reject_bin() -> None:
+    card = TechnicianCard()
+    card.take_in()
+    card.printer_result(ok(PrinterOp.TAKE_IN))
+    card.printer_result(ok(PrinterOp.TO_ENCODER))
+    card.chip_arrived(1)
+    card.chip_result(ChipResult(ChipOp.READ_TECHNICIAN, True, data=TECH))
+    card.give_back()
+    card.printer_result(ok(PrinterOp.PRESENT))
+    assert ops(card.not_taken()) == [PrinterOp.RETRACT]
+    assert card.printer_result(ok(PrinterOp.RETRACT)).outcomes == (Outcome.RETRACTED,)
+    # Taken just as the retract came: the slot was empty, the card is the technician's.
+    late = TechnicianCard(at_slot=True)
+    late.not_taken()
+    assert late.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD)).outcomes == (
+        Outcome.TAKEN,)
