@@ -160,5 +160,7 @@ def _encoder(c: EncoderCommand, ports: Ports) -> None:
     elif c.op is ChipOp.WRITE_VALIDITY:
         assert c.valid_from is not None and c.valid_until is not None
         e.write_validity(c.valid_from, c.valid_until, c.endorsement_count)
+    elif c.op is ChipOp.READ_TECHNICIAN:
+        e.read_technician_card()
     else:
         e.read_card()

@@ -7,7 +7,7 @@ stop the start with a message that names the key (e.g. `timeouts.idle`).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -115,6 +115,12 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class DiagnosticsConfig:
+    idle: float = 600.0  # technician diagnostics leaves by itself after this long without a touch
+    export_dir: str = "out/export"  # the removable drive's mount point (a folder in the simulator)
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: Terminal
     display: DisplayConfig
@@ -123,6 +129,7 @@ class KioskConfig:
     backend: BackendConfig
     journal: JournalConfig
     logging: LoggingConfig
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
     for f in fields(cls):
         path = f"{where}.{f.name}" if where else f.name
         if f.name not in data:
+            if f.default is not MISSING or f.default_factory is not MISSING:
+                continue  # a section added later: older files keep working
             raise ConfigError(f"missing key {path}")
         hint = hints[f.name]
         raw = data[f.name]

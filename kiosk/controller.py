@@ -176,10 +176,13 @@ class Kiosk:
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
-            self._new_permit.on_key(target.removeprefix("key."))
+            on_key = getattr(self._owner(), "on_key", None) or self._new_permit.on_key
+            on_key(target.removeprefix("key."))
             self.fire(T.TAP_KEY)
         elif target in TAPS:
             self.fire(TAPS[target])
+        else:
+            self._owner().on_tap(target)
 
     def _guarded(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         def run(arg: Any) -> None:
@@ -311,6 +314,8 @@ class Kiosk:
         self._device_changed(st.device)
 
     def _device_changed(self, device: DeviceKind) -> None:
+        if any(f.on_status_anywhere(device) for f in self.flows):
+            return
         if self._owner().on_status(device):
             return
         self.services_changed()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-from devices.permit_profile import PermitContents
+from devices.permit_profile import PermitContents, TechnicianChipData
 from devices.status import DeviceStatus
 from kiosk.endorsement import Rewrite
 from kiosk.identity import Identity
@@ -50,6 +50,8 @@ class EncoderPort(DevicePort, Protocol):
     def read_card(self) -> None: ...
     def personalise(self, data: PermitContents) -> None: ...
     def write_validity(self, valid_from: date, valid_until: date, endorsement_count: int) -> None: ...
+    def read_technician_card(self) -> None: ...
+    def pin_matches(self, card: TechnicianChipData, pin: str) -> bool: ...
 
 
 class CameraPort(DevicePort, Protocol):

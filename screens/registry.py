@@ -42,6 +42,12 @@ from screens.card_rewrite import residence as cr_residence
 from screens.card_rewrite import return_card as cr_return_card
 from screens.card_rewrite import rewrite as cr_rewrite
 from screens.card_rewrite import verify as cr_verify
+from screens.diagnostics import board as dg_board
+from screens.diagnostics import card_in as dg_card_in
+from screens.diagnostics import card_out as dg_card_out
+from screens.diagnostics import free_path as dg_free_path
+from screens.diagnostics import pin as dg_pin
+from screens.diagnostics import testing as dg_testing
 from screens.new_permit import (
     details,
     done,
@@ -96,6 +102,13 @@ SCREENS: dict[str, ModuleType] = {
     "status_query.lookup": sq_lookup,
     "status_query.show": sq_show,
     "status_query.done": sq_done,
+    "diagnostics.card_in": dg_card_in,
+    "diagnostics.pin": dg_pin,
+    "diagnostics.board": dg_board,
+    "diagnostics.testing": dg_testing,
+    "diagnostics.card_out": dg_card_out,
+    "diagnostics.free_path": dg_free_path,
+    "diagnostics.printer_job": dg_testing,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

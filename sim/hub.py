@@ -205,6 +205,28 @@ class Hub:
             return {"ok": False, "error": f"no emulator for {device} in the hub"}
         return {"ok": True}
 
+    def insert_technician(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """A technician pushes their card into the printer's front slot: the chip as the card
+        factory wrote it (the PIN's verification value, never the PIN), the face left blank."""
+        from devices.permit_profile import TechnicianStatus
+
+        card_id = cmd.get("card_id")
+        pin = cmd.get("pin")
+        if not isinstance(card_id, str) or not card_id or not isinstance(pin, str):
+            return {"ok": False, "error": "insert_technician needs card_id and pin"}
+        try:
+            status = TechnicianStatus(cmd.get("status", "active"))
+            until = cmd.get("valid_until")
+            valid_until = date.fromisoformat(until) if until else None
+        except ValueError as exc:
+            return {"ok": False, "error": f"bad technician card: {exc}"}
+        serial = f"{0x5D00000000000000 + sum(card_id.encode()):016X}"
+        self._pending_chip = VirtualPermitCard.technician(serial, card_id, pin, role=str(cmd.get("role", "")),
+                                                          valid_until=valid_until, status=status)
+        ok = self.printer.insert_card(None)
+        self._pending_chip = None
+        return {"ok": bool(ok)}
+
     def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             op = cmd.get("cmd")
@@ -233,6 +255,24 @@ class Hub:
                 return {"ok": bool(ok)}
             if op in QR_COMMANDS:
                 return qr_command(self.qr_scanner, cmd)
+            if op == "insert_technician":
+                return self.insert_technician(cmd)
+            if op in ("refill", "empty_bin"):
+                # The technician's hands: blank cards into the hopper, the reject bin emptied.
+                if op == "refill":
+                    count = cmd.get("count")
+                    self.printer.refill(int(count) if count is not None else None)
+                else:
+                    self.printer.empty_bin()
+                return {"ok": True}
+            if op == "clear_fault":
+                if cmd.get("device", "printer") != "printer":
+                    return {"ok": False, "error": "only the printer's faults are cleared here"}
+                try:
+                    self.printer.clear_fault(str(cmd.get("kind", "")))
+                except ValueError as exc:
+                    return {"ok": False, "error": str(exc)}
+                return {"ok": True}
             if op == "lift_id":
                 self.id_reader.lift_card()
                 return {"ok": True}

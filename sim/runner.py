@@ -22,11 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from devices.status import DeviceKind, MediaPosition
 from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import View, Waiting
 from sim import answers
+from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
@@ -79,7 +81,7 @@ class ScenarioPlayer:
         self.screenshots = screenshots
         self.assist_only = assist_only  # windowed --sim: a person taps, the runner only plays the devices
         self.frame = 1.0 / max(1, fps)
-        self.steps = expand_steps(scenario.steps)
+        self.steps = expand_steps(tuple(diag.expand_digits(scenario, list(scenario.steps))))
         self.step_i = 0
         self.failures: list[str] = []
         self.started_wall = time.monotonic()
@@ -100,6 +102,10 @@ class ScenarioPlayer:
         self.inserted = False
         self.gave_up = False  # the resident's service was not offered at the menu
         self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
+        self.technician_inserted = False
+        self.technician_tested = False
+        self.technician_fed = False
+        self.audit_start = diag.audit_mark(self) if scenario.diagnostics else 0
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -149,6 +155,13 @@ class ScenarioPlayer:
     def _session_over(self, view: View) -> bool:
         if self.assist_only:
             return False
+        if self.scenario.diagnostics:
+            # The technician's visit is over once every step was taken and the kiosk is at rest
+            # with nothing in the printer's slot.
+            printer = self.kiosk.availability.status.get(DeviceKind.PRINTER)
+            at_slot = printer is not None and printer.media is MediaPosition.ENTERING
+            return (self.step_i >= len(self.steps) and view.screen in AT_REST and self._settled()
+                    and self.kiosk.card_job is None and not at_slot)
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
             return True
         if self.gave_up and view.screen in AT_REST and self.kiosk.session.service is None:
@@ -275,6 +288,8 @@ class ScenarioPlayer:
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
+        elif diag.hand_step(self, step):
+            pass
         else:
             self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
             self.step_i += 1
@@ -307,6 +322,8 @@ class ScenarioPlayer:
         return acted
 
     def _act(self, view: View) -> bool:
+        if self.scenario.diagnostics and view.overlay is None and not self.assist_only:
+            return answers.technician(self, view)
         who = self.scenario.who
         if view.overlay is not None:
             # A resident who is stuck answers the warning twice, then walks away.
@@ -385,7 +402,12 @@ class ScenarioPlayer:
             "sessions": [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
                          for f in self.kiosk.finished[self.start_count:]],
         }
+        if self.scenario.diagnostics:
+            report.update(diag.report_fields(self))
+            report["resident_served"] = len(self.kiosk.finished) > self.start_count
         failures = list(self.failures) + check_expectations(self.scenario, report)
+        if self.scenario.diagnostics:
+            failures += diag.check(self.scenario, report)
         report["passed"] = not failures
         report["failures"] = failures
         return report
@@ -469,6 +491,7 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
         backend=replace(config.backend, url=backend_url),
         journal=replace(config.journal, file=str(workdir / "journal.sqlite")),
         logging=replace(config.logging, file=str(workdir / "kiosk.jsonl")),
+        diagnostics=replace(config.diagnostics, export_dir=str(workdir / "export")),
     )
 
 

@@ -24,6 +24,8 @@ DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backe
 STEP_KINDS = (
     "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "show_proof", "digits", "wait",
     "expect_screen", "auto",
+    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
+    "expect_screen", "auto", "insert_technician_card", "fault", "clear_fault", "refill", "empty_bin",
 )
 QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
@@ -90,6 +92,12 @@ class Step:
     payload: str | None = None  # scan: text sent through the scanner as UTF-8
     payload_hex: str | None = None  # scan: raw bytes, for what a TOML string cannot hold
     number: str | None = None  # show_proof: that proof's QR code (sim/proofs.py)
+    payload: str | None = None
+    technician: str | None = None
+    device: str | None = None
+    kind: str | None = None
+    at: str | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,23 @@ class Expect:
     # [expect.shown]: the typed facts the status screen showed (SHOWN_KEYS), as ISO strings, bools, ints
     shown: dict[str, Any] = field(default_factory=dict)
     next_outcome: Outcome | None = None  # the outcome of the session an offer taken started
+    # diagnostics (service = "diagnostics")
+    diagnostics_entered: bool | None = None
+    pin_lockout_s: int | None = None  # the lockout imposed by the session's last wrong PIN (0: none)
+    audit_includes: tuple[str, ...] = ()
+    selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail
+    export_clean: bool | None = None  # an export was written and holds no resident's data
+    resident_served: bool | None = None  # whether any resident's session ran
+
+
+@dataclass(frozen=True)
+class TechnicianSpec:
+    key: str
+    card_id: str
+    pin: str = field(repr=False)
+    status: str = "active"  # active | revoked
+    valid_until: date | None = None
+    role: str = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -126,10 +151,16 @@ class Scenario:
     expect: Expect
     path: Path | None = None
     qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
+    technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
+    technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
 
     @property
     def who(self) -> ResidentSpec:
         return self.residents[self.resident]
+
+    @property
+    def diagnostics(self) -> bool:
+        return self.technician is not None
 
 
 # --- validation helpers -----------------------------------------------------------------------
@@ -297,6 +328,11 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "wait": ("seconds",),
     "expect_screen": ("screen",),
     "auto": (),
+    "insert_technician_card": ("technician",),
+    "fault": ("device", "kind", "at"),
+    "clear_fault": ("device", "kind"),
+    "refill": ("count",),
+    "empty_bin": (),
 }
 
 
@@ -311,6 +347,12 @@ def _step(i: int, data: Any) -> Step:
         optional = ("payload", "payload_hex")
         if ("payload" in data) == ("payload_hex" in data):
             raise ScenarioError(f"{where}: a scan step needs exactly one of payload and payload_hex")
+    elif do == "insert_technician_card":
+        optional = ("technician",)
+    elif do == "fault":
+        optional = ("at",)
+    elif do == "refill":
+        optional = ("count",)
     required = tuple(f for f in STEP_FIELDS[do] if f not in optional)
     _keys(data, where + ".", ("do", *required), optional)
     seconds = data.get("seconds")
@@ -337,6 +379,11 @@ def _step(i: int, data: Any) -> Step:
         payload=data.get("payload"),
         payload_hex=data.get("payload_hex"),
         number=data.get("number"),
+        technician=data.get("technician"),
+        device=data.get("device"),
+        kind=data.get("kind"),
+        at=data.get("at"),
+        count=_int(data["count"], f"{where}.count") if "count" in data else None,
     )
 
 
@@ -345,7 +392,8 @@ def _expect(data: Any) -> Expect:
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
                                  "chip_valid_until", "journal_open", "approvals_open", "shown",
-                                 "next_outcome"))
+                                 "next_outcome", "diagnostics_entered", "pin_lockout_s", "audit_includes",
+                                 "selftests", "export_clean", "resident_served"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -365,6 +413,49 @@ def _expect(data: Any) -> Expect:
         approvals_open=_int(data["approvals_open"], "expect.approvals_open") if "approvals_open" in data else None,
         shown=_shown(data["shown"]) if "shown" in data else {},
         next_outcome=_enum(Outcome, data["next_outcome"], "expect.next_outcome") if "next_outcome" in data else None,
+        **_diagnostics_expect(data),
+    )
+
+
+def _diagnostics_expect(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("diagnostics_entered", "export_clean", "resident_served"):
+        if key in data:
+            out[key] = _bool(data, key, "expect.")
+    if "pin_lockout_s" in data:
+        out["pin_lockout_s"] = _int(data["pin_lockout_s"], "expect.pin_lockout_s")
+    audit = data.get("audit_includes", [])
+    if not isinstance(audit, list) or not all(isinstance(x, str) for x in audit):
+        raise ScenarioError("expect.audit_includes: expected a list of audit actions")
+    out["audit_includes"] = tuple(audit)
+    if "selftests" in data:
+        tests = _table(data["selftests"], "expect.selftests")
+        for key, value in tests.items():
+            if value not in ("pass", "fail"):
+                raise ScenarioError(f"expect.selftests.{key}: expected pass or fail")
+            if key.split(".", 1)[0] not in DEVICES:
+                raise ScenarioError(f"expect.selftests.{key}: {key!r} is not a device")
+        out["selftests"] = dict(tests)
+    return out
+
+
+def _technician(key: str, data: Any) -> TechnicianSpec:
+    where = f"technicians.{key}"
+    data = _table(data, where)
+    _keys(data, where + ".", ("card_id", "pin"), ("status", "valid_until", "role"))
+    status = _str(data, "status", where + ".", "active")
+    if status not in ("active", "revoked"):
+        raise ScenarioError(f"{where}.status: expected active or revoked")
+    pin = data["pin"]
+    if isinstance(pin, int) and not isinstance(pin, bool):
+        raise ScenarioError(f"{where}.pin: write the PIN as a string (a leading zero counts)")
+    pin = _str(data, "pin", where + ".")
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        raise ScenarioError(f"{where}.pin: expected 4 to 8 digits")
+    return TechnicianSpec(
+        key=key, card_id=_str(data, "card_id", where + "."), pin=pin, status=status,
+        valid_until=_date(data["valid_until"], f"{where}.valid_until") if "valid_until" in data else None,
+        role=_str(data, "role", where + ".", "maintenance"),
     )
 
 
@@ -398,13 +489,25 @@ def _shown(data: Any) -> dict[str, Any]:
 
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
-    _keys(data, "", ("today", "resident", "residents"),
-          ("name", "policy", "service", "faults", "steps", "expect", "qr_scanner"))
-    residents_raw = _table(data["residents"], "residents")
+    diagnostics = data.get("service") == "diagnostics"
+    if diagnostics:
+        _keys(data, "", ("today", "technician", "technicians"),
+              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner"))
+    else:
+        _keys(data, "", ("today", "resident", "residents"),
+              ("name", "policy", "service", "faults", "steps", "expect", "qr_scanner"))
+    residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
-    resident = _str(data, "resident", "")
-    if resident not in residents:
+    resident = _str(data, "resident", "", "")
+    if (resident or not diagnostics) and resident not in residents:
         raise ScenarioError(f"resident: {resident!r} is not defined under [residents]")
+    technicians: dict[str, TechnicianSpec] = {}
+    technician: str | None = None
+    if diagnostics:
+        technicians = {k: _technician(k, v) for k, v in _table(data["technicians"], "technicians").items()}
+        technician = _str(data, "technician", "")
+        if technician not in technicians:
+            raise ScenarioError(f"technician: {technician!r} is not defined under [technicians]")
     faults = data.get("faults", [])
     steps = data.get("steps", [])
     if not isinstance(faults, list):
@@ -413,6 +516,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         raise ScenarioError("steps: expected an array of tables [[steps]]")
     parsed_steps = tuple(_step(i, s) for i, s in enumerate(steps))
     for i, step in enumerate(parsed_steps):
+        if step.technician is not None and step.technician not in technicians:
+            raise ScenarioError(f"steps[{i}].technician: {step.technician!r} is not defined under [technicians]")
+        if step.do in ("fault", "clear_fault") and step.device not in DEVICES:
+            raise ScenarioError(f"steps[{i}].device: {step.device!r} is not one of {' | '.join(DEVICES)}")
         if step.resident is not None and step.resident not in residents and not (
             step.do == "face" and step.resident in FACE_SCENES
         ):
@@ -427,7 +534,8 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
         policy=policy,
-        service=_enum(Service, data.get("service", "new_permit"), "service"),
+        # Diagnostics is a mode, not a resident's service: its scenarios carry no service of the menu.
+        service=Service.NEW_PERMIT if diagnostics else _enum(Service, data.get("service", "new_permit"), "service"),
         resident=resident,
         residents=residents,
         faults=tuple(_fault(i, f) for i, f in enumerate(faults)),
@@ -435,6 +543,8 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         expect=_expect(data.get("expect", {})),
         path=path,
         qr_scanner=qr_scanner,
+        technician=technician,
+        technicians=technicians,
     )
 
 
@@ -446,6 +556,10 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(f"scenario file {path} not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: a file in another encoding is malformed, not a crash
+        raise ScenarioError(f"{path}: not UTF-8 at byte {exc.start}") from exc
+    except OSError as exc:
+        raise ScenarioError(f"scenario file {path} cannot be read: {exc.strerror}") from exc
     return parse(data, path)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sim.answers import card_rewrite, new_permit, status_query
+from sim.answers import card_rewrite, diagnostics, new_permit, status_query
 
 if TYPE_CHECKING:
     from kiosk.view import View
@@ -28,9 +28,14 @@ ANSWERS: dict[str, Answer] = {
 }
 
 
+def technician(player: ScenarioPlayer, view: View) -> bool:
+    """A diagnostics scenario: the technician, not a resident, stands at the kiosk."""
+    return diagnostics.act(player, view)
+
+
 def answer(player: ScenarioPlayer, view: View) -> bool | None:
     fn = ANSWERS.get(view.screen.split(".", 1)[0])
     return fn(player, view) if fn is not None else None
 
 
-__all__ = ["ANSWERS", "Answer", "answer"]
+__all__ = ["ANSWERS", "Answer", "answer", "technician"]

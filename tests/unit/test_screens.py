@@ -220,6 +220,49 @@ def view_of(screen: str, buttons: tuple[Button, ...], data: dict[str, object], *
     )
 
 
+def _diagnostics_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object]]]:
+    """Diagnostics' screens from their own view functions, with a board that has every kind of row."""
+    from kiosk.flows.base import Snapshot
+    from kiosk.flows.diagnostics_board import DiagState
+    from kiosk.flows.diagnostics_views import SCREENS as DIAG
+    from kiosk.session import Session
+
+    state = DiagState(card_id="T0001", role="maintenance", digits="4829", wrong=True, tries_left=1,
+                      problem="locked", lockout_s=120, notice="refilled", testing="camera.frame", rows=[
+                          {"device": "id_reader", "state": "online", "media": "none", "model": "GA 467 SAM",
+                           "serial": "05.01-20230101-0000123456-0000654321", "firmware": "", "cause": "ok"},
+                          {"device": "camera", "state": "hardware_error", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "no_frame"},
+                          {"device": "printer", "state": "user_error", "media": "present", "model": "", "serial": "",
+                           "firmware": "", "cause": "cover_open"},
+                          {"device": "permit_card", "state": "online", "media": "present", "model": "Virtual PCD 00 00",
+                           "serial": "", "firmware": "", "cause": "ok"},
+                          {"device": "qr_scanner", "state": "not_installed", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "not_installed"},
+                          {"device": "backend", "state": "offline", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "backend_unreachable"}],
+                      supplies=[{"name": "hopper", "level": "low", "count": 8, "threshold": 10},
+                                {"name": "reject_bin", "level": "full", "count": 50, "threshold": 50}],
+                      tests=[{"device": "camera", "test": "frame", "outcome": "fail",
+                              "message": "too_dark:brightness=12"},
+                             {"device": "printer", "test": "status", "outcome": "pass", "message": "ok"}],
+                      counters={"sessions": 12, "cards_issued": 9, "cards_retained": 1, "cards_rewritten": 2, "jams": 1,
+                                "device_faults": 3, "refusals": {"REG_TOO_RECENT": 2}})
+    session = Session()
+    session.service_data = state
+    snap = Snapshot("diagnostics.board", session, (), (), (), 3)
+    out = []
+    for screen, fn in DIAG.items():
+        data, buttons = fn(snap)
+        out.append((screen, buttons, data))
+    for problem in ("revoked", "expired", "not_a_technician_card", "idle", "left", "something_else"):
+        out.append(("diagnostics.card_out", (), {"problem": problem, "lockout_s": 0}))
+    return out
+
+
+CASES += _diagnostics_cases()
+
+
 def all_views() -> Iterator[tuple[str, View]]:
     for i, (screen, buttons, data) in enumerate(CASES):
         for large in (False, True):
