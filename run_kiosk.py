@@ -1,8 +1,11 @@
 """The composition root: command line, configuration, real or emulated devices, start.
 
   python run_kiosk.py                          the terminal on its configured hardware
-  python run_kiosk.py --sim                    on emulated hardware, in a window; the simulated
-                                               resident places the card and shows the face, you tap
+  python run_kiosk.py --sim [--scenario FILE] [--scale S]
+                                               on emulated hardware, in a window beside the developer
+                                               panel (sim/dev_panel.py): you tap the kiosk, and with the
+                                               panel place cards, show faces and codes, inject faults;
+                                               FILE's residents (default: the demo's), scaled to fit
   python run_kiosk.py --sim --headless         a demo session: screenshots and the printed face
   python run_kiosk.py --sim --headless --scenario FILE --report OUT.json [--screenshots DIR]
                                                one scenario; exit 0 when every expectation holds,
@@ -143,9 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-config", type=Path, default=ROOT / "config" / "sim.toml")
     ap.add_argument("--sim", action="store_true", help="emulated devices and backend")
     ap.add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
-    ap.add_argument("--scenario", type=Path, help="play this scenario file (needs --sim --headless)")
+    ap.add_argument("--scenario", type=Path,
+                    help="with --headless: play this scenario file; windowed: the panel's residents")
     ap.add_argument("--report", type=Path, help="write the scenario report (JSON) here")
     ap.add_argument("--screenshots", type=Path, help="save a screenshot of every screen here")
+    ap.add_argument("--scale", type=float,
+                    help="windowed --sim: scale of the kiosk's picture (default: to fit the screen)")
     ap.add_argument("--keep-workdir", action="store_true", help="keep the emulators' files for debugging")
     args = ap.parse_args(argv)
     # SIGTERM (a watchdog, systemd, a test's clean-up) unwinds like Ctrl-C, so every finally block
@@ -164,15 +170,19 @@ def main(argv: list[str] | None = None) -> int:
         print("refused: --sim (emulated hardware) is a development switch and terminal.mode is production",
               file=sys.stderr)
         return 2
-    if args.scenario and not (args.sim and args.headless):
-        print("--scenario needs --sim --headless", file=sys.stderr)
+    if args.scenario and not args.sim:
+        print("--scenario needs --sim", file=sys.stderr)
+        return 2
+    if args.scale is not None and (args.headless or not args.sim or not 0.1 <= args.scale <= 2.0):
+        # Headless frames are the kiosk's own 1080×1920: the scenario runner taps at drawn positions.
+        print("--scale needs windowed --sim and a value from 0.1 to 2", file=sys.stderr)
         return 2
     try:
         if args.sim:
             sim = load_sim_config(args.sim_config)
             if args.headless:
                 return run_headless(args, config, sim)
-            return run_windowed_sim(config, sim)
+            return run_windowed_sim(config, sim, args.scenario or DEMO_SCENARIO, args.scale)
         return run_production(config)
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
@@ -202,22 +212,24 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
                         make_display=make_display, keep_workdir=args.keep_workdir)
 
 
-def run_windowed_sim(config: Any, sim: Any) -> int:
-    """A window on emulated hardware: you tap; the simulated resident of the demo scenario
-    places the ID card, faces the camera and takes the printed card. Real time, the demo's date."""
-    from dataclasses import replace
+def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | None) -> int:
+    """A window on emulated hardware beside the developer panel: you tap, the panel is the world."""
+    from kiosk.fonts import find_cjk_font
+    from sim.dev_panel import PanelSession
+    from sim.scenario import ScenarioError, load
 
-    from sim.runner import SimRig
-    from sim.scenario import load
-
-    real_time = replace(sim, run=replace(sim.run, virtual_clock=False))
-    rig = SimRig(load(DEMO_SCENARIO), config=config, sim=real_time, build=build_kiosk,
-                 make_display=lambda cfg: make_display(cfg, headless=False))
     try:
-        rig.start()
-        rig.play(assist_only=True)
+        scenario = load(scenario_file)
+    except ScenarioError as exc:
+        print(f"scenario {scenario_file}: {exc}", file=sys.stderr)
+        return 2
+    session = PanelSession(scenario, config=config, sim=sim, build=build_kiosk,
+                           font=find_cjk_font(config.display.font or None), scale=scale)
+    try:
+        session.start()
+        session.run()
     finally:
-        rig.close()
+        session.close()
     return 0
 
 

@@ -15,7 +15,7 @@ same screen; sliding off the button before lifting cancels it, as on a phone.
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,13 +64,19 @@ class Display:
         font: FontFile,
         lang: str = "zh",
         show_cursor: bool = True,
+        surface: pygame.Surface | None = None,
+        present: Callable[[], None] | None = None,
     ) -> None:
+        """`surface`, `present`: draw into this surface and show it with this instead of a window of
+        its own (the simulator's developer panel puts the kiosk's frames, scaled, in its window)."""
         self.texts = Texts(lang)  # first: a wrong language fails before a window opens
         pygame.display.init()
         pygame.freetype.init()
         flags = pygame.FULLSCREEN if fullscreen else 0
-        self.screen = pygame.display.set_mode(size, flags)
-        pygame.display.set_caption(self.texts.get("app.title"))
+        self.screen = surface if surface is not None else pygame.display.set_mode(size, flags)
+        self._flip = present or pygame.display.flip
+        if surface is None:
+            pygame.display.set_caption(self.texts.get("app.title"))
         pygame.mouse.set_visible(show_cursor)
         self.size = self.screen.get_size()
         self.text = w.TextRenderer(font)
@@ -221,7 +227,7 @@ class Display:
             pygame.draw.rect(surf, color, rect, border_radius=bar_h // 2)
 
     def present(self) -> None:
-        pygame.display.flip()
+        self._flip()
 
     def screenshot(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -252,9 +258,13 @@ class Display:
         return self._press if self._press_inside else None
 
     def poll(self) -> list[Intent]:
+        return self.handle_events(pygame.event.get())
+
+    def handle_events(self, events: list[pygame.event.Event]) -> list[Intent]:
+        """Touches in the display's own coordinates (poll passes the window's events)."""
         intents: list[Intent] = []
         look = self._pressed_look()
-        for event in pygame.event.get():
+        for event in events:
             if event.type == pygame.QUIT:
                 intents.append(Quit())
             elif event.type == pygame.MOUSEBUTTONDOWN and getattr(event, "button", 1) == 1:

@@ -2,13 +2,14 @@
 # Installs what the kiosk and its tests need on Debian 12, and skips what is already there.
 #   Debian packages (apt-get, as root): the PC/SC library pyscard builds against, zbar (libzbar0,
 #   for pyzbar, the QR camera driver's second decoder backend), a CJK
-#   font, pcscd with the vsmartcard virtual reader (simulation and CI only), xvfb.
+#   font, pcscd with the vsmartcard virtual reader (simulation and CI only), xvfb and xdotool
+#   (the developer panel's test drives a real X window).
 #   Python packages: a virtual environment at .venv, re-synced only when pyproject.toml changes
 #   (pyproject.toml's dependencies, among them zxing-cpp, pyzbar and segno for QR codes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libpcsclite-dev libzbar0 fonts-wqy-microhei pcscd vsmartcard-vpcd xvfb python3-venv gcc)
+APT_PACKAGES=(libpcsclite-dev libzbar0 fonts-wqy-microhei pcscd vsmartcard-vpcd xvfb xdotool python3-venv gcc)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
