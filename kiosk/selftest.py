@@ -45,6 +45,10 @@ MIN_BRIGHTNESS = 40.0
 MAX_BRIGHTNESS = 235.0
 MIN_SHARPNESS = 0.05  # a scene, not a face: any edges at all; a covered lens has none
 SLOW_BACKEND_MS = 3000
+# The QR scanner's test code: what the technician's test card (printed with the kiosk's manual)
+# holds. Nothing personal, never a proof: the registration parser would refuse it.
+QR_TEST_CODE = b"SH-KIOSK-QR-SELFTEST-1"
+QR_TEST_SECONDS = 20.0  # how long the scan test waits for the test card under the scanner
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,13 @@ def health_test(up: bool, latency_ms: int) -> Verdict:
     if latency_ms > SLOW_BACKEND_MS:
         return Verdict(DeviceKind.BACKEND, Test.HEALTH, False, "backend_slow", detail)
     return Verdict(DeviceKind.BACKEND, Test.HEALTH, True, "ok", detail)
+
+
+def scan_test(payload: bytes) -> Verdict:
+    """A code read during the scan test: the test card's, or something else held up."""
+    if payload == QR_TEST_CODE:
+        return Verdict(DeviceKind.QR_SCANNER, Test.SCAN, True, "ok", f"bytes={len(payload)}")
+    return Verdict(DeviceKind.QR_SCANNER, Test.SCAN, False, "wrong_code", f"bytes={len(payload)}")
 
 
 def failed(device: DeviceKind, test: Test, cause: str) -> Verdict:

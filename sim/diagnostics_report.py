@@ -150,12 +150,18 @@ def check(scenario: Scenario, report: dict[str, Any]) -> list[str]:
         if want not in actions:
             out.append(f"expected audit action {want!r}; recorded: {', '.join(sorted(actions))}")
     tests = report.get("selftests", {})
+    messages = report.get("selftest_messages", {})
     for key, want in e.selftests.items():
         got = [v for k, v in tests.items() if k == key or k.split(".", 1)[0] == key]
+        verdict, _, cause = want.partition(":")
+        causes = [messages.get(k, "").split(":", 1)[0] for k, v in tests.items()
+                  if (k == key or k.split(".", 1)[0] == key) and v == "fail"]
         if not got:
             out.append(f"expected a self-test of {key}; none recorded")
-        elif (want == "pass" and "fail" in got) or (want == "fail" and "fail" not in got):
-            out.append(f"expected self-test {key} {want}, got {', '.join(got)}")
+        elif (verdict == "pass" and "fail" in got) or (verdict == "fail" and "fail" not in got):
+            out.append(f"expected self-test {key} {verdict}, got {', '.join(got)}")
+        elif cause and cause not in causes:
+            out.append(f"expected self-test {key} to fail with cause {cause!r}, got {', '.join(causes)}")
     if e.export_clean is not None:
         exports = report.get("exports", [])
         if not exports:

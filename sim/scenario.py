@@ -123,7 +123,7 @@ class Expect:
     diagnostics_entered: bool | None = None
     pin_lockout_s: int | None = None  # the lockout imposed by the session's last wrong PIN (0: none)
     audit_includes: tuple[str, ...] = ()
-    selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail
+    selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail[:cause]
     export_clean: bool | None = None  # an export was written and holds no resident's data
     resident_served: bool | None = None  # whether any resident's session ran
 
@@ -431,8 +431,9 @@ def _diagnostics_expect(data: dict[str, Any]) -> dict[str, Any]:
     if "selftests" in data:
         tests = _table(data["selftests"], "expect.selftests")
         for key, value in tests.items():
-            if value not in ("pass", "fail"):
-                raise ScenarioError(f"expect.selftests.{key}: expected pass or fail")
+            if not isinstance(value, str) or not (value in ("pass", "fail") or
+                                                  (value.startswith("fail:") and len(value) > 5)):
+                raise ScenarioError(f"expect.selftests.{key}: expected pass or fail (or fail:<cause>)")
             if key.split(".", 1)[0] not in DEVICES:
                 raise ScenarioError(f"expect.selftests.{key}: {key!r} is not a device")
         out["selftests"] = dict(tests)

@@ -310,6 +310,8 @@ class Diagnostics(ProcedureJob, Flow):
         if self.core.state.startswith(D + "."):
             self.board.refresh(records=False)
             self.core.services_changed()
+            if device is DeviceKind.QR_SCANNER:
+                self.board.tests.qr_status()
             if device is DeviceKind.PRINTER:
                 self.board.tests.printer_status()
                 self.board.printer_status()

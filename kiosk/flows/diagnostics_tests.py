@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devices.events import CameraFailed, PhotoCaptured
+from devices.events import CameraFailed, PhotoCaptured, QrScanned
 from devices.status import DeviceKind
 from kiosk import selftest as stt
 from kiosk.diagnostics_store import AuditAction
@@ -19,6 +19,7 @@ from kiosk.logevents import LogEvent
 from kiosk.printer_test import TEST_PRINT
 
 CAMERA_REQUEST = 900_001  # a request id no resident's capture uses
+QR_TIMER = "diag.qr_scan"
 
 
 class Tests:
@@ -80,6 +81,15 @@ class Tests:
 
             self.core.runtime.call("diag_health", timed, "", then=self._health)
             return True
+        if test is stt.Test.SCAN:
+            scanner = self.core.ports.qr_scanner
+            if scanner is None or not a.is_up(device):
+                self._verdict(stt.status_test(device, test, a.status.get(device) if scanner else None), later=False)
+                return False
+            # The scanner is on only while the test waits for the technician's test card.
+            scanner.set_scanning(True)
+            self.core.runtime.set_timer(QR_TIMER, stt.QR_TEST_SECONDS)
+            return True
         if device is DeviceKind.PRINTER and a.status.get(device) is not None:
             # A STATUS round trip now: the printer's answer (or its silence), not the last poll's.
             self.core.runtime.pending.add("diag.printer_status")
@@ -98,7 +108,27 @@ class Tests:
     # --- answers ------------------------------------------------------------------------------
 
     def handlers(self) -> dict[type, Callable[[Any], None]]:
-        return {PhotoCaptured: self._frame, CameraFailed: self._camera_failed}
+        return {PhotoCaptured: self._frame, CameraFailed: self._camera_failed, QrScanned: self._scanned}
+
+    def _scan_over(self) -> bool:
+        """Ends a running scan test's wait (the scanner off again); False when none runs."""
+        if self.current != (DeviceKind.QR_SCANNER, stt.Test.SCAN) or not self.core.runtime.armed(QR_TIMER):
+            return False
+        self.core.runtime.cancel(QR_TIMER)
+        scanner = self.core.ports.qr_scanner
+        if scanner is not None:
+            scanner.set_scanning(False)
+        return True
+
+    def _scanned(self, event: QrScanned) -> None:
+        if self._scan_over():
+            self._verdict(stt.scan_test(event.payload))
+
+    def qr_status(self) -> None:
+        """The scanner's status changed: one that vanished during the scan test fails it so."""
+        st = self.core.availability.status.get(DeviceKind.QR_SCANNER)
+        if stt.cause_of(DeviceKind.QR_SCANNER, st) != "ok" and self._scan_over():
+            self._verdict(stt.status_test(DeviceKind.QR_SCANNER, stt.Test.SCAN, st))
 
     def _frame(self, event: PhotoCaptured) -> None:
         self.core.runtime.pending.discard("camera")
@@ -123,7 +153,11 @@ class Tests:
             self._verdict(verdict)
 
     def on_timer(self, name: str) -> None:
-        return None
+        if name == QR_TIMER and self.current == (DeviceKind.QR_SCANNER, stt.Test.SCAN):
+            scanner = self.core.ports.qr_scanner
+            if scanner is not None:
+                scanner.set_scanning(False)
+            self._verdict(stt.failed(DeviceKind.QR_SCANNER, stt.Test.SCAN, "no_code"))
 
     def path_blocked(self, cause: str) -> None:
         """The technician card could not be given back to free the card path: the printer test fails so."""

@@ -1,6 +1,6 @@
 """The cooperative technician: inserts the technician card, types the right PIN, runs every
 self-test once (the printer's feed test last: it
-gives the card back first) and leaves.
+gives the card back first; the QR scanner's test card held under the scanner when its test asks) and leaves.
 
 After scripted steps it goes on only where the PIN screen is open and the card not locked (it
 types the right PIN), or on the board (it runs the self-tests once if nobody did, then leaves).
@@ -37,6 +37,11 @@ def act(player: ScenarioPlayer, view: View) -> bool:
             diag.insert_technician(player, None)
             return True
         return False
+    if view.screen == "diagnostics.testing" and view.data.get("testing") == "qr_scanner.scan":
+        # The scan test waits for the test card: the technician holds it under the scanner.
+        from kiosk.selftest import QR_TEST_CODE
+
+        return player._scan(None, QR_TEST_CODE)
     if not steps_done:
         return False
     if view.screen == "diagnostics.pin":

@@ -176,6 +176,7 @@ def test_the_issues_diagnostics_shape_parses():
     (("status = \"active\"", "status = \"lost\""), "active or revoked"),
     (("printer = \"fail\"", "printr = \"fail\""), "not a device"),
     (("printer = \"fail\"", "printer = \"broken\""), "pass or fail"),
+    (("printer = \"fail\"", "printer = \"fail:\""), "pass or fail"),
     (("pin_lockout_s = 60", "pin_lockout = 60"), "unknown key expect.pin_lockout"),
     (("do = \"insert_technician_card\"", "do = \"insert_technician_card\"\ntechnician = \"x\""), "technicians"),
 ])
@@ -193,3 +194,20 @@ def test_a_file_that_is_not_utf8_is_malformed_not_a_crash(tmp_path):
         load(bad)
     with pytest.raises(ScenarioError, match="cannot be read"):
         load(tmp_path)  # a folder, not a file
+
+
+def test_a_self_test_may_be_expected_to_fail_with_its_cause() -> None:
+    scenario = parse(tomllib.loads(DIAGNOSTICS.replace('printer = "fail"', 'printer = "fail:jam"')))
+    assert scenario.expect.selftests["printer"] == "fail:jam"
+
+
+def test_the_cause_of_an_expected_failure_is_checked() -> None:
+    from sim.diagnostics_report import check
+
+    scenario = parse(tomllib.loads(DIAGNOSTICS.replace('printer = "fail"', 'printer = "fail:jam"')))
+    report = {"diagnostics_entered": scenario.expect.diagnostics_entered, "pin_lockout_s": scenario.expect.pin_lockout_s,
+              "audit": [f"{a}:x" for a in scenario.expect.audit_includes],
+              "selftests": {"printer.status": "fail"}, "selftest_messages": {"printer.status": "cover_open"}}
+    assert any("cause 'jam'" in f for f in check(scenario, report))
+    report["selftest_messages"] = {"printer.status": "jam"}
+    assert not [f for f in check(scenario, report) if "self-test" in f]

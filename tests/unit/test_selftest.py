@@ -117,3 +117,12 @@ def test_counters_since_the_last_reset_and_each_devices_last_problem() -> None:
     assert c["refusals"] == {"REG_TOO_RECENT": 1}
     assert dc.counters(records, [], since=None)["sessions"] == 3
     assert dc.last_errors(records) == {"printer": "cover_open@2026-11-22T09:07:00"}
+
+
+def test_the_qr_scan_test_passes_on_the_test_code_only() -> None:
+    from kiosk.selftest import QR_TEST_CODE, scan_test
+
+    assert scan_test(QR_TEST_CODE).passed
+    wrong = scan_test(b"https://ywtb.sh.gov.cn/proof?no=1&code=ABCDEF")
+    assert not wrong.passed and wrong.cause == "wrong_code"
+    assert "proof" not in wrong.message  # only the length of what was read is kept
