@@ -205,8 +205,9 @@ def test_the_cause_of_an_expected_failure_is_checked() -> None:
     from sim.diagnostics_report import check
 
     scenario = parse(tomllib.loads(DIAGNOSTICS.replace('printer = "fail"', 'printer = "fail:jam"')))
-    report = {"diagnostics_entered": scenario.expect.diagnostics_entered, "pin_lockout_s": scenario.expect.pin_lockout_s,
-              "audit": [f"{a}:x" for a in scenario.expect.audit_includes],
+    e = scenario.expect
+    report = {"diagnostics_entered": e.diagnostics_entered, "pin_lockout_s": e.pin_lockout_s,
+              "audit": [f"{a}:x" for a in e.audit_includes],
               "selftests": {"printer.status": "fail"}, "selftest_messages": {"printer.status": "cover_open"}}
     assert any("cause 'jam'" in f for f in check(scenario, report))
     report["selftest_messages"] = {"printer.status": "jam"}
