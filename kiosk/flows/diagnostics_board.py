@@ -4,7 +4,8 @@ The board is built from the one status model (devices/status.py) as the availabi
 each device's state, media, supplies and model/serial/firmware, and its one cause in fixed codes
 (kiosk/selftest.py) that the screen puts into words with what to do. Actions: record a refill
 or an emptied reject bin (the printer's sensors give the counts), reset the counters, take the
-terminal out of service and back (kept across a restart), export a readiness report.
+terminal out of service and back (kept across a restart), export a readiness report, retract a
+card stuck at the front slot into the reject bin.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from devices.status import DeviceKind, SupplyLevel
+from devices.events import PrinterOp, PrinterResult
+from devices.status import DeviceKind, MediaPosition, SupplyLevel
 from kiosk import diagnostics_counters as dc
 from kiosk import selftest as stt
 from kiosk.diagnostics_store import AuditAction
@@ -47,6 +49,8 @@ class DiagState:
     tests: list[dict[str, Any]] = field(default_factory=list)
     testing: str = ""  # the self-test running now, "device.test"
     held_out: bool = False
+    card_at_slot: bool = False  # a card nobody owns is at the front slot: the board offers to retract it
+    retracting: bool = False  # the printer is pulling that card in: the board waits for its answer
 
 
 class Board:
@@ -76,6 +80,7 @@ class Board:
             })
         s.rows = rows
         s.held_out = a.held_out
+        s.card_at_slot = self.card_at_slot()
         printer = a.status.get(DeviceKind.PRINTER)
         s.supplies = [{"name": x.name, "level": x.level.value, "count": x.count, "threshold": x.threshold}
                       for x in (printer.supplies if printer else ())]
@@ -111,7 +116,7 @@ class Board:
 
     def action(self, target: str) -> bool:
         s, a = self.flow.st, self.core.availability
-        if self.core.state != "diagnostics.board":
+        if self.core.state != "diagnostics.board" or s.retracting:
             return False
         if target in ("diag.refilled", "diag.bin_emptied"):
             # Recorded with the counts the printer's sensors give now, not the last poll's.
@@ -132,6 +137,8 @@ class Board:
             s.notice = "in_service"
         elif target == "diag.export":
             self.export()
+        elif target == "diag.retract":
+            return self.retract()
         else:
             return False
         self.core.services_changed()
@@ -189,3 +196,69 @@ class Board:
 
     def on_timer(self, name: str) -> None:
         self.tests.on_timer(name)
+
+    # --- a card stuck at the slot ---------------------------------------------------------------
+
+    def card_at_slot(self) -> bool:
+        """A card at the front slot that no one's procedure owns (not the technician's card, which
+        is inside or in the technician's hand, and no test's): one a failed retract left there, or
+        one pushed in while the technician is in."""
+        printer = self.core.availability.status.get(DeviceKind.PRINTER)
+        return (printer is not None and printer.is_up and printer.media is MediaPosition.ENTERING
+                and self.flow.card is None and self.flow.ptest is None
+                and self.core.card_job in (None, self.flow))
+
+    def retract(self) -> bool:
+        if not self.card_at_slot():
+            self.flow.st.notice = "nothing_at_slot"
+            self.refresh(records=False)
+            return True
+        self.core.card_job = SlotRetract(self, self.core.card_job)
+        self.flow.st.retracting = True
+        self.core.runtime.pending.add("printer")
+        self.core.ports.printer.retract()
+        return True
+
+    def retracted(self, ok: bool, error: str) -> None:
+        """The printer's answer to the retract: the card is in the reject bin (the printer counts
+        it retained), or it is still stuck and the board says why."""
+        job = self.core.card_job
+        if isinstance(job, SlotRetract):
+            self.core.card_job = job.before
+        self.flow.st.retracting = False
+        self.flow.audit(AuditAction.RETRACT, "reject_bin" if ok else f"failed:{error or 'stuck'}")
+        self.flow.st.notice = "retracted" if ok else "retract_failed"
+        if not ok:
+            self.core.availability.mark_card_stuck()
+            self.core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=error or "stuck")
+        self.core.ports.printer.refresh_status()
+        self.core.services_changed()
+        self.refresh()
+
+
+class SlotRetract:
+    """The card job while the board retracts a card stuck at the slot: only the printer's answer
+    to RETRACT matters (the core routes printer, chip and take events to the card job)."""
+
+    busy_row: int | None = None
+
+    def __init__(self, board: Board, before: Any) -> None:
+        self.board = board
+        self.before = before  # the card job to hand back to (the diagnostics flow, or none)
+
+    def on_printer(self, event: PrinterResult) -> None:
+        if event.op is PrinterOp.RETRACT:
+            self.board.retracted(event.ok, event.error.value if event.error is not None else "")
+
+    def on_chip(self, event: Any) -> None:
+        return None
+
+    def on_chip_present(self, insertion: int) -> None:
+        return None
+
+    def on_taken(self) -> None:
+        # Taken from the slot before the printer pulled it in: nothing is stuck any more.
+        self.board.retracted(True, "")
+
+    def on_operation_timeout(self) -> None:
+        self.board.retracted(False, "no_response")

@@ -3,6 +3,7 @@ reaches a view: the PIN screen gets only how many digits were typed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kiosk.flows.base import ScreenFn, Snapshot
@@ -44,8 +45,11 @@ def board(snap: Snapshot) -> Screen:
         Button("diag.feed_test", "diag.button.feed_test", style=ButtonStyle.SECONDARY),
         Button("diag.test_print", "diag.button.test_print", style=ButtonStyle.SECONDARY),
         Button("diag.export", "diag.button.export", style=ButtonStyle.SECONDARY),
+        *((Button("diag.retract", "diag.button.retract"),) if s.card_at_slot else ()),
         Button("diag.leave", "diag.button.leave"),
     )
+    if s.retracting:  # nothing else until the printer answers the retract
+        buttons = tuple(replace(b, enabled=False) for b in buttons)
     return {"card_id": s.card_id, "role": s.role, "rows": s.rows, "supplies": s.supplies, "counters": s.counters,
             "tests": s.tests, "notice": s.notice, "held_out": s.held_out}, buttons
 

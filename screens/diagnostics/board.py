@@ -58,7 +58,7 @@ def _draw(c: w.Canvas) -> None:
     y += c.text.line_height(t.subtitle) + t.px(6)
     notice = c.data.get("notice")
     if notice:
-        color = th.ERROR if notice == "export_failed" else th.SUCCESS
+        color = th.ERROR if notice in ("export_failed", "retract_failed") else th.SUCCESS
         c.line(c.t_opt(f"diag.notice.{notice}") or str(notice), body, color, left, y, strong=True)
         y += lh_b + t.px(6)
     tests: dict[str, list[dict[str, Any]]] = {}
