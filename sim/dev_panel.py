@@ -295,7 +295,7 @@ class DevPanel:
 
     def _post_faults(self, faults: list[dict[str, Any]]) -> dict[str, Any]:
         try:
-            reply = self.world.http.post(f"{self.world.backend_url}/sim/faults", json={"faults": faults})
+            reply = self.world.http.post(f"{self.world.backend_url}/sim/faults", json=faults)
         except httpx.HTTPError as exc:
             return {"ok": False, "error": type(exc).__name__}
         return {"ok": reply.is_success, **({} if reply.is_success else {"error": f"HTTP {reply.status_code}"})}

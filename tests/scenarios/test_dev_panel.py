@@ -154,6 +154,17 @@ class Person:
             return True
         self.script.append(step)
 
+    def tap(self, button: str) -> None:
+        """The kiosk's button, tapped on the scaled picture once it is shown and enabled."""
+        def step(view: View) -> bool:
+            pos = self.window.kiosk_button_center(button)
+            if pos is None or not any(b.id == button and b.enabled for b in view.all_buttons()):
+                return False
+            self.click(pos)
+            self.pending = lambda v, seen=view: v != seen
+            return True
+        self.script.append(step)
+
     def shot(self, name: str) -> None:
         def step(view: View) -> bool:
             self.window.screenshot(str(self.shots / name))
@@ -265,3 +276,53 @@ def test_panel_runs_a_session_and_injects_a_jam(xserver: str, tmp_path: Path) ->
     assert hub["cards_issued"] == 1
     assert any(s.startswith("fault@") for s in person.seen)
     assert all((shots / n).is_file() for n in ("01_attract_resident_picked.png", "04_fault_screen.png"))
+
+
+def test_panel_inserts_the_technician_card_and_injects_every_fault(xserver: str, tmp_path: Path) -> None:
+    """The technician card from the panel opens diagnostics (the PIN tapped on the kiosk), and
+    every fault, clear and supplies control of the panel is accepted by its emulator."""
+    shots = Path(os.environ.get("PANEL_SHOTS", str(tmp_path / "shots")))
+    shots.mkdir(parents=True, exist_ok=True)
+    session = PanelSession(load(DEMO), config=load_kiosk_config(), sim=load_sim_config(),
+                           build=run_kiosk.build_kiosk, font=find_cjk_font(None))
+    person = Person(session, shots)
+    replies: dict[str, dict[str, Any]] = {}
+    try:
+        session.start()
+        window = session.window
+        assert window is not None
+        panel = window.panel
+        pin = panel.technician.pin
+        person.until(lambda v: v.screen == "ready.attract")
+        person.panel("card.technician")
+        person.until(lambda v: v.screen == "diagnostics.pin")
+        for digit in pin:
+            person.tap(f"key.{digit}")
+        person.tap("confirm")
+        person.until(lambda v: v.screen == "diagnostics.board")
+        person.shot("05_board_from_panel.png")
+        person.tap("diag.leave")
+        person.until(lambda v: v.screen == "diagnostics.card_out")
+        person.panel("card.take")
+        person.until(lambda v: v.screen in ("ready.attract", "out_of_service"))
+        controls = [c.id for c in panel.controls if c.run is not None
+                    and c.id.split(".", 1)[0] in ("fault", "clear", "supplies")]
+        for cid in controls:
+            person.panel(cid)
+
+            def keep(view: View, cid: str = cid) -> bool:
+                assert panel.last is not None
+                replies[cid] = panel.last[1]
+                return True
+            person.until(keep)
+        person.shot("06_every_fault_injected.png")
+        session.run(person)
+        assert not person.failure, person.failure
+        assert person.i == len(person.script), f"stopped at step {person.i}; seen {person.seen}"
+    finally:
+        session.close()
+    devices = {cid.split(".")[1] for cid in controls if cid.startswith("fault.")}
+    assert devices == {"id_reader", "printer", "permit_card", "qr_scanner", "camera", "backend"}
+    refused = {cid: r for cid, r in replies.items() if not r.get("ok")}
+    assert not refused, refused
+    assert set(replies) == set(controls)
