@@ -465,18 +465,21 @@ class SimRig:
             for f in scenario.faults if f.device == "backend"
         ]
         t0 = time.monotonic()
+        # The backend needs nothing of the others: it starts first and comes up while they do.
+        self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
+                                     backend_faults, wait=False)
         # One pcscd serves the machine: taken under a machine-wide lock, stopped by its PID.
         self.pcscd = start_pcscd(self.workdir / "pcscd.log")
         tp = time.monotonic()
         self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
             "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
             "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
-        })
+        }, wait=False)
+        self.hub.wait_ready()
         t1 = time.monotonic()
-        self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
-                                     backend_faults)
+        self.backend.wait_ready()
         t2 = time.monotonic()
-        self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t1)
+        self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t0)
         return self.hub.ready, f"http://127.0.0.1:{self.backend.ready['port']}"
 
     def play(self, screenshots: Path | None = None, *, assist_only: bool = False) -> ScenarioPlayer:
@@ -518,9 +521,14 @@ class SimRig:
             self.display.close()
         if self.client is not None:
             self.client.close()
-        for proc in (self.hub, self.backend, self.pcscd):
-            if proc is not None:
-                proc.stop()
+        # The emulators are told to stop all at once, then waited for one by one.
+        procs = [p for p in (self.hub, self.backend) if p is not None]
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.stop()
+        if self.pcscd is not None:  # last: the hub's vpcd slot hangs up first
+            self.pcscd.stop()
         if not keep_workdir and self.attach is None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
