@@ -83,6 +83,7 @@ from devices.permit_profile import (
     assemble_permit,
     decode_card_info,
     decode_technician,
+    decode_technician_terms,
     decode_validity_ef,
     encode_card_info,
     encode_validity_slot,
@@ -320,8 +321,11 @@ class PermitCardEncoder:
 
     def _read_technician(self, card: _Card) -> ChipResult:
         info = self._open_application(card, CardKind.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD)
-        technician_id, pvv = decode_technician(card.read_record(Fid.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD))
-        return ChipResult(ChipOp.READ_TECHNICIAN, True, data=TechnicianChipData(info, technician_id, pvv))
+        raw = card.read_record(Fid.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD)
+        technician_id, pvv = decode_technician(raw)
+        terms = decode_technician_terms(raw)
+        return ChipResult(ChipOp.READ_TECHNICIAN, True, data=TechnicianChipData(
+            info, technician_id, pvv, role=terms.role, valid_until=terms.valid_until, status=terms.status))
 
     def _personalise(self, card: _Card, contents: PermitContents) -> ChipResult:
         try:

@@ -124,11 +124,24 @@ class PermitChipData:
     validity_sequence: int  # counts validity writes; the slot with the higher one is current
 
 
+class TechnicianStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+_TECH_STATUS_CODE: dict[TechnicianStatus, int] = {TechnicianStatus.ACTIVE: 0, TechnicianStatus.REVOKED: 1}
+
+
 @dataclass(frozen=True)
 class TechnicianChipData:
     card: ChipCardInfo
     technician_id: str
     pin_verification_value: bytes = field(repr=False)  # see devices.apdu.pin_verification_value
+    # The technician profile's own terms (tags 82-84); a card written before them has none:
+    # no role, no end of validity, active.
+    role: str = ""
+    valid_until: date | None = None
+    status: TechnicianStatus = TechnicianStatus.ACTIVE
 
 
 # --- TLV ----------------------------------------------------------------------------------
@@ -419,11 +432,40 @@ def validity_slot_offset(slot: int) -> int:
 # --- technician ---------------------------------------------------------------------------
 
 
-def encode_technician(technician_id: str, pin_verification_value: bytes) -> bytes:
+def encode_technician(technician_id: str, pin_verification_value: bytes, *, role: str = "",
+                      valid_until: date | None = None,
+                      status: TechnicianStatus = TechnicianStatus.ACTIVE) -> bytes:
     if not technician_id or len(pin_verification_value) != 8:
         raise ProfileError("invalid_field")
-    body = tlv_encode([(0x80, technician_id.encode("utf-8")), (0x81, pin_verification_value)])
-    return frame_record(body, EF_SIZE[Fid.TECHNICIAN])
+    items = [(0x80, technician_id.encode("utf-8")), (0x81, pin_verification_value)]
+    if role:
+        items.append((0x82, role.encode("utf-8")))
+    if valid_until is not None:
+        items.append((0x83, _date_bytes(valid_until)))
+    items.append((0x84, bytes((_TECH_STATUS_CODE[status],))))
+    return frame_record(tlv_encode(items), EF_SIZE[Fid.TECHNICIAN])
+
+
+@dataclass(frozen=True)
+class TechnicianTerms:
+    role: str
+    valid_until: date | None
+    status: TechnicianStatus
+
+
+def decode_technician_terms(raw: bytes) -> TechnicianTerms:
+    """The role, end of validity and status of a technician record (tags 82-84, all optional)."""
+    items = tlv_decode(unframe_record(raw))
+    role = _text(items, 0x82) if 0x82 in items else ""
+    valid_until = _date(items, 0x83) if 0x83 in items else None
+    status = TechnicianStatus.ACTIVE
+    if 0x84 in items:
+        code = _int(items, 0x84, 1)
+        by_code = {v: k for k, v in _TECH_STATUS_CODE.items()}
+        if code not in by_code:
+            raise ProfileError("malformed")
+        status = by_code[code]
+    return TechnicianTerms(role, valid_until, status)
 
 
 def decode_technician(raw: bytes) -> tuple[str, bytes]:

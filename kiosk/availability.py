@@ -29,6 +29,7 @@ class Availability:
         self.status: dict[DeviceKind, DeviceStatus] = {}
         self.backend_up: bool | None = None
         self.card_stuck = False  # a retract failed: a technician must clear the printer
+        self.held_out = False  # a technician took the terminal out of service (diagnostics)
 
     # --- facts in -------------------------------------------------------------------------
 
@@ -81,6 +82,8 @@ class Availability:
         if needs is None:
             return ["not_installed"]
         found = [f"{d.value}_down" for d in needs.devices if not self.is_up(d)]
+        if self.held_out:
+            found.append("technician_hold")
         uses_printer = DeviceKind.PRINTER in needs.devices
         if uses_printer and self.card_stuck:
             found.append("card_stuck")
@@ -112,4 +115,6 @@ class Availability:
             found.append("reject_bin_full")
         if self.card_stuck:
             found.append("card_stuck")
+        if self.held_out:
+            found.append("technician_hold")
         return found

@@ -70,6 +70,16 @@ class Voided:
 
 
 @dataclass(frozen=True)
+class ApplicationVoided:
+    """An application withdrawn by its request id: `voided` (its approval, `permit_number`),
+    `refused` (nothing was approved), `unseen` (never arrived; it will be refused if it does)."""
+
+    application_request_id: str
+    state: str
+    permit_number: str | None
+
+
+@dataclass(frozen=True)
 class Relative:
     """The close relative whose housing the declarant lives in (SH-REG-2, SH-REG-3)."""
 
@@ -163,6 +173,7 @@ class RegistrationInfo:
     expires_on: date
     expired: bool
     address: str = field(repr=False)
+    valid_through: date | None = None  # add_months(declared, 12) - 1 day, as the backend reads it
 
 
 @dataclass(frozen=True)
@@ -180,6 +191,7 @@ class PermitInfo:
     permit: PermitRecord
     card_valid_until: date
     window: WindowInfo
+    endorsement_state: str | None = None  # the backend's reading: passed | not_due | open | grace | lapsed
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,8 @@ class StatusReport:
     application: ApplicationInfo | None
     permit: PermitInfo | None
     points: Points
+    points_value: int | None = None  # the points the backend holds (SH-PTS-2), None: none on record
+    points_notice: str | None = None  # the number of the points notice, while the points are valid
 
 
 

@@ -272,6 +272,7 @@ def decode_status(data: dict[str, Any]) -> StatusReport:
         registration = RegistrationInfo(
             declared=date_field(reg, "declared"), eligible_on=date_field(reg, "eligible_on"),
             expires_on=date_field(reg, "expires_on"), expired=_bool(reg, "expired"), address=text_field(reg, "address"),
+            valid_through=date_field(reg, "valid_through"),
         )
     application = None
     if app_data is not None:
@@ -289,6 +290,21 @@ def decode_status(data: dict[str, Any]) -> StatusReport:
         permit = PermitInfo(
             permit=decode_permit_record(item), card_valid_until=date_field(item, "card_valid_until"),
             window=_window(as_object(item.get("window"))),
+            endorsement_state=_shown_state(item),
         )
-    return StatusReport(registration, application, permit, _points(as_object(data.get("points"))))
+    points = as_object(data.get("points"))
+    value, notice = points.get("value"), text_field(points, "notice", nullable=True)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BadReply("points.value")
+    return StatusReport(registration, application, permit, _points(points), value, notice)
+
+
+SHOWN_STATES = ("passed", "not_due", "open", "grace", "lapsed")
+
+
+def _shown_state(item: dict[str, Any]) -> str:
+    state = text_field(item, "endorsement_state")
+    if state not in SHOWN_STATES:
+        raise BadReply("endorsement_state")
+    return str(state)
 

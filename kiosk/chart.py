@@ -67,6 +67,9 @@ class StateSpec:
     closing: bool = False
     timers: tuple[TimerSpec, ...] = ()
     checks_health: bool = False  # at rest: the backend's health is checked every `health_interval`
+    # Its screen may offer another service (a `service.<name>` button): taking the offer ends this
+    # session as goodbye would and starts the offered service's own session at its entry.
+    offers: bool = False
     on_enter: str | None = None
     on_exit: str | None = None
     children: tuple[StateSpec, ...] = ()

@@ -176,10 +176,13 @@ class Kiosk:
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
-            self._new_permit.on_key(target.removeprefix("key."))
+            on_key = getattr(self._owner(), "on_key", None) or self._new_permit.on_key
+            on_key(target.removeprefix("key."))
             self.fire(T.TAP_KEY)
         elif target in TAPS:
             self.fire(TAPS[target])
+        else:
+            self._owner().on_tap(target)
 
     def _guarded(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         def run(arg: Any) -> None:
@@ -311,6 +314,8 @@ class Kiosk:
         self._device_changed(st.device)
 
     def _device_changed(self, device: DeviceKind) -> None:
+        if any(f.on_status_anywhere(device) for f in self.flows):
+            return
         if self._owner().on_status(device):
             return
         self.services_changed()
@@ -369,7 +374,7 @@ class Kiosk:
         if settler is None or self.state in AT_BOOT:
             return
         busy = self.card_job.busy_row if self.card_job is not None else None
-        for call in settler.due(busy):
+        for call in settler.due(busy, applying="backend.apply" in self.runtime.pending):
             self.run(Progress((call.command,)), "", self._answer_for(call))
 
     def _answer_for(self, call: Call) -> Callable[[BackendOp, Any], None]:

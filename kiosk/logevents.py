@@ -96,6 +96,14 @@ class LogEvent(Enum):
     PHOTO_LIBRARY_LOADED = EventSpec("W004", logging.INFO, "vendor WLT library loaded", ("function",))
     PHOTO_LIBRARY_REFUSED = EventSpec("W005", logging.WARNING, "vendor WLT library returned an error",
                                       ("function", "result"))
+    # Technician diagnostics (kiosk/flows/diagnostics*.py): a technician card's id, never a PIN.
+    TECHNICIAN_CARD = EventSpec("T001", logging.INFO, "technician card read", ("card", "result"))
+    TECHNICIAN_PIN_WRONG = EventSpec("T002", logging.WARNING, "technician PIN wrong", ("card", "wrong", "lockout_s"))
+    TECHNICIAN_ENTERED = EventSpec("T003", logging.INFO, "diagnostics entered", ("card",))
+    TECHNICIAN_LEFT = EventSpec("T004", logging.INFO, "diagnostics left", ("card", "why"))
+    SELFTEST_RESULT = EventSpec("T010", logging.INFO, "self-test result", ("device", "test", "outcome", "message"))
+    SUPPLY_ALERT = EventSpec("T011", logging.WARNING, "supply needs a technician", ("supply", "level"))
+    TECHNICIAN_ACTION = EventSpec("T012", logging.INFO, "technician action", ("card", "action", "result"))
 
 
 LEVELS: dict[str, int] = {

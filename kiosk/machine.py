@@ -24,6 +24,7 @@ from kiosk.view import Waiting
 END = "end"  # the owner of the shared edges (kiosk/flows/ending.py)
 GOODBYE = "goodbye"
 FAULT = "fault"
+MENU = "ready.menu"
 
 
 class DotState(NestedState):
@@ -67,6 +68,12 @@ class Chart:
         )
         self.edges: list[tuple[str, Edge]] = [(p.owner, e) for p in self.parts for e in p.edges]
         self.edges += [(END, e) for e in shared if e.sources]
+        # A service is entered from the menu; where a screen offers services, each service's own
+        # entry edge applies there too, after the current session is handed over (closed).
+        offering = tuple(n for n, s in self.specs.items() if s.offers)
+        entries = [(o, e) for o, e in self.edges if e.trigger == Trigger.TAP_SERVICE and MENU in e.sources]
+        self.edges += [(o, Edge(Trigger.TAP_SERVICE, offering, e.dest, conditions=e.conditions, unless=e.unless,
+                                before=f"{END}:hand_over")) for o, e in entries if offering]
         self.triggers: frozenset[str] = frozenset(str(e.trigger) for _, e in self.edges)
         self._taken: dict[str, frozenset[str]] = {
             name: frozenset(str(e.trigger) for _, e in self.edges if _covers(e, name)) for name in self.specs

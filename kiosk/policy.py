@@ -1,7 +1,8 @@
 """The rules of RULES.md as named predicates over a policy pack's numbers.
 
 The order lists are the one statement of "the first check that fails is the reason shown".
-The simulated backend imports this module too, so kiosk and backend cannot disagree.
+The simulated backend has its own reading of RULES.md (sim/backend/) and never imports this
+module, so that a disagreement between the two can be seen.
 """
 
 from __future__ import annotations
@@ -35,6 +36,31 @@ NEW_PERMIT_ORDER: tuple[Reason, ...] = (
     Reason.PERMIT_CANCELLED,
     Reason.PHOTO_QUALITY,
     Reason.FACE_MISMATCH,
+)
+
+# RULES.md, Order of checks, residence registration.
+REGISTRATION_ORDER: tuple[Reason, ...] = (
+    Reason.CARD_TYPE_UNSUPPORTED,
+    Reason.ID_NUMBER_INVALID,
+    Reason.ID_CARD_EXPIRED,
+    Reason.LOCAL_HUKOU,
+    Reason.UNDER_16,
+    Reason.PROOF_INVALID,
+    Reason.NON_RESIDENTIAL_PROPERTY,
+    Reason.DORMITORY_IN_RESIDENTIAL_AREA,
+    Reason.LEASE_TO_UNIT,
+    Reason.RELATIVE_NOT_CLOSE,
+    Reason.REG_CURRENT,
+    Reason.ADDRESS_CHANGED,
+)
+
+# The status query reads the ID card with the new permit's checks but the age: a minor may
+# look up where they stand (issue 10 lists the four it applies).
+STATUS_QUERY_ID_ORDER: tuple[Reason, ...] = (
+    Reason.CARD_TYPE_UNSUPPORTED,
+    Reason.ID_NUMBER_INVALID,
+    Reason.ID_CARD_EXPIRED,
+    Reason.LOCAL_HUKOU,
 )
 
 

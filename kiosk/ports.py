@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-from devices.permit_profile import PermitContents
+from devices.permit_profile import PermitContents, TechnicianChipData
 from devices.status import DeviceStatus
 from kiosk.endorsement import Rewrite
 from kiosk.identity import Identity
@@ -50,10 +50,19 @@ class EncoderPort(DevicePort, Protocol):
     def read_card(self) -> None: ...
     def personalise(self, data: PermitContents) -> None: ...
     def write_validity(self, valid_from: date, valid_until: date, endorsement_count: int) -> None: ...
+    def read_technician_card(self) -> None: ...
+    def pin_matches(self, card: TechnicianChipData, pin: str) -> bool: ...
 
 
 class CameraPort(DevicePort, Protocol):
     def capture(self, request_id: int) -> None: ...
+
+
+class QrScannerPort(DevicePort, Protocol):
+    """A serial scanner or a scanning camera (devices/qr_scanner.py, devices/qr_camera.py): posts
+    QrScanned (raw, untrusted bytes: kiosk/qr_payload.py judges them) only while scanning is on."""
+
+    def set_scanning(self, on: bool) -> None: ...
 
 
 class BackendPort(Protocol):
@@ -66,10 +75,13 @@ class BackendPort(Protocol):
                          card_serial: str | None) -> bk.Confirmed | bk.BackendFailure: ...
     def void_issuance(self, request_id: str, permit_number: str,
                       reason: Reason) -> bk.Voided | bk.BackendFailure: ...
+    def void_application(self, request_id: str, application_request_id: str,
+                         reason: Reason) -> bk.ApplicationVoided | bk.BackendFailure: ...
     def check_endorsement(self, request_id: str, permit_number: str, id_number: str,
                           card_valid_until: date) -> bk.EndorsementCheck | bk.UnknownPermit | bk.BackendFailure: ...
     def confirm_rewrite(self, request_id: str, permit_number: str, card_serial: str,
                         rewrite: Rewrite) -> bk.Rewritten | bk.BackendFailure: ...
+    def query_status(self, request_id: str, card: Identity) -> bk.StatusReport | bk.BackendFailure: ...
     def close(self) -> None: ...
 
 
@@ -80,6 +92,8 @@ class Ports:
     encoder: EncoderPort
     camera: CameraPort
     backend: BackendPort
+    qr_scanner: QrScannerPort | None = None  # None: this kiosk has no scanner (devices.qr_scanner.enabled)
 
     def devices(self) -> tuple[DevicePort, ...]:
-        return (self.id_reader, self.printer, self.encoder, self.camera)
+        qr = () if self.qr_scanner is None else (self.qr_scanner,)
+        return (self.id_reader, self.printer, self.encoder, self.camera, *qr)

@@ -49,6 +49,9 @@ class Session:
     outcome: Outcome | None = None
     reason: Reason | None = None
     screens: list[str] = field(default_factory=list)
+    # The running service's own state (its flow's dataclass), personal data included: it goes
+    # with the session, so a new service keeps its fields in its own module, not here.
+    service_data: Any = field(default=None, repr=False)
 
     def request_id(self, op: str) -> str:
         """One id per operation of a session: a retry of the same call replays, never doubles."""

@@ -223,8 +223,7 @@ class Display:
         the layer on the glass now (attract, recovery) holds none of it and is kept."""
         current = self._last_key
         self._layers.discard(lambda key: key == current)
-        for spare in self._spare:
-            spare.fill(th.BACKGROUND)  # a reused surface must not carry a resident's pixels either
+        self._spare.clear()  # a reused surface must not carry a resident's pixels either
         self._panels.clear()
         self.text.forget_session()
 

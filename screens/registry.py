@@ -42,6 +42,12 @@ from screens.card_rewrite import residence as cr_residence
 from screens.card_rewrite import return_card as cr_return_card
 from screens.card_rewrite import rewrite as cr_rewrite
 from screens.card_rewrite import verify as cr_verify
+from screens.diagnostics import board as dg_board
+from screens.diagnostics import card_in as dg_card_in
+from screens.diagnostics import card_out as dg_card_out
+from screens.diagnostics import free_path as dg_free_path
+from screens.diagnostics import pin as dg_pin
+from screens.diagnostics import testing as dg_testing
 from screens.new_permit import (
     details,
     done,
@@ -57,6 +63,10 @@ from screens.new_permit import (
     verify_face,
 )
 from screens.ready import attract, menu
+from screens.status_query import done as sq_done
+from screens.status_query import lookup as sq_lookup
+from screens.status_query import read_id as sq_read_id
+from screens.status_query import show as sq_show
 
 STEPS = 6  # the new-permit progress hint: notice, ID card, photo, details, phone, card
 
@@ -88,6 +98,17 @@ SCREENS: dict[str, ModuleType] = {
     "card_rewrite.verify": cr_verify,
     "card_rewrite.return_card": cr_return_card,
     "card_rewrite.done": cr_done,
+    "status_query.read_id": sq_read_id,
+    "status_query.lookup": sq_lookup,
+    "status_query.show": sq_show,
+    "status_query.done": sq_done,
+    "diagnostics.card_in": dg_card_in,
+    "diagnostics.pin": dg_pin,
+    "diagnostics.board": dg_board,
+    "diagnostics.testing": dg_testing,
+    "diagnostics.card_out": dg_card_out,
+    "diagnostics.free_path": dg_free_path,
+    "diagnostics.printer_job": dg_testing,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

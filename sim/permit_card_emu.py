@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from devices.apdu import (
@@ -54,6 +55,7 @@ from devices.permit_profile import (
     Fid,
     KeyRef,
     PermitContents,
+    TechnicianStatus,
     encode_card_info,
     encode_technician,
     parse_serial,
@@ -125,12 +127,14 @@ class VirtualPermitCard:
 
     @classmethod
     def technician(cls, serial: str, technician_id: str, pin: str,
-                   keys: CardKeys = TEST_KEYS) -> VirtualPermitCard:
+                   keys: CardKeys = TEST_KEYS, *, role: str = "",
+                   valid_until: date | None = None,
+                   status: TechnicianStatus = TechnicianStatus.ACTIVE) -> VirtualPermitCard:
         own = own_keys(keys, parse_serial(serial))
         pvv = pin_verification_value(own.pin, technician_id, pin)
         files = {
             Fid.CARD_INFO: _info(serial, CardKind.TECHNICIAN),
-            Fid.TECHNICIAN: encode_technician(technician_id, pvv),
+            Fid.TECHNICIAN: encode_technician(technician_id, pvv, role=role, valid_until=valid_until, status=status),
         }
         return cls(serial, own, files)
 

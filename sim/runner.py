@@ -22,15 +22,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from devices.status import DeviceKind, MediaPosition
 from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import View, Waiting
+from sim import answers
+from sim import diagnostics_report as diag
+from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
 
 BOOTING = ("boot", "self_test", "recovery")
 ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (config/sim.toml [pcsc]): the hub's chips appear there
 AT_REST = ("ready.attract", "out_of_service")
+QR_HOLD_FRAMES = 3  # frames a code shown to the QR scanner's camera stays in view
 
 
 def post_tap(pos: tuple[int, int]) -> None:
@@ -61,12 +66,14 @@ class ScenarioPlayer:
 
     def __init__(self, scenario: Scenario, kiosk: Kiosk, display: Any, hub: Any, camera: Any,
                  clock: Any, *, max_session_seconds: float, max_wall_seconds: float,
-                 screenshots: Path | None = None, assist_only: bool = False, fps: int = 30) -> None:
+                 screenshots: Path | None = None, assist_only: bool = False, fps: int = 30,
+                 qr_camera: Any = None) -> None:
         self.scenario = scenario
         self.kiosk = kiosk
         self.display = display
         self.hub = hub
         self.camera = camera
+        self.qr_camera = qr_camera  # the QR scanner's scanning camera (its camera driver)
         self.clock = clock
         self.virtual = isinstance(clock, VirtualClock)
         self.max_session_seconds = max_session_seconds
@@ -74,7 +81,7 @@ class ScenarioPlayer:
         self.screenshots = screenshots
         self.assist_only = assist_only  # windowed --sim: a person taps, the runner only plays the devices
         self.frame = 1.0 / max(1, fps)
-        self.steps = expand_steps(scenario.steps)
+        self.steps = expand_steps(tuple(diag.expand_digits(scenario, list(scenario.steps))))
         self.step_i = 0
         self.failures: list[str] = []
         self.started_wall = time.monotonic()
@@ -93,6 +100,12 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.gave_up = False  # the resident's service was not offered at the menu
+        self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
+        self.technician_inserted = False
+        self.technician_tested = False
+        self.technician_fed = False
+        self.audit_start = diag.audit_mark(self) if scenario.diagnostics else 0
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -108,6 +121,8 @@ class ScenarioPlayer:
             self.last_view = view
             self.stable = 0
             self.effect_deadline = 0.0
+            if view.screen == status_answers.SHOW and view.data and len(self.kiosk.finished) == self.start_count:
+                self.shown = status_answers.shown(view.data)
         else:
             self.stable += 1
         if view.screen in BOOTING:
@@ -140,7 +155,16 @@ class ScenarioPlayer:
     def _session_over(self, view: View) -> bool:
         if self.assist_only:
             return False
+        if self.scenario.diagnostics:
+            # The technician's visit is over once every step was taken and the kiosk is at rest
+            # with nothing in the printer's slot.
+            printer = self.kiosk.availability.status.get(DeviceKind.PRINTER)
+            at_slot = printer is not None and printer.media is MediaPosition.ENTERING
+            return (self.step_i >= len(self.steps) and view.screen in AT_REST and self._settled()
+                    and self.kiosk.card_job is None and not at_slot)
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
+            return True
+        if self.gave_up and view.screen in AT_REST and self.kiosk.session.service is None:
             return True
         # Out of service before any session started, and no step left that could wait for it to
         # come back: nobody can be served.
@@ -160,6 +184,10 @@ class ScenarioPlayer:
     def _expect_effect(self, seconds: float = 3.0) -> None:
         """A device action's consequence is on its way (the reader polls, the printer senses)."""
         self.effect_deadline = time.monotonic() + seconds
+
+    def tap(self, view: View, button_id: str) -> bool:
+        """Taps the button if it is on the screen and enabled (what a service's answers use)."""
+        return self._tap(view, button_id)
 
     def _tap(self, view: View, button_id: str) -> bool:
         button = next((b for b in view.all_buttons() if b.id == button_id and b.enabled), None)
@@ -188,6 +216,30 @@ class ScenarioPlayer:
             self.camera.show(key)
         else:
             self.camera.show("face", self.scenario.residents[key].face if key in self.scenario.residents else key)
+
+    def _scan(self, text: str | None, raw: bytes | None = None) -> bool:
+        """A code of this text (or these bytes) under the QR scanner, or in front of its camera."""
+        qr = self.kiosk.config.devices.qr_scanner
+        if not qr.enabled:
+            self.failures.append("a QR code was shown, but this kiosk has no QR scanner")
+            return True
+        data = raw if raw is not None else (text or "").encode("utf-8")
+        if qr.driver == "camera":
+            # Held up for a few frames, then lowered: a code still in view when the kiosk asks
+            # again would be read again (the decoders read a clean frame at the first try).
+            self.qr_camera.show_qr(data, frames=QR_HOLD_FRAMES)
+        else:
+            reply = self.hub.call("scan_payload", hex=data.hex())
+            if not reply.get("ok") and reply.get("did") != "gone":
+                self.failures.append(f"the QR scanner could not scan: {reply.get('error')}")
+        self._expect_effect()
+        return True
+
+    def _show_proof(self, number: str) -> bool:
+        """That proof document's QR code (sim/proofs.py) under the scanner or in front of its camera."""
+        from sim.proofs import proof_payload
+
+        return self._scan(proof_payload(number))
 
     def _waiting(self) -> float:
         assert self.wait_until is not None
@@ -222,6 +274,12 @@ class ScenarioPlayer:
             done = bool(self.hub.call("take_card").get("ok"))
             if done:
                 self._expect_effect()
+        elif step.do == "scan":
+            # As soon as a screen waits for a QR code: the scanner is on only then.
+            raw = bytes.fromhex(step.payload_hex) if step.payload_hex is not None else None
+            done = view.waiting_for is Waiting.QR and self._scan(step.payload if raw is None else None, raw)
+        elif step.do == "show_proof":
+            done = view.waiting_for is Waiting.QR and self._show_proof(step.number or "")
         elif step.do == "wait":
             self.wait_until = self.clock.monotonic() + (step.seconds or 0.0)
             return True
@@ -230,6 +288,8 @@ class ScenarioPlayer:
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
+        elif diag.hand_step(self, step):
+            pass
         else:
             self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
             self.step_i += 1
@@ -262,6 +322,8 @@ class ScenarioPlayer:
         return acted
 
     def _act(self, view: View) -> bool:
+        if self.scenario.diagnostics and view.overlay is None and not self.assist_only:
+            return answers.technician(self, view)
         who = self.scenario.who
         if view.overlay is not None:
             # A resident who is stuck answers the warning twice, then walks away.
@@ -300,26 +362,23 @@ class ScenarioPlayer:
         if screen == "ready.attract":
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
-            return self._tap(view, f"service.{self.scenario.service.value}")
-        if screen in ("new_permit.residence", "card_rewrite.residence"):
-            lives = who.registration.lives_there if who.registration is not None else True
-            return self._tap(view, "answer.yes" if lives else "answer.no")
-        if screen == "new_permit.photo":
-            return self._tap(view, "capture")
-        if screen == "new_permit.phone":
-            digits = str(view.data.get("digits", ""))
-            if not who.phone.startswith(digits):
-                return self._tap(view, "key.del")
-            if len(digits) < len(who.phone) and len(digits) < 11:
-                return self._tap(view, f"key.{who.phone[len(digits)]}")
-            return self._tap(view, "confirm") or self._tap(view, "cancel")
+            tile = f"service.{self.scenario.service.value}"
+            if any(b.id == tile and not b.enabled for b in view.buttons) and self.step_i >= len(self.steps):
+                # The service is not offered (other services are): the resident gives up and leaves.
+                self.gave_up = self._tap(view, "back")
+                return self.gave_up
+            return self._tap(view, tile)
+        acted = answers.answer(self, view)
+        if acted is not None:
+            return acted
         if view.waiting_for is Waiting.TOUCH:
             return self._tap(view, "confirm")
         return False
 
     # --- the report ----------------------------------------------------------------------------
 
-    def report(self, hub_state: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    def report(self, hub_state: dict[str, Any], duration_s: float,
+               backend_records: dict[str, Any] | None = None) -> dict[str, Any]:
         summary = self.kiosk.finished[self.start_count] if len(self.kiosk.finished) > self.start_count else None
         printer = hub_state.get("printer", {})
         report: dict[str, Any] = {
@@ -337,11 +396,30 @@ class ScenarioPlayer:
             "kiosk_clock_s": round(self.clock.monotonic(), 3) if self.virtual else None,
             "screenshots": self.shots,
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
+            "approvals_open": approvals_open(self.kiosk, backend_records),
+            "shown": self.shown,
+            # every session of the run, in order: an offer taken starts a second one
+            "sessions": [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
+                         for f in self.kiosk.finished[self.start_count:]],
         }
+        if self.scenario.diagnostics:
+            report.update(diag.report_fields(self))
+            report["resident_served"] = len(self.kiosk.finished) > self.start_count
         failures = list(self.failures) + check_expectations(self.scenario, report)
+        if self.scenario.diagnostics:
+            failures += diag.check(self.scenario, report)
         report["passed"] = not failures
         report["failures"] = failures
         return report
+
+
+def approvals_open(kiosk: Kiosk, backend_records: dict[str, Any] | None) -> int | None:
+    """Approvals nobody accounts for: approved at the backend and neither confirmed nor voided,
+    and applications the kiosk sent that were neither answered nor withdrawn."""
+    if backend_records is None:
+        return None
+    pending = sum(1 for i in backend_records.get("issuances", []) if i.get("state") == "approved")
+    return pending + (len(kiosk.journal.open_applications()) if kiosk.journal is not None else 0)
 
 
 def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
@@ -371,6 +449,16 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
+    differs("approvals_open", e.approvals_open, report.get("approvals_open"))
+    shown = report.get("shown") or {}
+    for key, want in e.shown.items():
+        if key not in shown:
+            out.append(f"expected the status screen to show {key} {want!r}; it did not show it")
+        else:
+            differs(f"shown.{key}", want, shown[key])
+    if e.next_outcome is not None:
+        later = report.get("sessions", [])[1:]
+        differs("next_outcome", e.next_outcome.value, later[0]["outcome"] if later else None)
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out
@@ -382,14 +470,19 @@ Builder = Callable[..., Kiosk]
 
 
 def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[str, Any], backend_url: str,
-                     workdir: Path) -> KioskConfig:
-    """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend."""
+                     workdir: Path, qr_driver: str = "serial") -> KioskConfig:
+    """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend.
+    `qr_driver`: serial | camera | absent (no scanner at this kiosk)."""
+    qr = config.devices.qr_scanner
+    qr = replace(qr, enabled=qr_driver != "absent", driver=qr.driver if qr_driver == "absent" else qr_driver,
+                 port=hub_ready.get("qr_scanner", qr.port), camera="sim")
     devices = replace(
         config.devices,
         id_reader=replace(config.devices.id_reader, port=hub_ready["id_reader"]),
         printer=replace(config.devices.printer, port=hub_ready["printer"]),
         encoder=replace(config.devices.encoder, reader=ENCODER_READER),
         camera=replace(config.devices.camera, driver="sim"),
+        qr_scanner=qr,
     )
     return replace(
         config,
@@ -398,6 +491,7 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
         backend=replace(config.backend, url=backend_url),
         journal=replace(config.journal, file=str(workdir / "journal.sqlite")),
         logging=replace(config.logging, file=str(workdir / "kiosk.jsonl")),
+        diagnostics=replace(config.diagnostics, export_dir=str(workdir / "export")),
     )
 
 
@@ -424,6 +518,7 @@ class SimRig:
         self.display: Any = None
         self.clock: Any = None
         self.camera: Any = None
+        self.qr_camera: Any = None
         self.started = False
         self.timings: dict[str, float] = {}
 
@@ -441,16 +536,28 @@ class SimRig:
         else:
             hub_ready, backend_url = self._launch()
         self.client = HubClient(hub_ready["control"])
-        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir)
+        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir, self.qr_driver)
         self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
         self.camera = SceneFrameSource()
         for fault in scenario.faults:
             if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
                 self.camera.fail(True)
+        self.qr_camera = SceneFrameSource()
+        for fault in scenario.faults:
+            if fault.device == "qr_scanner" and self.qr_driver == "camera":
+                if fault.kind != "vanish":
+                    raise ScenarioError(f"qr_scanner fault {fault.kind!r} is a serial scanner's; the camera "
+                                        "driver takes vanish only")
+                self.qr_camera.unplug(True)
         log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
-        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS)
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS,
+                                qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
         self.cfg = cfg
+
+    @property
+    def qr_driver(self) -> str:
+        return self.scenario.qr_scanner or self.sim.qr_scanner.driver
 
     def _launch(self) -> tuple[dict[str, Any], str]:
         from sim.launcher import start_backend, start_hub
@@ -459,7 +566,8 @@ class SimRig:
         scenario, sim = self.scenario, self.sim
         residents_file = self.workdir / "residents.json"
         residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
-        hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer", "permit_card")]
+        hub_devices = ("id_reader", "printer", "permit_card", *(("qr_scanner",) if self.qr_driver == "serial" else ()))
+        hub_faults = [f.__dict__ for f in scenario.faults if f.device in hub_devices]
         backend_faults = [
             {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
             for f in scenario.faults if f.device == "backend"
@@ -474,7 +582,7 @@ class SimRig:
         self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
             "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
             "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
-        }, wait=False)
+        }, qr_max_line=self.config.devices.qr_scanner.max_line, wait=False)
         self.hub.wait_ready()
         t1 = time.monotonic()
         self.backend.wait_ready()
@@ -493,7 +601,7 @@ class SimRig:
             self.scenario, self.kiosk, self.display, self.client, self.camera, self.clock,
             max_session_seconds=self.sim.run.max_session_seconds + (self.clock.monotonic() if self.started else 0),
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
-            assist_only=assist_only,
+            assist_only=assist_only, qr_camera=self.qr_camera,
         )
         if not self.started:
             self.kiosk.start()
@@ -513,6 +621,17 @@ class SimRig:
 
     def hub_state(self) -> dict[str, Any]:
         return self.client.call("state")
+
+    def backend_records(self) -> dict[str, Any] | None:
+        """The emulated backend's records (/sim/records: nothing personal), or None if it is gone."""
+        import httpx
+
+        url = self.cfg.backend.url
+        try:
+            reply = httpx.get(f"{url}/sim/records", timeout=5.0, verify=False)
+        except httpx.HTTPError:
+            return None
+        return reply.json() if reply.is_success else None
 
     def close(self, keep_workdir: bool = False) -> None:
         if self.kiosk is not None:
@@ -558,9 +677,12 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     target = screenshots / f"printed_{Path(face).name}"
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
-        report = player.report(hub_state, time.monotonic() - started)
+        report = player.report(hub_state, time.monotonic() - started, rig.backend_records())
         if keep_workdir:
             report["workdir"] = str(rig.workdir)
+    except ScenarioError as exc:  # what only the rig can tell (a fault the chosen QR driver cannot take)
+        print(f"scenario {path}: {exc}", file=sys.stderr)
+        return 2  # the rig is closed below
     except LaunchError as exc:
         report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
                   "duration_s": round(time.monotonic() - started, 3)}

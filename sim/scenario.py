@@ -22,9 +22,12 @@ class ScenarioError(ValueError):
 
 DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backend")
 STEP_KINDS = (
-    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
+    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "show_proof", "digits", "wait",
     "expect_screen", "auto",
+    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
+    "expect_screen", "auto", "insert_technician_card", "fault", "clear_fault", "refill", "empty_bin",
 )
+QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
 
 
@@ -47,6 +50,7 @@ class PermitSpec:
     status: PermitStatus
     endorsement: EndorsementState
     address_changed: bool = False  # SH-END-5: a move reported, not yet settled at a service centre
+    points: int | None = None  # the points the backend holds for the permit (SH-PTS-2); None: none
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,15 @@ class Step:
     value: str | None = None
     seconds: float | None = None
     screen: str | None = None
+    payload: str | None = None  # scan: text sent through the scanner as UTF-8
+    payload_hex: str | None = None  # scan: raw bytes, for what a TOML string cannot hold
+    number: str | None = None  # show_proof: that proof's QR code (sim/proofs.py)
     payload: str | None = None
+    technician: str | None = None
+    device: str | None = None
+    kind: str | None = None
+    at: str | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,29 @@ class Expect:
     large_text: bool | None = None
     chip_valid_until: date | None = None
     journal_open: int | None = None  # journal rows still unfinished when the run ends
+    # Approvals nobody accounts for when the run ends: the backend's approved-but-neither-confirmed-
+    # nor-voided issuances, plus the kiosk's applications sent and never answered or withdrawn.
+    approvals_open: int | None = None
+    # [expect.shown]: the typed facts the status screen showed (SHOWN_KEYS), as ISO strings, bools, ints
+    shown: dict[str, Any] = field(default_factory=dict)
+    next_outcome: Outcome | None = None  # the outcome of the session an offer taken started
+    # diagnostics (service = "diagnostics")
+    diagnostics_entered: bool | None = None
+    pin_lockout_s: int | None = None  # the lockout imposed by the session's last wrong PIN (0: none)
+    audit_includes: tuple[str, ...] = ()
+    selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail
+    export_clean: bool | None = None  # an export was written and holds no resident's data
+    resident_served: bool | None = None  # whether any resident's session ran
+
+
+@dataclass(frozen=True)
+class TechnicianSpec:
+    key: str
+    card_id: str
+    pin: str = field(repr=False)
+    status: str = "active"  # active | revoked
+    valid_until: date | None = None
+    role: str = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -115,10 +150,17 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expect
     path: Path | None = None
+    qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
+    technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
+    technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
 
     @property
     def who(self) -> ResidentSpec:
         return self.residents[self.resident]
+
+    @property
+    def diagnostics(self) -> bool:
+        return self.technician is not None
 
 
 # --- validation helpers -----------------------------------------------------------------------
@@ -204,7 +246,7 @@ def _registration(data: Any, where: str) -> RegistrationSpec:
 def _permit(data: Any, where: str) -> PermitSpec:
     data = _table(data, where)
     _keys(data, where + ".", ("number", "issued", "valid_until"),
-          ("card_valid_until", "status", "endorsement", "address_changed"))
+          ("card_valid_until", "status", "endorsement", "address_changed", "points"))
     valid_until = _date(data["valid_until"], f"{where}.valid_until")
     return PermitSpec(
         number=_str(data, "number", where + "."),
@@ -214,6 +256,7 @@ def _permit(data: Any, where: str) -> PermitSpec:
         status=_enum(PermitStatus, data.get("status", "active"), f"{where}.status"),
         endorsement=_enum(EndorsementState, data.get("endorsement", "none"), f"{where}.endorsement"),
         address_changed=_bool(data, "address_changed", where + ".") if "address_changed" in data else False,
+        points=_int(data["points"], f"{where}.points") if "points" in data else None,
     )
 
 
@@ -279,11 +322,17 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "face": ("resident",),
     "insert_permit": ("resident",),
     "take_card": (),
-    "scan": ("payload",),
+    "scan": ("payload", "payload_hex"),
+    "show_proof": ("number",),
     "digits": ("value",),
     "wait": ("seconds",),
     "expect_screen": ("screen",),
     "auto": (),
+    "insert_technician_card": ("technician",),
+    "fault": ("device", "kind", "at"),
+    "clear_fault": ("device", "kind"),
+    "refill": ("count",),
+    "empty_bin": (),
 }
 
 
@@ -293,7 +342,17 @@ def _step(i: int, data: Any) -> Step:
     do = data.get("do")
     if do not in STEP_FIELDS:
         raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
-    optional = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    optional: tuple[str, ...] = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    if do == "scan":
+        optional = ("payload", "payload_hex")
+        if ("payload" in data) == ("payload_hex" in data):
+            raise ScenarioError(f"{where}: a scan step needs exactly one of payload and payload_hex")
+    elif do == "insert_technician_card":
+        optional = ("technician",)
+    elif do == "fault":
+        optional = ("at",)
+    elif do == "refill":
+        optional = ("count",)
     required = tuple(f for f in STEP_FIELDS[do] if f not in optional)
     _keys(data, where + ".", ("do", *required), optional)
     seconds = data.get("seconds")
@@ -302,6 +361,14 @@ def _step(i: int, data: Any) -> Step:
     value = data.get("value")
     if value is not None and not isinstance(value, str):
         value = str(value)
+    for key in ("payload", "payload_hex", "number"):
+        if key in data and not isinstance(data[key], str):
+            raise ScenarioError(f"{where}.{key}: expected a string")
+    if "payload_hex" in data:
+        try:
+            bytes.fromhex(data["payload_hex"])
+        except ValueError:
+            raise ScenarioError(f"{where}.payload_hex: expected hexadecimal bytes") from None
     return Step(
         do=do,
         target=data.get("target"),
@@ -310,6 +377,13 @@ def _step(i: int, data: Any) -> Step:
         seconds=float(seconds) if seconds is not None else None,
         screen=data.get("screen"),
         payload=data.get("payload"),
+        payload_hex=data.get("payload_hex"),
+        number=data.get("number"),
+        technician=data.get("technician"),
+        device=data.get("device"),
+        kind=data.get("kind"),
+        at=data.get("at"),
+        count=_int(data["count"], f"{where}.count") if "count" in data else None,
     )
 
 
@@ -317,7 +391,9 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until", "journal_open"))
+                                 "chip_valid_until", "journal_open", "approvals_open", "shown",
+                                 "next_outcome", "diagnostics_entered", "pin_lockout_s", "audit_includes",
+                                 "selftests", "export_clean", "resident_served"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -334,17 +410,104 @@ def _expect(data: Any) -> Expect:
         chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
         if "chip_valid_until" in data else None,
         journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
+        approvals_open=_int(data["approvals_open"], "expect.approvals_open") if "approvals_open" in data else None,
+        shown=_shown(data["shown"]) if "shown" in data else {},
+        next_outcome=_enum(Outcome, data["next_outcome"], "expect.next_outcome") if "next_outcome" in data else None,
+        **_diagnostics_expect(data),
     )
 
 
+def _diagnostics_expect(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("diagnostics_entered", "export_clean", "resident_served"):
+        if key in data:
+            out[key] = _bool(data, key, "expect.")
+    if "pin_lockout_s" in data:
+        out["pin_lockout_s"] = _int(data["pin_lockout_s"], "expect.pin_lockout_s")
+    audit = data.get("audit_includes", [])
+    if not isinstance(audit, list) or not all(isinstance(x, str) for x in audit):
+        raise ScenarioError("expect.audit_includes: expected a list of audit actions")
+    out["audit_includes"] = tuple(audit)
+    if "selftests" in data:
+        tests = _table(data["selftests"], "expect.selftests")
+        for key, value in tests.items():
+            if value not in ("pass", "fail"):
+                raise ScenarioError(f"expect.selftests.{key}: expected pass or fail")
+            if key.split(".", 1)[0] not in DEVICES:
+                raise ScenarioError(f"expect.selftests.{key}: {key!r} is not a device")
+        out["selftests"] = dict(tests)
+    return out
+
+
+def _technician(key: str, data: Any) -> TechnicianSpec:
+    where = f"technicians.{key}"
+    data = _table(data, where)
+    _keys(data, where + ".", ("card_id", "pin"), ("status", "valid_until", "role"))
+    status = _str(data, "status", where + ".", "active")
+    if status not in ("active", "revoked"):
+        raise ScenarioError(f"{where}.status: expected active or revoked")
+    pin = data["pin"]
+    if isinstance(pin, int) and not isinstance(pin, bool):
+        raise ScenarioError(f"{where}.pin: write the PIN as a string (a leading zero counts)")
+    pin = _str(data, "pin", where + ".")
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:
+        raise ScenarioError(f"{where}.pin: expected 4 to 8 digits")
+    return TechnicianSpec(
+        key=key, card_id=_str(data, "card_id", where + "."), pin=pin, status=status,
+        valid_until=_date(data["valid_until"], f"{where}.valid_until") if "valid_until" in data else None,
+        role=_str(data, "role", where + ".", "maintenance"),
+    )
+
+
+# [expect.shown] (the status query's screen): each key's kind of value.
+SHOWN_DATES = ("registration_valid_through", "permit_possible_on", "permit_valid_until", "card_valid_until",
+               "endorsement_opens", "endorsement_closes", "points_valid_until")
+SHOWN_CHOICES: dict[str, tuple[str, ...]] = {
+    "endorsement": ("passed", "not_due", "open", "grace", "lapsed", "none"),
+    "offered": ("new_permit", "card_rewrite", "registration", "none"),
+}
+SHOWN_KEYS = (*SHOWN_DATES, *SHOWN_CHOICES, "points_valid", "points")
+
+
+def _shown(data: Any) -> dict[str, Any]:
+    data = _table(data, "expect.shown")
+    _keys(data, "expect.shown.", (), SHOWN_KEYS)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"expect.shown.{key}"
+        if key in SHOWN_DATES:
+            out[key] = _date(value, where).isoformat()
+        elif key in SHOWN_CHOICES:
+            if value not in SHOWN_CHOICES[key]:
+                raise ScenarioError(f"{where}: {value!r} is not one of {' | '.join(SHOWN_CHOICES[key])}")
+            out[key] = value
+        elif key == "points_valid":
+            out[key] = _bool(data, key, "expect.shown.")
+        else:
+            out[key] = _int(value, where)
+    return out
+
+
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
-    _keys(data, "", ("today", "resident", "residents"),
-          ("name", "policy", "service", "faults", "steps", "expect"))
-    residents_raw = _table(data["residents"], "residents")
+    diagnostics = data.get("service") == "diagnostics"
+    if diagnostics:
+        _keys(data, "", ("today", "technician", "technicians"),
+              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner"))
+    else:
+        _keys(data, "", ("today", "resident", "residents"),
+              ("name", "policy", "service", "faults", "steps", "expect", "qr_scanner"))
+    residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
-    resident = _str(data, "resident", "")
-    if resident not in residents:
+    resident = _str(data, "resident", "", "")
+    if (resident or not diagnostics) and resident not in residents:
         raise ScenarioError(f"resident: {resident!r} is not defined under [residents]")
+    technicians: dict[str, TechnicianSpec] = {}
+    technician: str | None = None
+    if diagnostics:
+        technicians = {k: _technician(k, v) for k, v in _table(data["technicians"], "technicians").items()}
+        technician = _str(data, "technician", "")
+        if technician not in technicians:
+            raise ScenarioError(f"technician: {technician!r} is not defined under [technicians]")
     faults = data.get("faults", [])
     steps = data.get("steps", [])
     if not isinstance(faults, list):
@@ -353,6 +516,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         raise ScenarioError("steps: expected an array of tables [[steps]]")
     parsed_steps = tuple(_step(i, s) for i, s in enumerate(steps))
     for i, step in enumerate(parsed_steps):
+        if step.technician is not None and step.technician not in technicians:
+            raise ScenarioError(f"steps[{i}].technician: {step.technician!r} is not defined under [technicians]")
+        if step.do in ("fault", "clear_fault") and step.device not in DEVICES:
+            raise ScenarioError(f"steps[{i}].device: {step.device!r} is not one of {' | '.join(DEVICES)}")
         if step.resident is not None and step.resident not in residents and not (
             step.do == "face" and step.resident in FACE_SCENES
         ):
@@ -360,17 +527,24 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     policy = _str(data, "policy", "", "shanghai")
     if policy not in ("shanghai", "beijing"):
         raise ScenarioError(f"policy: {policy!r} is not one of shanghai | beijing")
+    qr_scanner = _str(data, "qr_scanner", "") if "qr_scanner" in data else None
+    if qr_scanner is not None and qr_scanner not in QR_SCANNERS:
+        raise ScenarioError(f"qr_scanner: {qr_scanner!r} is not one of {' | '.join(QR_SCANNERS)}")
     return Scenario(
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
         policy=policy,
-        service=_enum(Service, data.get("service", "new_permit"), "service"),
+        # Diagnostics is a mode, not a resident's service: its scenarios carry no service of the menu.
+        service=Service.NEW_PERMIT if diagnostics else _enum(Service, data.get("service", "new_permit"), "service"),
         resident=resident,
         residents=residents,
         faults=tuple(_fault(i, f) for i, f in enumerate(faults)),
         steps=parsed_steps,
         expect=_expect(data.get("expect", {})),
         path=path,
+        qr_scanner=qr_scanner,
+        technician=technician,
+        technicians=technicians,
     )
 
 
@@ -382,6 +556,10 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(f"scenario file {path} not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: a file in another encoding is malformed, not a crash
+        raise ScenarioError(f"{path}: not UTF-8 at byte {exc.start}") from exc
+    except OSError as exc:
+        raise ScenarioError(f"scenario file {path} cannot be read: {exc.strerror}") from exc
     return parse(data, path)
 
 
@@ -409,5 +587,7 @@ def residents_json(scenario: Scenario) -> dict[str, Any]:
                 "card_valid_until": p.card_valid_until.isoformat(), "status": p.status.value,
                 "endorsement": p.endorsement.value, "address_changed": p.address_changed,
             }
+            if p.points is not None:
+                item["permit"]["points"] = p.points
         out[key] = item
     return {"residents": out}

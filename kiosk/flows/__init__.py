@@ -9,11 +9,13 @@ from kiosk.chart import ChartPart
 from kiosk.flows.base import Flow
 from kiosk.flows.boot import Boot
 from kiosk.flows.card_rewrite import CardRewriteFlow
+from kiosk.flows.diagnostics import Diagnostics
 from kiosk.flows.ending import Ending
 from kiosk.flows.home import Home
 from kiosk.flows.new_permit import NewPermit
+from kiosk.flows.status_query import StatusQuery
 
-FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, Ending)
+FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, StatusQuery, Ending, Diagnostics)
 
 
 def chart_parts() -> tuple[ChartPart, ...]:

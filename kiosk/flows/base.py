@@ -95,3 +95,12 @@ class Flow:
     def on_status(self, device: Any) -> bool:
         """A device's status changed while in this flow; True when the flow took it."""
         return False
+
+    def on_status_anywhere(self, device: Any) -> bool:
+        """A device's status changed, whichever flow owns the state (asked of every flow first):
+        True when this flow took it (diagnostics: a technician card pushed in at rest)."""
+        return False
+
+    def on_tap(self, target: str) -> bool:
+        """A touch on one of this flow's own buttons (not a shared trigger); True when taken."""
+        return False

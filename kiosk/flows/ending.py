@@ -24,7 +24,7 @@ class Ending(Flow):
     CHART = ChartPart(
         owner="end",
         states=(
-            StateSpec("refusal", Waiting.TOUCH, closing=True, on_enter="enter_refusal"),
+            StateSpec("refusal", Waiting.TOUCH, closing=True, offers=True, on_enter="enter_refusal"),
             StateSpec("fault", Waiting.TOUCH, closing=True, on_enter="enter_fault"),
             StateSpec("goodbye", timers=(TimerSpec("goodbye", "goodbye", T.GOODBYE_DONE),),
                       on_enter="enter_goodbye", on_exit="exit_goodbye"),
@@ -77,10 +77,21 @@ class Ending(Flow):
         s.end(Outcome.COUNTER_REFERRAL, reason)
 
     def enter_goodbye(self) -> None:
+        self._close_session("goodbye")
+
+    def hand_over(self) -> None:
+        """An offered service was taken: this session ends here and the offered one starts afresh
+        (its own checks, its own ID card read); only the choice and the text size carry over."""
+        old = self.core.session
+        self._close_session(None)
+        self.core.session = Session(chosen=old.chosen, large_text=old.large_text)
+
+    def _close_session(self, last_screen: str | None) -> None:
         s = self.core.session
         if s.outcome is None:
             s.end(Outcome.ABORTED, Reason.USER_CANCELLED)
-        s.screens.append("goodbye")
+        if last_screen is not None:
+            s.screens.append(last_screen)
         summary = SessionSummary(
             session=s.id,
             service=s.service.value if s.service else None,

@@ -7,29 +7,31 @@ screens' views are in kiosk/flows/new_permit_views.py.
 
 from __future__ import annotations
 
+import sqlite3
 from enum import StrEnum
 from typing import Any
 
-from devices.events import CameraError, CameraFailed, IdCardRead, IdReaderError, IdReadFailed, PhotoCaptured
+from devices.events import CameraError, CameraFailed, IdCardRead, IdReadFailed, PhotoCaptured
 from devices.status import DeviceKind
 from kiosk import backend as bk
 from kiosk import photo as photo_checks
-from kiosk import wlt
 from kiosk.availability import Needs
 from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
 from kiosk.events import FaceRendered, PhotoAnalysed, WorkFailed
 from kiosk.flows.base import Flow
+from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
 from kiosk.flows.new_permit_views import PHONE, SCREENS
-from kiosk.idcard import CardDataError, card_type_of, parse_card
-from kiosk.identity import CardType, Identity
+from kiosk.journal import JournalError
 from kiosk.logevents import LogEvent
-from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement, id_card_refusals, is_large_text
+from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.view import Waiting
 
 P = "new_permit"
+# RULES.md, Order of checks, new permit: the checks at the ID card.
+ID_CARD_ORDER = NEW_PERMIT_ORDER[:NEW_PERMIT_ORDER.index(Reason.UNDER_16) + 1]
 
 
 class NP(StrEnum):
@@ -96,11 +98,13 @@ class NewPermit(Flow):
         super().__init__(core)
         self.issuing = Issuing(core, NP.CARD_PRESENTED, NP.CARD_TAKEN)
         self.photo_decoder: Any = None  # set by the controller (kiosk.wlt.photo_decoder)
+        self.id_card = IdCardStep(core, f"{P}.read_id", NP.ID_READ, ID_CARD_ORDER, keep_photo=True,
+                                  photo_decoder=lambda: self.photo_decoder)
         self.photo_detector: Any = None
         self._next_photo_request = 1
 
     def handlers(self) -> dict[type, Any]:
-        return {IdCardRead: self.on_id_card, IdReadFailed: self.on_id_failed, PhotoCaptured: self.on_photo,
+        return {IdCardRead: self.id_card.on_read, IdReadFailed: self.id_card.on_failed, PhotoCaptured: self.on_photo,
                 CameraFailed: self.on_camera_failed, PhotoAnalysed: self.on_photo_analysed,
                 WorkFailed: self.on_work_failed, FaceRendered: self.issuing.on_face}
 
@@ -158,44 +162,10 @@ class NewPermit(Flow):
             self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.NEW_PERMIT)
 
     def enter_read_id(self) -> None:
-        self.core.session.read_error = None
-        self.core.ports.id_reader.set_reading(True)
+        self.id_card.enter()
 
     def exit_read_id(self) -> None:
-        self.core.ports.id_reader.set_reading(False)
-
-    def on_id_card(self, event: IdCardRead) -> None:
-        s = self.core.session
-        if self.core.state != f"{P}.read_id":
-            return
-        try:
-            identity = parse_card(event.text, event.photo)
-        except CardDataError:
-            card_type = card_type_of(event.text)
-            self.core.log.emit(LogEvent.ID_READ_FAILED, session=s.id, error="unparsable")
-            if card_type is CardType.CITIZEN:
-                s.read_error = "unknown_card"
-                return
-            # SH-PMT-6: the marker alone decides; a field we cannot parse must not hide the reason.
-            identity = Identity(card_type, "", None, "", None, "", "", "", None, None)
-        today = self.core.clock.today()
-        s.identity = identity
-        s.id_photo = wlt.decode_photo(identity.photo, self.photo_decoder, self.core.log)
-        s.read_error = None
-        s.large_text = is_large_text(identity.birth, today, self.core.pack)
-        self.core.log.emit(LogEvent.ID_CARD_READ, session=s.id, card_type=identity.card_type,
-                           masked_id=identity.masked_id)
-        s.refusal = first_refusal(id_card_refusals(identity, today, self.core.pack))
-        self.core.fire(T.REFUSED if s.refusal is not None else NP.ID_READ)
-
-    def on_id_failed(self, event: IdReadFailed) -> None:
-        if self.core.state != f"{P}.read_id":
-            return
-        errors = {IdReaderError.NO_CARD: None, IdReaderError.READ_FAILED: "read_failed",
-                  IdReaderError.UNKNOWN_CARD: "unknown_card"}
-        self.core.session.read_error = errors.get(event.error, "reader_fault")
-        if event.error is not IdReaderError.NO_CARD:
-            self.core.log.emit(LogEvent.ID_READ_FAILED, session=self.core.session.id, error=event.error)
+        self.id_card.exit()
 
     def _call(self, op: str, fn: Any, then: Any) -> None:
         sid = self.core.session.id
@@ -322,8 +292,19 @@ class NewPermit(Flow):
     def enter_submit(self) -> None:
         s = self.core.session
         card, phone, png, rid = s.identity, s.phone, s.portrait_png, s.request_id("apply")
-        backend = self.core.ports.backend
+        backend, journal = self.core.ports.backend, self.core.journal
         assert card is not None
+        if journal is not None:
+            # Journaled before it goes out: should the reply be lost, the kiosk still withdraws
+            # the application by its request id (kiosk/settle.py), so no approval is stranded.
+            try:
+                journal.application_sent(rid)
+            except (JournalError, sqlite3.Error) as exc:
+                self.core.log.emit(LogEvent.JOURNAL_REFUSED, write="application_sent", row=None, value=None,
+                                   problem=getattr(exc, "problem", "storage"), detail=type(exc).__name__)
+                s.fault_device = "journal"
+                self.core.fire(T.FAULTED)
+                return
         self._call("apply", lambda: backend.apply(rid, card, True, phone, png), self._applied)
 
     def _applied(self, result: Any) -> None:
@@ -331,6 +312,8 @@ class NewPermit(Flow):
             return
         s = self.core.session
         if isinstance(result, Refusal):
+            if self.core.journal is not None:
+                self.core.journal.application_answered(s.request_id("apply"))
             s.refusal = result
             self.core.fire(T.REFUSED)
             return
@@ -348,7 +331,7 @@ class NewPermit(Flow):
                                backend=f"{g.valid_from.isoformat()}/{g.valid_until.isoformat()}", kiosk=disagreement)
             s.fault_device, s.fault_detail = DeviceKind.BACKEND.value, "decision_disagreed"
             s.end(Outcome.COUNTER_REFERRAL, Reason.BACKEND_UNAVAILABLE)
-            self.issuing.void_unprinted(g.number)
+            self.issuing.void_unprinted(g.number, s.request_id("apply"))
             self.core.fire(T.FAULTED)
             return
         s.grant = g

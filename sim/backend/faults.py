@@ -1,8 +1,8 @@
 """Faults injected on request (POST /sim/faults, or --faults FILE at start; docs/backend-api.yaml).
 
 A fault names one operation (`*`: every one) and applies to `count` requests, or to every one
-until cleared. `policy_drift` only strikes `apply` and `endorsement` (with `*`, both): the answer
-is a decision RULES.md does not support (sim/backend/ops.py says which).
+until cleared. `policy_drift` only strikes `apply`, `endorsement` and `status` (with `*`, those):
+the answer is a decision or a reading RULES.md does not support (sim/backend/ops.py says which).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 # Every operation a fault can name (docs/backend-api.yaml, Fault.op).
-OPS = ("health", "precheck", "face_check", "apply", "confirm", "void", "register", "verify_proof", "lookup",
-       "endorsement", "rewrite_confirm", "status")
-DRIFTING_OPS = frozenset({"apply", "endorsement"})
+OPS = ("health", "precheck", "face_check", "apply", "void_application", "confirm", "void", "register",
+       "verify_proof", "lookup", "endorsement", "rewrite_confirm", "status")
+DRIFTING_OPS = frozenset({"apply", "endorsement", "status"})
 # Valid HTTP, broken JSON: what a confused proxy or a half-written reply looks like.
 MALFORMED_BODY = b'{"approved": tru\x00<html>502'
 
@@ -25,7 +25,7 @@ class FaultKind(StrEnum):
     SLOW = "slow"  # the work, then `delay_s` before the answer
     DROP = "drop"  # the work, then the connection closes without an answer
     MALFORMED = "malformed"  # the work, then 200 with a body that is not JSON
-    POLICY_DRIFT = "policy_drift"  # a decision RULES.md does not support (apply, endorsement)
+    POLICY_DRIFT = "policy_drift"  # a decision RULES.md does not support (apply, endorsement, status)
 
 
 class FaultError(ValueError):

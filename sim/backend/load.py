@@ -143,3 +143,10 @@ def _permit(store: Store, key: str, spec: Mapping[str, Any], reg: Any, permit: A
         ))
     except (KeyError, ValueError) as exc:
         raise LoadError(f"resident {key}: bad permit ({type(exc).__name__} {exc.args[0]!r})") from None
+    value = permit.get("points")
+    if value is not None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise LoadError(f"resident {key}: permit.points must be a non-negative integer")
+        # The notice's number is this backend's own: JF (积分) and the permit's number.
+        store.db.execute("INSERT OR REPLACE INTO points VALUES (?,?,?)",
+                         (permit["number"], value, f"JF{permit['number']}"))

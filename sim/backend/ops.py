@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +21,16 @@ from sim.backend.contract import Contract
 from sim.backend.face import FaceMatcher, decode_png
 from sim.backend.rules import Pack, add_months, window
 from sim.backend.store import Store
-from sim.backend.vocab import RELATIVES_HOME, CardType, IssuanceState, Kin, ProofKind, Reason
+from sim.backend.vocab import (
+    RELATIVES_HOME,
+    CardType,
+    IssuanceState,
+    Kin,
+    PointsState,
+    ProofKind,
+    Reason,
+    ShownState,
+)
 
 MAX_BODY = 8 * 1024 * 1024  # a permit photo as PNG in base64 stays far below this
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # the days the endorsement arithmetic reads
@@ -51,6 +61,8 @@ class Settings:
     today: date
     pack: Pack
     terminals: frozenset[str] = frozenset()
+    # An approval neither confirmed nor voided this long after it was made lapses (docs/backend-api.yaml).
+    approval_ttl_s: float = 72 * 3600.0
 
 
 UNKNOWN_PERMIT = Reply(404, {"error": "UNKNOWN_PERMIT"})
@@ -129,7 +141,8 @@ class Backend:
         self.store, self.settings, self.faces, self.contract = store, settings, faces, contract
         self.handlers: dict[str, Callable[[Call], Reply]] = {
             "precheck": self.precheck, "face_check": self.face_check, "apply": self.apply, "confirm": self.confirm,
-            "void": self.void, "register": self.register, "verify_proof": self.verify_proof, "lookup": self.lookup,
+            "void": self.void, "void_application": self.void_application, "register": self.register,
+            "verify_proof": self.verify_proof, "lookup": self.lookup,
             "endorsement": self.endorsement, "rewrite_confirm": self.rewrite_confirm, "status": self.status,
         }
 
@@ -161,6 +174,7 @@ class Backend:
         self, card: d.Card, lives: bool | None
     ) -> tuple[list[d.Refusal], str | None, d.RegistrationOnFile | None]:
         s = self.settings
+        self.store.expire_approvals(time.time() - s.approval_ttl_s)
         refusals = d.card_refusals(card, s.today, s.pack)
         if card.card_type is not CardType.CITIZEN:
             return refusals, None, None
@@ -188,6 +202,8 @@ class Backend:
 
     def apply(self, call: Call) -> Reply:
         s, body = self.settings, call.body
+        if self.store.request_voided(body["request_id"]):
+            return Reply(409, {"error": "REQUEST_VOIDED"})
         card, photo = parse_card(body["card"]), self._photo(body)
         refusals, key, reg = self._assess(card, body["lives_at_registered_address"])
         if not refusals and key is not None and not self.faces(photo, key):
@@ -232,6 +248,23 @@ class Backend:
             return Reply(409, {"error": "ISSUANCE_STATE", "state": state.value})
         self.store.set_issuance(number, IssuanceState.VOIDED, void_reason=call.body["reason"])
         return Reply(200, {"permit_number": number, "state": IssuanceState.VOIDED.value})
+
+    def void_application(self, call: Call) -> Reply:
+        """Void an application by the request id it was sent with, whether or not it was ever
+        answered: the kiosk that lost the reply cannot know the permit number."""
+        body = call.body
+        rid = body["application_request_id"]
+        app = self.store.application_of_request(rid)
+        if app is None:
+            self.store.void_request(rid, body["terminal_id"])
+            return Reply(200, {"application_request_id": rid, "state": "unseen", "permit_number": None})
+        if not app.approved or app.permit_number is None:
+            return Reply(200, {"application_request_id": rid, "state": "refused", "permit_number": None})
+        if app.issuance is IssuanceState.ISSUED:
+            return Reply(409, {"error": "ISSUANCE_STATE", "state": IssuanceState.ISSUED.value})
+        if app.issuance is not IssuanceState.VOIDED:
+            self.store.set_issuance(app.permit_number, IssuanceState.VOIDED, void_reason=body["reason"])
+        return Reply(200, {"application_request_id": rid, "state": "voided", "permit_number": app.permit_number})
 
     # --- registration and proofs ---------------------------------------------------------------------
 
@@ -320,8 +353,18 @@ class Backend:
         app = self.store.latest_application(key) if key else None
         permit = self.store.permit_of(key) if key else None
         pts = d.points(permit, s.today, s.pack)
+        state = d.shown_state(permit, s.today, s.pack) if permit is not None else None
+        if call.drift and permit is not None:  # policy_drift: read as if an endorsement had passed
+            state = ShownState.PASSED
+            pts = d.Points(PointsState.VALID, add_months(permit.valid_until, s.pack.permit_months))
+        reg_facts = registration_json(reg, s.today, s.pack) if reg else None
+        if call.drift and reg_facts is not None and permit is None:  # a permit possible a month early
+            reg_facts["eligible_on"] = add_months(d.eligible_on(reg, s.pack), -1).isoformat()
+        held = self.store.points(permit.number) if permit is not None else None
+        # SH-PTS-2: the notice is printed only for points that stand.
+        notice = held[1] if held is not None and pts.state is PointsState.VALID else None
         return Reply(200, {
-            "registration": registration_json(reg, s.today, s.pack) if reg else None,
+            "registration": reg_facts,
             "application": None if app is None else {
                 "decided_on": app.decided_on.isoformat(), "approved": app.approved, "reason": app.reason,
                 "available_on": _iso(app.available_on), "permit_number": app.permit_number,
@@ -329,7 +372,8 @@ class Backend:
             "permit": None if permit is None else permit_json(permit) | {
                 "card_valid_until": permit.card_valid_until.isoformat(),
                 "window": window_json(permit.valid_until, s.today, s.pack),
-                "endorsement_state": d.shown_state(permit, s.today, s.pack).value},
+                "endorsement_state": state.value if state is not None else None},
             "points": {"state": pts.state.value, "valid_until": _iso(pts.valid_until),
-                       "reason": pts.reason.value if pts.reason else None},
+                       "reason": pts.reason.value if pts.reason else None,
+                       "value": held[0] if held is not None else None, "notice": notice},
         })

@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from kiosk.backend import (
+    ApplicationVoided,
     Approval,
     BackendClient,
     BackendFailure,
@@ -149,6 +150,12 @@ RESIDENTS: dict[str, dict[str, Any]] = {
     # A permit holder whose registration (at the permit's address) has expired: SH-REG-7, SH-END-5.
     "yan": person("严冬", 221, declared="2025-10-01", permit={
         "number": "SH20250000015", "issued": "2025-10-20", "valid_until": "2026-10-20"}),
+    # Status query, SH-PTS-1/2: points held for a permit that passed its endorsement, and for one in grace.
+    "qin": person("秦岚", 222, permit={
+        "number": "SH20250000016", "issued": "2025-12-10", "valid_until": "2027-12-10",
+        "card_valid_until": "2026-12-10", "endorsement": "passed", "points": 96}),
+    "ma": person("马骏", 223, permit={
+        "number": "SH20250000017", "issued": "2025-10-01", "valid_until": "2026-10-01", "points": 40}),
 }
 PROOF_ADDRESS = "上海市长宁区延安西路500弄3号201室"
 PROOFS: list[dict[str, Any]] = [
@@ -886,8 +893,59 @@ def test_policy_drift_at_apply_is_an_approval_valid_for_two_years(
     assert client.void_issuance(rid(), fair.permit.number, Reason.DEVICE_FAULT) == Voided(fair.permit.number)
 
 
-def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
-    for op in ("precheck", "status", "confirm"):
+def test_a_lost_apply_reply_is_withdrawn_by_its_request_id(
+    client: BackendClient, inject: Callable[..., None], records: Callable[[], dict[str, Any]]
+) -> None:
+    """Issue 15, no approval stranded: the kiosk that lost the reply knows only the request id."""
+    lost = rid()
+    inject(op="apply", kind="drop", count=1)
+    assert isinstance(client.apply(lost, card("zheng"), True, "13912345678", photo("zheng")), BackendFailure)
+    withdraw = rid()
+    withdrawn = client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE)
+    assert isinstance(withdrawn, ApplicationVoided) and withdrawn.state == "voided"
+    number = withdrawn.permit_number
+    assert number is not None
+    assert next(i for i in records()["issuances"] if i["permit_number"] == number)["state"] == "voided"
+    assert client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE) == withdrawn  # a replay
+    # Nothing is stranded: the resident can apply again at once.
+    fair_rid = rid()
+    fair = client.apply(fair_rid, card("zheng"), True, "13912345678", photo("zheng"))
+    assert isinstance(fair, Approval)
+    # The application of a permit whose card was handed out is not withdrawn.
+    assert client.confirm_issuance(rid(), fair.permit.number, "SER-W") == Confirmed(fair.permit.number)
+    issued = client.void_application(rid(), fair_rid, Reason.BACKEND_UNAVAILABLE)
+    assert issued == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="ISSUANCE_STATE")
+
+
+def test_an_application_withdrawn_before_it_arrives_is_refused_when_it_does(client: BackendClient) -> None:
+    late = rid()
+    unseen = client.void_application(rid(), late, Reason.DEVICE_FAULT)
+    assert unseen == ApplicationVoided(late, "unseen", None)
+    refused = client.apply(late, card("yang"), True, "13912345678", photo("yang"))
+    assert refused == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="REQUEST_VOIDED")
+    refusal_rid = rid()
+    assert isinstance(client.apply(refusal_rid, card("zhao"), True, "13912345678", photo("zhao")), Refusal)
+    assert client.void_application(rid(), refusal_rid, Reason.DEVICE_FAULT) == ApplicationVoided(
+        refusal_rid, "refused", None)
+
+
+def test_an_approval_nobody_confirms_or_voids_lapses(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """With the lapse at 0 s, the approval made has lapsed by the resident's next request: it no
+    longer counts as a permit (no PERMIT_EXISTS), and the backend's records say why."""
+    server = launch(request, tmp_path, {"zheng": RESIDENTS["zheng"]}, extra_args=("--approval-ttl-s", "0"))
+    with BackendClient(server.url, TERMINAL) as client:
+        first = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(first, Approval)
+        second = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(second, Approval) and second.permit.number != first.permit.number
+        with httpx.Client(base_url=server.url) as raw:
+            issuances = {i["permit_number"]: i for i in raw.get("/sim/records").json()["issuances"]}
+        assert (issuances[first.permit.number]["state"], issuances[first.permit.number]["void_reason"]) == (
+            "voided", "APPROVAL_EXPIRED")
+
+
+def test_policy_drift_strikes_only_apply_endorsement_and_status(sim: httpx.Client) -> None:
+    for op in ("precheck", "lookup", "confirm"):
         reply = sim.post("/sim/faults", json={"op": op, "kind": "policy_drift"})
         assert (reply.status_code, reply.json()) == (400, {"error": "MALFORMED_REQUEST", "field": "op"})
     assert sim.post("/sim/faults", json={"op": "*", "kind": "policy_drift", "count": 1}).is_success
@@ -1260,6 +1318,7 @@ def test_every_reply_and_request_matches_the_openapi_document(
         voided = dropped.permit.number
         assert c.void_issuance(rid(), voided, Reason.USER_CANCELLED) == Voided(voided)
         assert c.confirm_issuance(rid(), "SH20260000000", None).kind is FailureKind.REFUSED_REQUEST
+        assert isinstance(c.void_application(rid(), rid(), Reason.BACKEND_UNAVAILABLE), ApplicationVoided)
         reused = rid()
         c.face_check(reused, card("zhang"), photo("zhang"))
         assert c.face_check(reused, card("wu"), photo("zhang")).kind is FailureKind.REFUSED_REQUEST
@@ -1301,3 +1360,48 @@ def test_every_reply_and_request_matches_the_openapi_document(
     assert exercised == contract.operations()
     statuses = {status for *_, status, _ in recorder.exchanges}
     assert statuses == {200, 400, 403, 404, 409, 500}
+
+
+def test_status_carries_the_points_and_the_notice_only_while_they_stand_sh_pts_1_sh_pts_2(
+    client: BackendClient,
+) -> None:
+    passed = client.query_status(rid(), card("qin"))
+    assert isinstance(passed, StatusReport) and passed.permit is not None
+    assert passed.permit.endorsement_state == "passed"  # SH-END-4: the backend's validity is later than the card's
+    assert (passed.points.state, passed.points.valid_until) == (PointsState.VALID, date(2027, 12, 10))
+    assert (passed.points_value, passed.points_notice) == (96, "JFSH20250000016")
+    grace = client.query_status(rid(), card("ma"))  # V = 2026-10-01: within the 60 days of grace
+    assert isinstance(grace, StatusReport) and grace.permit is not None
+    assert grace.permit.endorsement_state == "grace" and grace.points.state is PointsState.SUSPENDED
+    assert (grace.points_value, grace.points_notice) == (40, None)
+    assert grace.registration is not None and grace.registration.valid_through == date(2027, 1, 9)
+    nobody = client.query_status(rid(), card("wang"))
+    assert isinstance(nobody, StatusReport) and (nobody.points_value, nobody.points_notice) == (None, None)
+
+
+def test_the_kiosks_status_reading_agrees_with_the_backend_for_everyone_on_record(client: BackendClient) -> None:
+    """SH-REG-7, SH-END-1..4, SH-PTS-1: the kiosk shows what it computes; for every resident here the
+    backend's own reading is the same (otherwise the status screen would show nothing)."""
+    from kiosk.flows.status_query import disagreement, facts_of
+
+    pack = load_pack("shanghai")
+    for key in RESIDENTS:
+        report = client.query_status(rid(), card(key))
+        assert isinstance(report, StatusReport), key
+        assert disagreement(facts_of(report, card(key).birth, TODAY, pack)) is None, key
+
+
+def test_policy_drift_at_status_is_a_reading_the_kiosks_check_refuses(
+    client: BackendClient, inject: Callable[..., None]
+) -> None:
+    """SH-END-4, SH-PTS-1, SH-REG-7: a backend whose status reading is off the rules is caught."""
+    from kiosk.flows.status_query import disagreement, facts_of
+
+    pack = load_pack("shanghai")
+    # wang: nothing on record (no test here registers her), so nothing for a drift to bend
+    for key, what in (("song", "endorsement"), ("qin", "points"), ("wang", None), ("zhao", "registration")):
+        inject(op="status", kind="policy_drift", count=1)
+        report = client.query_status(rid(), card(key))
+        assert isinstance(report, StatusReport), key
+        found = disagreement(facts_of(report, card(key).birth, TODAY, pack))
+        assert (found.what if found is not None else None) == what, key

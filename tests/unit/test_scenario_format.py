@@ -65,3 +65,131 @@ def test_malformed_scenarios_name_the_key(mutate, message: str):
     mutate(data)
     with pytest.raises(ScenarioError, match=message):
         parse(data)
+
+
+ISSUE_10_SHOWN = {
+    "registration_valid_through": "2027-03-31", "permit_possible_on": "2026-10-01",
+    "permit_valid_until": "2027-10-01", "card_valid_until": "2026-10-01", "endorsement": "passed",
+    "endorsement_opens": "2026-09-01", "endorsement_closes": "2026-11-30", "points_valid": True,
+    "points_valid_until": "2027-10-01", "points": 96, "offered": "card_rewrite",
+}
+
+
+def status_demo() -> dict:
+    data = demo()
+    data["service"] = "status_query"
+    data["residents"]["zhang"]["permit"] = {"number": "SH2025000123", "issued": "2025-10-01",
+                                            "valid_until": "2027-10-01", "card_valid_until": "2026-10-01",
+                                            "points": 96}
+    data["expect"] = {"outcome": "info_shown", "reason": "OK", "shown": dict(ISSUE_10_SHOWN)}
+    return data
+
+
+def test_issue_10_status_shape():
+    s = parse(status_demo())
+    assert s.who.permit is not None and s.who.permit.points == 96
+    assert s.expect.shown == ISSUE_10_SHOWN
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["expect"]["shown"].update(points_valid_untill="2027-10-01"), "unknown key expect.shown.points_"),
+        (lambda d: d["expect"]["shown"].update(endorsement="expired"), "expect.shown.endorsement"),
+        (lambda d: d["expect"]["shown"].update(offered="haircut"), "expect.shown.offered"),
+        (lambda d: d["expect"]["shown"].update(points_valid="yes"), "expect.shown.points_valid"),
+        (lambda d: d["expect"]["shown"].update(points=-1), "expect.shown.points"),
+        (lambda d: d["expect"]["shown"].update(card_valid_until="soon"), "expect.shown.card_valid_until"),
+        (lambda d: d["residents"]["zhang"]["permit"].update(points="many"), "residents.zhang.permit.points"),
+        (lambda d: d["expect"].update(next_outcome="printed"), "expect.next_outcome"),
+    ],
+)
+def test_malformed_status_expectations_name_the_key(mutate, message: str):
+    data = status_demo()
+    mutate(data)
+    with pytest.raises(ScenarioError, match=message):
+        parse(data)
+
+
+def test_a_shown_key_the_screen_did_not_show_fails():
+    from sim.runner import check_expectations
+
+    s = parse(status_demo())
+    report = {"outcome": "info_shown", "reason": "OK", "available_on": None, "cards_issued": 0, "cards_retained": 0,
+              "printed": [], "screens": [], "final_screen": "ready.attract", "sessions": [],
+              "shown": {k: v for k, v in ISSUE_10_SHOWN.items() if k != "points"} | {"endorsement": "open"}}
+    failures = check_expectations(s, report)
+    assert any("show points" in f and "did not show" in f for f in failures)
+    assert any("shown.endorsement" in f for f in failures)
+    assert len(failures) == 2
+# --- diagnostics (issue 11) -------------------------------------------------------------------
+
+DIAGNOSTICS = """
+service = "diagnostics"
+technician = "t1"
+today = "2026-11-22"
+
+[technicians.t1]
+card_id = "T0001"
+pin = "482913"
+status = "active"
+valid_until = "2027-12-31"
+
+[[steps]]
+do = "insert_technician_card"
+
+[[steps]]
+do = "digits"
+value = "111111"
+
+[[steps]]
+do = "wait"
+seconds = 61
+
+[expect]
+diagnostics_entered = false
+pin_lockout_s = 60
+final_screen = "ready.attract"
+audit_includes = ["pin_wrong", "locked"]
+
+[expect.selftests]
+printer = "fail"
+"""
+
+
+def test_the_issues_diagnostics_shape_parses():
+    sc = parse(tomllib.loads(DIAGNOSTICS))
+    assert sc.diagnostics and sc.technician == "t1" and sc.residents == {}
+    t = sc.technicians["t1"]
+    assert (t.card_id, t.pin, t.status, t.valid_until.isoformat()) == ("T0001", "482913", "active", "2027-12-31")
+    assert [s.do for s in sc.steps] == ["insert_technician_card", "digits", "wait"]
+    e = sc.expect
+    assert (e.diagnostics_entered, e.pin_lockout_s, e.audit_includes, e.selftests) == (
+        False, 60, ("pin_wrong", "locked"), {"printer": "fail"})
+    assert "482913" not in repr(t)  # the PIN stays out of reprs
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("technician = \"t1\"", "technician = \"t2\""), "technician: 't2'"),
+    (("pin = \"482913\"", "pin = 482913"), "as a string"),
+    (("pin = \"482913\"", "pin = \"48\""), "4 to 8 digits"),
+    (("status = \"active\"", "status = \"lost\""), "active or revoked"),
+    (("printer = \"fail\"", "printr = \"fail\""), "not a device"),
+    (("printer = \"fail\"", "printer = \"broken\""), "pass or fail"),
+    (("pin_lockout_s = 60", "pin_lockout = 60"), "unknown key expect.pin_lockout"),
+    (("do = \"insert_technician_card\"", "do = \"insert_technician_card\"\ntechnician = \"x\""), "technicians"),
+])
+def test_diagnostics_mistakes_are_errors(change: tuple[str, str], message: str):
+    with pytest.raises(ScenarioError, match=message):
+        parse(tomllib.loads(DIAGNOSTICS.replace(*change)))
+
+
+def test_a_file_that_is_not_utf8_is_malformed_not_a_crash(tmp_path):
+    """Issue 15: a scenario in another encoding gives ScenarioError (exit 2), never a traceback."""
+
+    bad = tmp_path / "gbk.toml"
+    bad.write_bytes('name = "张伟"\n'.encode("gbk"))
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        load(bad)
+    with pytest.raises(ScenarioError, match="cannot be read"):
+        load(tmp_path)  # a folder, not a file

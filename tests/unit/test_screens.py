@@ -56,6 +56,38 @@ SERVICES = [
     {"id": "status_query", "available": True},
 ]
 
+# The status query's show screen: everything on record, and the variants of each part.
+STATUS_SHOW: dict[str, object] = {
+    "registered": True, "reg_address": "上海市长宁区虹桥路1234弄56号7室某某小区12栋3单元402室",
+    "reg_declared": "2026-04-01", "reg_valid_through": "2027-03-31", "reg_expired": False,
+    "permit_possible_on": "2026-10-01", "app_stage": "issued", "app_decided_on": "2025-10-01", "app_reason": None,
+    "app_available_on": None, "permit_number": "SH2025000456", "permit_status": "active",
+    "permit_valid_until": "2027-10-01", "card_valid_until": "2026-10-01", "address_changed": False,
+    "endorsement": "passed", "endorsement_opens": "2026-09-01", "endorsement_closes": "2026-11-30", "grace": True,
+    "points_state": "valid", "points_valid_until": "2027-10-01", "points": 96, "points_notice": "JFSH2025000456",
+    "offered": "card_rewrite",
+}
+STATUS_DONE = B("confirm", "button.finish", style=SEC)
+STATUS_VARIANTS: list[tuple[tuple[Button, ...], dict[str, object]]] = [
+    ((B("service.card_rewrite", "service.card_rewrite"), STATUS_DONE), {}),
+    ((B("confirm", "button.finish"),), {"endorsement": "grace", "points_state": "suspended", "points_notice": None,
+                                        "offered": None, "app_stage": "refused", "app_reason": "REG_TOO_RECENT"}),
+    ((B("confirm", "button.finish"),), {"endorsement": "lapsed", "points_state": "void", "points_notice": None,
+                                        "points_valid_until": None, "offered": None, "grace": False}),
+    ((B("confirm", "button.finish"),), {"endorsement": "not_due", "app_stage": "approved", "offered": None}),
+    ((B("confirm", "button.finish"),), {"endorsement": "open", "app_stage": "voided", "offered": None}),
+    ((B("confirm", "button.finish"),), {"address_changed": True, "offered": None}),
+    ((B("confirm", "button.finish"),), {"permit_status": "cancelled", "endorsement": "none", "points_state": "void",
+                                        "points_notice": None, "offered": None}),
+    ((B("service.registration", "service.registration"), STATUS_DONE),
+     {"registered": False, "reg_address": None, "permit_number": None, "endorsement": "none", "points": None,
+      "points_state": "none", "points_notice": None, "app_stage": None, "offered": "registration"}),
+    ((B("service.new_permit", "service.new_permit"), STATUS_DONE),
+     {"permit_number": None, "endorsement": "none", "points": None, "points_state": "none", "points_notice": None,
+      "offered": "new_permit", "app_stage": None}),
+    ((B("confirm", "button.finish"),), {"reg_expired": True, "offered": "registration"}),
+]
+
 # (screen, buttons, data): representative views of every screen id the core shows.
 CASES: list[tuple[str, tuple[Button, ...], dict[str, object]]] = [
     ("boot", (), {}),
@@ -140,6 +172,12 @@ CASES: list[tuple[str, tuple[Button, ...], dict[str, object]]] = [
         {"valid_from": "2026-11-23", "valid_until": "2027-11-22", "printed": "2026.11.23-2027.11.22"},
     ),
     ("card_rewrite.done", (B("confirm", "button.confirm"),), {}),
+    ("status_query.read_id", (CANCEL,), {"error": None}),
+    ("status_query.read_id", (CANCEL,), {"error": "read_failed"}),
+    ("status_query.lookup", (), {}),
+    *[("status_query.show", buttons, STATUS_SHOW | changes) for buttons, changes in STATUS_VARIANTS],
+    ("status_query.show", (B("confirm", "button.finish"),), {}),
+    ("status_query.done", (B("confirm", "button.finish"),), {}),
     *[("refusal", (B("confirm", "button.understood"),), {"reason": r.value, "available_on": None}) for r in Reason],
     (
         "refusal",
@@ -180,6 +218,49 @@ def view_of(screen: str, buttons: tuple[Button, ...], data: dict[str, object], *
         clock_text="2026-11-22 09:00",
         **kw,  # type: ignore[arg-type]
     )
+
+
+def _diagnostics_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object]]]:
+    """Diagnostics' screens from their own view functions, with a board that has every kind of row."""
+    from kiosk.flows.base import Snapshot
+    from kiosk.flows.diagnostics_board import DiagState
+    from kiosk.flows.diagnostics_views import SCREENS as DIAG
+    from kiosk.session import Session
+
+    state = DiagState(card_id="T0001", role="maintenance", digits="4829", wrong=True, tries_left=1,
+                      problem="locked", lockout_s=120, notice="refilled", testing="camera.frame", rows=[
+                          {"device": "id_reader", "state": "online", "media": "none", "model": "GA 467 SAM",
+                           "serial": "05.01-20230101-0000123456-0000654321", "firmware": "", "cause": "ok"},
+                          {"device": "camera", "state": "hardware_error", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "no_frame"},
+                          {"device": "printer", "state": "user_error", "media": "present", "model": "", "serial": "",
+                           "firmware": "", "cause": "cover_open"},
+                          {"device": "permit_card", "state": "online", "media": "present", "model": "Virtual PCD 00 00",
+                           "serial": "", "firmware": "", "cause": "ok"},
+                          {"device": "qr_scanner", "state": "not_installed", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "not_installed"},
+                          {"device": "backend", "state": "offline", "media": "none", "model": "", "serial": "",
+                           "firmware": "", "cause": "backend_unreachable"}],
+                      supplies=[{"name": "hopper", "level": "low", "count": 8, "threshold": 10},
+                                {"name": "reject_bin", "level": "full", "count": 50, "threshold": 50}],
+                      tests=[{"device": "camera", "test": "frame", "outcome": "fail",
+                              "message": "too_dark:brightness=12"},
+                             {"device": "printer", "test": "status", "outcome": "pass", "message": "ok"}],
+                      counters={"sessions": 12, "cards_issued": 9, "cards_retained": 1, "cards_rewritten": 2, "jams": 1,
+                                "device_faults": 3, "refusals": {"REG_TOO_RECENT": 2}})
+    session = Session()
+    session.service_data = state
+    snap = Snapshot("diagnostics.board", session, (), (), (), 3)
+    out = []
+    for screen, fn in DIAG.items():
+        data, buttons = fn(snap)
+        out.append((screen, buttons, data))
+    for problem in ("revoked", "expired", "not_a_technician_card", "idle", "left", "something_else"):
+        out.append(("diagnostics.card_out", (), {"problem": problem, "lockout_s": 0}))
+    return out
+
+
+CASES += _diagnostics_cases()
 
 
 def all_views() -> Iterator[tuple[str, View]]:

@@ -10,6 +10,7 @@ import pytest
 from kiosk.chart import ChartPart, Edge, StateSpec, Trigger
 from kiosk.flows import FLOWS, chart_parts
 from kiosk.machine import Chart, InvalidTrigger, KioskMachine, build_machine, fire
+from kiosk.reasons import Outcome
 from kiosk.statechart import CHART, render
 
 
@@ -147,3 +148,40 @@ def test_the_kiosk_raises_on_an_invalid_trigger_in_development():
     k._guarded(lambda _: k.fire(Trigger.TAP_CONFIRM))(None)
     assert k.log.recent[-1]["event"] == "TRIGGER_REFUSED" and k.log.recent[-1]["trigger"] == "tap_confirm"
     assert k.state == "boot"
+
+
+def test_a_screen_that_offers_services_enters_each_service_as_the_menu_does():
+    """Where a state offers services (the refusal screen), every service's entry edge applies,
+    after the session is handed over: it ends there, and the offered one starts afresh."""
+    c = chart()
+    offering = [n for n, s in c.specs.items() if s.offers]
+    assert "refusal" in offering
+    entries = {e.dest for _, e in c.edges if e.trigger == Trigger.TAP_SERVICE and "ready.menu" in e.sources}
+    for name in offering:
+        offered = {e.dest for _, e in c.edges if e.trigger == Trigger.TAP_SERVICE and name in e.sources
+                   and e.before == "end:hand_over"}
+        assert offered == entries
+
+
+def test_handing_over_closes_the_session_and_keeps_only_the_choice():
+    from kiosk.flows.ending import Ending
+    from kiosk.logevents import EventLog
+    from kiosk.policy import Refusal
+    from kiosk.reasons import Reason, Service
+    from kiosk.session import Session
+
+    class Core:
+        log = EventLog()
+        session = Session(service=Service.NEW_PERMIT, chosen=Service.REGISTRATION, phone="13800138000",
+                          large_text=True, refusal=Refusal(Reason.NO_REGISTRATION))
+
+    core = Core()
+    ending = Ending(core)  # type: ignore[arg-type]
+    core.session.end(Outcome.COUNTER_REFERRAL, Reason.NO_REGISTRATION)
+    old_id = core.session.id
+    ending.hand_over()
+    assert [(f.session, f.outcome, f.reason) for f in ending.finished] == [
+        (old_id, "counter_referral", "NO_REGISTRATION")]
+    new = core.session
+    assert new.id != old_id and new.chosen is Service.REGISTRATION and new.large_text
+    assert new.phone == "" and new.refusal is None and new.service is None

@@ -1,0 +1,1 @@
+"""Technician diagnostics' screens (kiosk/flows/diagnostics.py)."""

@@ -1,0 +1,219 @@
+"""Screen `status_query.show`: where the resident stands, in plain words, and what to do next.
+
+Data (kiosk/flows/status_query_views.py; a null value is not drawn):
+`registered`, `reg_address`, `reg_declared`, `reg_valid_through`, `reg_expired`, `permit_possible_on`;
+`app_stage` (approved | issued | voided | refused), `app_decided_on`, `app_reason`, `app_available_on`;
+`permit_number`, `permit_status` (active | cancelled), `permit_valid_until`, `card_valid_until`,
+`address_changed`; `endorsement` (passed | not_due | open | grace | lapsed | none),
+`endorsement_opens`, `endorsement_closes`, `grace` (the pack has a grace period);
+`points_state` (valid | suspended | void | none), `points_valid_until`, `points`, `points_notice`
+(drawn as a QR code that carries the notice's number, SH-PTS-2); `offered` (the next service).
+Buttons: `service.<offered>` when the kiosk offers it, `confirm` (done).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygame
+import segno
+
+from screens import theme as th
+from screens import widgets as w
+
+KEY = "status_query.show"
+QUIET = 4  # modules of white around the code, as the QR standard asks
+
+
+def _date(c: w.Canvas, key: str) -> str:
+    return c.texts.date(str(c.data.get(key)))
+
+
+def _items(c: w.Canvas) -> list[tuple[str, str]]:
+    """(role, text): role is h (a heading), p (a fact), q (a fact beside the QR code), or a banner
+    kind (info / warning / error)."""
+    d, k = c.data, KEY
+    out: list[tuple[str, str]] = [("h", c.t(f"{k}.registration"))]
+    if d.get("registered"):
+        if d.get("reg_address"):
+            out.append(("p", str(d["reg_address"])))
+        out.append(("p", c.t(f"{k}.reg_dates", declared=_date(c, "reg_declared"),
+                              through=_date(c, "reg_valid_through"))))
+        if d.get("reg_expired"):
+            out.append(("warning", c.t(f"{k}.reg_expired")))
+        elif d.get("permit_possible_on"):
+            out.append(("p", c.t(f"{k}.permit_possible_on", date=_date(c, "permit_possible_on"))))
+    else:
+        out.append(("warning", c.t(f"{k}.no_registration")))
+    if d.get("app_stage"):
+        out.append(("h", c.t(f"{k}.application")))
+        stage = c.t(f"{k}.stage.{d['app_stage']}", date=_date(c, "app_decided_on"))
+        reason = d.get("app_reason")
+        if reason:
+            stage += c.t(f"{k}.because", reason=c.t_opt(f"reason.{reason}.title") or str(reason))
+        out.append(("p", stage))
+    out.append(("h", c.t(f"{k}.permit")))
+    if d.get("permit_number"):
+        out.append(("p", c.t(f"{k}.permit_number", number=str(d["permit_number"]))))
+        if d.get("permit_status") == "cancelled":
+            out.append(("error", c.t(f"{k}.cancelled")))
+        else:
+            out.append(("p", c.t(f"{k}.valid_until", date=_date(c, "permit_valid_until"))))
+            out.append(("p", c.t(f"{k}.card_shows", date=_date(c, "card_valid_until"))))
+            out.extend(_endorsement(c))
+    else:
+        out.append(("p", c.t(f"{k}.no_permit")))
+    out.append(("h", c.t(f"{k}.points")))
+    out.extend(_points(c))
+    offered = d.get("offered")
+    if offered and offered != "card_rewrite":  # the rewrite's own advice is the endorsement's next step
+        out.append(("info", c.t(f"{k}.offer.{offered}")))
+    return out
+
+
+def _endorsement(c: w.Canvas) -> list[tuple[str, str]]:
+    d, k = c.data, KEY
+    state = str(d.get("endorsement") or "none")
+    if state == "none":
+        return []
+    opens, closes = _date(c, "endorsement_opens"), _date(c, "endorsement_closes")
+    window = c.t(f"{k}.window", opens=opens,
+                 until=_date(c, "card_valid_until" if state == "passed" else "permit_valid_until"))
+    out: list[tuple[str, str]] = [("p", c.t(f"{k}.endorsement.{state}")), ("p", window)]
+    if d.get("grace"):
+        out.append(("p", c.t(f"{k}.grace_until", date=closes)))
+    step = f"{k}.next.{state}"
+    if state == "grace":
+        out.append(("warning", c.t(step, date=closes)))
+    elif state == "lapsed":
+        out.append(("error", c.t(step)))
+    elif state == "passed" and d.get("address_changed"):
+        out.append(("warning", c.t(f"{k}.next.moved")))
+    else:
+        out.append(("info", c.t(step, date=opens)))
+    return out
+
+
+def _points(c: w.Canvas) -> list[tuple[str, str]]:
+    d, k = c.data, KEY
+    state = str(d.get("points_state") or "none")
+    beside = "q" if d.get("points_notice") else "p"
+    out: list[tuple[str, str]] = []
+    if d.get("points") is not None:
+        out.append((beside, c.t(f"{k}.points_value", points=d["points"])))
+    elif state != "none":
+        out.append((beside, c.t(f"{k}.points_unknown")))
+    until = _date(c, "points_valid_until") if d.get("points_valid_until") else ""
+    kind = {"suspended": "warning", "void": "error"}.get(state, beside)
+    out.append((kind, c.t(f"{k}.points_state.{state}", date=until)))
+    if d.get("points_notice"):
+        out.append(("q", c.t(f"{k}.notice", number=str(d["points_notice"]))))
+        caption = c.t(f"{k}.qr_caption")
+        if caption:  # large text: the code speaks for itself
+            out.append(("q", caption))
+    return out
+
+
+# The smallest type of the ordinary mode (theme.small at 1080 wide): large text never goes below it.
+FLOOR = 38
+
+
+def _sizes(c: w.Canvas, scale: float) -> dict[str, int]:
+    t = c.theme
+    floor = t.px(FLOOR)
+    return {"h": max(floor, int(t.subtitle * scale)), "p": max(floor, int(t.body * scale))}
+
+
+def _width(c: w.Canvas, role: str, qr: int) -> int:
+    t = c.theme
+    if role == "q":
+        return c.body.width - t.px(20) - qr - t.gap
+    return c.body.width - (t.px(20) if role in ("h", "p") else 2 * t.px(20))
+
+
+def _heights(c: w.Canvas, items: list[tuple[str, str]], qr: int, scale: float) -> int:
+    sizes, t = _sizes(c, scale), c.theme
+    total, beside = 0, 0
+    for role, text in items:
+        size = sizes["h"] if role == "h" else sizes["p"]
+        h = c.lines_height(text, size, _width(c, role, qr), role not in ("p", "q")) + t.px(8)
+        if role == "h":
+            h += t.px(12)
+        elif role not in ("p", "q"):
+            h += 2 * t.px(12)
+        if role == "q":
+            beside += h
+            continue
+        if beside:
+            total += max(beside, qr + t.px(8))
+            beside = 0
+        total += h
+    return total + (max(beside, qr + t.px(8)) if beside else 0)
+
+
+def draw(c: w.Canvas) -> None:
+    t = c.theme
+    y = c.title(f"{KEY}.title", top=c.body.top - t.px(10))
+    if not c.data:
+        return
+    notice = c.data.get("points_notice")
+    qr = _qr_side(c, str(notice)) if notice else 0
+    items = _items(c)
+    room = c.body.bottom - y
+    # Everything on one screen: smaller type rather than a fact cut off (never below `small`).
+    scale = 1.0
+    while scale > 0.5 and _heights(c, items, qr, scale) > room:
+        scale -= 0.05
+    sizes = _sizes(c, scale)
+    left = c.body.left + t.px(20)
+    beside_top: int | None = None
+    for role, text in items:
+        if role != "q" and beside_top is not None:
+            y = max(y, beside_top + qr + t.px(8))
+            beside_top = None
+        rest = pygame.Rect(left, y, _width(c, role, qr), max(0, c.body.bottom - y))
+        if role == "h":
+            y = c.paragraph(text, rest.move(-t.px(20), t.px(12)), sizes["h"], th.ACCENT_DARK, strong=True) + t.px(8)
+        elif role in ("p", "q"):
+            if role == "q" and beside_top is None:
+                beside_top = y
+                _qr(c, str(notice), pygame.Rect(c.body.right - qr, y, qr, qr))
+            y = c.paragraph(text, rest, sizes["p"], th.MUTED if text == c.t(f"{KEY}.qr_caption") else th.TEXT)
+            y += t.px(8)
+        else:
+            y = _note(c, role, text, y, sizes["p"]) + t.px(8)
+
+
+def _note(c: w.Canvas, kind: str, text: str, top: int, size: int) -> int:
+    fg, bg = {"info": (th.ACCENT_DARK, th.ACCENT_LIGHT), "warning": (th.WARNING, th.WARNING_LIGHT),
+              "error": (th.ERROR, th.ERROR_LIGHT)}[kind]
+    t = c.theme
+    pad = t.px(12)
+    inner = c.body.width - 2 * t.px(20)
+    box = pygame.Rect(c.body.left, top, c.body.width, c.lines_height(text, size, inner, True) + 2 * pad)
+    pygame.draw.rect(c.surface, bg, box, border_radius=t.radius)
+    pygame.draw.rect(c.surface, fg, box, width=t.px(3), border_radius=t.radius)
+    c.paragraph(text, box.inflate(-2 * t.px(20), -2 * pad), size, fg, strong=True)
+    return box.bottom
+
+
+def _matrix(notice: str) -> list[Any]:
+    # make_qr: a full QR symbol (plain make picks Micro QR for short data, which readers skip).
+    return [list(row) for row in segno.make_qr(notice, error="m").matrix]
+
+
+def _qr_side(c: w.Canvas, notice: str) -> int:
+    n = len(_matrix(notice)) + 2 * QUIET
+    return n * max(4, c.theme.px(260) // n)
+
+
+def _qr(c: w.Canvas, notice: str, box: pygame.Rect) -> None:
+    """The code, black on white with its quiet zone."""
+    rows = _matrix(notice)
+    module = box.width // (len(rows) + 2 * QUIET)
+    pygame.draw.rect(c.surface, (255, 255, 255), box)
+    for r, row in enumerate(rows):
+        for col, dark in enumerate(row):
+            if dark:
+                x, y = box.left + (col + QUIET) * module, box.top + (r + QUIET) * module
+                c.surface.fill((0, 0, 0), pygame.Rect(x, y, module, module))
