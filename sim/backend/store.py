@@ -200,9 +200,12 @@ class Store:
         )
 
     def latest_application(self, resident: str) -> Application | None:
+        return self._application("a.resident", resident)
+
+    def _application(self, column: str, value: str) -> Application | None:
         row = self._one("SELECT a.*, i.state FROM applications a LEFT JOIN issuances i"
-                        " ON i.permit_number = a.permit_number WHERE a.resident = ? ORDER BY a.id DESC LIMIT 1",
-                        resident)
+                        f" ON i.permit_number = a.permit_number WHERE {column} = ? ORDER BY a.id DESC LIMIT 1",
+                        value)
         if row is None:
             return None
         return Application(
@@ -243,16 +246,7 @@ class Store:
 
     def application_of_request(self, request_id: str) -> Application | None:
         """The decision this backend made on the application sent with `request_id`, if any."""
-        row = self._one("SELECT a.*, i.state FROM applications a LEFT JOIN issuances i"
-                        " ON i.permit_number = a.permit_number WHERE a.request_id = ? ORDER BY a.id DESC LIMIT 1",
-                        request_id)
-        if row is None:
-            return None
-        return Application(
-            decided_on=date.fromisoformat(row["decided_on"]), approved=bool(row["approved"]), reason=row["reason"],
-            available_on=_day(row["available_on"]), permit_number=row["permit_number"],
-            issuance=IssuanceState(row["state"]) if row["state"] else None,
-        )
+        return self._application("a.request_id", request_id)
 
     def request_voided(self, request_id: str) -> bool:
         return self._one("SELECT 1 FROM voided_requests WHERE request_id = ?", request_id) is not None
