@@ -243,6 +243,7 @@ class Backend:
             raise BadRequest("relative")
         relative = None if raw is None else d.RelativeClaim(Kin(raw["relationship"]), raw["name"],
                                                             raw["promise_letter"])
+        purpose = body.get("purpose")
         refused = next(iter(d.card_refusals(card, s.today, s.pack)), None)
         if refused is None:
             proof = self.store.proof(reference=body["proof_reference"])
@@ -261,7 +262,8 @@ class Backend:
         receipt = self.store.next_number("declarations", "receipt", f"{s.pack.permit_prefix}R{s.today.year:04d}")
         self.store.declare(resident=key, card=card, address=address, declared=s.today, kind=kind.value,
                            reference=body["proof_reference"], kin=relative.kin.value if relative else None,
-                           receipt=receipt, request_id=body["request_id"], terminal=body["terminal_id"])
+                           receipt=receipt, request_id=body["request_id"], terminal=body["terminal_id"],
+                           promise_letter=relative.promise_letter if relative else None, purpose=purpose)
         new = self.store.registration(key)
         assert new is not None
         facts = registration_json(new, s.today, s.pack)
@@ -269,15 +271,27 @@ class Backend:
             k: facts[k] for k in ("declared", "eligible_on", "expires_on")}})
 
     def verify_proof(self, call: Call) -> Reply:
-        body = call.body
+        """By its QR payload or its typed number; with
+        the declarant's card and the kind chosen, the proof's checks as far as they can run before
+        the address is confirmed and a relative named (`assessment`)."""
+        body, today = call.body, self.settings.today
+        if ("card" in body) != ("proof_kind" in body):
+            raise BadRequest("proof_kind")
         proof = (self.store.proof(qr=body["qr_payload"]) if "qr_payload" in body
                  else self.store.proof(reference=body["certificate_number"]))
-        if proof is None or not d.proof_verifies(proof, self.settings.today):
+        if proof is None or not d.proof_verifies(proof, today):
             return Reply(200, {"valid": False, "reason": Reason.PROOF_INVALID.value})
-        return Reply(200, {"valid": True, "proof": {
+        reply: dict[str, Any] = {"valid": True, "proof": {
             "document": proof.document.value, "reference": proof.reference, "property_use": proof.use.value,
             "in_management_area": proof.in_management_area, "owner_type": proof.owner.value,
-            "valid_until": _iso(proof.valid_until), "address": proof.address}})
+            "lessee_type": proof.lessee.value, "valid_until": _iso(proof.valid_until), "address": proof.address}}
+        if "card" in body:
+            card = parse_card(body["card"])
+            refused = next(iter(d.card_refusals(card, today, self.settings.pack)), None)
+            if refused is None:
+                refused = d.proof_refusal(proof, ProofKind(body["proof_kind"]), None, card.name, None, today)
+            reply["assessment"] = None if refused is None else {"reason": refused.reason.value, "rule": refused.rule}
+        return Reply(200, reply)
 
     # --- permits, endorsement, card-face rewrite, status ---------------------------------------------
 
