@@ -191,9 +191,10 @@ class BackendClient:
         if relative is not None:
             body["relative"] = {
                 "relationship": relative.relationship.value,
-                "name": relative.name,
                 "promise_letter": relative.promise_letter,
             }
+            if relative.name:  # the kiosk does not ask it: the proof names the holder
+                body["relative"]["name"] = relative.name
         if purpose is not None:
             body["purpose"] = purpose
         return self._call("register", "/v1/registrations", request_id, body, decode_registration)

@@ -96,6 +96,10 @@ class LogEvent(Enum):
     PHOTO_LIBRARY_LOADED = EventSpec("W004", logging.INFO, "vendor WLT library loaded", ("function",))
     PHOTO_LIBRARY_REFUSED = EventSpec("W005", logging.WARNING, "vendor WLT library returned an error",
                                       ("function", "result"))
+    # Residence registration (kiosk/flows/registration.py): how the proof came, never its number.
+    PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
+    PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
+    REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
 
 
 LEVELS: dict[str, int] = {

@@ -12,8 +12,9 @@ from kiosk.flows.card_rewrite import CardRewriteFlow
 from kiosk.flows.ending import Ending
 from kiosk.flows.home import Home
 from kiosk.flows.new_permit import NewPermit
+from kiosk.flows.registration import Registration
 
-FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, Ending)
+FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, Registration, Ending)
 
 
 def chart_parts() -> tuple[ChartPart, ...]:

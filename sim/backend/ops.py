@@ -241,7 +241,7 @@ class Backend:
         raw = body.get("relative")
         if (kind in RELATIVES_HOME) != (raw is not None):  # a relative exactly for a relative's housing
             raise BadRequest("relative")
-        relative = None if raw is None else d.RelativeClaim(Kin(raw["relationship"]), raw["name"],
+        relative = None if raw is None else d.RelativeClaim(Kin(raw["relationship"]), raw.get("name", ""),
                                                             raw["promise_letter"])
         purpose = body.get("purpose")
         refused = next(iter(d.card_refusals(card, s.today, s.pack)), None)
