@@ -94,6 +94,10 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.proof_shown = False  # the registration's proof was held to the scanner
+        self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
+        self.receipt_shot: Path | None = None
+        self.registration: dict[str, Any] | None = None  # the registration's part of the report
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -128,6 +132,11 @@ class ScenarioPlayer:
         return self.frame
 
     def on_new_view(self, view: View) -> None:
+        if view.screen_id == "registration.receipt" and self.receipt_shot is None:
+            folder = self.screenshots or self.receipt_dir
+            if folder is not None:
+                self.receipt_shot = folder / "receipt.png"
+                self.display.screenshot(str(self.receipt_shot))
         if self.screenshots is None or view.screen_id == self.last_shot_screen:
             return
         self.last_shot_screen = view.screen_id
@@ -188,6 +197,14 @@ class ScenarioPlayer:
         self.inserted = True
         self._expect_effect()
 
+    def show_proof(self, number: str) -> None:
+        """That proof's QR code in front of the scanner (the hub renders and sends it)."""
+        reply = self.hub.call("show_proof", number=number)
+        if not reply.get("ok"):
+            self.failures.append(f"proof {number} could not be shown to the scanner: {reply.get('error')}")
+        self.proof_shown = True
+        self._expect_effect()
+
     def _show_face(self, key: str) -> None:
         if key in FACE_SCENES:
             self.camera.show(key)
@@ -235,6 +252,13 @@ class ScenarioPlayer:
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
+        elif step.do == "show_proof":
+            self.show_proof(step.number or "")
+        elif step.do == "scan":
+            reply = self.hub.call("scan_payload", payload=step.payload or "")
+            if not reply.get("ok"):
+                self.failures.append(f"the scanner could not be given the payload: {reply.get('error')}")
+            self._expect_effect()
         else:
             self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
             self.step_i += 1
@@ -334,6 +358,8 @@ class ScenarioPlayer:
             "screenshots": self.shots,
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
         }
+        if self.registration is not None:
+            report["registration"] = self.registration
         failures = list(self.failures) + check_expectations(self.scenario, report)
         report["passed"] = not failures
         report["failures"] = failures
@@ -367,6 +393,10 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
+    if scenario.service.value == "registration" or "registration" in report:
+        from sim import registration_check
+
+        out.extend(registration_check.check(scenario, report))
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out
@@ -447,6 +477,7 @@ class SimRig:
         self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS)
         self.display = self.make_display(cfg)
         self.cfg = cfg
+        self.backend_url = backend_url
 
     def _launch(self) -> tuple[dict[str, Any], str]:
         from sim.launcher import start_backend, start_hub
@@ -488,6 +519,7 @@ class SimRig:
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
             assist_only=assist_only,
         )
+        player.receipt_dir = self.workdir
         if not self.started:
             self.kiosk.start()
             self.started = True
@@ -546,6 +578,12 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     target = screenshots / f"printed_{Path(face).name}"
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
+        if scenario.service.value == "registration":
+            from sim import registration_check
+
+            facts = registration_check.registration_facts(rig.backend_url, scenario)
+            # check_expectations reads this part of the report: it must be there before the report is made
+            player.registration = registration_check.report_part(facts, player.receipt_shot, scenario)
         report = player.report(hub_state, time.monotonic() - started)
         if keep_workdir:
             report["workdir"] = str(rig.workdir)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sim.answers import card_rewrite, new_permit
+from sim.answers import card_rewrite, new_permit, registration
 
 if TYPE_CHECKING:
     from kiosk.view import View
@@ -24,6 +24,7 @@ Answer = Callable[["ScenarioPlayer", "View"], bool | None]
 ANSWERS: dict[str, Answer] = {
     "new_permit": new_permit.answer,
     "card_rewrite": card_rewrite.answer,
+    "registration": registration.answer,
 }
 
 
