@@ -25,8 +25,10 @@ DEMO_SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
 
 
 def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any = None,
-                chip_keys: Any = None) -> Any:
-    """Adapters first, each posting to the kiosk's one event queue, then the core."""
+                chip_keys: Any = None, qr_camera_source: Any = None) -> Any:
+    """Adapters first, each posting to the kiosk's one event queue, then the core.
+
+    `camera_source`, `qr_camera_source`: the camera emulators' frame sources (--sim)."""
     from devices.camera import Camera, OpenCvFrameSource
     from devices.card_printer import CardPrinter
     from devices.id_reader import IdReader
@@ -54,13 +56,36 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     backend = BackendClient(config.backend.url, config.terminal.id,
                             connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout,
                             log=log)
-    ports = Ports(id_reader=id_reader, printer=printer, encoder=encoder, camera=camera, backend=backend)
+    qr_scanner = build_qr_scanner(d.qr_scanner, sink, qr_camera_source)
+    ports = Ports(id_reader=id_reader, printer=printer, encoder=encoder, camera=camera, backend=backend,
+                  qr_scanner=qr_scanner)
     journal_path = Path(config.journal.file)
     if not journal_path.is_absolute():
         journal_path = ROOT / journal_path
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path, now=clock.now, log=log)
     return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
+
+
+def build_qr_scanner(qr: Any, sink: Any, camera_source: Any = None) -> Any:
+    """The QR scanner `[devices.qr_scanner]` names, or None when the kiosk has none."""
+    from devices.camera import OpenCvFrameSource
+    from devices.qr_camera import CameraQrScanner
+    from devices.qr_decode import make_decoder
+    from devices.qr_scanner import SerialQrScanner
+
+    if not qr.enabled:
+        return None
+    if qr.driver == "serial":
+        return SerialQrScanner(qr.port, sink, baudrate=qr.baudrate, max_line=qr.max_line,
+                               line_timeout=qr.line_timeout)
+    if qr.camera == "sim":
+        if camera_source is None:
+            raise SystemExit("devices.qr_scanner.camera = sim needs --sim")
+        source = camera_source
+    else:
+        source = OpenCvFrameSource(qr.camera_index)
+    return CameraQrScanner(source, sink, lambda: make_decoder(qr.decoder))
 
 
 def load_chip_keys(keys_file: str) -> Any:

@@ -37,6 +37,10 @@ class DeviceNote(StrEnum):
     RECORD_CORRUPT = "record_corrupt"
     REREAD_FAILED = "reread_failed"  # a silent re-read of a placement that failed already
     SINK_FAILED = "sink_failed"  # the kiosk's event sink raised while taking an event
+    LINE_TOO_LONG = "line_too_long"  # QR scanner: a line over max_line, dropped whole (detail: its length)
+    LINE_INCOMPLETE = "line_incomplete"  # QR scanner: bytes with no CR, discarded after the line timeout
+    SCAN_IGNORED = "scan_ignored"  # QR scanner: a code read while no screen waited for one, dropped
+    DECODER_MISSING = "decoder_missing"  # QR camera: the configured decoder library cannot be loaded
 
 
 class NoteSeverity(StrEnum):
@@ -63,6 +67,10 @@ NOTE_SEVERITY: dict[DeviceNote, NoteSeverity] = {
     DeviceNote.RECORD_CORRUPT: NoteSeverity.WARNING,
     DeviceNote.FRAME_ERROR: NoteSeverity.DEBUG,
     DeviceNote.REREAD_FAILED: NoteSeverity.DEBUG,
+    DeviceNote.LINE_TOO_LONG: NoteSeverity.WARNING,
+    DeviceNote.LINE_INCOMPLETE: NoteSeverity.WARNING,
+    DeviceNote.SCAN_IGNORED: NoteSeverity.DEBUG,
+    DeviceNote.DECODER_MISSING: NoteSeverity.ERROR,
 }
 
 
@@ -175,6 +183,19 @@ class PhotoCaptured:
 class CameraFailed:
     request_id: int
     error: CameraError
+
+
+# --- QR scanner ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QrScanned:
+    """One decoded QR code, exactly as the scanner (one CR-terminated line, the CR removed) or
+    the camera's decoder gave it. Untrusted: the core's parser (kiosk/qr_payload.py) decides
+    what it is. Posted only while the adapter's scanning is on."""
+
+    payload: bytes = field(repr=False)
+    source: str  # "scanner" (a serial scanner's line) | "camera" (decoded from camera frames)
 
 
 # --- permit card chip (the encoder's PC/SC reader) -------------------------------------

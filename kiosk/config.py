@@ -79,11 +79,26 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class QrScannerConfig:
+    enabled: bool  # false: no scanner at this kiosk; registration then takes typed proof numbers only
+    driver: str  # serial (a scanner in USB-COM mode) | camera (codes decoded from a scanning camera's frames)
+    port: str  # serial
+    baudrate: int  # serial
+    max_line: int  # serial: the scanner's line limit in bytes; a longer line is dropped
+    line_timeout: float  # serial: bytes with no CR are discarded after this long a silence
+    decoder: str  # camera: zxing | pyzbar
+    camera: str  # camera: opencv | sim (sim only with --sim)
+    camera_index: int  # camera: the scanning camera's OpenCV index (not the photo camera's)
+    proof_hosts: tuple[str, ...]  # the government hosts a proof's QR URL may name (docs/protocols/qr-proofs.md)
+
+
+@dataclass(frozen=True)
 class Devices:
     id_reader: SerialDevice
     printer: SerialDevice
     encoder: EncoderConfig
     camera: CameraConfig
+    qr_scanner: QrScannerConfig
 
 
 @dataclass(frozen=True)
@@ -138,9 +153,15 @@ class SimPcsc:
 
 
 @dataclass(frozen=True)
+class SimQrScanner:
+    driver: str  # serial | camera | absent: scenario runs' QR scanner unless the scenario names one
+
+
+@dataclass(frozen=True)
 class SimConfig:
     serial: SimSerial
     printer: SimPrinter
+    qr_scanner: SimQrScanner
     pcsc: SimPcsc
     run: SimRun
 
@@ -153,6 +174,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "devices.printer.driver": ("serial",),
     "devices.camera.driver": ("opencv", "sim"),
     "devices.encoder.driver": ("pcsc",),
+    "devices.qr_scanner.driver": ("serial", "camera"),
+    "devices.qr_scanner.decoder": ("zxing", "pyzbar"),
+    "devices.qr_scanner.camera": ("opencv", "sim"),
+    "qr_scanner.driver": ("serial", "camera", "absent"),
     "logging.level": ("debug", "info", "warning", "error"),
 }
 
@@ -182,10 +207,14 @@ def _build(cls: type, data: Any, where: str) -> Any:
         elif hint is float:
             ok = isinstance(raw, int | float) and not isinstance(raw, bool)
             raw = float(raw) if ok else raw
+        elif hint == tuple[str, ...]:
+            ok = isinstance(raw, list) and all(isinstance(x, str) for x in raw)
+            raw = tuple(raw) if ok else raw
         else:
             ok = isinstance(raw, str)
         if not ok:
-            raise ConfigError(f"{path}: expected {hint.__name__}, got {type(raw).__name__}")
+            raise ConfigError(f"{path}: expected {getattr(hint, '__name__', 'a list of strings')}, "
+                              f"got {type(raw).__name__}")
         if path in _CHOICES and raw not in _CHOICES[path]:
             raise ConfigError(f"{path}: {raw!r} is not one of {', '.join(_CHOICES[path])}")
         if hint in (int, float) and raw < 0:
@@ -208,7 +237,21 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     cfg = _build(KioskConfig, _read(path), "")
     if cfg.display.width <= 0 or cfg.display.height <= 0:
         raise ConfigError("display.width: the display size must be positive")
+    _check_qr_scanner(cfg.devices.qr_scanner)
     return cfg
+
+
+def _check_qr_scanner(qr: QrScannerConfig) -> None:
+    if qr.max_line < 1:
+        raise ConfigError("devices.qr_scanner.max_line: must be at least 1")
+    if not qr.proof_hosts:
+        raise ConfigError("devices.qr_scanner.proof_hosts: name at least one host")
+    for host in qr.proof_hosts:
+        labels = host.split(".")
+        # Compared character for character with what a code names: lower-case ASCII only.
+        if len(labels) < 2 or not all(label and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in label)
+                                      for label in labels):
+            raise ConfigError(f"devices.qr_scanner.proof_hosts: {host!r} is not a lower-case ASCII host name")
 
 
 def load_sim_config(path: Path = CONFIG_DIR / "sim.toml") -> SimConfig:

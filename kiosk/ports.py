@@ -57,6 +57,13 @@ class CameraPort(DevicePort, Protocol):
     def capture(self, request_id: int) -> None: ...
 
 
+class QrScannerPort(DevicePort, Protocol):
+    """A serial scanner or a scanning camera (devices/qr_scanner.py, devices/qr_camera.py): posts
+    QrScanned (raw, untrusted bytes: kiosk/qr_payload.py judges them) only while scanning is on."""
+
+    def set_scanning(self, on: bool) -> None: ...
+
+
 class BackendPort(Protocol):
     def health(self) -> bool: ...
     def precheck(self, request_id: str, card: Identity) -> bk.Precheck | bk.BackendFailure: ...
@@ -88,6 +95,8 @@ class Ports:
     encoder: EncoderPort
     camera: CameraPort
     backend: BackendPort
+    qr_scanner: QrScannerPort | None = None  # None: this kiosk has no scanner (devices.qr_scanner.enabled)
 
     def devices(self) -> tuple[DevicePort, ...]:
-        return (self.id_reader, self.printer, self.encoder, self.camera)
+        qr = () if self.qr_scanner is None else (self.qr_scanner,)
+        return (self.id_reader, self.printer, self.encoder, self.camera, *qr)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the kiosk and its tests need on Debian 12, and skips what is already there.
-#   Debian packages (apt-get, as root): the PC/SC library pyscard builds against, zbar, a CJK
+#   Debian packages (apt-get, as root): the PC/SC library pyscard builds against, zbar (libzbar0,
+#   for pyzbar, the QR camera driver's second decoder backend), a CJK
 #   font, pcscd with the vsmartcard virtual reader (simulation and CI only), xvfb.
-#   Python packages: a virtual environment at .venv, re-synced only when pyproject.toml changes.
+#   Python packages: a virtual environment at .venv, re-synced only when pyproject.toml changes
+#   (pyproject.toml's dependencies, among them zxing-cpp, pyzbar and segno for QR codes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,8 +1,9 @@
 """The camera emulator: a frame source showing synthetic scenes, steered from another thread.
 
 The developer panel and the scenario runner call `show` (who stands in front of the
-camera) and the fault switches; the camera adapter's worker calls `read`. Every frame
-gets a new seed, so two captures of the same scene differ like real frames do.
+camera), `show_qr` (a QR code held up to it: the scanning camera of the QR scanner's camera
+driver) and the fault switches; the adapter's worker calls `read`. Every frame gets a new
+seed, so two captures of the same scene differ like real frames do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from sim.faces import SCENE_KINDS, scene
+from sim.qr_frames import QrView, render
 
 
 class SceneFrameSource:
@@ -18,6 +20,8 @@ class SceneFrameSource:
         self._lock = threading.Lock()
         self._kind = "nobody"
         self._key: str | None = None
+        self._qr: tuple[bytes | str, QrView] | None = None  # a QR code in view instead of the scene
+        self._qr_frames: int | None = None  # frames left before the code is taken away (None: it stays)
         self._failing = False  # opens, but no frames come (a stalled camera)
         self._unplugged = False  # does not open at all (the device vanished)
         self._opened = False
@@ -28,6 +32,14 @@ class SceneFrameSource:
             raise ValueError(f"unknown scene kind {kind!r}")
         with self._lock:
             self._kind, self._key = kind, face_key
+            self._qr = None
+
+    def show_qr(self, payload: bytes | str, view: QrView | None = None, frames: int | None = None) -> None:
+        """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...);
+        for the next `frames` frames only, then the scene behind it again (None: until `show`)."""
+        with self._lock:
+            self._qr = (payload, view or QrView())
+            self._qr_frames = frames
 
     def fail(self, on: bool) -> None:
         """The camera died: it still enumerates, but no frame arrives."""
@@ -56,9 +68,15 @@ class SceneFrameSource:
             if not self._opened or self._failing:
                 return None
             self._frames += 1
-            kind, key, seed = self._kind, self._key, self._frames
+            kind, key, seed, qr = self._kind, self._key, self._frames, self._qr
+            if qr is not None and self._qr_frames is not None:
+                self._qr_frames -= 1
+                if self._qr_frames <= 0:
+                    self._qr = self._qr_frames = None
         # Drawn outside the lock: `show` from the panel never waits for a frame.
         width, height = self._size
+        if qr is not None:
+            return width, height, render(qr[0], width, height, qr[1], seed=seed).tobytes()
         return width, height, scene(kind, key, width, height, seed=seed).tobytes()
 
     def close(self) -> None:

@@ -1,11 +1,11 @@
 """The device hub: one process hosting the serial-device emulators behind pty pairs.
 
 `python -m sim.hub --dir DIR --residents residents.json [--faults faults.json] [--pace]`
-creates DIR/ttyIDR and DIR/ttyPRN (symlinks to pty slaves the kiosk's drivers open by
+creates DIR/ttyIDR, DIR/ttyPRN and DIR/ttyQRS (symlinks to pty slaves the kiosk's drivers open by
 path), starts the emulators, serves JSON-line commands on the Unix socket DIR/hub.sock
 (present or lift an ID card, take the presented card now or at the next retract/present,
-inject faults, read the printer's records), prints one ready line
-`{"id_reader": ..., "printer": ..., "control": ..., "pid": ...}` and runs until SIGTERM.
+inject faults, read the printer's records, hold a code under the QR scanner), prints one ready line
+`{"id_reader": ..., "printer": ..., "qr_scanner": ..., "control": ..., "pid": ...}` and runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -47,13 +47,17 @@ from sim.pcscd import VIRTUAL_READER
 from sim.permit_card_emu import CardSlot, PullMode, VirtualPermitCard
 from sim.printer_emu import PrinterEmulator
 from sim.pty_link import PtyLink
+from sim.qr_scanner_emu import HUB_COMMANDS as QR_COMMANDS
+from sim.qr_scanner_emu import QrScannerEmulator
+from sim.qr_scanner_emu import hub_command as qr_command
 
 ENCODER_READER = f"{VIRTUAL_READER} 00 00"  # vpcd's first slot: the encoder inside the printer
 
 
 class Hub:
     def __init__(self, directory: Path, residents: dict[str, Any], *, pace: bool, baudrate: int,
-                 printer_opts: dict[str, int], with_chip: bool = True, vpcd_port: int | None = None) -> None:
+                 printer_opts: dict[str, int], with_chip: bool = True, vpcd_port: int | None = None,
+                 qr_max_line: int = 512) -> None:
         self.directory = directory
         self.residents = residents
         rate = baudrate if pace else None
@@ -62,6 +66,8 @@ class Hub:
         self.id_reader = IdReaderEmulator(self.id_link)
         (directory / "printed").mkdir(parents=True, exist_ok=True)
         self.printer = PrinterEmulator(self.printer_link, directory / "printed", **printer_opts)
+        self.qr_link = PtyLink(str(directory / "ttyQRS"))
+        self.qr_scanner = QrScannerEmulator(self.qr_link, max_line=qr_max_line)
         self.lock = threading.Lock()
         # The chip encoder inside the printer: a vpcd slot (needs a running pcscd); each card in
         # the printer has its chip, put into the field while the card is at the encoder.
@@ -84,6 +90,7 @@ class Hub:
             self.slot.remove()
         self.id_link.close()
         self.printer_link.close()
+        self.qr_link.close()
 
     def permit_card_for(self, key: str) -> tuple[Any, VirtualPermitCard]:
         """A resident's own permit card: its face as printed then, and its chip (card_valid_until)."""
@@ -178,6 +185,11 @@ class Hub:
             self.id_reader.inject_fault(kind, at, count)
         elif device == "printer":
             self.printer.inject_fault(kind, at)
+        elif device == "qr_scanner":
+            try:
+                self.qr_scanner.inject_fault(kind, at, count)
+            except ValueError as exc:
+                return {"ok": False, "error": str(exc)}
         elif device == "permit_card" and self.slot is not None:
             # "pull" (the card leaves the field at the next write), "fail:6581" (an error status)
             if kind == "pull":
@@ -219,6 +231,8 @@ class Hub:
                 ok = self.printer.insert_card(face)
                 self._pending_chip = None
                 return {"ok": bool(ok)}
+            if op in QR_COMMANDS:
+                return qr_command(self.qr_scanner, cmd)
             if op == "lift_id":
                 self.id_reader.lift_card()
                 return {"ok": True}
@@ -286,13 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bin-capacity", type=int, default=50)
     ap.add_argument("--no-chip", action="store_true", help="no chip encoder (no pcscd running)")
     ap.add_argument("--vpcd-port", type=int, help="vpcd's port of the encoder (default: config/sim.toml [pcsc])")
+    ap.add_argument("--qr-max-line", type=int, default=512, help="the emulated QR scanner's line limit")
     args = ap.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     residents = json.loads(args.residents.read_text(encoding="utf-8"))["residents"]
     hub = Hub(args.dir, residents, pace=args.pace, baudrate=args.baudrate, printer_opts={
         "hopper": args.hopper, "hopper_capacity": args.hopper_capacity,
         "low_threshold": args.low_threshold, "bin_capacity": args.bin_capacity,
-    }, with_chip=not args.no_chip, vpcd_port=args.vpcd_port)
+    }, with_chip=not args.no_chip, vpcd_port=args.vpcd_port, qr_max_line=args.qr_max_line)
     if args.faults is not None:
         for f in json.loads(args.faults.read_text(encoding="utf-8")):
             hub.fault(f["device"], f["kind"], f.get("at"), int(f.get("count", 1)))
@@ -301,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print(json.dumps({"id_reader": hub.id_link.path, "printer": hub.printer_link.path,
+    print(json.dumps({"id_reader": hub.id_link.path, "printer": hub.printer_link.path, "qr_scanner": hub.qr_link.path,
                       "control": str(args.dir / "hub.sock"), "pid": os.getpid()}), flush=True)
     stop.wait()
     server.shutdown()

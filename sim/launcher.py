@@ -81,8 +81,10 @@ def start(name: str, args: list[str], log_path: Path, ready_timeout: float = 15.
 
 
 def start_hub(workdir: Path, residents_file: Path, faults: list[dict[str, Any]], *, pace: bool,
-              printer: dict[str, int]) -> ManagedProcess:
+              printer: dict[str, int], qr_max_line: int | None = None) -> ManagedProcess:
     args = ["-m", "sim.hub", "--dir", str(workdir / "hub"), "--residents", str(residents_file)]
+    if qr_max_line is not None:
+        args += ["--qr-max-line", str(qr_max_line)]
     if faults:
         path = workdir / "hub-faults.json"
         path.write_text(json.dumps(faults), encoding="utf-8")

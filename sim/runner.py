@@ -32,6 +32,7 @@ from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, resid
 BOOTING = ("boot", "self_test", "recovery")
 ENCODER_READER = "Virtual PCD 00 00"  # vpcd's first slot (config/sim.toml [pcsc]): the hub's chips appear there
 AT_REST = ("ready.attract", "out_of_service")
+QR_HOLD_FRAMES = 3  # frames a code shown to the QR scanner's camera stays in view
 
 
 def post_tap(pos: tuple[int, int]) -> None:
@@ -62,12 +63,14 @@ class ScenarioPlayer:
 
     def __init__(self, scenario: Scenario, kiosk: Kiosk, display: Any, hub: Any, camera: Any,
                  clock: Any, *, max_session_seconds: float, max_wall_seconds: float,
-                 screenshots: Path | None = None, assist_only: bool = False, fps: int = 30) -> None:
+                 screenshots: Path | None = None, assist_only: bool = False, fps: int = 30,
+                 qr_camera: Any = None) -> None:
         self.scenario = scenario
         self.kiosk = kiosk
         self.display = display
         self.hub = hub
         self.camera = camera
+        self.qr_camera = qr_camera  # the QR scanner's scanning camera (its camera driver)
         self.clock = clock
         self.virtual = isinstance(clock, VirtualClock)
         self.max_session_seconds = max_session_seconds
@@ -198,18 +201,39 @@ class ScenarioPlayer:
         self._expect_effect()
 
     def show_proof(self, number: str) -> None:
-        """That proof's QR code in front of the scanner (the hub renders and sends it)."""
-        reply = self.hub.call("show_proof", number=number)
-        if not reply.get("ok"):
-            self.failures.append(f"proof {number} could not be shown to the scanner: {reply.get('error')}")
+        """The cooperative resident holds its proof's QR code to the scanner (once)."""
         self.proof_shown = True
-        self._expect_effect()
+        self._show_proof(number)
 
     def _show_face(self, key: str) -> None:
         if key in FACE_SCENES:
             self.camera.show(key)
         else:
             self.camera.show("face", self.scenario.residents[key].face if key in self.scenario.residents else key)
+
+    def _scan(self, text: str | None, raw: bytes | None = None) -> bool:
+        """A code of this text (or these bytes) under the QR scanner, or in front of its camera."""
+        qr = self.kiosk.config.devices.qr_scanner
+        if not qr.enabled:
+            self.failures.append("a QR code was shown, but this kiosk has no QR scanner")
+            return True
+        data = raw if raw is not None else (text or "").encode("utf-8")
+        if qr.driver == "camera":
+            # Held up for a few frames, then lowered: a code still in view when the kiosk asks
+            # again would be read again (the decoders read a clean frame at the first try).
+            self.qr_camera.show_qr(data, frames=QR_HOLD_FRAMES)
+        else:
+            reply = self.hub.call("scan_payload", hex=data.hex())
+            if not reply.get("ok") and reply.get("did") != "gone":
+                self.failures.append(f"the QR scanner could not scan: {reply.get('error')}")
+        self._expect_effect()
+        return True
+
+    def _show_proof(self, number: str) -> bool:
+        """That proof document's QR code (sim/proofs.py) under the scanner or in front of its camera."""
+        from sim.proofs import proof_payload
+
+        return self._scan(proof_payload(number))
 
     def _waiting(self) -> float:
         assert self.wait_until is not None
@@ -244,6 +268,12 @@ class ScenarioPlayer:
             done = bool(self.hub.call("take_card").get("ok"))
             if done:
                 self._expect_effect()
+        elif step.do == "scan":
+            # As soon as a screen waits for a QR code: the scanner is on only then.
+            raw = bytes.fromhex(step.payload_hex) if step.payload_hex is not None else None
+            done = view.waiting_for is Waiting.QR and self._scan(step.payload if raw is None else None, raw)
+        elif step.do == "show_proof":
+            done = view.waiting_for is Waiting.QR and self._show_proof(step.number or "")
         elif step.do == "wait":
             self.wait_until = self.clock.monotonic() + (step.seconds or 0.0)
             return True
@@ -252,13 +282,6 @@ class ScenarioPlayer:
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
-        elif step.do == "show_proof":
-            self.show_proof(step.number or "")
-        elif step.do == "scan":
-            reply = self.hub.call("scan_payload", payload=step.payload or "")
-            if not reply.get("ok"):
-                self.failures.append(f"the scanner could not be given the payload: {reply.get('error')}")
-            self._expect_effect()
         else:
             self.failures.append(f"step {step.do!r}: not supported by this kiosk yet")
             self.step_i += 1
@@ -408,14 +431,19 @@ Builder = Callable[..., Kiosk]
 
 
 def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[str, Any], backend_url: str,
-                     workdir: Path) -> KioskConfig:
-    """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend."""
+                     workdir: Path, qr_driver: str = "serial") -> KioskConfig:
+    """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend.
+    `qr_driver`: serial | camera | absent (no scanner at this kiosk)."""
+    qr = config.devices.qr_scanner
+    qr = replace(qr, enabled=qr_driver != "absent", driver=qr.driver if qr_driver == "absent" else qr_driver,
+                 port=hub_ready.get("qr_scanner", qr.port), camera="sim")
     devices = replace(
         config.devices,
         id_reader=replace(config.devices.id_reader, port=hub_ready["id_reader"]),
         printer=replace(config.devices.printer, port=hub_ready["printer"]),
         encoder=replace(config.devices.encoder, reader=ENCODER_READER),
         camera=replace(config.devices.camera, driver="sim"),
+        qr_scanner=qr,
     )
     return replace(
         config,
@@ -450,6 +478,7 @@ class SimRig:
         self.display: Any = None
         self.clock: Any = None
         self.camera: Any = None
+        self.qr_camera: Any = None
         self.started = False
         self.timings: dict[str, float] = {}
 
@@ -467,17 +496,29 @@ class SimRig:
         else:
             hub_ready, backend_url = self._launch()
         self.client = HubClient(hub_ready["control"])
-        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir)
+        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir, self.qr_driver)
         self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
         self.camera = SceneFrameSource()
         for fault in scenario.faults:
             if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
                 self.camera.fail(True)
+        self.qr_camera = SceneFrameSource()
+        for fault in scenario.faults:
+            if fault.device == "qr_scanner" and self.qr_driver == "camera":
+                if fault.kind != "vanish":
+                    raise ScenarioError(f"qr_scanner fault {fault.kind!r} is a serial scanner's; the camera "
+                                        "driver takes vanish only")
+                self.qr_camera.unplug(True)
         log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
-        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS)
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS,
+                                qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
         self.cfg = cfg
         self.backend_url = backend_url
+
+    @property
+    def qr_driver(self) -> str:
+        return self.scenario.qr_scanner or self.sim.qr_scanner.driver
 
     def _launch(self) -> tuple[dict[str, Any], str]:
         from sim.launcher import start_backend, start_hub
@@ -486,7 +527,8 @@ class SimRig:
         scenario, sim = self.scenario, self.sim
         residents_file = self.workdir / "residents.json"
         residents_file.write_text(json.dumps(residents_json(scenario), ensure_ascii=False), encoding="utf-8")
-        hub_faults = [f.__dict__ for f in scenario.faults if f.device in ("id_reader", "printer", "permit_card")]
+        hub_devices = ("id_reader", "printer", "permit_card", *(("qr_scanner",) if self.qr_driver == "serial" else ()))
+        hub_faults = [f.__dict__ for f in scenario.faults if f.device in hub_devices]
         backend_faults = [
             {"op": f.at or "*", "kind": f.kind, "count": f.count, **({"delay_s": f.delay_s} if f.delay_s else {})}
             for f in scenario.faults if f.device == "backend"
@@ -498,7 +540,7 @@ class SimRig:
         self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
             "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
             "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
-        })
+        }, qr_max_line=self.config.devices.qr_scanner.max_line)
         t1 = time.monotonic()
         self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
                                      backend_faults)
@@ -517,7 +559,7 @@ class SimRig:
             self.scenario, self.kiosk, self.display, self.client, self.camera, self.clock,
             max_session_seconds=self.sim.run.max_session_seconds + (self.clock.monotonic() if self.started else 0),
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
-            assist_only=assist_only,
+            assist_only=assist_only, qr_camera=self.qr_camera,
         )
         player.receipt_dir = self.workdir
         if not self.started:

@@ -22,9 +22,10 @@ class ScenarioError(ValueError):
 
 DEVICES = ("id_reader", "printer", "permit_card", "camera", "qr_scanner", "backend")
 STEP_KINDS = (
-    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
-    "expect_screen", "auto", "show_proof",
+    "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "show_proof", "digits", "wait",
+    "expect_screen", "auto",
 )
+QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
 
 
@@ -110,8 +111,9 @@ class Step:
     value: str | None = None
     seconds: float | None = None
     screen: str | None = None
-    payload: str | None = None
-    number: str | None = None  # show_proof: the proof whose QR code is held to the scanner
+    payload: str | None = None  # scan: text sent through the scanner as UTF-8
+    payload_hex: str | None = None  # scan: raw bytes, for what a TOML string cannot hold
+    number: str | None = None  # show_proof: that proof's QR code (sim/proofs.py)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Scenario:
     expect: Expect
     path: Path | None = None
     proofs: dict[str, ProofSpec] = field(default_factory=dict)
+    qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
 
     @property
     def who(self) -> ResidentSpec:
@@ -366,7 +369,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "face": ("resident",),
     "insert_permit": ("resident",),
     "take_card": (),
-    "scan": ("payload",),
+    "scan": ("payload", "payload_hex"),
     "show_proof": ("number",),
     "digits": ("value",),
     "wait": ("seconds",),
@@ -379,11 +382,13 @@ def _step(i: int, data: Any) -> Step:
     where = f"steps[{i}]"
     data = _table(data, where)
     do = data.get("do")
-    if do == "scan" and not isinstance(data.get("payload"), str):
-        raise ScenarioError(f"{where}.payload: expected a string")
     if do not in STEP_FIELDS:
         raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
-    optional = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    optional: tuple[str, ...] = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
+    if do == "scan":
+        optional = ("payload", "payload_hex")
+        if ("payload" in data) == ("payload_hex" in data):
+            raise ScenarioError(f"{where}: a scan step needs exactly one of payload and payload_hex")
     required = tuple(f for f in STEP_FIELDS[do] if f not in optional)
     _keys(data, where + ".", ("do", *required), optional)
     seconds = data.get("seconds")
@@ -392,6 +397,14 @@ def _step(i: int, data: Any) -> Step:
     value = data.get("value")
     if value is not None and not isinstance(value, str):
         value = str(value)
+    for key in ("payload", "payload_hex", "number"):
+        if key in data and not isinstance(data[key], str):
+            raise ScenarioError(f"{where}.{key}: expected a string")
+    if "payload_hex" in data:
+        try:
+            bytes.fromhex(data["payload_hex"])
+        except ValueError:
+            raise ScenarioError(f"{where}.payload_hex: expected hexadecimal bytes") from None
     return Step(
         do=do,
         target=data.get("target"),
@@ -400,6 +413,7 @@ def _step(i: int, data: Any) -> Step:
         seconds=float(seconds) if seconds is not None else None,
         screen=data.get("screen"),
         payload=data.get("payload"),
+        payload_hex=data.get("payload_hex"),
         number=_proof_number(data["number"], f"{where}.number") if do == "show_proof" else None,
     )
 
@@ -437,7 +451,7 @@ def _expect(data: Any) -> Expect:
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     _keys(data, "", ("today", "resident", "residents"),
-          ("name", "policy", "service", "faults", "steps", "expect", "proofs"))
+          ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner"))
     residents_raw = _table(data["residents"], "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "")
@@ -463,6 +477,9 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     policy = _str(data, "policy", "", "shanghai")
     if policy not in ("shanghai", "beijing"):
         raise ScenarioError(f"policy: {policy!r} is not one of shanghai | beijing")
+    qr_scanner = _str(data, "qr_scanner", "") if "qr_scanner" in data else None
+    if qr_scanner is not None and qr_scanner not in QR_SCANNERS:
+        raise ScenarioError(f"qr_scanner: {qr_scanner!r} is not one of {' | '.join(QR_SCANNERS)}")
     return Scenario(
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
@@ -475,6 +492,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         expect=_expect(data.get("expect", {})),
         path=path,
         proofs=proofs,
+        qr_scanner=qr_scanner,
     )
 
 
