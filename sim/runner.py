@@ -97,7 +97,7 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
-        self.proof_shown = False  # the registration's proof was held to the scanner
+        self.proofs_shown = 0  # how often the registration's proof was held to the scanner
         self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
         self.receipt_shot: Path | None = None
         self.registration: dict[str, Any] | None = None  # the registration's part of the report
@@ -160,6 +160,10 @@ class ScenarioPlayer:
         return (view.screen == "out_of_service" and self.kiosk.session.service is None and self._settled()
                 and self.step_i >= len(self.steps))
 
+    def settled(self) -> bool:
+        """Nothing in flight, nothing expected, the view unchanged: what a service's answers may wait for."""
+        return self._settled()
+
     def _settled(self) -> bool:
         return self.kiosk.is_idle() and time.monotonic() >= self.effect_deadline and self.stable >= 2
 
@@ -201,8 +205,8 @@ class ScenarioPlayer:
         self._expect_effect()
 
     def show_proof(self, number: str) -> None:
-        """The cooperative resident holds its proof's QR code to the scanner (once)."""
-        self.proof_shown = True
+        """The cooperative resident holds its proof's QR code to the scanner."""
+        self.proofs_shown += 1
         self._show_proof(number)
 
     def _show_face(self, key: str) -> None:
@@ -383,6 +387,9 @@ class ScenarioPlayer:
         }
         if self.registration is not None:
             report["registration"] = self.registration
+        # A refusal that offers another service hands over to it: every session of the run, in order.
+        report["sessions"] = [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
+                              for f in self.kiosk.finished[self.start_count:]]
         failures = list(self.failures) + check_expectations(self.scenario, report)
         report["passed"] = not failures
         report["failures"] = failures
@@ -416,7 +423,7 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
-    if scenario.service.value == "registration" or "registration" in report:
+    if "registration" in report or scenario.service.value == "registration":
         from sim import registration_check
 
         out.extend(registration_check.check(scenario, report))
@@ -620,7 +627,7 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     target = screenshots / f"printed_{Path(face).name}"
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
-        if scenario.service.value == "registration":
+        if scenario.service.value == "registration" or scenario.who.declaration is not None:
             from sim import registration_check
 
             facts = registration_check.registration_facts(rig.backend_url, scenario)

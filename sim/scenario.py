@@ -545,6 +545,9 @@ def proof_json(proof: ProofSpec, scenario: Scenario) -> dict[str, Any]:
     item: dict[str, Any] = {
         "reference": proof.number, "kind": PROOF_DOCUMENT[proof.kind], "address": proof.address,
         "property_use": PROOF_USE[proof.usage], "lessee_type": proof.lessee,
+        # A collective dormitory certificate is the unit's or the school's (SH-REG-1); a property
+        # certificate or a lease here names a person as its holder.
+        "owner_type": "unit" if proof.kind == "dormitory" else "individual",
         "in_management_area": proof.in_residential_area,
     }
     if proof.holder is not None:

@@ -40,6 +40,7 @@ class Snapshot:
     photo_max_tries: int
     technician_needed: bool = False
     now: float = 0.0  # the kiosk's monotonic clock, for a countdown a screen shows
+    qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]

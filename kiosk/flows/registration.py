@@ -18,7 +18,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from devices.events import IdCardRead, IdReadFailed
+from devices.events import IdCardRead, IdReadFailed, QrScanned
 from devices.status import DeviceKind
 from kiosk import backend as bk
 from kiosk.availability import Needs
@@ -41,6 +41,7 @@ from kiosk.flows.registration_data import (
 from kiosk.flows.registration_views import SCREENS
 from kiosk.logevents import LogEvent
 from kiosk.policy import REGISTRATION_ORDER, Refusal
+from kiosk.qr_payload import PayloadRejected, parse_proof_payload
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.records import ProofKind
 from kiosk.view import Waiting
@@ -69,7 +70,8 @@ class Registration(Flow):
             StateSpec("notice", Waiting.TOUCH, session=True),
             StateSpec("read_id", Waiting.ID_CARD, session=True, on_enter="enter_read_id", on_exit="exit_read_id"),
             StateSpec("proof_type", Waiting.TOUCH, session=True),
-            StateSpec("proof", Waiting.DIGITS, session=True, on_enter="enter_proof", on_exit="exit_proof"),
+            # Waits for the proof's QR code, and takes its number typed on the same screen.
+            StateSpec("proof", Waiting.QR, session=True, on_enter="enter_proof", on_exit="exit_proof"),
             StateSpec("verify_proof", on_enter="enter_verify_proof"),
             StateSpec("relative", Waiting.TOUCH, session=True),
             StateSpec("promise", Waiting.TOUCH, session=True),
@@ -126,7 +128,14 @@ class Registration(Flow):
         self.choice = ""  # the last `choice.<value>` tapped, read by the guards of TAP_CHOICE
 
     def handlers(self) -> dict[type, Any]:
-        return {IdCardRead: self.id_card.on_read, IdReadFailed: self.id_card.on_failed}
+        return {IdCardRead: self.id_card.on_read, IdReadFailed: self.id_card.on_failed, QrScanned: self.on_scanned}
+
+    def on_status(self, device: Any) -> bool:
+        # A scanner that comes back while the proof screen waits is turned on again; a scanner that
+        # goes away ends nothing: the number can be typed (DESIGN.md: QR scanner optional).
+        if device is DeviceKind.QR_SCANNER and self.core.state == f"{P}.proof":
+            self._scanning(True)
+        return False
 
     @property
     def data(self) -> RegData:
@@ -218,9 +227,28 @@ class Registration(Flow):
 
     def enter_proof(self) -> None:
         self.data.payload_problem = None
+        self._scanning(True)
 
     def exit_proof(self) -> None:
-        pass
+        self._scanning(False)
+
+    def _scanning(self, on: bool) -> None:
+        scanner = self.core.ports.qr_scanner
+        if scanner is not None and (not on or self.core.availability.is_up(DeviceKind.QR_SCANNER)):
+            scanner.set_scanning(on)
+
+    def on_scanned(self, event: QrScanned) -> None:
+        if self.core.state != f"{P}.proof":
+            return
+        s, d = self.core.session, self.data
+        # The payload is a claim only: parsed strictly here, verified by the backend (number and code).
+        found = parse_proof_payload(event.payload, self.core.config.devices.qr_scanner.proof_hosts)
+        if isinstance(found, PayloadRejected):
+            d.payload_problem = found.problem.value
+            self.core.log.emit(LogEvent.PROOF_PAYLOAD_REJECTED, session=s.id, problem=found.problem)
+            return
+        d.number, d.code, d.presented, d.payload_problem = found.number, found.code, Presented.QR, None
+        self.core.fire(RG.SCANNED)
 
     def _call(self, op: str, fn: Any, then: Any) -> None:
         sid = self.core.session.id

@@ -49,7 +49,7 @@ def proof(snap: Snapshot) -> Screen:
     d = _data(snap)
     problem = PROBLEM_SHOWN.get(d.payload_problem, "other") if d.payload_problem else None
     data = {"kind": d.kind.value if d.kind else None, "digits": d.digits, "problem": problem,
-            "scanner": "qr_scanner" not in snap.down}
+            "scanner": snap.qr_scanner_up}
     return data, (*keypad(bool(PROOF_NUMBER.match(d.digits)))[:-1], BACK, CANCEL)
 
 

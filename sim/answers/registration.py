@@ -28,10 +28,16 @@ def answer(player: ScenarioPlayer, view: View) -> bool | None:
     if screen == "registration.proof":
         if decl is None:
             return player.tap(view, "cancel")
-        if decl.present == "qr" and view.data.get("scanner") and not player.proof_shown:
-            player.show_proof(decl.proof_number)
-            return True
-        # Typed by choice, or the QR way is not there (scanner down) or did not work: type it.
+        if decl.present == "qr" and view.data.get("scanner"):
+            # Shown once, and again (three times at most) after a code the screen says was not a
+            # proof's; never typed instead, so a broken QR path fails the scenario.
+            # A code the scanner swallowed (nothing happens) is shown again once the kiosk is idle.
+            again = player.proofs_shown < 3 and (bool(view.data.get("problem")) or player.settled())
+            if player.proofs_shown == 0 or again:
+                player.show_proof(decl.proof_number)
+                return True
+            return False
+        # Typed by choice, or the QR way is not there (no scanner, or it is down): type it.
         return type_digits(player, view, decl.proof_number, limit=20)
     if screen == "registration.relative":
         wanted = decl.relative if decl is not None and decl.relative else "friend"
