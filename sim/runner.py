@@ -97,6 +97,7 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
+        self.presented_in = ""  # the session the ID card was placed for
         self.proofs_shown = 0  # how often the registration's proof was held to the scanner
         self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
         self.receipt_shot: Path | None = None
@@ -195,6 +196,7 @@ class ScenarioPlayer:
         if not reply.get("ok"):
             self.failures.append(f"the ID card of {key!r} could not be placed: {reply.get('error')}")
         self.presented = True
+        self.presented_in = self.kiosk.session.id
         self._expect_effect()
 
     def _insert(self, key: str) -> None:
@@ -328,6 +330,11 @@ class ScenarioPlayer:
         screen = view.screen
         if view.waiting_for is Waiting.ID_CARD:
             error = view.data.get("error")
+            if self.presented and self.presented_in != self.kiosk.session.id:
+                # An offered service starts its own session and reads the card again: a resident
+                # lifts the card still on the reader and places it again.
+                self.hub.call("lift_id")
+                self.presented = False
             if not self.presented:
                 self._present(self.scenario.resident)
                 return True
