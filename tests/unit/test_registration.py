@@ -54,8 +54,9 @@ def test_every_payload_problem_is_shown_in_words_in_both_languages() -> None:
 def _session() -> Session:
     s = Session(chosen=Service.REGISTRATION)
     s.service = Service.REGISTRATION
-    s.identity = Identity(CardType.CITIZEN, "李娜", Sex.FEMALE, "01", date(1993, 6, 15), "安徽省合肥市瑶海区长江东路100号",
-                          "340102199306150026", "合肥市公安局瑶海分局", date(2020, 1, 1), None)
+    s.identity = Identity(CardType.CITIZEN, "李娜", Sex.FEMALE, "01", date(1993, 6, 15),
+                          "安徽省合肥市瑶海区长江东路100号", "340102199306150026", "合肥市公安局瑶海分局",
+                          date(2020, 1, 1), None)
     s.phone = "13912345678"
     d = RegData(kind=ProofKind.RELATIVE_PROPERTY, digits="2026310105", presented=Presented.QR,
                 payload_problem=PayloadProblem.UNKNOWN_HOST.value, relationship=Relationship.PARENT,
