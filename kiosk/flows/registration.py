@@ -51,6 +51,10 @@ P = "registration"
 ID_CARD_ORDER = REGISTRATION_ORDER[:REGISTRATION_ORDER.index(Reason.UNDER_16) + 1]
 
 
+# The failures after which the request may have reached the backend: asking again is safe (request ids).
+LOST = frozenset({bk.FailureKind.UNREACHABLE, bk.FailureKind.TIMEOUT})
+
+
 class RG(StrEnum):
     ID_READ = "reg_id_read"
     PROOF_VERIFIED = "reg_proof_verified"
@@ -125,7 +129,7 @@ class Registration(Flow):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
         self.id_card = IdCardStep(core, f"{P}.read_id", RG.ID_READ, ID_CARD_ORDER)
-        self.choice = ""  # the last `choice.<value>` tapped, read by the guards of TAP_CHOICE
+        self._asked_again = False  # the declaration was asked again after a lost answer
 
     def handlers(self) -> dict[type, Any]:
         return {IdCardRead: self.id_card.on_read, IdReadFailed: self.id_card.on_failed, QrScanned: self.on_scanned}
@@ -301,8 +305,21 @@ class Registration(Flow):
             relative = bk.Relative(d.relationship, "", promise_letter=d.letter_confirmed)
         address, reference, rid = proof.address, proof.reference, s.request_id("register")
         purpose = (d.purpose or Purpose.WORK).value
-        self._call("register", lambda: backend.declare_registration(
-            rid, card, address, kind, reference, relative, purpose=purpose), self._declared)
+
+        def declare() -> Any:
+            return backend.declare_registration(rid, card, address, kind, reference, relative, purpose=purpose)
+
+        def declared(result: Any) -> None:
+            # An answer lost after the request went out may hide a declaration already made: asked
+            # again with the same request id, the backend answers the first time's answer (one receipt).
+            if isinstance(result, bk.BackendFailure) and result.kind in LOST and not self._asked_again:
+                self._asked_again = True
+                self._call("register", declare, declared)
+                return
+            self._declared(result)
+
+        self._asked_again = False
+        self._call("register", declare, declared)
 
     def _declared(self, result: Any) -> None:
         if self.core.state != f"{P}.submit" or self._backend_failed(result):
