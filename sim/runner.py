@@ -98,6 +98,7 @@ class ScenarioPlayer:
         self.still_here = 0
         self.inserted = False
         self.presented_in = ""  # the session the ID card was placed for
+        self.walked_away = False  # the scenario's service was not offered: the resident left the menu
         self.proofs_shown = 0  # how often the registration's proof was held to the scanner
         self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
         self.receipt_shot: Path | None = None
@@ -155,6 +156,8 @@ class ScenarioPlayer:
         if self.assist_only:
             return False
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
+            return True
+        if self.walked_away and view.screen in AT_REST:
             return True
         # Out of service before any session started, and no step left that could wait for it to
         # come back: nobody can be served.
@@ -363,7 +366,14 @@ class ScenarioPlayer:
         if screen == "ready.attract":
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
-            return self._tap(view, f"service.{self.scenario.service.value}")
+            if self._tap(view, f"service.{self.scenario.service.value}"):
+                return True
+            # The service is not offered (its tile is greyed out): the resident goes away.
+            tile = next((b for b in view.buttons if b.id == f"service.{self.scenario.service.value}"), None)
+            if tile is not None and not tile.enabled and self.step_i >= len(self.steps) and self._tap(view, "back"):
+                self.walked_away = True
+                return True
+            return False
         acted = answers.answer(self, view)
         if acted is not None:
             return acted

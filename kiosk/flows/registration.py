@@ -183,6 +183,8 @@ class Registration(Flow):
         d, state = self.data, self.core.state
         if state == f"{P}.proof_type":
             d.kind = next((k for k in ProofKind if k.value == choice), None)
+            # Another kind of home: whatever was answered for the last one does not carry over.
+            d.proof, d.relationship, d.letter_confirmed = None, None, False
         elif state == f"{P}.relative":
             d.relationship = next((r for r in RELATIONSHIPS if r.value == choice), None)
         elif state == f"{P}.purpose":
