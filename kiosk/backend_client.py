@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from kiosk.backend_types import (
+    ApplicationVoided,
     Approval,
     BackendFailure,
     Confirmed,
@@ -176,6 +177,22 @@ class BackendClient:
 
         path = f"/v1/issuances/{quote(permit_number, safe='')}/void"
         return self._call("void", path, request_id, {"reason": reason.value}, read)
+
+    def void_application(self, request_id: str, application_request_id: str,
+                         reason: Reason) -> ApplicationVoided | BackendFailure:
+        """Withdraw the application sent as `application_request_id`, answered or not."""
+
+        def read(data: dict[str, Any]) -> ApplicationVoided:
+            state = data.get("state")
+            number = data.get("permit_number")
+            if data.get("application_request_id") != application_request_id or state not in (
+                    "voided", "refused", "unseen") or not (number is None or isinstance(number, str)) or (
+                    (state == "voided") != isinstance(number, str)):
+                raise BadReply("application_void")
+            return ApplicationVoided(application_request_id, str(state), number)
+
+        body = {"application_request_id": application_request_id, "reason": reason.value}
+        return self._call("void_application", "/v1/new-permit/applications/void", request_id, body, read)
 
     def declare_registration(
         self, request_id: str, card: Identity, address: str, proof_kind: ProofKind, proof_reference: str,

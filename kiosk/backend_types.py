@@ -70,6 +70,16 @@ class Voided:
 
 
 @dataclass(frozen=True)
+class ApplicationVoided:
+    """An application withdrawn by its request id: `voided` (its approval, `permit_number`),
+    `refused` (nothing was approved), `unseen` (never arrived; it will be refused if it does)."""
+
+    application_request_id: str
+    state: str
+    permit_number: str | None
+
+
+@dataclass(frozen=True)
 class Relative:
     """The close relative whose housing the declarant lives in (SH-REG-2, SH-REG-3)."""
 

@@ -45,6 +45,7 @@ class BackendOp(StrEnum):
     CONFIRM = "confirm"
     VOID = "void"
     REWRITE_CONFIRM = "rewrite_confirm"
+    VOID_APPLICATION = "void_application"  # withdraw an application by its request id
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class BackendCommand:
     permit_number: str
     card_serial: str | None = None
     reason: Reason = Reason.DEVICE_FAULT
+    application: str | None = None  # VOID_APPLICATION: the request id the application was sent with
     decision: Rewrite | None = None
 
 
@@ -105,6 +107,11 @@ def send(command: Command, ports: Ports, runtime: Runtime, session: str, operati
         elif c.op is BackendOp.VOID:
             def fn() -> Any:
                 return backend.void_issuance(c.request_id, c.permit_number, c.reason)
+        elif c.op is BackendOp.VOID_APPLICATION:
+            application = c.application or ""
+
+            def fn() -> Any:
+                return backend.void_application(c.request_id, application, c.reason)
         else:
             assert c.decision is not None and c.card_serial is not None
             decision, serial = c.decision, c.card_serial

@@ -373,7 +373,7 @@ class Kiosk:
         if settler is None or self.state in AT_BOOT:
             return
         busy = self.card_job.busy_row if self.card_job is not None else None
-        for call in settler.due(busy):
+        for call in settler.due(busy, applying="backend.apply" in self.runtime.pending):
             self.run(Progress((call.command,)), "", self._answer_for(call))
 
     def _answer_for(self, call: Call) -> Callable[[BackendOp, Any], None]:

@@ -91,11 +91,13 @@ class Issuance:
     _floor: int | None = None  # the insertion number the encoder had seen when the card was sent to it
 
     @classmethod
-    def begin(cls, permit_number: str, session_id: str, journal: Journal | None, insertions: int) -> Issuance:
-        """Journals the approval (the row's first step) before any card moves."""
+    def begin(cls, permit_number: str, session_id: str, journal: Journal | None, insertions: int,
+              application: str | None = None) -> Issuance:
+        """Journals the approval (the row's first step) before any card moves, answering the
+        journaled `application` (its request id) in the same transaction."""
         issuance = cls(permit_number, session_id, journal, insertions=insertions)
         if journal is not None:
-            issuance.row_id = journal.begin_issuance(session_id, permit_number)
+            issuance.row_id = journal.begin_issuance(session_id, permit_number, application)
         return issuance
 
     # --- inputs -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from kiosk.journal_model import (
     OBSERVED,
     SEQUENCE,
     SIDE,
+    ApplicationState,
     Final,
     JournalError,
     JournalRow,
@@ -130,9 +131,41 @@ class Journal:
 
     # --- writing --------------------------------------------------------------------------
 
-    def begin_issuance(self, request_id: str, permit_number: str) -> int:
-        """A new permit was approved: the row begins at `approved`, done."""
-        return self._begin(Kind.NEW_PERMIT, request_id, permit_number, None)
+    def begin_issuance(self, request_id: str, permit_number: str, application: str | None = None) -> int:
+        """A new permit was approved: the row begins at `approved`, done; the journaled
+        `application` that was approved is answered in the same transaction."""
+        return self._begin(Kind.NEW_PERMIT, request_id, permit_number, None, application)
+
+    # --- applications, journaled before they are sent -----------------------------------------
+
+    def application_sent(self, request_id: str) -> None:
+        """Before `apply` goes out; a retry of the same request id counts an attempt."""
+        request_id = checked("request_id", request_id, REQUEST_ID)
+        at = _iso(self._now())
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO journal_application (request_id, state, created, updated) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (request_id) DO UPDATE SET attempts = attempts + 1, updated = excluded.updated",
+                (request_id, ApplicationState.SENT.value, at, at))
+
+    def application_answered(self, request_id: str) -> None:
+        """The backend refused it (an approval answers it through `begin_issuance`)."""
+        self._set_application(request_id, ApplicationState.ANSWERED)
+
+    def application_voided(self, request_id: str) -> None:
+        self._set_application(request_id, ApplicationState.VOIDED)
+
+    def open_applications(self) -> list[str]:
+        """Request ids sent and never answered: each may hold an approval nobody accounts for."""
+        return [r[0] for r in self._db.execute(
+            "SELECT request_id FROM journal_application WHERE state = ? ORDER BY created, request_id",
+            (ApplicationState.SENT.value,))]
+
+    def _set_application(self, request_id: str, state: ApplicationState) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE journal_application SET state = ?, updated = ? WHERE request_id = ?"
+                             " AND state = ?", (state.value, _iso(self._now()), request_id,
+                                                ApplicationState.SENT.value))
 
     def begin_rewrite(self, request_id: str, permit_number: str, card_serial: str,
                       valid_from: date | None = None, valid_until: date | None = None) -> int:
@@ -204,6 +237,8 @@ class Journal:
             "voided": count(done(Step.VOIDED)),
             "confirmed": count(done(Step.CONFIRMED)),
             "unfinished": count("r.final IS NULL"),
+            "applications_open": int(self._db.execute(
+                "SELECT COUNT(*) FROM journal_application WHERE state = 'sent'").fetchone()[0]),
         }
 
     # --- internals ------------------------------------------------------------------------
@@ -218,7 +253,8 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    def _begin(self, kind: Kind, request_id: str, permit_number: str, card_serial: str | None) -> int:
+    def _begin(self, kind: Kind, request_id: str, permit_number: str, card_serial: str | None,
+               application: str | None = None) -> int:
         request_id = checked("request_id", request_id, REQUEST_ID)
         permit_number = checked("permit_number", permit_number, PERMIT_NUMBER)
         first = SEQUENCE[kind][0]
@@ -236,6 +272,9 @@ class Journal:
                 raise JournalError(Problem.DUPLICATE, f"request id or permit number already journaled: {e}") from e
             row_id = int(cur.lastrowid or 0)
             self._db.execute("INSERT INTO journal_mark VALUES (?, 0, ?, 'done', ?)", (row_id, first.value, _iso(at)))
+            if application is not None:
+                self._db.execute("UPDATE journal_application SET state = ?, updated = ? WHERE request_id = ?",
+                                 (ApplicationState.ANSWERED.value, _iso(at), application))
         return row_id
 
     def _change(self, row_id: int, change: Callable[[JournalRow, datetime], JournalRow], *,

@@ -50,6 +50,14 @@ class Final(StrEnum):
     RETURNED = "returned"  # rewrite: the resident has the card back, rewritten or unchanged
 
 
+class ApplicationState(StrEnum):
+    """A new permit's application to the backend (journal_application), by its request id."""
+
+    SENT = "sent"  # journaled before the request went out; no answer recorded yet
+    ANSWERED = "answered"  # refused, or approved and the issuance row began (same transaction)
+    VOIDED = "voided"  # the reply was lost and the application was withdrawn by its request id
+
+
 class Problem(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     NOT_STARTED = "not_started"

@@ -13,9 +13,9 @@ import sqlite3
 from enum import StrEnum
 
 from kiosk import idnumber
-from kiosk.journal_model import Final, JournalError, Kind, Problem, Step
+from kiosk.journal_model import ApplicationState, Final, JournalError, Kind, Problem, Step
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # --- values ------------------------------------------------------------------------------
 
@@ -53,6 +53,19 @@ def _text(column: str, longest: int) -> str:
     return f"length({column}) BETWEEN 1 AND {longest} AND {column} NOT GLOB '*[^A-Za-z0-9._:-]*'"
 
 
+APPLICATION_TABLE = f"""
+-- An application to the backend, journaled before it is sent: if its reply is lost (dropped,
+-- malformed, too late, a power cut before the approval was journaled), the kiosk still knows
+-- the request id and withdraws it by that id, so no approval is left that nobody accounts for.
+CREATE TABLE journal_application (
+    request_id TEXT PRIMARY KEY CHECK ({_text("request_id", 128)}),
+    state TEXT NOT NULL CHECK (state IN ({_one_of(ApplicationState)})),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1
+)
+"""
+
 SCHEMA = f"""
 CREATE TABLE journal_row (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,6 +85,7 @@ CREATE TABLE journal_row (
 -- One approval, one card: a permit number begins at most one new-permit row.
 CREATE UNIQUE INDEX journal_row_one_issuance ON journal_row (permit_number) WHERE kind = 'new_permit';
 CREATE INDEX journal_row_unfinished ON journal_row (id) WHERE final IS NULL;
+{APPLICATION_TABLE};
 CREATE TABLE journal_mark (
     row_id INTEGER NOT NULL REFERENCES journal_row (id),
     seq INTEGER NOT NULL,
@@ -81,7 +95,6 @@ CREATE TABLE journal_mark (
     PRIMARY KEY (row_id, seq)
 );
 """
-
 
 
 def create_or_migrate(db: sqlite3.Connection) -> int | None:
@@ -95,10 +108,13 @@ def create_or_migrate(db: sqlite3.Connection) -> int | None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-    elif version == 1:
-        # 2 adds the validity a rewrite writes, so recovery can confirm it after a power cut.
-        db.execute("ALTER TABLE journal_row ADD COLUMN valid_from TEXT")
-        db.execute("ALTER TABLE journal_row ADD COLUMN valid_until TEXT")
+    elif version in (1, 2):
+        if version == 1:
+            # 2 adds the validity a rewrite writes, so recovery can confirm it after a power cut.
+            db.execute("ALTER TABLE journal_row ADD COLUMN valid_from TEXT")
+            db.execute("ALTER TABLE journal_row ADD COLUMN valid_until TEXT")
+        # 3 adds the applications journaled before they are sent.
+        db.execute(APPLICATION_TABLE)
     elif version == SCHEMA_VERSION:
         return None
     else:

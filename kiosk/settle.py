@@ -6,6 +6,11 @@ backoff, whatever the kiosk is doing: a resident's approval is not held until a 
 void of a new permit's approval goes out even while its card is still jammed inside (it will
 never be handed out); anything else waits until the card's whereabouts are settled.
 What to send is what recovery would plan (kiosk/recovery.py), so the two cannot disagree.
+
+Applications journaled before they were sent and never answered (a lost reply, a power cut
+before the approval was journaled) are withdrawn by their request id: the backend voids the
+approval it may have made, or refuses the request if it ever arrives, so no approval is left
+that nobody accounts for. None goes out while an application is under way.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.commands import BackendCommand
+from kiosk.backend_types import ApplicationVoided, BackendFailure, FailureKind
+from kiosk.commands import BackendCommand, BackendOp
 from kiosk.journal import Journal, JournalRow, Kind, Step, attempt
 from kiosk.logevents import EventLog, LogEvent
+from kiosk.reasons import Reason
 from kiosk.recovery import ActionKind, CardPlace, PrinterFacts, plan
 from kiosk.recovery_run import Facts, backend_command, settled
 
@@ -25,9 +32,13 @@ MAX_DELAY = 300.0
 
 @dataclass(frozen=True)
 class Call:
-    row_id: int
-    step: Step
+    row_id: int | None  # None: an application's withdrawal (`command.application`)
+    step: Step | None
     command: BackendCommand
+
+    @property
+    def key(self) -> object:
+        return self.row_id if self.row_id is not None else ("application", self.command.application)
 
 
 class Settler:
@@ -36,15 +47,16 @@ class Settler:
         self.facts = facts
         self.log = log
         self.failures = 0
-        self.in_flight: set[int] = set()
+        self.in_flight: set[object] = set()
 
     @property
     def delay(self) -> float:
         return min(MAX_DELAY, FIRST_DELAY * (2 ** self.failures))
 
-    def due(self, busy_row: int | None) -> list[Call]:
-        """The calls to send now; `busy_row` belongs to the card job under way and is left alone."""
-        calls = []
+    def due(self, busy_row: int | None, applying: bool = False) -> list[Call]:
+        """The calls to send now; `busy_row` belongs to the card job under way and is left alone,
+        and while `applying` (an application is under way) no application is withdrawn."""
+        calls = [] if applying else self._withdrawals()
         for row in self.journal.unfinished():
             if row.id == busy_row or row.id in self.in_flight:
                 continue
@@ -55,18 +67,32 @@ class Settler:
                 self.in_flight.add(row.id)
         return calls
 
+    def _withdrawals(self) -> list[Call]:
+        calls = []
+        for rid in self.journal.open_applications():
+            call = Call(None, None, BackendCommand(BackendOp.VOID_APPLICATION, f"{rid}-withdraw", "",
+                                                   reason=Reason.BACKEND_UNAVAILABLE, application=rid))
+            if call.key not in self.in_flight:
+                self.in_flight.add(call.key)
+                calls.append(call)
+        return calls
+
     def waiting(self, busy_row: int | None) -> bool:
-        """Some row has a backend part the settler could send."""
-        return any(r.id != busy_row and self._call_for(r) is not None for r in self.journal.unfinished())
+        """Some row has a backend part the settler could send, or an application is unanswered."""
+        return bool(self.journal.open_applications()) or any(
+            r.id != busy_row and self._call_for(r) is not None for r in self.journal.unfinished())
 
     def answered(self, call: Call, result: Any) -> bool:
         """Journals the answer; True when the backend answered (or refused: it settled it already)."""
-        self.in_flight.discard(call.row_id)
+        self.in_flight.discard(call.key)
+        if call.row_id is None:
+            return self._withdrawn(call, result)
         answer = settled(result)
         if answer is None:
             self.failures += 1
             return False
         self.failures = 0
+        assert call.step is not None
         attempt(self.journal, call.row_id, "step_done", call.step)
         row = self.journal.get(call.row_id)
         facts = self._facts_for(row)
@@ -81,6 +107,25 @@ class Settler:
         self.log.emit(LogEvent.RECOVERY_ACTION, row=row.id, rule="settle", action=str(call.command.op),
                       disposition="ok" if answer else "backend_disagrees")
         return True
+
+    def _withdrawn(self, call: Call, result: Any) -> bool:
+        rid = call.command.application
+        assert rid is not None
+        if isinstance(result, ApplicationVoided):
+            self.failures = 0
+            self.journal.application_voided(rid)
+            self.log.emit(LogEvent.RECOVERY_ACTION, row=None, rule="settle", action=str(call.command.op),
+                          disposition=result.state)
+            return True
+        if isinstance(result, BackendFailure) and result.kind is FailureKind.REFUSED_REQUEST:
+            # 409: the backend holds this application as issued, which no card of this kiosk is:
+            # nothing to withdraw here; the discrepancy is logged for a technician.
+            self.journal.application_answered(rid)
+            self.log.emit(LogEvent.RECOVERY_ACTION, row=None, rule="settle", action=str(call.command.op),
+                          disposition="backend_disagrees")
+            return True
+        self.failures += 1
+        return False
 
     def _facts_for(self, row: JournalRow) -> PrinterFacts | None:
         return self.facts() if row.card_in_play else PrinterFacts(CardPlace.NONE)

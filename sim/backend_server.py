@@ -70,6 +70,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--faults", help="JSON list of faults active from the start")
     parser.add_argument("--terminals", default="", help="extra terminal ids, comma-separated")
+    parser.add_argument("--approval-ttl-s", type=float, default=72 * 3600.0,
+                        help="an approval neither confirmed nor voided lapses after this long")
     parser.add_argument("--log-file", help="write the log here instead of stderr")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate chain (PEM)")
     parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     contract = Contract()
     settings = Settings(today=args.today, pack=load_pack(args.policy),
-                        terminals=frozenset(t for t in args.terminals.split(",") if t))
+                        terminals=frozenset(t for t in args.terminals.split(",") if t),
+                        approval_ttl_s=args.approval_ttl_s)
     service = Service(Backend(store, settings, synthetic_matcher(), contract), faults, contract)
 
     sock = _listen(args.host, args.port)

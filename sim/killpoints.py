@@ -47,7 +47,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
-JOURNAL_WRITES = ("begin_issuance", "begin_rewrite", "step_started", "step_done", "record", "finish")
+JOURNAL_WRITES = ("application_sent", "begin_issuance", "begin_rewrite", "step_started", "step_done", "record",
+                  "finish")
 
 
 @dataclass
@@ -73,6 +74,7 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     sys.path.insert(0, str(ROOT))
     import run_kiosk
+    from kiosk.clock import VirtualClock
     from kiosk.config import load_kiosk_config, load_sim_config
     from kiosk.mainloop import run
     from sim.runner import AT_REST, SimRig
@@ -84,7 +86,7 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
                  build=run_kiosk.build_kiosk, make_display=run_kiosk.make_display, workdir=workdir, attach=attach)
     rig.start()
     assert rig.kiosk is not None and rig.kiosk.journal is not None
-    _count_writes(rig.kiosk.journal, workdir / "writes.log", kill_at)
+    _count_writes(rig.kiosk.journal, rig.kiosk.ports.backend, workdir / "writes.log", kill_at)
     try:
         if mode == "play":
             rig.play()
@@ -96,7 +98,12 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
         def at_rest(view: Any) -> float | None:
             # The resident's hand is armed in the printer emulator (run_point), never driven from here.
             if view.screen in AT_REST and kiosk.is_idle():
-                return None
+                due = kiosk.settle_due()  # open rows and applications settled in the background
+                if due is None:
+                    return None
+                if isinstance(rig.clock, VirtualClock):
+                    rig.clock.advance_to(due)
+                return 0.05
             if time.monotonic() > deadline:
                 print(f"recovery did not reach rest: {view.screen}", file=sys.stderr)
                 return None
@@ -109,16 +116,22 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
         rig.close()
 
 
-def _count_writes(journal: Any, log_path: Path, kill_at: int | None) -> None:
-    """Wrap the journal's writes: log each one durably, and die by SIGKILL right after the N-th."""
+def _count_writes(journal: Any, backend: Any, log_path: Path, kill_at: int | None) -> None:
+    """Wrap the journal's writes and the arrival of the reply to `apply` (the moment between the
+    backend's approval and the journal's first write of it): log each one durably, and die by
+    SIGKILL right after the N-th."""
     count = [sum(1 for _ in log_path.open(encoding="ascii"))] if log_path.exists() else [0]
-    for name in JOURNAL_WRITES:
-        original = getattr(journal, name)
+    points = [(journal, name) for name in JOURNAL_WRITES] + [(backend, "apply")]
+    for owner, name in points:
+        original = getattr(owner, name)
 
         def wrapped(*args: Any, _original: Any = original, _name: str = name) -> Any:
             result = _original(*args)
             count[0] += 1
-            what = _name if len(args) < 2 else f"{_name}:{getattr(args[1], 'value', args[1])}"
+            if _name == "apply":
+                what = "reply:apply"
+            else:
+                what = _name if len(args) < 2 else f"{_name}:{getattr(args[1], 'value', args[1])}"
             with log_path.open("a", encoding="ascii") as fh:
                 fh.write(what + "\n")
                 fh.flush()
@@ -127,7 +140,7 @@ def _count_writes(journal: Any, log_path: Path, kill_at: int | None) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return result
 
-        setattr(journal, name, wrapped)
+        setattr(owner, name, wrapped)
 
 
 # --- the harness ----------------------------------------------------------------------------------------
@@ -214,6 +227,8 @@ def check_invariants(unfinished: list[Any], counters: dict[str, int], printer: d
     out: list[str] = []
     if unfinished:
         out.append(f"{len(unfinished)} journal row(s) left unfinished: {[r.step for r in unfinished]}")
+    if counters.get("applications_open", 0):
+        out.append(f"{counters['applications_open']} application(s) sent and never answered nor withdrawn")
     issuances = records.get("issuances", [])
     pending = [i for i in issuances if i["state"] not in ("issued", "voided")]
     if pending:

@@ -383,7 +383,8 @@ class ScenarioPlayer:
 
     # --- the report ----------------------------------------------------------------------------
 
-    def report(self, hub_state: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    def report(self, hub_state: dict[str, Any], duration_s: float,
+               backend_records: dict[str, Any] | None = None) -> dict[str, Any]:
         summary = self.kiosk.finished[self.start_count] if len(self.kiosk.finished) > self.start_count else None
         printer = hub_state.get("printer", {})
         report: dict[str, Any] = {
@@ -401,6 +402,7 @@ class ScenarioPlayer:
             "kiosk_clock_s": round(self.clock.monotonic(), 3) if self.virtual else None,
             "screenshots": self.shots,
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
+            "approvals_open": approvals_open(self.kiosk, backend_records),
         }
         if self.registration is not None:
             report["registration"] = self.registration
@@ -411,6 +413,15 @@ class ScenarioPlayer:
         report["passed"] = not failures
         report["failures"] = failures
         return report
+
+
+def approvals_open(kiosk: Kiosk, backend_records: dict[str, Any] | None) -> int | None:
+    """Approvals nobody accounts for: approved at the backend and neither confirmed nor voided,
+    and applications the kiosk sent that were neither answered nor withdrawn."""
+    if backend_records is None:
+        return None
+    pending = sum(1 for i in backend_records.get("issuances", []) if i.get("state") == "approved")
+    return pending + (len(kiosk.journal.open_applications()) if kiosk.journal is not None else 0)
 
 
 def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
@@ -440,6 +451,7 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.large_text is not None:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
+    differs("approvals_open", e.approvals_open, report.get("approvals_open"))
     if "registration" in report or scenario.service.value == "registration":
         from sim import registration_check
 
@@ -605,6 +617,17 @@ class SimRig:
     def hub_state(self) -> dict[str, Any]:
         return self.client.call("state")
 
+    def backend_records(self) -> dict[str, Any] | None:
+        """The emulated backend's records (/sim/records: nothing personal), or None if it is gone."""
+        import httpx
+
+        url = self.cfg.backend.url
+        try:
+            reply = httpx.get(f"{url}/sim/records", timeout=5.0, verify=False)
+        except httpx.HTTPError:
+            return None
+        return reply.json() if reply.is_success else None
+
     def close(self, keep_workdir: bool = False) -> None:
         if self.kiosk is not None:
             self.kiosk.stop()
@@ -650,9 +673,12 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
             facts = registration_check.registration_facts(rig.backend_url, scenario)
             # check_expectations reads this part of the report: it must be there before the report is made
             player.registration = registration_check.report_part(facts, player.receipt_shot, scenario)
-        report = player.report(hub_state, time.monotonic() - started)
+        report = player.report(hub_state, time.monotonic() - started, rig.backend_records())
         if keep_workdir:
             report["workdir"] = str(rig.workdir)
+    except ScenarioError as exc:  # what only the rig can tell (a fault the chosen QR driver cannot take)
+        print(f"scenario {path}: {exc}", file=sys.stderr)
+        return 2  # the rig is closed below
     except LaunchError as exc:
         report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
                   "duration_s": round(time.monotonic() - started, 3)}

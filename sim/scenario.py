@@ -129,6 +129,9 @@ class Expect:
     large_text: bool | None = None
     chip_valid_until: date | None = None
     journal_open: int | None = None  # journal rows still unfinished when the run ends
+    # Approvals nobody accounts for when the run ends: the backend's approved-but-neither-confirmed-
+    # nor-voided issuances, plus the kiosk's applications sent and never answered or withdrawn.
+    approvals_open: int | None = None
     # Registration: the backend's registration of the resident after the session, and the receipt.
     registered_address: str | None = None
     permit_possible_on: date | None = None
@@ -422,8 +425,8 @@ def _expect(data: Any) -> Expect:
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
-                                 "chip_valid_until", "journal_open", "registered_address", "permit_possible_on",
-                                 "registration_valid_through", "receipt_qr"))
+                                 "chip_valid_until", "journal_open", "approvals_open", "registered_address",
+                                 "permit_possible_on", "registration_valid_through", "receipt_qr"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -440,6 +443,7 @@ def _expect(data: Any) -> Expect:
         chip_valid_until=_date(data["chip_valid_until"], "expect.chip_valid_until")
         if "chip_valid_until" in data else None,
         journal_open=_int(data["journal_open"], "expect.journal_open") if "journal_open" in data else None,
+        approvals_open=_int(data["approvals_open"], "expect.approvals_open") if "approvals_open" in data else None,
         registered_address=_str(data, "registered_address", "expect.") if "registered_address" in data else None,
         permit_possible_on=_date(data["permit_possible_on"], "expect.permit_possible_on")
         if "permit_possible_on" in data else None,

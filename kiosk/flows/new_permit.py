@@ -7,6 +7,7 @@ screens' views are in kiosk/flows/new_permit_views.py.
 
 from __future__ import annotations
 
+import sqlite3
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +23,7 @@ from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
 from kiosk.flows.new_permit_views import PHONE, SCREENS
+from kiosk.journal import JournalError
 from kiosk.logevents import LogEvent
 from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement
 from kiosk.reasons import Outcome, Reason, Service
@@ -290,8 +292,19 @@ class NewPermit(Flow):
     def enter_submit(self) -> None:
         s = self.core.session
         card, phone, png, rid = s.identity, s.phone, s.portrait_png, s.request_id("apply")
-        backend = self.core.ports.backend
+        backend, journal = self.core.ports.backend, self.core.journal
         assert card is not None
+        if journal is not None:
+            # Journaled before it goes out: should the reply be lost, the kiosk still withdraws
+            # the application by its request id (kiosk/settle.py), so no approval is stranded.
+            try:
+                journal.application_sent(rid)
+            except (JournalError, sqlite3.Error) as exc:
+                self.core.log.emit(LogEvent.JOURNAL_REFUSED, write="application_sent", row=None, value=None,
+                                   problem=getattr(exc, "problem", "storage"), detail=type(exc).__name__)
+                s.fault_device = "journal"
+                self.core.fire(T.FAULTED)
+                return
         self._call("apply", lambda: backend.apply(rid, card, True, phone, png), self._applied)
 
     def _applied(self, result: Any) -> None:
@@ -299,6 +312,8 @@ class NewPermit(Flow):
             return
         s = self.core.session
         if isinstance(result, Refusal):
+            if self.core.journal is not None:
+                self.core.journal.application_answered(s.request_id("apply"))
             s.refusal = result
             self.core.fire(T.REFUSED)
             return
@@ -316,7 +331,7 @@ class NewPermit(Flow):
                                backend=f"{g.valid_from.isoformat()}/{g.valid_until.isoformat()}", kiosk=disagreement)
             s.fault_device, s.fault_detail = DeviceKind.BACKEND.value, "decision_disagreed"
             s.end(Outcome.COUNTER_REFERRAL, Reason.BACKEND_UNAVAILABLE)
-            self.issuing.void_unprinted(g.number)
+            self.issuing.void_unprinted(g.number, s.request_id("apply"))
             self.core.fire(T.FAULTED)
             return
         s.grant = g

@@ -36,7 +36,8 @@ class Issuing(ProcedureJob):
     def enter_issuing(self) -> None:
         s = self.core.session
         assert s.grant is not None and s.identity is not None
-        self.issuance = Issuance.begin(s.grant.number, s.id, self.core.journal, self.core.insertions)
+        self.issuance = Issuance.begin(s.grant.number, s.id, self.core.journal, self.core.insertions,
+                                       application=s.request_id("apply"))
         self.core.card_job = self
         self.core.log.emit(LogEvent.ISSUANCE_STARTED, session=s.id, permit_number=s.grant.number)
         face = build_card_face(s.grant, s.identity, s.portrait)
@@ -54,10 +55,11 @@ class Issuing(ProcedureJob):
         if self.issuance is not None:
             self._carry_out(self.issuance.not_taken())
 
-    def void_unprinted(self, permit_number: str) -> None:
+    def void_unprinted(self, permit_number: str, application: str) -> None:
         """An approval the kiosk will not print on: journal it and void it at once."""
         s = self.core.session
-        self.issuance = Issuance.begin(permit_number, s.id, self.core.journal, self.core.insertions)
+        self.issuance = Issuance.begin(permit_number, s.id, self.core.journal, self.core.insertions,
+                                       application=application)
         self.core.card_job = self
         self._quiet = True  # the flow says why itself
         self._carry_out(self.issuance.fail("backend", "decision_disagreed"))

@@ -40,6 +40,7 @@ TABLE: tuple[tuple[str, dict[str, str]], ...] = (
     ("/v1/new-permit/precheck", {"POST": "precheck"}),
     ("/v1/new-permit/face-check", {"POST": "face_check"}),
     ("/v1/new-permit/applications", {"POST": "apply"}),
+    ("/v1/new-permit/applications/void", {"POST": "void_application"}),
     ("/v1/issuances/{permit_number}/confirm", {"POST": "confirm"}),
     ("/v1/issuances/{permit_number}/void", {"POST": "void"}),
     ("/v1/registrations", {"POST": "register"}),

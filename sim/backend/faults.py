@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 # Every operation a fault can name (docs/backend-api.yaml, Fault.op).
-OPS = ("health", "precheck", "face_check", "apply", "confirm", "void", "register", "verify_proof", "lookup",
-       "endorsement", "rewrite_confirm", "status")
+OPS = ("health", "precheck", "face_check", "apply", "void_application", "confirm", "void", "register",
+       "verify_proof", "lookup", "endorsement", "rewrite_confirm", "status")
 DRIFTING_OPS = frozenset({"apply", "endorsement"})
 # Valid HTTP, broken JSON: what a confused proxy or a half-written reply looks like.
 MALFORMED_BODY = b'{"approved": tru\x00<html>502'

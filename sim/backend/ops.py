@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -52,6 +53,8 @@ class Settings:
     today: date
     pack: Pack
     terminals: frozenset[str] = frozenset()
+    # An approval neither confirmed nor voided this long after it was made lapses (docs/backend-api.yaml).
+    approval_ttl_s: float = 72 * 3600.0
 
 
 UNKNOWN_PERMIT = Reply(404, {"error": "UNKNOWN_PERMIT"})
@@ -130,7 +133,8 @@ class Backend:
         self.store, self.settings, self.faces, self.contract = store, settings, faces, contract
         self.handlers: dict[str, Callable[[Call], Reply]] = {
             "precheck": self.precheck, "face_check": self.face_check, "apply": self.apply, "confirm": self.confirm,
-            "void": self.void, "register": self.register, "verify_proof": self.verify_proof, "lookup": self.lookup,
+            "void": self.void, "void_application": self.void_application, "register": self.register,
+            "verify_proof": self.verify_proof, "lookup": self.lookup,
             "endorsement": self.endorsement, "rewrite_confirm": self.rewrite_confirm, "status": self.status,
         }
 
@@ -162,6 +166,7 @@ class Backend:
         self, card: d.Card, lives: bool | None
     ) -> tuple[list[d.Refusal], str | None, d.RegistrationOnFile | None]:
         s = self.settings
+        self.store.expire_approvals(time.time() - s.approval_ttl_s)
         refusals = d.card_refusals(card, s.today, s.pack)
         if card.card_type is not CardType.CITIZEN:
             return refusals, None, None
@@ -189,6 +194,8 @@ class Backend:
 
     def apply(self, call: Call) -> Reply:
         s, body = self.settings, call.body
+        if self.store.request_voided(body["request_id"]):
+            return Reply(409, {"error": "REQUEST_VOIDED"})
         card, photo = parse_card(body["card"]), self._photo(body)
         refusals, key, reg = self._assess(card, body["lives_at_registered_address"])
         if not refusals and key is not None and not self.faces(photo, key):
@@ -233,6 +240,23 @@ class Backend:
             return Reply(409, {"error": "ISSUANCE_STATE", "state": state.value})
         self.store.set_issuance(number, IssuanceState.VOIDED, void_reason=call.body["reason"])
         return Reply(200, {"permit_number": number, "state": IssuanceState.VOIDED.value})
+
+    def void_application(self, call: Call) -> Reply:
+        """Void an application by the request id it was sent with, whether or not it was ever
+        answered: the kiosk that lost the reply cannot know the permit number."""
+        body = call.body
+        rid = body["application_request_id"]
+        app = self.store.application_of_request(rid)
+        if app is None:
+            self.store.void_request(rid, body["terminal_id"])
+            return Reply(200, {"application_request_id": rid, "state": "unseen", "permit_number": None})
+        if not app.approved or app.permit_number is None:
+            return Reply(200, {"application_request_id": rid, "state": "refused", "permit_number": None})
+        if app.issuance is IssuanceState.ISSUED:
+            return Reply(409, {"error": "ISSUANCE_STATE", "state": IssuanceState.ISSUED.value})
+        if app.issuance is not IssuanceState.VOIDED:
+            self.store.set_issuance(app.permit_number, IssuanceState.VOIDED, void_reason=body["reason"])
+        return Reply(200, {"application_request_id": rid, "state": "voided", "permit_number": app.permit_number})
 
     # --- registration and proofs ---------------------------------------------------------------------
 
@@ -284,7 +308,7 @@ class Backend:
         # A scanned proof's code is checked as the proof system signs it (sim/proofs.py); a typed
         # number comes without one.
         if proof is None or not d.proof_verifies(proof, today) or (
-                code is not None and not code_matches(proof.reference, code)):
+                code is not None and not (code.isascii() and code_matches(proof.reference, code))):
             return Reply(200, {"valid": False, "reason": Reason.PROOF_INVALID.value})
         reply: dict[str, Any] = {"valid": True, "proof": {
             "document": proof.document.value, "reference": proof.reference, "property_use": proof.use.value,

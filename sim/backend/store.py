@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,12 @@ CREATE TABLE IF NOT EXISTS permits (
 );
 CREATE TABLE IF NOT EXISTS issuances (
     permit_number TEXT PRIMARY KEY REFERENCES permits(number), terminal_id TEXT NOT NULL, state TEXT NOT NULL,
-    card_serial TEXT, void_reason TEXT
+    card_serial TEXT, void_reason TEXT, approved_at REAL
+);
+-- Applications voided by their request id before this backend ever saw them: the request, if
+-- it arrives late, is refused, so no approval is made that nobody will confirm or void.
+CREATE TABLE IF NOT EXISTS voided_requests (
+    request_id TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, voided_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS applications (
     id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, terminal_id TEXT NOT NULL, resident TEXT,
@@ -215,8 +221,8 @@ class Store:
                 "INSERT INTO permits VALUES (?,?,?,?,?,?,?,?,?,?,0)",
                 (number, resident, issued.isoformat(), valid_from.isoformat(), valid_until.isoformat(),
                  valid_until.isoformat(), PermitStatus.ACTIVE.value, Endorsed.NONE.value, authority, address))
-            self.db.execute("INSERT INTO issuances VALUES (?,?,?,NULL,NULL)",
-                            (number, terminal, IssuanceState.APPROVED.value))
+            self.db.execute("INSERT INTO issuances VALUES (?,?,?,NULL,NULL,?)",
+                            (number, terminal, IssuanceState.APPROVED.value, time.time()))
 
     def add_application(self, *, request_id: str, terminal: str, resident: str | None, id_number: str,
                         decided_on: date, approved: bool, reason: str | None, available_on: date | None,
@@ -227,6 +233,34 @@ class Store:
                 " reason, available_on, permit_number) VALUES (?,?,?,?,?,?,?,?,?)",
                 (request_id, terminal, resident, mask(id_number), decided_on.isoformat(), int(approved), reason,
                  available_on.isoformat() if available_on else None, permit_number))
+
+    def application_of_request(self, request_id: str) -> Application | None:
+        """The decision this backend made on the application sent with `request_id`, if any."""
+        row = self._one("SELECT a.*, i.state FROM applications a LEFT JOIN issuances i"
+                        " ON i.permit_number = a.permit_number WHERE a.request_id = ? ORDER BY a.id DESC LIMIT 1",
+                        request_id)
+        if row is None:
+            return None
+        return Application(
+            decided_on=date.fromisoformat(row["decided_on"]), approved=bool(row["approved"]), reason=row["reason"],
+            available_on=_day(row["available_on"]), permit_number=row["permit_number"],
+            issuance=IssuanceState(row["state"]) if row["state"] else None,
+        )
+
+    def request_voided(self, request_id: str) -> bool:
+        return self._one("SELECT 1 FROM voided_requests WHERE request_id = ?", request_id) is not None
+
+    def void_request(self, request_id: str, terminal: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO voided_requests VALUES (?,?,?)", (request_id, terminal, time.time()))
+
+    def expire_approvals(self, older_than: float) -> int:
+        """Approvals neither confirmed nor voided since before `older_than` (epoch seconds) lapse."""
+        with self.transaction():
+            cur = self.db.execute("UPDATE issuances SET state = ?, void_reason = 'APPROVAL_EXPIRED'"
+                                  " WHERE state = ? AND approved_at < ?",
+                                  (IssuanceState.VOIDED.value, IssuanceState.APPROVED.value, older_than))
+        return cur.rowcount
 
     def set_issuance(self, number: str, state: IssuanceState, *, serial: str | None = None,
                      void_reason: str | None = None) -> None:

@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from kiosk.backend import (
+    ApplicationVoided,
     Approval,
     BackendClient,
     BackendFailure,
@@ -810,6 +811,19 @@ def test_a_proof_assessment_puts_the_id_card_first(client: BackendClient) -> Non
         client.verify_proof(rid(), certificate_number="SP-SHOP-0005", card=expired)
 
 
+def test_a_scanned_proof_is_verified_by_its_code(client: BackendClient) -> None:
+    from sim.proofs import verification_code
+
+    code = verification_code("HF-OWN-0001")
+    assert isinstance(client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=code),
+                      VerifiedProof)
+    forged = ("A" if code[0] != "A" else "B") + code[1:]
+    assert client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=forged) == ProofRejected()
+    # Another proof's code does not open this one.
+    other = verification_code("ZL-RENT-0003")
+    assert client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=other) == ProofRejected()
+
+
 def test_a_rental_filing_names_its_lessee_sh_reg_6(client: BackendClient) -> None:
     result = client.verify_proof(rid(), certificate_number="ZL-UNIT-0009")
     assert isinstance(result, VerifiedProof) and result.lessee_type is Party.UNIT
@@ -947,6 +961,57 @@ def test_policy_drift_at_apply_is_an_approval_valid_for_two_years(
     fair = client.apply(rid(), card("jiang"), True, "13912345678", photo("jiang"))
     assert isinstance(fair, Approval) and fair.permit.valid_until == date(2027, 11, 22)
     assert client.void_issuance(rid(), fair.permit.number, Reason.DEVICE_FAULT) == Voided(fair.permit.number)
+
+
+def test_a_lost_apply_reply_is_withdrawn_by_its_request_id(
+    client: BackendClient, inject: Callable[..., None], records: Callable[[], dict[str, Any]]
+) -> None:
+    """Issue 15, no approval stranded: the kiosk that lost the reply knows only the request id."""
+    lost = rid()
+    inject(op="apply", kind="drop", count=1)
+    assert isinstance(client.apply(lost, card("zheng"), True, "13912345678", photo("zheng")), BackendFailure)
+    withdraw = rid()
+    withdrawn = client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE)
+    assert isinstance(withdrawn, ApplicationVoided) and withdrawn.state == "voided"
+    number = withdrawn.permit_number
+    assert number is not None
+    assert next(i for i in records()["issuances"] if i["permit_number"] == number)["state"] == "voided"
+    assert client.void_application(withdraw, lost, Reason.BACKEND_UNAVAILABLE) == withdrawn  # a replay
+    # Nothing is stranded: the resident can apply again at once.
+    fair_rid = rid()
+    fair = client.apply(fair_rid, card("zheng"), True, "13912345678", photo("zheng"))
+    assert isinstance(fair, Approval)
+    # The application of a permit whose card was handed out is not withdrawn.
+    assert client.confirm_issuance(rid(), fair.permit.number, "SER-W") == Confirmed(fair.permit.number)
+    issued = client.void_application(rid(), fair_rid, Reason.BACKEND_UNAVAILABLE)
+    assert issued == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="ISSUANCE_STATE")
+
+
+def test_an_application_withdrawn_before_it_arrives_is_refused_when_it_does(client: BackendClient) -> None:
+    late = rid()
+    unseen = client.void_application(rid(), late, Reason.DEVICE_FAULT)
+    assert unseen == ApplicationVoided(late, "unseen", None)
+    refused = client.apply(late, card("yang"), True, "13912345678", photo("yang"))
+    assert refused == BackendFailure(FailureKind.REFUSED_REQUEST, status=409, error="REQUEST_VOIDED")
+    refusal_rid = rid()
+    assert isinstance(client.apply(refusal_rid, card("zhao"), True, "13912345678", photo("zhao")), Refusal)
+    assert client.void_application(rid(), refusal_rid, Reason.DEVICE_FAULT) == ApplicationVoided(
+        refusal_rid, "refused", None)
+
+
+def test_an_approval_nobody_confirms_or_voids_lapses(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """With the lapse at 0 s, the approval made has lapsed by the resident's next request: it no
+    longer counts as a permit (no PERMIT_EXISTS), and the backend's records say why."""
+    server = launch(request, tmp_path, {"zheng": RESIDENTS["zheng"]}, extra_args=("--approval-ttl-s", "0"))
+    with BackendClient(server.url, TERMINAL) as client:
+        first = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(first, Approval)
+        second = client.apply(rid(), card("zheng"), True, "13912345678", photo("zheng"))
+        assert isinstance(second, Approval) and second.permit.number != first.permit.number
+        with httpx.Client(base_url=server.url) as raw:
+            issuances = {i["permit_number"]: i for i in raw.get("/sim/records").json()["issuances"]}
+        assert (issuances[first.permit.number]["state"], issuances[first.permit.number]["void_reason"]) == (
+            "voided", "APPROVAL_EXPIRED")
 
 
 def test_policy_drift_strikes_only_apply_and_endorsement(sim: httpx.Client) -> None:
@@ -1323,6 +1388,7 @@ def test_every_reply_and_request_matches_the_openapi_document(
         voided = dropped.permit.number
         assert c.void_issuance(rid(), voided, Reason.USER_CANCELLED) == Voided(voided)
         assert c.confirm_issuance(rid(), "SH20260000000", None).kind is FailureKind.REFUSED_REQUEST
+        assert isinstance(c.void_application(rid(), rid(), Reason.BACKEND_UNAVAILABLE), ApplicationVoided)
         reused = rid()
         c.face_check(reused, card("zhang"), photo("zhang"))
         assert c.face_check(reused, card("wu"), photo("zhang")).kind is FailureKind.REFUSED_REQUEST

@@ -17,6 +17,7 @@ import pytest
 
 from kiosk import idnumber
 from kiosk.journal import Final, Journal, JournalError, Kind, Problem, Step, StepStatus
+from kiosk.journal_schema import APPLICATION_TABLE, SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW_PERMIT_STEPS = (Step.PICKED, Step.PRINTED, Step.ENCODED, Step.VERIFIED, Step.PRESENTED)
@@ -70,7 +71,7 @@ def problem(excinfo: pytest.ExceptionInfo[JournalError]) -> Problem:
 
 def test_wal_and_synchronous_full_are_set(journal: Journal, path: Path) -> None:
     s = journal.settings()
-    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 2)  # 2 is FULL; schema 2
+    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 3)  # 2 is FULL; schema 3
     other = sqlite3.connect(path)  # WAL is a property of the file: another connection sees it
     try:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -410,7 +411,7 @@ def test_counters(journal: Journal) -> None:
 
     assert journal.counters() == {
         "picked": 3, "handed_out": 1, "returned": 1, "retained": 1,
-        "voided": 3, "confirmed": 1, "unfinished": 1,
+        "voided": 3, "confirmed": 1, "unfinished": 1, "applications_open": 0,
     }
 
 
@@ -472,6 +473,7 @@ ALLOWED_COLUMNS = {
     "journal_row": {"id", "kind", "request_id", "permit_number", "card_serial", "step", "step_status",
                     "created", "updated", "final", "attempts", "valid_from", "valid_until"},
     "journal_mark": {"row_id", "seq", "step", "step_status", "at"},
+    "journal_application": {"request_id", "state", "created", "updated", "attempts"},
 }
 
 
@@ -488,7 +490,7 @@ def test_schema_has_no_column_for_personal_data(journal: Journal, path: Path) ->
 
 def test_api_takes_only_the_journal_fields() -> None:
     allowed = {"self", "path", "now", "row_id", "request_id", "permit_number", "card_serial", "step", "final",
-               "valid_from", "valid_until"}
+               "valid_from", "valid_until", "application"}
     public = {name: method for name, method in inspect.getmembers(Journal, inspect.isfunction)
               if not name.startswith("_")}
     assert {"begin_issuance", "begin_rewrite", "step_started", "step_done", "finish"} <= set(public)
@@ -511,7 +513,8 @@ def test_api_takes_only_the_journal_fields() -> None:
     ],
 )
 def test_personal_data_is_refused(journal: Journal, value: object) -> None:
-    for write in (lambda: journal.begin_issuance(value, "SH20250000001"),  # type: ignore[arg-type]
+    for write in (lambda: journal.application_sent(value),  # type: ignore[arg-type]
+                  lambda: journal.begin_issuance(value, "SH20250000001"),  # type: ignore[arg-type]
                   lambda: journal.begin_issuance("o1-approve", value),  # type: ignore[arg-type]
                   lambda: journal.begin_rewrite("o2-rewrite", "SH20240000001", value)):  # type: ignore[arg-type]
         with pytest.raises(JournalError) as e:
@@ -538,7 +541,7 @@ def test_a_schema_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old, isolation_level=None)
     v1 = _re.sub(r",\s*valid_from TEXT CHECK \(.*?\),\s*valid_until TEXT CHECK \(.*?\)\n\);", "\n);",
-                 jmod.SCHEMA, flags=_re.S)
+                 jmod.SCHEMA.replace(APPLICATION_TABLE + ";", ""), flags=_re.S)
     assert "valid_from" not in v1
     for statement in v1.split(";"):
         if statement.strip():
@@ -548,4 +551,47 @@ def test_a_schema_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     with Journal(old) as j:
         row = j.begin_rewrite("req-1", "SH2025000123", "5B00000000000001", date(2026, 12, 10), date(2027, 12, 10))
         assert (j.get(row).valid_from, j.get(row).valid_until) == (date(2026, 12, 10), date(2027, 12, 10))
-        assert j.settings().schema_version == 2
+        assert j.settings().schema_version == 3
+        j.application_sent("req-2-apply")
+        assert j.open_applications() == ["req-2-apply"]
+
+
+# --- applications journaled before they are sent (issue 15: no approval stranded) ------------
+
+
+def test_an_application_is_open_from_before_it_is_sent_until_it_is_answered(journal: Journal) -> None:
+    journal.application_sent("s1-apply")
+    journal.application_sent("s1-apply")  # the same request again (a retry): still one application
+    journal.application_sent("s2-apply")
+    journal.application_sent("s3-apply")
+    assert journal.open_applications() == ["s1-apply", "s2-apply", "s3-apply"]
+    journal.begin_issuance("s1", "SH20260000001", application="s1-apply")  # approved: answered with the row
+    journal.application_answered("s2-apply")  # refused
+    assert journal.open_applications() == ["s3-apply"]
+    assert journal.counters()["applications_open"] == 1
+    journal.application_voided("s3-apply")  # its reply was lost: withdrawn by its request id
+    assert journal.open_applications() == []
+    journal.application_answered("s3-apply")  # a late answer does not reopen or change it
+    assert journal.open_applications() == []
+
+
+def test_an_application_survives_a_reopen(path: Path) -> None:
+    with Journal(path) as j:
+        j.application_sent("p1-apply")
+    with Journal(path) as j:
+        assert j.open_applications() == ["p1-apply"]
+
+
+def test_a_schema_2_journal_gains_the_applications_and_keeps_its_rows(tmp_path: Path) -> None:
+    old = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(old, isolation_level=None)
+    for statement in SCHEMA.replace(APPLICATION_TABLE + ";", "").split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version=2")
+    db.close()
+    with Journal(old) as j:
+        row = j.begin_issuance("v2", "SH20260000009")
+        assert j.settings().schema_version == 3 and j.get(row).permit_number == "SH20260000009"
+        j.application_sent("v2b-apply")
+        assert j.open_applications() == ["v2b-apply"]

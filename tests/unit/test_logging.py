@@ -292,7 +292,7 @@ def test_a_new_journal_is_not_a_migration_but_an_old_one_is(tmp_path: Path) -> N
     old.execute("PRAGMA user_version=1")
     old.close()
     Journal(tmp_path / "old.sqlite", log=log).close()
-    assert [(r["event"], r["from_version"], r["to_version"]) for r in log.recent] == [("JOURNAL_MIGRATED", 1, 2)]
+    assert [(r["event"], r["from_version"], r["to_version"]) for r in log.recent] == [("JOURNAL_MIGRATED", 1, 3)]
 
 
 # --- the backend client -------------------------------------------------------------------------------
