@@ -69,6 +69,8 @@ from screens.registration import purpose as reg_purpose
 from screens.registration import read_id as reg_read_id
 from screens.registration import receipt as reg_receipt
 from screens.registration import relative as reg_relative
+from screens.registration import submit as reg_submit
+from screens.registration import verify_proof as reg_verify_proof
 
 STEPS = 6  # the new-permit progress hint: notice, ID card, photo, details, phone, card
 
@@ -104,12 +106,14 @@ SCREENS: dict[str, ModuleType] = {
     "registration.read_id": reg_read_id,
     "registration.proof_type": reg_proof_type,
     "registration.proof": reg_proof,
+    "registration.verify_proof": reg_verify_proof,
     "registration.relative": reg_relative,
     "registration.promise": reg_promise,
     "registration.purpose": reg_purpose,
     "registration.address": reg_address,
     "registration.phone": reg_phone,
     "registration.confirm": reg_confirm,
+    "registration.submit": reg_submit,
     "registration.receipt": reg_receipt,
     "registration.done": reg_done,
     "refusal": refusal,
