@@ -125,10 +125,14 @@ class CardPrinter:
         poll_interval: float = 0.2,
         response_timeout: float = 2.0,
         retries: int = 2,
+        take_poll_interval: float = 0.05,
     ) -> None:
+        """`poll_interval`: seconds between status polls; `take_poll_interval` instead while a card
+        waits at the front slot, so a hand taking it is seen at once (the protocol has no event)."""
         self._port = SerialPort(port_path, baudrate)
         self._sink = sink
         self._poll_interval = poll_interval
+        self._take_poll_interval = min(poll_interval, take_poll_interval)
         self._timeout = response_timeout
         self._retries = max(0, retries)
         self._worker = Worker("card-printer", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.PRINTER))
@@ -279,7 +283,7 @@ class CardPrinter:
     def _idle(self) -> float:
         if self._ensure_open():
             self._poll(1)
-        return self._poll_interval
+        return self._take_poll_interval if self._at_slot else self._poll_interval
 
     # --- status ---------------------------------------------------------------------------
 

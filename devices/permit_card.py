@@ -1,7 +1,7 @@
 """The permit card encoder's adapter: the chip reader inside the card printer, over PC/SC.
 
 Commands return at once; the worker thread talks to pcscd through pyscard and posts exactly
-one ChipResult per command. Between commands it polls the reader's state (no connection, so
+one ChipResult per command. Between commands it looks at the reader's state (no connection, so
 the card is never powered up just to be looked at) and posts ChipCardPresent/ChipCardRemoved
 and StatusChanged. Each operation connects exclusively, runs, and disconnects with the card
 unpowered, so an authentication never outlives the operation that made it.
@@ -12,6 +12,12 @@ pcscd to see the reader empty, and the result is CARD_REMOVED; the profile's wri
 knows whether the card is real or virtual, and nothing personal is logged: the adapter posts
 DeviceLogged notes (fixed codes: op, error, status word, milliseconds) to its sink instead of
 logging, and never names the card's holder.
+
+The adapter does not poll for cards: a watcher thread blocks in pcscd's SCardGetStatusChange
+(on a context of its own, with a timeout so that it can stop) and, whenever the reader's state
+changes, has the worker look at once. The worker itself looks again only every `poll_interval`
+seconds, as a backstop and to find a reader that is not there yet; a command never waits for the
+watcher, which has its own context.
 
 Every card that enters the field is a fresh insertion with a number higher than any before it
 (ChipCardPresent.insertion, counted by the adapter from 1). pcscd's per-reader event counter
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -91,6 +98,7 @@ from devices.worker import Worker, crash_reporter
 
 READ_CHUNK = 256
 UNANSWERED_LIMIT = 3
+WATCHED_POLL = 2.0  # seconds between the worker's own looks while the watcher waits in pcscd
 WRITE_CHUNK = MAX_LC - MAC_LEN
 
 # Context errors after which the context is useless: pcscd stopped or restarted.
@@ -207,15 +215,26 @@ class PermitCardEncoder:
         keys: CardKeys | KeyService,
         poll_interval: float = 0.2,
         removal_grace: float = 1.5,
+        watch: bool = True,
+        watch_timeout: float = 0.5,
     ) -> None:
         """`keys`: master keys (a SoftwareKeyService is made of them) or any KeyService, e.g. a PSAM's.
         `removal_grace`: how long a failed exchange waits for pcscd to report the card gone
-        before it counts as a communication fault (pcscd polls some readers every 0.4 s)."""
+        before it counts as a communication fault (pcscd polls some readers every 0.4 s).
+        `watch`: a watcher thread waits in pcscd for the reader's changes (False: the worker
+        only polls, every `poll_interval`). `watch_timeout`: the longest one wait in pcscd lasts,
+        which bounds how long `stop` may take when pcscd misses the cancel."""
         self._prefix = reader_name_prefix
         self._sink = sink
         self._keys: KeyService = SoftwareKeyService(keys) if isinstance(keys, CardKeys) else keys
         self._poll_interval = poll_interval
         self._removal_grace = removal_grace
+        self._watch = watch
+        self._watch_timeout_ms = max(1, int(watch_timeout * 1000))
+        self._watcher: threading.Thread | None = None
+        self._watch_stop = threading.Event()
+        self._watch_context: int | None = None  # the watcher's own context, cancelled by stop()
+        self._reader_found = threading.Event()  # set by the worker while it knows the reader
         self._worker = Worker("permit-card", idle=self._tick, on_crash=crash_reporter(sink, DeviceKind.PERMIT_CARD))
         self._status = DeviceStatus(DeviceKind.PERMIT_CARD, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only.
@@ -235,8 +254,15 @@ class PermitCardEncoder:
 
     def start(self) -> None:
         self._worker.start()
+        if self._watch and self._watcher is None:
+            self._watch_stop.clear()
+            if self._reader is None:
+                self._reader_found.clear()
+            self._watcher = threading.Thread(target=self._watch_loop, name="permit-card-watch", daemon=True)
+            self._watcher.start()
 
     def stop(self) -> None:
+        self._stop_watcher()
         self._worker.stop()
         self._release_context()
         self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
@@ -436,7 +462,71 @@ class PermitCardEncoder:
 
     def _tick(self) -> float:
         self._poll()
+        if self._watcher is not None and self._reader is not None:
+            return max(self._poll_interval, WATCHED_POLL)  # the watcher reports changes; this is a backstop
         return self._poll_interval
+
+    # --- the watcher (its own thread and context) -----------------------------------------------
+
+    def _watch_loop(self) -> None:
+        state = scard.SCARD_STATE_UNAWARE
+        watched: str | None = None
+        while not self._watch_stop.is_set():
+            reader = self._reader  # the worker's find: a plain reference, read once per wait
+            context = self._watch_context if reader is not None else None
+            if reader is not None and context is None:
+                hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+                self._watch_context = context if hresult == scard.SCARD_S_SUCCESS else None
+                context = self._watch_context
+            if reader is None or context is None:
+                # No reader yet, or no pcscd: the worker's own polls look for one and wake us.
+                self._reader_found.wait(self._watch_timeout_ms / 1000)
+                if context is None and reader is not None:
+                    self._watch_stop.wait(min(self._poll_interval, 0.5))
+                continue
+            if reader != watched:
+                watched, state = reader, scard.SCARD_STATE_UNAWARE
+            hresult, states = scard.SCardGetStatusChange(context, self._watch_timeout_ms, [(reader, state)])
+            if hresult in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+                continue
+            if hresult != scard.SCARD_S_SUCCESS or not states:
+                # The reader or pcscd went away: a fresh context, once the worker found a reader again.
+                self._release_watch_context()
+                state = scard.SCARD_STATE_UNAWARE
+                self._worker.submit(self._poll)
+                self._watch_stop.wait(min(self._poll_interval, 0.5))
+                continue
+            new = int(states[0][1]) & ~scard.SCARD_STATE_CHANGED
+            if new == state:
+                continue
+            state = new
+            if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+                # pcscd answers at once for a reader in this state: let the worker judge it, then wait.
+                self._worker.submit(self._poll)
+                self._watch_stop.wait(min(self._poll_interval, 0.5))
+                continue
+            self._worker.submit(self._poll)
+        self._release_watch_context()
+
+    def _stop_watcher(self) -> None:
+        if self._watcher is None:
+            return
+        self._watch_stop.set()
+        self._reader_found.set()
+        context = self._watch_context
+        if context is not None:
+            # Ends the wait in pcscd now (a cancel that comes before the wait begins is lost, and
+            # then the wait's own timeout ends it).
+            with contextlib.suppress(Exception):
+                scard.SCardCancel(context)
+        self._watcher.join(self._watch_timeout_ms / 1000 + 1.0)
+        self._watcher = None
+
+    def _release_watch_context(self) -> None:
+        context, self._watch_context = self._watch_context, None
+        if context is not None:
+            with contextlib.suppress(Exception):
+                scard.SCardReleaseContext(context)
 
     def _poll(self) -> None:
         if not self._ensure_context():
@@ -449,6 +539,7 @@ class PermitCardEncoder:
         if reader != self._reader:
             self._note(DeviceNote.READER_FOUND)
             self._reader, self._events = reader, -1
+            self._reader_found.set()
         state = self._reader_state(timeout_ms=0)
         if state is None:
             # Listed but without a usable state: one such answer can be a hiccup, several are not.
@@ -484,6 +575,8 @@ class PermitCardEncoder:
         if self._present:
             self._card_left()
         self._reader = None
+        if not self._watch_stop.is_set():
+            self._reader_found.clear()
         self._set_status(state=DeviceState.NO_DEVICE, detail=detail, media=MediaPosition.NONE)
 
     def _ensure_context(self) -> bool:

@@ -196,7 +196,7 @@ class BackendClient:
 
     def declare_registration(
         self, request_id: str, card: Identity, address: str, proof_kind: ProofKind, proof_reference: str,
-        relative: Relative | None = None,
+        relative: Relative | None = None, purpose: str | None = None,
     ) -> Registered | RegistrationRefused | BackendFailure:
         """居住登记申报: SH-REG-1..7 decide; a relative is needed exactly for the relative kinds."""
         body: dict[str, Any] = {
@@ -208,18 +208,31 @@ class BackendClient:
         if relative is not None:
             body["relative"] = {
                 "relationship": relative.relationship.value,
-                "name": relative.name,
                 "promise_letter": relative.promise_letter,
             }
+            if relative.name:  # the kiosk does not ask it: the proof names the holder
+                body["relative"]["name"] = relative.name
+        if purpose is not None:
+            body["purpose"] = purpose
         return self._call("register", "/v1/registrations", request_id, body, decode_registration)
 
     def verify_proof(
-        self, request_id: str, *, qr_payload: str | None = None, certificate_number: str | None = None
+        self, request_id: str, *, qr_payload: str | None = None, certificate_number: str | None = None,
+        verification_code: str | None = None, card: Identity | None = None, proof_kind: ProofKind | None = None,
     ) -> VerifiedProof | ProofRejected | BackendFailure:
-        """A residence proof by the payload of its QR code or by its typed number (exactly one)."""
+        """A residence proof by the payload of its QR code or by its number (exactly one), the number
+        with the code its QR code carries when it was scanned; with the declarant's card and the kind
+        chosen, the reply assesses the proof for them (VerifiedProof.assessment)."""
         if (qr_payload is None) == (certificate_number is None):
             raise ValueError("verify_proof: give exactly one of qr_payload and certificate_number")
-        body = {"qr_payload": qr_payload} if qr_payload is not None else {"certificate_number": certificate_number}
+        if (card is None) != (proof_kind is None):
+            raise ValueError("verify_proof: give both or neither of card and proof_kind")
+        body: dict[str, Any] = (
+            {"qr_payload": qr_payload} if qr_payload is not None else {"certificate_number": certificate_number})
+        if verification_code is not None:
+            body["verification_code"] = verification_code
+        if card is not None and proof_kind is not None:
+            body |= {"card": card_json(card), "proof_kind": proof_kind.value}
         return self._call("verify_proof", "/v1/proofs/verify", request_id, body, decode_proof)
 
     def lookup_permit(

@@ -106,6 +106,7 @@ class Registered:
 class RegistrationRefused:
     reason: Reason
     rule: str | None  # the rule of RULES.md that refused (SH-REG-1..6); None for the ID card's checks
+    registration: RegistrationInfo | None = None  # REG_CURRENT: the registration still valid
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,11 @@ class VerifiedProof:
     in_management_area: bool
     owner_type: Party
     valid_until: date | None  # None: no end on record
-    address: str | None = field(repr=False)  # None: the record holds none, the resident types it
+    address: str | None = field(repr=False)  # None: the record holds none
+    lessee_type: Party = Party.INDIVIDUAL  # a rental filing's lessee (SH-REG-6)
+    # Asked with the declarant's card and kind: the first check that fails before the address and
+    # the relative are known (None: none fails, or not asked).
+    assessment: RegistrationRefused | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,6 @@ ID_CARD_REASONS: frozenset[Reason] = frozenset({
 })
 REGISTRATION_REASONS: frozenset[Reason] = ID_CARD_REASONS | {
     Reason.PROOF_INVALID, Reason.NON_RESIDENTIAL_PROPERTY, Reason.DORMITORY_IN_RESIDENTIAL_AREA,
-    Reason.RELATIVE_NOT_CLOSE,
+    Reason.RELATIVE_NOT_CLOSE, Reason.LEASE_TO_UNIT, Reason.REG_CURRENT, Reason.ADDRESS_CHANGED,
 }
 

@@ -22,6 +22,9 @@ class Relationship(StrEnum):
     PATERNAL_GRANDCHILD = "paternal_grandchild"  # 孙子女
     MATERNAL_GRANDCHILD = "maternal_grandchild"  # 外孙子女
     FULL_SIBLING = "full_sibling"  # 同胞兄弟姐妹
+    # The kiosk asks "grandparent" and "grandchild" without the side (both sides are close).
+    GRANDPARENT = "grandparent"
+    GRANDCHILD = "grandchild"
     HALF_SIBLING = "half_sibling"
     PARENT_IN_LAW = "parent_in_law"
     CHILD_IN_LAW = "child_in_law"
@@ -29,13 +32,14 @@ class Relationship(StrEnum):
     UNCLE_AUNT = "uncle_aunt"
     NEPHEW_NIECE = "nephew_niece"
     COUSIN = "cousin"
+    FRIEND = "friend"
     OTHER = "other"
 
 
 CLOSE_RELATIVES: frozenset[Relationship] = frozenset({  # SH-REG-3, seed 004: "No one else."
     Relationship.SPOUSE, Relationship.PARENT, Relationship.CHILD, Relationship.PATERNAL_GRANDPARENT,
     Relationship.MATERNAL_GRANDPARENT, Relationship.PATERNAL_GRANDCHILD, Relationship.MATERNAL_GRANDCHILD,
-    Relationship.FULL_SIBLING,
+    Relationship.FULL_SIBLING, Relationship.GRANDPARENT, Relationship.GRANDCHILD,
 })
 RELATIVE_KINDS: frozenset[ProofKind] = frozenset({ProofKind.RELATIVE_PROPERTY, ProofKind.RELATIVE_RENTAL})
 

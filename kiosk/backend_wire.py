@@ -172,7 +172,8 @@ def decode_registration(data: dict[str, Any]) -> Registered | RegistrationRefuse
         rule = text_field(data, "rule", nullable=True)
         if (rule is None) != (reason in ID_CARD_REASONS):  # the proof checks always name their rule
             raise BadReply("rule")
-        return RegistrationRefused(reason, rule)
+        reg = data.get("registration")
+        return RegistrationRefused(reason, rule, None if reg is None else _registration_info(as_object(reg)))
     receipt = as_object(data.get("receipt"))
     result = Receipt(
         number=text_field(receipt, "number"),
@@ -192,6 +193,13 @@ def decode_proof(data: dict[str, Any]) -> VerifiedProof | ProofRejected:
             raise BadReply("reason")
         return ProofRejected()
     proof = as_object(data.get("proof"))
+    assessment = None
+    if data.get("assessment") is not None:
+        found = as_object(data.get("assessment"))
+        reason = _enum(Reason, found, "reason")
+        if reason not in REGISTRATION_REASONS:
+            raise BadReply("assessment.reason")
+        assessment = RegistrationRefused(reason, text_field(found, "rule", nullable=True))
     return VerifiedProof(
         document=_enum(ProofDocument, proof, "document"),
         reference=text_field(proof, "reference"),
@@ -200,6 +208,8 @@ def decode_proof(data: dict[str, Any]) -> VerifiedProof | ProofRejected:
         owner_type=_enum(Party, proof, "owner_type"),
         valid_until=date_field(proof, "valid_until", nullable=True),
         address=text_field(proof, "address", nullable=True),
+        lessee_type=_enum(Party, proof, "lessee_type") if "lessee_type" in proof else Party.INDIVIDUAL,
+        assessment=assessment,
     )
 
 
@@ -266,14 +276,7 @@ def decode_status(data: dict[str, Any]) -> StatusReport:
     for key in ("registration", "application", "permit", "points"):
         if key not in data:
             raise BadReply(key)
-    registration = None
-    if reg_data is not None:
-        reg = as_object(reg_data)
-        registration = RegistrationInfo(
-            declared=date_field(reg, "declared"), eligible_on=date_field(reg, "eligible_on"),
-            expires_on=date_field(reg, "expires_on"), expired=_bool(reg, "expired"), address=text_field(reg, "address"),
-            valid_through=date_field(reg, "valid_through"),
-        )
+    registration = None if reg_data is None else _registration_info(as_object(reg_data))
     application = None
     if app_data is not None:
         app = as_object(app_data)
@@ -308,3 +311,11 @@ def _shown_state(item: dict[str, Any]) -> str:
         raise BadReply("endorsement_state")
     return str(state)
 
+
+
+def _registration_info(reg: dict[str, Any]) -> RegistrationInfo:
+    return RegistrationInfo(
+        declared=date_field(reg, "declared"), eligible_on=date_field(reg, "eligible_on"),
+        expires_on=date_field(reg, "expires_on"), expired=_bool(reg, "expired"), address=text_field(reg, "address"),
+        valid_through=date_field(reg, "valid_through"),
+    )

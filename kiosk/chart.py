@@ -33,6 +33,7 @@ class Trigger(StrEnum):
     TAP_ANSWER_YES = "tap_answer_yes"
     TAP_ANSWER_NO = "tap_answer_no"
     TAP_SERVICE = "tap_service"  # a menu tile; the guard asks which
+    TAP_CHOICE = "tap_choice"  # one of a list of answers (`choice.<value>`); the flow keeps which
     # timers
     MENU_TIMEOUT = "menu_timeout"
     IDLE_TIMEOUT = "idle_timeout"

@@ -48,6 +48,7 @@ class Timeouts:
     self_test: float
     health_interval: float
     device_operation: float
+    receipt: float  # the registration receipt stays this long unless done is tapped (its countdown)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ class Kiosk:
     def view(self) -> View:
         s, a = self.session, self.availability
         snap = Snapshot(self.state, s, a.offered(), tuple(d.value for d in a.down()), tuple(a.supply_problems()),
-                        self.pack.photo_max_tries)
+                        self.pack.photo_max_tries, now=self.clock.monotonic(),
+                        qr_scanner_up=self.ports.qr_scanner is not None and a.is_up(DeviceKind.QR_SCANNER))
         left = None
         if self.warning_until is not None and self._spec().session:
             left = max(0, math.ceil(self.warning_until - self.clock.monotonic()))
@@ -176,9 +177,11 @@ class Kiosk:
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
-            on_key = getattr(self._owner(), "on_key", None) or self._new_permit.on_key
-            on_key(target.removeprefix("key."))
+            self._owner().on_key(target.removeprefix("key."))
             self.fire(T.TAP_KEY)
+        elif target.startswith("choice."):
+            self._owner().on_choice(target.removeprefix("choice."))
+            self.fire(T.TAP_CHOICE)
         elif target in TAPS:
             self.fire(TAPS[target])
         else:

@@ -104,6 +104,10 @@ class LogEvent(Enum):
     SELFTEST_RESULT = EventSpec("T010", logging.INFO, "self-test result", ("device", "test", "outcome", "message"))
     SUPPLY_ALERT = EventSpec("T011", logging.WARNING, "supply needs a technician", ("supply", "level"))
     TECHNICIAN_ACTION = EventSpec("T012", logging.INFO, "technician action", ("card", "action", "result"))
+    # Residence registration (kiosk/flows/registration.py): how the proof came, never its number.
+    PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
+    PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
+    REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
 
 
 LEVELS: dict[str, int] = {

@@ -19,6 +19,7 @@ class Display(Protocol):
     def poll(self) -> list[Intent]: ...
     def render(self, view: View) -> None: ...
     def present(self) -> None: ...
+    def forget_session(self) -> None: ...
 
 
 # Called once a frame with the current view; returns how long the loop may wait for events
@@ -30,6 +31,7 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
         on_new_view: Callable[[View], None] | None = None) -> None:
     frame = 1.0 / max(1, fps)
     last: View | None = None
+    session = kiosk.session.id
     while True:
         for intent in display.poll():
             if isinstance(intent, Quit):
@@ -42,6 +44,10 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
             last = view
             if on_new_view is not None:
                 on_new_view(view)
+        if kiosk.session.id != session:
+            # Goodbye replaced the session: what the display kept of it goes too (SH-PRIV-1).
+            session = kiosk.session.id
+            display.forget_session()
         wait = frame
         if hook is not None:
             asked = hook(view)

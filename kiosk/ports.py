@@ -18,6 +18,7 @@ from kiosk.endorsement import Rewrite
 from kiosk.identity import Identity
 from kiosk.policy import Refusal
 from kiosk.reasons import Reason
+from kiosk.records import ProofKind
 
 if TYPE_CHECKING:
     from kiosk import backend as bk
@@ -82,6 +83,13 @@ class BackendPort(Protocol):
     def confirm_rewrite(self, request_id: str, permit_number: str, card_serial: str,
                         rewrite: Rewrite) -> bk.Rewritten | bk.BackendFailure: ...
     def query_status(self, request_id: str, card: Identity) -> bk.StatusReport | bk.BackendFailure: ...
+    def verify_proof(self, request_id: str, *, qr_payload: str | None = None, certificate_number: str | None = None,
+                     verification_code: str | None = None, card: Identity | None = None,
+                     proof_kind: ProofKind | None = None,
+                     ) -> bk.VerifiedProof | bk.ProofRejected | bk.BackendFailure: ...
+    def declare_registration(self, request_id: str, card: Identity, address: str, proof_kind: ProofKind,
+                             proof_reference: str, relative: bk.Relative | None = None, purpose: str | None = None,
+                             ) -> bk.Registered | bk.RegistrationRefused | bk.BackendFailure: ...
     def close(self) -> None: ...
 
 

@@ -28,9 +28,7 @@ from kiosk.view import Button, View, Waiting
 from screens import registry, timeout_warning
 from screens import theme as th
 from screens import widgets as w
-from screens.text import Texts
-
-GOODBYE = "goodbye"  # every session ends on this screen
+from screens.text import LANGUAGES, Texts, load_table
 
 
 @dataclass
@@ -80,6 +78,7 @@ class Display:
         pygame.mouse.set_visible(show_cursor)
         self.size = self.screen.get_size()
         self.text = w.TextRenderer(font)
+        self.text.static = frozenset(v for lang in LANGUAGES for v in load_table(lang).values())
         self._themes = {large: th.Theme(self.size[0], self.size[1], large) for large in (False, True)}
         # Each layer is a full frame (8 MB at 1080×1920): keep the current screen, the one
         # before (back and forth) and the dimmed copy under the idle warning.
@@ -93,13 +92,12 @@ class Display:
         self._press_screen: str | None = None
         self._press_inside = False
         self._last_view: View | None = None
+        self._last_key: Hashable = None
         self.frames = 0
 
     # --- drawing ----------------------------------------------------------------
 
     def render(self, view: View) -> None:
-        if view.screen == GOODBYE and (self._last_view is None or self._last_view.screen != GOODBYE):
-            self.forget()
         spec = registry.lookup(view.screen)
         theme = self._themes[view.large_text]
         if self._press is not None and view.screen_id != self._press_screen:
@@ -108,6 +106,7 @@ class Display:
         self._last_view = view
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
         key = (view.screen, view.buttons, freeze(data), view.large_text, view.site)
+        self._last_key = key
         layer = self._layers.get(key, lambda: self._build(view, spec, theme))
 
         if view.overlay is None:
@@ -136,15 +135,6 @@ class Display:
             if button.enabled:
                 painter(canvas, button, rect, True)
         self.frames += 1
-
-    def forget(self) -> None:
-        """SH-PRIV-1: when a session ends its data leaves the display too: the cached frames (and the
-        spare surfaces that still hold their pixels), the warning panels and the text caches (the
-        rendered lines of names, addresses and numbers)."""
-        self._layers.clear()
-        self._spare.clear()
-        self._panels.clear()
-        self.text.clear()
 
     def _recycle(self, layer: _Layer) -> None:
         if not self._spare:
@@ -232,6 +222,20 @@ class Display:
     def screenshot(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         pygame.image.save(self.screen, path)
+
+    def forget_session(self) -> None:
+        """The session ended (SH-PRIV-1): every cached picture of its screens and every rendered
+        line that is not a translation goes. Called after the first frame after the session, so
+        the layer on the glass now (attract, recovery) holds none of it and is kept."""
+        current = self._last_key
+        self._layers.discard(lambda key: key == current)
+        self._spare.clear()  # a reused surface must not carry a resident's pixels either
+        self._panels.clear()
+        self.text.forget_session()
+
+    def cached_texts(self) -> set[str]:
+        """The texts whose rendering the display keeps (tests check what outlives a session)."""
+        return self.text.cached_texts()
 
     def close(self) -> None:
         self._last_view = None

@@ -1,7 +1,9 @@
 """Screen `refusal`: what happened and where to go instead (RULES.md reason codes).
 
 Data: `reason` (a reason code), `available_on` (ISO date or null; REG_TOO_RECENT and
-ENDORSEMENT_NOT_DUE show it). Texts: reason.<CODE>.title / .advice / .date.
+ENDORSEMENT_NOT_DUE show it), `offer` (null | the service whose `service.<name>` button is
+offered: registration after NO_REGISTRATION and REG_EXPIRED). Texts: reason.<CODE>.title /
+.advice / .date, offer_hint.<service>.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def draw(c: w.Canvas) -> None:
         date_text = c.t_opt(f"{key}.date", date=c.texts.date(available_on))
         if date_text:
             y = c.banner(date_text, y, "info")
-    c.paragraph(
+    y = c.paragraph(
         c.t(f"{key}.advice"),
         pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
         t.subtitle,
@@ -37,3 +39,7 @@ def draw(c: w.Canvas) -> None:
         align="center",
         fit=True,
     )
+    offer = c.data.get("offer")
+    if offer and y + t.gap < c.body.bottom:
+        # The remedy is a service of this kiosk: its button is below, this says what it does.
+        c.banner(c.t_opt(f"offer_hint.{offer}") or c.t(f"offer.{offer}"), y + t.gap, "info")

@@ -63,6 +63,20 @@ from screens.new_permit import (
     verify_face,
 )
 from screens.ready import attract, menu
+from screens.registration import address as reg_address
+from screens.registration import confirm as reg_confirm
+from screens.registration import done as reg_done
+from screens.registration import notice as reg_notice
+from screens.registration import phone as reg_phone
+from screens.registration import promise as reg_promise
+from screens.registration import proof as reg_proof
+from screens.registration import proof_type as reg_proof_type
+from screens.registration import purpose as reg_purpose
+from screens.registration import read_id as reg_read_id
+from screens.registration import receipt as reg_receipt
+from screens.registration import relative as reg_relative
+from screens.registration import submit as reg_submit
+from screens.registration import verify_proof as reg_verify_proof
 from screens.status_query import done as sq_done
 from screens.status_query import lookup as sq_lookup
 from screens.status_query import read_id as sq_read_id
@@ -109,6 +123,20 @@ SCREENS: dict[str, ModuleType] = {
     "diagnostics.card_out": dg_card_out,
     "diagnostics.free_path": dg_free_path,
     "diagnostics.printer_job": dg_testing,
+    "registration.notice": reg_notice,
+    "registration.read_id": reg_read_id,
+    "registration.proof_type": reg_proof_type,
+    "registration.proof": reg_proof,
+    "registration.verify_proof": reg_verify_proof,
+    "registration.relative": reg_relative,
+    "registration.promise": reg_promise,
+    "registration.purpose": reg_purpose,
+    "registration.address": reg_address,
+    "registration.phone": reg_phone,
+    "registration.confirm": reg_confirm,
+    "registration.submit": reg_submit,
+    "registration.receipt": reg_receipt,
+    "registration.done": reg_done,
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,

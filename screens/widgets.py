@@ -27,10 +27,18 @@ V = TypeVar("V")
 
 
 class Lru(Generic[K, V]):
-    def __init__(self, capacity: int, on_evict: Callable[[V], None] | None = None) -> None:
+    """Least recently used first out, bounded by `capacity` units: entries, or with `weigh` the
+    sum of each value's weight (bytes, say). A value heavier than the whole capacity is kept
+    alone until the next one comes."""
+
+    def __init__(self, capacity: int, on_evict: Callable[[V], None] | None = None,
+                 weigh: Callable[[V], int] | None = None) -> None:
         self.capacity = capacity
         self.on_evict = on_evict
+        self._weigh = weigh
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._weights: dict[K, int] = {}
+        self.weight = 0
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         try:
@@ -39,17 +47,40 @@ class Lru(Generic[K, V]):
         except KeyError:
             value = make()
             self._items[key] = value
-            if len(self._items) > self.capacity:
-                _, old = self._items.popitem(last=False)
+            weight = self._weigh(value) if self._weigh is not None else 1
+            self._weights[key] = weight
+            self.weight += weight
+            while self.weight > self.capacity and len(self._items) > 1:
+                old_key, old = self._items.popitem(last=False)
+                self.weight -= self._weights.pop(old_key)
                 if self.on_evict is not None:
                     self.on_evict(old)
             return value
 
+    def discard(self, keep: Callable[[K], bool]) -> None:
+        """Drop every entry whose key `keep` refuses (no on_evict: the caller is wiping, not reusing)."""
+        for key in [k for k in self._items if not keep(k)]:
+            del self._items[key]
+            self.weight -= self._weights.pop(key)
+
+    def entries(self) -> list[tuple[K, V]]:
+        return list(self._items.items())
+
     def clear(self) -> None:
         self._items.clear()
+        self._weights.clear()
+        self.weight = 0
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+LINE_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def _line_bytes(line: Line) -> int:
+    surf = line.surface
+    return surf.get_width() * surf.get_height() * surf.get_bytesize() + 200  # + the objects around it
 
 
 @dataclass(frozen=True)
@@ -109,10 +140,14 @@ class TextRenderer:
         self.font = pygame.freetype.Font(font_file.path, 0, font_index=font_file.index)
         self.font.antialiased = True
         self.font.pad = False
-        self._lines: Lru[tuple[str, int, th.Color, bool], Line] = Lru(1500)
+        # Bounded by bytes, not entries: one line of large text is up to ~110 kB.
+        self._lines: Lru[tuple[str, int, th.Color, bool], Line] = Lru(LINE_CACHE_BYTES, weigh=_line_bytes)
         self._widths: Lru[tuple[str, int, bool], int] = Lru(4000)
         self._wraps: Lru[tuple[str, int, int, bool], tuple[str, ...]] = Lru(500)
         self._ascender: dict[int, int] = {}
+        # Texts that hold no resident's data (the translations): kept across sessions. Any other
+        # text (names, addresses, numbers, formatted messages) goes when the session ends.
+        self.static: frozenset[str] = frozenset()
 
     def line(self, text: str, size: int, color: th.Color, strong: bool = False) -> Line:
         return self._lines.get((text, size, color, strong), lambda: self._render(text, size, color, strong))
@@ -180,6 +215,26 @@ class TextRenderer:
                 cur += ch
         parts.append(cur)
         return parts
+
+    def forget_session(self) -> None:
+        """Drop every rendered line, width and wrap of a text that is not a translation: what a
+        session showed (SH-PRIV-1) must not outlive it, not even as pixels in a cache."""
+        self._wraps.discard(lambda k: k[0] in self.static)
+        # A translation's wrapped lines are no resident's data either: they stay with it.
+        static = self.static.union(*(lines for _, lines in self._wraps.entries()))
+        self._lines.discard(lambda k: k[0] in static)
+        self._widths.discard(lambda k: k[0] in static)
+
+    def cached_texts(self) -> set[str]:
+        """Every text the caches hold now (for tests of what survives a session)."""
+        texts = {k[0] for k, _ in self._lines.entries()} | {k[0] for k, _ in self._widths.entries()}
+        for key, lines in self._wraps.entries():
+            texts.add(key[0])
+            texts.update(lines)
+        return texts
+
+    def cache_bytes(self) -> int:
+        return self._lines.weight
 
     def clear(self) -> None:
         self._lines.clear()

@@ -3,9 +3,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy PYTHONDONTWRITEBYTECODE=1
+export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 .venv/bin/ruff check .
 # Types of the core and the device adapters: files and settings from pyproject.toml [tool.mypy].
 .venv/bin/mypy --config-file pyproject.toml
 .venv/bin/python -m kiosk.statechart --check
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# As root, where namespaces can be made: pytest-xdist workers side by side, each in its own network
+# and mount namespace (scripts/isolated: its own loopback, /run/pcscd and so its own pcscd), so the
+# whole-session tests run in parallel. Otherwise (or with TEST_WORKERS=0) one process, in series.
+workers=${TEST_WORKERS:-$(($(nproc) + 2))}
+parallel=()
+if [ "$workers" -gt 0 ] && [ "$(id -u)" -eq 0 ] && scripts/isolated true 2>/dev/null \
+    && .venv/bin/python -c 'import xdist' 2>/dev/null; then
+  python_cmd=$(printf '%q %q' "$PWD/scripts/isolated" "$PWD/.venv/bin/python")
+  parallel=(-p xdist --tx "$workers*popen//python=$python_cmd" --dist worksteal)
+  echo "test: $workers isolated workers"
+else
+  echo "test: one process, in series"
+fi
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" "$@"

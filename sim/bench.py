@@ -13,7 +13,16 @@ On the emulated stack of the scenario runner (device hub over ptys, backend over
   feed, print, encoder, chip personalised and read back, present) and of one card-face rewrite
   (reading the chip to the return screen), with the emulated mechanics at zero delay, so the
   figure is the firmware's and the transports' own time (pty, pcscd + vpcd);
-- backend: median latency of a precheck and of an application over HTTP on loopback.
+- backend: median latency of a precheck and of an application over HTTP on loopback;
+- overhead per service: the wall time of one whole session of each service at zero device
+  delay on the virtual clock (every timer jumps), so all of it is the firmware's and the
+  transports' own time; each of the `--sessions` new-permit sessions is a different resident,
+  so every one is a whole issuance;
+- throughput: those sessions per second in one kiosk process, with the kiosk's CPU per session;
+- memory: the resident set after every session (`--rss-every` prints the curve);
+- idle: the kiosk process's CPU at the attract screen over `--idle` seconds, as % of one core.
+
+The honest frame figures of every screen are `python -m sim.bench_frames`.
 """
 
 from __future__ import annotations
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=3, help="whole sessions in one kiosk process")
     ap.add_argument("--frames", type=int, default=200, help="frames measured per screen")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--idle", type=float, default=5.0, help="seconds at the attract screen for the idle CPU")
+    ap.add_argument("--rss-every", type=int, default=0, help="print every Nth session (0: all up to 20)")
     args = ap.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -98,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     sim = load_sim_config()
     sim = replace(sim, printer=replace(sim.printer, hopper=max(sim.printer.hopper, args.sessions + 5),
                                        hopper_capacity=max(sim.printer.hopper_capacity, args.sessions + 5)))
-    scenario = load(SCENARIO)
+    base = load(SCENARIO)
+    scenario = many_residents(base, args.sessions)
     recording: list[RecordingDisplay] = []
 
     def make_display(cfg: Any) -> RecordingDisplay:
@@ -114,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["boot"] = {**{k: round(v, 3) for k, v in rig.timings.items()},
                            "kiosk_built_s": round(time.monotonic() - t0, 3)}
         sessions = []
+        run_start = time.monotonic()
         for n in range(args.sessions):
+            rig.scenario = replace(scenario, resident=f"r{n}")
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             kiosk_start = time.monotonic()
             player = rig.play()
@@ -128,7 +142,16 @@ def main(argv: list[str] | None = None) -> int:
                 "kiosk_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 3),
                 "rss_mb": round(rss_mb(), 1),
             })
+        run_wall = time.monotonic() - run_start
         figures["sessions"] = sessions
+        issued = [x for x in sessions if x["outcome"] == "issued"]
+        figures["throughput"] = {
+            "sessions": len(sessions), "issued": len(issued), "wall_s": round(run_wall, 3),
+            "sessions_per_s": round(len(sessions) / run_wall, 2) if run_wall > 0 else None,
+            "median_session_wall_s": round(statistics.median(x["wall_s"] for x in sessions), 3),
+            "median_kiosk_cpu_s": round(statistics.median(x["kiosk_cpu_s"] for x in sessions), 3),
+        }
+        figures["idle"] = idle_cpu(rig, args.idle)
         seen = recording[0].first_seen
         figures["issuance_s"] = round(seen["new_permit.take_card"] - seen["new_permit.issuing"], 3)
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -136,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, _all_cores)
     finally:
         rig.close()
-    figures["rewrite_s"] = rewrite_time(config, sim, run_kiosk)
+    figures["rewrite_s"], figures["rewrite_session_s"] = rewrite_time(config, sim, run_kiosk)
+    figures["overhead_per_service_s"] = {"new_permit": figures["throughput"]["median_session_wall_s"],
+                                         "card_rewrite": figures["rewrite_session_s"]}
+    figures["rss_every"] = args.rss_every
     figures["backend"] = backend_latency(scenario)
     print_figures(figures, config)
     if args.json is not None:
@@ -144,7 +170,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def rewrite_time(config: Any, sim: Any, run_kiosk: Any) -> float:
+def many_residents(base: Any, n: int) -> Any:
+    """The demo's resident n times over, each with an ID number of their own (sequence code and
+    birth date varied, check digit computed), so that every session is a whole new issuance."""
+    from datetime import timedelta
+
+    from kiosk.idnumber import check_digit
+
+    who = base.who
+    residents = {}
+    for i in range(max(1, n)):
+        birth = who.birth + timedelta(days=i // 400)
+        first17 = who.id_number[:6] + birth.strftime("%Y%m%d") + f"{(i % 400) * 2 + 1:03d}"
+        key = f"r{i}"  # the backend's face check compares with the portrait of the resident's key
+        residents[key] = replace(who, key=key, face=key, birth=birth, id_number=first17 + check_digit(first17))
+    return replace(base, residents=residents, resident="r0")
+
+
+def idle_cpu(rig: Any, seconds: float) -> dict[str, float]:
+    """The kiosk's main loop left alone at the attract screen: its process's CPU (every thread:
+    the loop, the device workers, the encoder's watcher) as % of one core."""
+    from kiosk.mainloop import run
+
+    kiosk, display = rig.kiosk, rig.display
+    fps = rig.cfg.display.fps
+    end = time.monotonic() + seconds
+    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    run(kiosk, display, fps=fps, hook=lambda view: None if time.monotonic() >= end else 1.0 / fps)
+    cpu1, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - wall0
+    used = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    return {"seconds": round(wall, 2), "cpu_s": round(used, 3), "percent_of_a_core": round(100 * used / wall, 2),
+            "screen": kiosk.view().screen}
+
+
+def rewrite_time(config: Any, sim: Any, run_kiosk: Any) -> tuple[float, float]:
     from sim.runner import SimRig
     from sim.scenario import load
 
@@ -157,11 +216,13 @@ def rewrite_time(config: Any, sim: Any, run_kiosk: Any) -> float:
     rig = SimRig(load(REWRITE_SCENARIO), config=config, sim=sim, build=run_kiosk.build_kiosk, make_display=make_display)
     try:
         rig.start()
+        started = time.monotonic()
         rig.play()
+        session = time.monotonic() - started
     finally:
         rig.close()
     seen = recording[0].first_seen
-    return round(seen["card_rewrite.return_card"] - seen["card_rewrite.read_chip"], 3)
+    return round(seen["card_rewrite.return_card"] - seen["card_rewrite.read_chip"], 3), round(session, 3)
 
 
 def backend_latency(scenario: Any, n: int = 50) -> dict[str, float]:
@@ -214,8 +275,12 @@ def print_figures(figures: dict[str, Any], config: Any) -> None:
     print("boot")
     for key, value in boot.items():
         print(f"  {key:28s} {value:8.3f} s")
-    print("sessions (first is a new permit issued; later ones meet PERMIT_EXISTS for the same resident)")
+    print("sessions (each a new permit for a different resident; rss = the memory curve)")
+    count = len(figures["sessions"])
+    every = figures.get("rss_every") or (1 if count <= 20 else max(1, count // 20))
     for i, s in enumerate(figures["sessions"], 1):
+        if i % every and i not in (1, count):
+            continue
         print(f"  {i:3d} {s['outcome']:>16s} {s['reason']:>14s}  wall {s['wall_s']:6.3f} s  "
               f"kiosk cpu {s['kiosk_cpu_s']:6.3f} s  rss {s['rss_mb']:6.1f} MB")
     print(f"frames at {config.display.width}x{config.display.height}, one core (budget p99 <= 8 ms)")
@@ -227,6 +292,16 @@ def print_figures(figures: dict[str, Any], config: Any) -> None:
     print(f"issuance, issuing screen to take-card screen (feed, print, encoder, chip, read back, present): "
           f"{figures['issuance_s']:.3f} s")
     print(f"card-face rewrite, reading the chip to the return screen: {figures['rewrite_s']:.3f} s")
+    t = figures["throughput"]
+    print(f"throughput: {t['sessions']} sessions ({t['issued']} issued) in {t['wall_s']:.2f} s = "
+          f"{t['sessions_per_s']} sessions/s; median session {t['median_session_wall_s']:.3f} s wall, "
+          f"{t['median_kiosk_cpu_s']:.3f} s kiosk CPU")
+    o = figures["overhead_per_service_s"]
+    print(f"overhead per whole session at zero device delay: new permit {o['new_permit']:.3f} s, "
+          f"card rewrite {o['card_rewrite']:.3f} s")
+    idle = figures["idle"]
+    print(f"idle at {idle['screen']}: {idle['cpu_s']:.3f} s CPU in {idle['seconds']:.1f} s = "
+          f"{idle['percent_of_a_core']:.2f}% of one core")
     b = figures["backend"]
     print(f"backend on loopback: precheck median {b['precheck_median_ms']} ms, application median "
           f"{b['apply_median_ms']} ms ({b['calls_each']} calls each; the application carries the photo "

@@ -323,7 +323,9 @@ def serve(hub: Hub, sock_path: Path) -> socketserver.UnixStreamServer:
         sock_path.unlink()
     server = socketserver.ThreadingUnixStreamServer(str(sock_path), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="hub-control", daemon=True).start()
+    # A short poll: shutdown() waits for the loop to look, and the runner waits for shutdown().
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="hub-control",
+                     daemon=True).start()
     return server
 
 

@@ -26,16 +26,22 @@ class ManagedProcess:
     name: str
     proc: subprocess.Popen[bytes]
     ready: dict[str, Any] = field(default_factory=dict)
+    log_path: Path | None = None
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM to this PID, then SIGKILL if it does not end; returns the exit code."""
+    def terminate(self) -> None:
+        """SIGTERM to this PID without waiting: several processes then stop side by side."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM to this PID, then SIGKILL if it does not end; returns the exit code."""
+        self.terminate()
+        if self.proc.returncode is None:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -45,9 +51,36 @@ class ManagedProcess:
             self.proc.stdout.close()
         return self.proc.returncode
 
+    def wait_ready(self, timeout: float = 15.0) -> ManagedProcess:
+        """Read the process's one JSON ready line from its stdout (LaunchError when it exits,
+        says something else, or stays silent for `timeout` seconds)."""
+        proc = self.proc
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or proc.poll() is not None:
+                self.stop()
+                tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:] if self.log_path else ""
+                raise LaunchError(f"{self.name} did not start (see {self.log_path}):\n{tail}")
+            ready, _, _ = select.select([proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    continue
+                buf += chunk
+        try:
+            self.ready = json.loads(buf.split(b"\n", 1)[0])
+        except ValueError as exc:
+            self.stop()
+            raise LaunchError(f"{self.name}: unreadable ready line") from exc
+        return self
 
-def start(name: str, args: list[str], log_path: Path, ready_timeout: float = 15.0) -> ManagedProcess:
-    """Start `python -m ...` with stdout as a pipe for its one ready line and stderr to a log file."""
+
+def spawn(name: str, args: list[str], log_path: Path) -> ManagedProcess:
+    """Start `python -m ...` with stdout as a pipe for its one ready line and stderr to a log file;
+    returns at once, so several can start side by side (`wait_ready` then reads the line)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -56,32 +89,17 @@ def start(name: str, args: list[str], log_path: Path, ready_timeout: float = 15.
             [sys.executable, *args], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
             cwd=str(ROOT), env=env,
         )
-    managed = ManagedProcess(name, proc)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + ready_timeout
-    buf = b""
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            managed.stop()
-            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise LaunchError(f"{name} did not start (see {log_path}):\n{tail}")
-        ready, _, _ = select.select([proc.stdout], [], [], left)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                continue
-            buf += chunk
-    try:
-        managed.ready = json.loads(buf.split(b"\n", 1)[0])
-    except ValueError as exc:
-        managed.stop()
-        raise LaunchError(f"{name}: unreadable ready line") from exc
-    return managed
+    return ManagedProcess(name, proc, log_path=log_path)
+
+
+def start(name: str, args: list[str], log_path: Path, ready_timeout: float = 15.0) -> ManagedProcess:
+    """`spawn`, then wait for its ready line."""
+    return spawn(name, args, log_path).wait_ready(ready_timeout)
 
 
 def start_hub(workdir: Path, residents_file: Path, faults: list[dict[str, Any]], *, pace: bool,
-              printer: dict[str, int], qr_max_line: int | None = None) -> ManagedProcess:
+              printer: dict[str, int], qr_max_line: int | None = None, wait: bool = True) -> ManagedProcess:
+    """The device hub; `wait=False` returns before its ready line (call `wait_ready`)."""
     args = ["-m", "sim.hub", "--dir", str(workdir / "hub"), "--residents", str(residents_file)]
     if qr_max_line is not None:
         args += ["--qr-max-line", str(qr_max_line)]
@@ -93,15 +111,18 @@ def start_hub(workdir: Path, residents_file: Path, faults: list[dict[str, Any]],
         args.append("--pace")
     for key, value in printer.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
-    return start("device hub", args, workdir / "hub.log")
+    hub = spawn("device hub", args, workdir / "hub.log")
+    return hub.wait_ready() if wait else hub
 
 
 def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
-                  faults: list[dict[str, Any]]) -> ManagedProcess:
+                  faults: list[dict[str, Any]], wait: bool = True) -> ManagedProcess:
+    """The emulated backend; `wait=False` returns before its ready line (call `wait_ready`)."""
     args = ["-m", "sim.backend_server", "--db", str(workdir / "backend.sqlite"), "--load", str(residents_file),
             "--today", today, "--policy", policy, "--host", "127.0.0.1", "--port", "0"]
     if faults:
         path = workdir / "backend-faults.json"
         path.write_text(json.dumps(faults), encoding="utf-8")
         args += ["--faults", str(path)]
-    return start("backend", args, workdir / "backend.log")
+    backend = spawn("backend", args, workdir / "backend.log")
+    return backend.wait_ready() if wait else backend

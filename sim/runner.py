@@ -100,12 +100,17 @@ class ScenarioPlayer:
         self.ended = False
         self.still_here = 0
         self.inserted = False
-        self.gave_up = False  # the resident's service was not offered at the menu
         self.shown: dict[str, Any] | None = None  # what the status screen showed (sim/answers/status_query.py)
         self.technician_inserted = False
         self.technician_tested = False
         self.technician_fed = False
         self.audit_start = diag.audit_mark(self) if scenario.diagnostics else 0
+        self.presented_in = ""  # the session the ID card was placed for
+        self.walked_away = False  # the scenario's service was not offered: the resident left the menu
+        self.proofs_shown = 0  # how often the registration's proof was held to the scanner
+        self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
+        self.receipt_shot: Path | None = None
+        self.registration: dict[str, Any] | None = None  # the registration's part of the report
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -142,6 +147,11 @@ class ScenarioPlayer:
         return self.frame
 
     def on_new_view(self, view: View) -> None:
+        if view.screen_id == "registration.receipt" and self.receipt_shot is None:
+            folder = self.screenshots or self.receipt_dir
+            if folder is not None:
+                self.receipt_shot = folder / "receipt.png"
+                self.display.screenshot(str(self.receipt_shot))
         if self.screenshots is None or view.screen_id == self.last_shot_screen:
             return
         self.last_shot_screen = view.screen_id
@@ -164,12 +174,16 @@ class ScenarioPlayer:
                     and self.kiosk.card_job is None and not at_slot)
         if len(self.kiosk.finished) > self.start_count and view.screen in AT_REST:
             return True
-        if self.gave_up and view.screen in AT_REST and self.kiosk.session.service is None:
+        if self.walked_away and view.screen in AT_REST and self.kiosk.session.service is None:
             return True
         # Out of service before any session started, and no step left that could wait for it to
         # come back: nobody can be served.
         return (view.screen == "out_of_service" and self.kiosk.session.service is None and self._settled()
                 and self.step_i >= len(self.steps))
+
+    def settled(self) -> bool:
+        """Nothing in flight, nothing expected, the view unchanged: what a service's answers may wait for."""
+        return self._settled()
 
     def _settled(self) -> bool:
         return self.kiosk.is_idle() and time.monotonic() >= self.effect_deadline and self.stable >= 2
@@ -202,6 +216,7 @@ class ScenarioPlayer:
         if not reply.get("ok"):
             self.failures.append(f"the ID card of {key!r} could not be placed: {reply.get('error')}")
         self.presented = True
+        self.presented_in = self.kiosk.session.id
         self._expect_effect()
 
     def _insert(self, key: str) -> None:
@@ -210,6 +225,11 @@ class ScenarioPlayer:
             self.failures.append(f"the permit card of {key!r} could not be inserted: {reply.get('error')}")
         self.inserted = True
         self._expect_effect()
+
+    def show_proof(self, number: str) -> None:
+        """The cooperative resident holds its proof's QR code to the scanner."""
+        self.proofs_shown += 1
+        self._show_proof(number)
 
     def _show_face(self, key: str) -> None:
         if key in FACE_SCENES:
@@ -334,6 +354,11 @@ class ScenarioPlayer:
         screen = view.screen
         if view.waiting_for is Waiting.ID_CARD:
             error = view.data.get("error")
+            if self.presented and self.presented_in != self.kiosk.session.id:
+                # An offered service starts its own session and reads the card again: a resident
+                # lifts the card still on the reader and places it again.
+                self.hub.call("lift_id")
+                self.presented = False
             if not self.presented:
                 self._present(self.scenario.resident)
                 return True
@@ -362,12 +387,14 @@ class ScenarioPlayer:
         if screen == "ready.attract":
             return self.kiosk.session.service is None and self._tap(view, "start")
         if screen == "ready.menu":
-            tile = f"service.{self.scenario.service.value}"
-            if any(b.id == tile and not b.enabled for b in view.buttons) and self.step_i >= len(self.steps):
-                # The service is not offered (other services are): the resident gives up and leaves.
-                self.gave_up = self._tap(view, "back")
-                return self.gave_up
-            return self._tap(view, tile)
+            if self._tap(view, f"service.{self.scenario.service.value}"):
+                return True
+            # The service is not offered (its tile is greyed out): the resident goes away.
+            tile = next((b for b in view.buttons if b.id == f"service.{self.scenario.service.value}"), None)
+            if tile is not None and not tile.enabled and self.step_i >= len(self.steps) and self._tap(view, "back"):
+                self.walked_away = True
+                return True
+            return False
         acted = answers.answer(self, view)
         if acted is not None:
             return acted
@@ -405,6 +432,8 @@ class ScenarioPlayer:
         if self.scenario.diagnostics:
             report.update(diag.report_fields(self))
             report["resident_served"] = len(self.kiosk.finished) > self.start_count
+        if self.registration is not None:
+            report["registration"] = self.registration
         failures = list(self.failures) + check_expectations(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
@@ -459,6 +488,10 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
     if e.next_outcome is not None:
         later = report.get("sessions", [])[1:]
         differs("next_outcome", e.next_outcome.value, later[0]["outcome"] if later else None)
+    if "registration" in report or scenario.service.value == "registration":
+        from sim import registration_check
+
+        out.extend(registration_check.check(scenario, report))
     if e.final_screen is not None and not screen_matches(report["final_screen"] or "", e.final_screen):
         out.append(f"expected final screen {e.final_screen!r}, got {report['final_screen']!r}")
     return out
@@ -554,6 +587,7 @@ class SimRig:
                                 qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
         self.cfg = cfg
+        self.backend_url = backend_url
 
     @property
     def qr_driver(self) -> str:
@@ -573,18 +607,21 @@ class SimRig:
             for f in scenario.faults if f.device == "backend"
         ]
         t0 = time.monotonic()
+        # The backend needs nothing of the others: it starts first and comes up while they do.
+        self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
+                                     backend_faults, wait=False)
         # One pcscd serves the machine: taken under a machine-wide lock, stopped by its PID.
         self.pcscd = start_pcscd(self.workdir / "pcscd.log")
         tp = time.monotonic()
         self.hub = start_hub(self.workdir, residents_file, hub_faults, pace=sim.serial.pace, printer={
             "hopper": sim.printer.hopper, "hopper_capacity": sim.printer.hopper_capacity,
             "low_threshold": sim.printer.low_threshold, "bin_capacity": sim.printer.bin_capacity,
-        }, qr_max_line=self.config.devices.qr_scanner.max_line)
+        }, qr_max_line=self.config.devices.qr_scanner.max_line, wait=False)
+        self.hub.wait_ready()
         t1 = time.monotonic()
-        self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
-                                     backend_faults)
+        self.backend.wait_ready()
         t2 = time.monotonic()
-        self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t1)
+        self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t0)
         return self.hub.ready, f"http://127.0.0.1:{self.backend.ready['port']}"
 
     def play(self, screenshots: Path | None = None, *, assist_only: bool = False) -> ScenarioPlayer:
@@ -600,6 +637,7 @@ class SimRig:
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
             assist_only=assist_only, qr_camera=self.qr_camera,
         )
+        player.receipt_dir = self.workdir
         if not self.started:
             self.kiosk.start()
             self.started = True
@@ -637,9 +675,14 @@ class SimRig:
             self.display.close()
         if self.client is not None:
             self.client.close()
-        for proc in (self.hub, self.backend, self.pcscd):
-            if proc is not None:
-                proc.stop()
+        # The emulators are told to stop all at once, then waited for one by one.
+        procs = [p for p in (self.hub, self.backend) if p is not None]
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.stop()
+        if self.pcscd is not None:  # last: the hub's vpcd slot hangs up first
+            self.pcscd.stop()
         if not keep_workdir and self.attach is None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -669,6 +712,12 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     target = screenshots / f"printed_{Path(face).name}"
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
+        if scenario.service.value == "registration" or scenario.who.declaration is not None:
+            from sim import registration_check
+
+            facts = registration_check.registration_facts(rig.backend_url, scenario)
+            # check_expectations reads this part of the report: it must be there before the report is made
+            player.registration = registration_check.report_part(facts, player.receipt_shot, scenario)
         report = player.report(hub_state, time.monotonic() - started, rig.backend_records())
         if keep_workdir:
             report["workdir"] = str(rig.workdir)

@@ -54,6 +54,30 @@ class PermitSpec:
 
 
 @dataclass(frozen=True)
+class DeclarationSpec:
+    """What the resident declares at the registration service (the cooperative resident's answers)."""
+
+    proof: ProofKind
+    proof_number: str
+    present: str = "qr"  # qr: shows the proof's QR code to the scanner; typed: types the number
+    relative: str | None = None  # relative_*: who the home's holder is to the resident
+    reason: str = "work"  # 居住事由
+
+
+@dataclass(frozen=True)
+class ProofSpec:
+    """The backend's record of a proof document ([proofs."NUMBER"])."""
+
+    number: str
+    kind: str  # property | rental | dormitory
+    address: str
+    usage: str = "residential"  # residential | shop | office | factory
+    holder: str | None = None  # the resident key of the owner (property) or tenant (rental)
+    lessee: str = "individual"  # rental: individual | unit
+    in_residential_area: bool = False  # dormitory
+
+
+@dataclass(frozen=True)
 class ResidentSpec:
     key: str
     name: str
@@ -70,6 +94,7 @@ class ResidentSpec:
     phone: str
     registration: RegistrationSpec | None
     permit: PermitSpec | None
+    declaration: DeclarationSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,11 @@ class Expect:
     selftests: dict[str, str] = field(default_factory=dict)  # device or device.test -> pass | fail[:cause]
     export_clean: bool | None = None  # an export was written and holds no resident's data
     resident_served: bool | None = None  # whether any resident's session ran
+    # Registration: the backend's registration of the resident after the session, and the receipt.
+    registered_address: str | None = None
+    permit_possible_on: date | None = None
+    registration_valid_through: date | None = None
+    receipt_qr: bool | None = None  # the receipt's QR code decodes to the backend's receipt number
 
 
 @dataclass(frozen=True)
@@ -150,6 +180,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expect
     path: Path | None = None
+    proofs: dict[str, ProofSpec] = field(default_factory=dict)
     qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
     technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
     technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
@@ -263,8 +294,62 @@ def _permit(data: Any, where: str) -> PermitSpec:
 RESIDENT_REQUIRED = ("name", "sex", "birth", "id_number")
 RESIDENT_OPTIONAL = (
     "nation", "id_address", "id_authority", "id_valid_from", "id_valid_to", "card_type", "face", "phone",
-    "registration", "permit",
+    "registration", "permit", "declaration",
 )
+PRESENT = ("qr", "typed")
+RELATIVES = ("spouse", "parent", "child", "grandparent", "grandchild", "sibling", "parent_in_law",
+             "sibling_in_law", "uncle_aunt", "cousin", "nephew_niece", "friend")
+PURPOSES = ("work", "business", "study", "family", "other")
+PROOF_DOCS = ("property", "rental", "dormitory")
+USAGES = ("residential", "shop", "office", "factory")
+LESSEES = ("individual", "unit")
+RELATIVE_PROOFS = (ProofKind.RELATIVE_PROPERTY, ProofKind.RELATIVE_RENTAL)
+
+
+def _one_of(data: dict[str, Any], key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+    value = _str(data, key, where, default)
+    if value not in choices:
+        raise ScenarioError(f"{where}{key}: {value!r} is not one of {' | '.join(choices)}")
+    return value
+
+
+def _proof_number(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit() and 8 <= len(value) <= 20):
+        raise ScenarioError(f"{where}: expected a string of 8 to 20 digits")
+    return value
+
+
+def _declaration(data: Any, where: str) -> DeclarationSpec:
+    data = _table(data, where)
+    _keys(data, where + ".", ("proof", "proof_number"), ("present", "relative", "reason"))
+    proof = _enum(ProofKind, data["proof"], f"{where}.proof")
+    relative = _one_of(data, "relative", where + ".", RELATIVES, "") if "relative" in data else None
+    if (proof in RELATIVE_PROOFS) != (relative is not None):
+        raise ScenarioError(f"{where}.relative: required exactly with relative_property and relative_rental")
+    return DeclarationSpec(
+        proof=proof,
+        proof_number=_proof_number(data["proof_number"], f"{where}.proof_number"),
+        present=_one_of(data, "present", where + ".", PRESENT, "qr"),
+        relative=relative,
+        reason=_one_of(data, "reason", where + ".", PURPOSES, "work"),
+    )
+
+
+def _proof(number: str, data: Any) -> ProofSpec:
+    where = f"proofs.{number}"
+    _proof_number(number, where)
+    data = _table(data, where)
+    _keys(data, where + ".", ("kind", "address"), ("usage", "holder", "lessee", "in_residential_area"))
+    return ProofSpec(
+        number=number,
+        kind=_one_of(data, "kind", where + ".", PROOF_DOCS, ""),
+        address=_str(data, "address", where + "."),
+        usage=_one_of(data, "usage", where + ".", USAGES, "residential"),
+        holder=_str(data, "holder", where + ".") if "holder" in data else None,
+        lessee=_one_of(data, "lessee", where + ".", LESSEES, "individual"),
+        in_residential_area=_bool(data, "in_residential_area", where + ".") if "in_residential_area" in data
+        else False,
+    )
 
 
 def _resident(key: str, data: Any) -> ResidentSpec:
@@ -293,6 +378,7 @@ def _resident(key: str, data: Any) -> ResidentSpec:
         phone=_str(data, "phone", where + ".", "13800138000"),
         registration=_registration(data["registration"], f"{where}.registration") if "registration" in data else None,
         permit=_permit(data["permit"], f"{where}.permit") if "permit" in data else None,
+        declaration=_declaration(data["declaration"], f"{where}.declaration") if "declaration" in data else None,
     )
 
 
@@ -378,7 +464,7 @@ def _step(i: int, data: Any) -> Step:
         screen=data.get("screen"),
         payload=data.get("payload"),
         payload_hex=data.get("payload_hex"),
-        number=data.get("number"),
+        number=_proof_number(data["number"], f"{where}.number") if do == "show_proof" else None,
         technician=data.get("technician"),
         device=data.get("device"),
         kind=data.get("kind"),
@@ -393,7 +479,8 @@ def _expect(data: Any) -> Expect:
                                  "printed_validity", "screens_include", "final_screen", "large_text",
                                  "chip_valid_until", "journal_open", "approvals_open", "shown",
                                  "next_outcome", "diagnostics_entered", "pin_lockout_s", "audit_includes",
-                                 "selftests", "export_clean", "resident_served"))
+                                 "selftests", "export_clean", "resident_served", "registered_address",
+                                 "permit_possible_on", "registration_valid_through", "receipt_qr"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -414,6 +501,12 @@ def _expect(data: Any) -> Expect:
         shown=_shown(data["shown"]) if "shown" in data else {},
         next_outcome=_enum(Outcome, data["next_outcome"], "expect.next_outcome") if "next_outcome" in data else None,
         **_diagnostics_expect(data),
+        registered_address=_str(data, "registered_address", "expect.") if "registered_address" in data else None,
+        permit_possible_on=_date(data["permit_possible_on"], "expect.permit_possible_on")
+        if "permit_possible_on" in data else None,
+        registration_valid_through=_date(data["registration_valid_through"], "expect.registration_valid_through")
+        if "registration_valid_through" in data else None,
+        receipt_qr=_bool(data, "receipt_qr", "expect.") if "receipt_qr" in data else None,
     )
 
 
@@ -493,10 +586,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     diagnostics = data.get("service") == "diagnostics"
     if diagnostics:
         _keys(data, "", ("today", "technician", "technicians"),
-              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner"))
+              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
+               "proofs"))
     else:
         _keys(data, "", ("today", "resident", "residents"),
-              ("name", "policy", "service", "faults", "steps", "expect", "qr_scanner"))
+              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner"))
     residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "", "")
@@ -525,6 +619,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
             step.do == "face" and step.resident in FACE_SCENES
         ):
             raise ScenarioError(f"steps[{i}].resident: {step.resident!r} is not defined under [residents]")
+    proofs_raw = _table(data.get("proofs", {}), "proofs")
+    proofs = {str(number): _proof(str(number), value) for number, value in proofs_raw.items()}
+    for number, proof in proofs.items():
+        if proof.holder is not None and proof.holder not in residents:
+            raise ScenarioError(f"proofs.{number}.holder: {proof.holder!r} is not defined under [residents]")
     policy = _str(data, "policy", "", "shanghai")
     if policy not in ("shanghai", "beijing"):
         raise ScenarioError(f"policy: {policy!r} is not one of shanghai | beijing")
@@ -543,6 +642,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         steps=parsed_steps,
         expect=_expect(data.get("expect", {})),
         path=path,
+        proofs=proofs,
         qr_scanner=qr_scanner,
         technician=technician,
         technicians=technicians,
@@ -591,4 +691,24 @@ def residents_json(scenario: Scenario) -> dict[str, Any]:
             if p.points is not None:
                 item["permit"]["points"] = p.points
         out[key] = item
-    return {"residents": out}
+    return {"residents": out, "proofs": [proof_json(p, scenario) for p in scenario.proofs.values()]}
+
+
+# The scenario's words for a proof document and its use, in the backend's population vocabulary.
+PROOF_DOCUMENT = {"property": "property_certificate", "rental": "rental_filing", "dormitory": "dormitory_certificate"}
+PROOF_USE = {"residential": "residential", "shop": "commercial", "office": "office", "factory": "factory"}
+
+
+def proof_json(proof: ProofSpec, scenario: Scenario) -> dict[str, Any]:
+    """A proof as the simulated backend loads it; its holder by the name the record carries."""
+    item: dict[str, Any] = {
+        "reference": proof.number, "kind": PROOF_DOCUMENT[proof.kind], "address": proof.address,
+        "property_use": PROOF_USE[proof.usage], "lessee_type": proof.lessee,
+        # A collective dormitory certificate is the unit's or the school's (SH-REG-1); a property
+        # certificate or a lease here names a person as its holder.
+        "owner_type": "unit" if proof.kind == "dormitory" else "individual",
+        "in_management_area": proof.in_residential_area,
+    }
+    if proof.holder is not None:
+        item["holder"] = scenario.residents[proof.holder].name
+    return item

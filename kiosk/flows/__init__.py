@@ -13,9 +13,11 @@ from kiosk.flows.diagnostics import Diagnostics
 from kiosk.flows.ending import Ending
 from kiosk.flows.home import Home
 from kiosk.flows.new_permit import NewPermit
+from kiosk.flows.registration import Registration
 from kiosk.flows.status_query import StatusQuery
 
-FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, StatusQuery, Ending, Diagnostics)
+FLOWS: tuple[type[Flow], ...] = (Boot, Home, NewPermit, CardRewriteFlow, Registration, StatusQuery, Ending,
+                                 Diagnostics)
 
 
 def chart_parts() -> tuple[ChartPart, ...]:

@@ -39,6 +39,8 @@ class Snapshot:
     supply_problems: tuple[str, ...]
     photo_max_tries: int
     technician_needed: bool = False
+    now: float = 0.0  # the kiosk's monotonic clock, for a countdown a screen shows
+    qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]
@@ -91,6 +93,12 @@ class Flow:
     def handlers(self) -> dict[type, Callable[[Any], None]]:
         """Event type → handler, while the kiosk is in one of this flow's states."""
         return {}
+
+    def on_key(self, key: str) -> None:
+        """A keypad key ("0".."9", "del") on one of this flow's screens; TAP_KEY fires after."""
+
+    def on_choice(self, choice: str) -> None:
+        """A `choice.<value>` button on one of this flow's screens; TAP_CHOICE fires after."""
 
     def on_status(self, device: Any) -> bool:
         """A device's status changed while in this flow; True when the flow took it."""

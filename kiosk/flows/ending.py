@@ -15,7 +15,7 @@ from kiosk.chart import Trigger as T
 from kiosk.flows.base import Flow, Snapshot
 from kiosk.flows.buttons import UNDERSTOOD
 from kiosk.logevents import LogEvent
-from kiosk.reasons import Outcome, Reason
+from kiosk.reasons import Outcome, Reason, Service
 from kiosk.session import Session, SessionSummary
 from kiosk.view import Button, Waiting
 
@@ -110,11 +110,23 @@ class Ending(Flow):
         self.core.session = Session()
 
 
+# Refusals whose remedy is another service of this kiosk: the refusal screen offers it.
+OFFERED_AFTER: dict[Reason, Service] = {
+    Reason.NO_REGISTRATION: Service.REGISTRATION,  # declare registration first
+    Reason.REG_EXPIRED: Service.REGISTRATION,  # SH-REG-7: declare again
+}
+
+
 def refusal_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
     s = snap.session
-    return ({"reason": str(s.reason or (s.refusal.reason if s.refusal else "")),
-             "available_on": s.available_on.isoformat() if s.available_on else None},
-            (UNDERSTOOD,))
+    reason = s.reason or (s.refusal.reason if s.refusal else None)
+    offer = OFFERED_AFTER.get(reason) if reason is not None else None
+    buttons: tuple[Button, ...] = (UNDERSTOOD,)
+    if offer is not None and offer in snap.offered and s.service is not offer:
+        buttons = (Button(f"service.{offer.value}", f"offer.{offer.value}"), UNDERSTOOD)
+    return ({"reason": str(reason or ""), "available_on": s.available_on.isoformat() if s.available_on else None,
+             "offer": offer.value if offer is not None and len(buttons) > 1 else None},
+            buttons)
 
 
 def fault_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sim.answers import card_rewrite, diagnostics, new_permit, status_query
+from sim.answers import card_rewrite, diagnostics, new_permit, registration, status_query
 
 if TYPE_CHECKING:
     from kiosk.view import View
@@ -25,6 +25,7 @@ ANSWERS: dict[str, Answer] = {
     "new_permit": new_permit.answer,
     "card_rewrite": card_rewrite.answer,
     "status_query": status_query.answer,
+    "registration": registration.answer,
 }
 
 

@@ -188,14 +188,17 @@ def new_permit_period(today: date, pack: Pack) -> tuple[date, date]:
 
 
 def proof_refusal(
-    proof: ProofOnFile | None, kind: ProofKind, address: str, declarant: str, relative: RelativeClaim | None,
+    proof: ProofOnFile | None, kind: ProofKind, address: str | None, declarant: str, relative: RelativeClaim | None,
     today: date,
 ) -> Refusal | None:
     """The proof's checks in RULES.md's order: PROOF_INVALID → NON_RESIDENTIAL_PROPERTY →
-    DORMITORY_IN_RESIDENTIAL_AREA → LEASE_TO_UNIT → RELATIVE_NOT_CLOSE (then the relationship proof)."""
+    DORMITORY_IN_RESIDENTIAL_AREA → LEASE_TO_UNIT → RELATIVE_NOT_CLOSE (then the relationship proof).
+
+    `address` None: not declared yet (a proof assessed at verification, before the resident
+    confirms the address it names); `relative` None: no relative named yet."""
     if not proof_verifies(proof, today) or proof is None or proof.document is not DOCUMENT_FOR[kind]:
         return Refusal(Reason.PROOF_INVALID, rule="SH-REG-1")
-    if proof.address is not None and proof.address.strip() != address.strip():
+    if address is not None and proof.address is not None and proof.address.strip() != address.strip():
         return Refusal(Reason.PROOF_INVALID, rule="SH-REG-1")
     if proof.holder is not None and proof.document is not Document.DORMITORY_CERTIFICATE:
         own = proof.holder == declarant

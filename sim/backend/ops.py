@@ -31,6 +31,7 @@ from sim.backend.vocab import (
     Reason,
     ShownState,
 )
+from sim.proofs import code_matches
 
 MAX_BODY = 8 * 1024 * 1024  # a permit photo as PNG in base64 stays far below this
 EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # the days the endorsement arithmetic reads
@@ -274,8 +275,9 @@ class Backend:
         raw = body.get("relative")
         if (kind in RELATIVES_HOME) != (raw is not None):  # a relative exactly for a relative's housing
             raise BadRequest("relative")
-        relative = None if raw is None else d.RelativeClaim(Kin(raw["relationship"]), raw["name"],
+        relative = None if raw is None else d.RelativeClaim(Kin(raw["relationship"]), raw.get("name", ""),
                                                             raw["promise_letter"])
+        purpose = body.get("purpose")
         refused = next(iter(d.card_refusals(card, s.today, s.pack)), None)
         if refused is None:
             proof = self.store.proof(reference=body["proof_reference"])
@@ -294,7 +296,8 @@ class Backend:
         receipt = self.store.next_number("declarations", "receipt", f"{s.pack.permit_prefix}R{s.today.year:04d}")
         self.store.declare(resident=key, card=card, address=address, declared=s.today, kind=kind.value,
                            reference=body["proof_reference"], kin=relative.kin.value if relative else None,
-                           receipt=receipt, request_id=body["request_id"], terminal=body["terminal_id"])
+                           receipt=receipt, request_id=body["request_id"], terminal=body["terminal_id"],
+                           promise_letter=relative.promise_letter if relative else None, purpose=purpose)
         new = self.store.registration(key)
         assert new is not None
         facts = registration_json(new, s.today, s.pack)
@@ -302,15 +305,31 @@ class Backend:
             k: facts[k] for k in ("declared", "eligible_on", "expires_on")}})
 
     def verify_proof(self, call: Call) -> Reply:
-        body = call.body
+        """By its QR payload, or its number (with the code its QR code carries, when scanned); with
+        the declarant's card and the kind chosen, the proof's checks as far as they can run before
+        the address is confirmed and a relative named (`assessment`)."""
+        body, today = call.body, self.settings.today
+        if ("card" in body) != ("proof_kind" in body):
+            raise BadRequest("proof_kind")
         proof = (self.store.proof(qr=body["qr_payload"]) if "qr_payload" in body
                  else self.store.proof(reference=body["certificate_number"]))
-        if proof is None or not d.proof_verifies(proof, self.settings.today):
+        code = body.get("verification_code")
+        # A scanned proof's code is checked as the proof system signs it (sim/proofs.py); a typed
+        # number comes without one.
+        if proof is None or not d.proof_verifies(proof, today) or (
+                code is not None and not (code.isascii() and code_matches(proof.reference, code))):
             return Reply(200, {"valid": False, "reason": Reason.PROOF_INVALID.value})
-        return Reply(200, {"valid": True, "proof": {
+        reply: dict[str, Any] = {"valid": True, "proof": {
             "document": proof.document.value, "reference": proof.reference, "property_use": proof.use.value,
             "in_management_area": proof.in_management_area, "owner_type": proof.owner.value,
-            "valid_until": _iso(proof.valid_until), "address": proof.address}})
+            "lessee_type": proof.lessee.value, "valid_until": _iso(proof.valid_until), "address": proof.address}}
+        if "card" in body:
+            card = parse_card(body["card"])
+            refused = next(iter(d.card_refusals(card, today, self.settings.pack)), None)
+            if refused is None:
+                refused = d.proof_refusal(proof, ProofKind(body["proof_kind"]), None, card.name, None, today)
+            reply["assessment"] = None if refused is None else {"reason": refused.reason.value, "rule": refused.rule}
+        return Reply(200, reply)
 
     # --- permits, endorsement, card-face rewrite, status ---------------------------------------------
 

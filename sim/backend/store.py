@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS proofs (
 );
 CREATE TABLE IF NOT EXISTS declarations (
     receipt TEXT PRIMARY KEY, request_id TEXT NOT NULL, terminal_id TEXT NOT NULL, resident TEXT NOT NULL,
-    declared TEXT NOT NULL, proof_kind TEXT NOT NULL, proof_reference TEXT NOT NULL, relationship TEXT
+    declared TEXT NOT NULL, proof_kind TEXT NOT NULL, proof_reference TEXT NOT NULL, relationship TEXT,
+    promise_letter INTEGER, purpose TEXT
 );
 CREATE TABLE IF NOT EXISTS rewrites (
     id INTEGER PRIMARY KEY AUTOINCREMENT, permit_number TEXT NOT NULL REFERENCES permits(number),
@@ -200,9 +201,12 @@ class Store:
         )
 
     def latest_application(self, resident: str) -> Application | None:
+        return self._application("a.resident", resident)
+
+    def _application(self, column: str, value: str) -> Application | None:
         row = self._one("SELECT a.*, i.state FROM applications a LEFT JOIN issuances i"
-                        " ON i.permit_number = a.permit_number WHERE a.resident = ? ORDER BY a.id DESC LIMIT 1",
-                        resident)
+                        f" ON i.permit_number = a.permit_number WHERE {column} = ? ORDER BY a.id DESC LIMIT 1",
+                        value)
         if row is None:
             return None
         return Application(
@@ -243,16 +247,7 @@ class Store:
 
     def application_of_request(self, request_id: str) -> Application | None:
         """The decision this backend made on the application sent with `request_id`, if any."""
-        row = self._one("SELECT a.*, i.state FROM applications a LEFT JOIN issuances i"
-                        " ON i.permit_number = a.permit_number WHERE a.request_id = ? ORDER BY a.id DESC LIMIT 1",
-                        request_id)
-        if row is None:
-            return None
-        return Application(
-            decided_on=date.fromisoformat(row["decided_on"]), approved=bool(row["approved"]), reason=row["reason"],
-            available_on=_day(row["available_on"]), permit_number=row["permit_number"],
-            issuance=IssuanceState(row["state"]) if row["state"] else None,
-        )
+        return self._application("a.request_id", request_id)
 
     def request_voided(self, request_id: str) -> bool:
         return self._one("SELECT 1 FROM voided_requests WHERE request_id = ?", request_id) is not None
@@ -294,7 +289,8 @@ class Store:
             return f"declared-{n}"
 
     def declare(self, *, resident: str, card: Card, address: str, declared: date, kind: str, reference: str,
-                kin: str | None, receipt: str, request_id: str, terminal: str) -> None:
+                kin: str | None, receipt: str, request_id: str, terminal: str, promise_letter: bool | None = None,
+                purpose: str | None = None) -> None:
         """A declaration replaces the resident's registration (SH-REG-7: declared again)."""
         assert card.sex is not None and card.birth is not None
         with self.transaction():
@@ -302,8 +298,10 @@ class Store:
             self.db.execute("INSERT INTO registrations VALUES (?,?,?,?,?,?,?,?,?)",
                             (resident, address, declared.isoformat(), kind, card.name, card.sex, card.nation,
                              card.birth.isoformat(), card.id_number))
-            self.db.execute("INSERT INTO declarations VALUES (?,?,?,?,?,?,?,?)",
-                            (receipt, request_id, terminal, resident, declared.isoformat(), kind, reference, kin))
+            # SH-REG-2: that the relative's promise letter was given is kept with the declaration.
+            self.db.execute("INSERT INTO declarations VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            (receipt, request_id, terminal, resident, declared.isoformat(), kind, reference, kin,
+                             None if promise_letter is None else int(promise_letter), purpose))
 
     def record_rewrite(self, *, number: str, terminal: str, serial: str, valid_from: date, valid_until: date,
                        on: date) -> None:
@@ -339,7 +337,8 @@ class Store:
             "issuances": "SELECT permit_number, terminal_id, state, card_serial, void_reason FROM issuances"
                          " ORDER BY permit_number",
             "declarations": "SELECT receipt, request_id, terminal_id, resident, declared, proof_kind,"
-                            " proof_reference, relationship FROM declarations ORDER BY receipt",
+                            " proof_reference, relationship, promise_letter, purpose FROM declarations"
+                            " ORDER BY receipt",
             "rewrites": "SELECT permit_number, terminal_id, card_serial, valid_from, valid_until, rewritten_on"
                         " FROM rewrites ORDER BY id",
         }
@@ -349,4 +348,7 @@ class Store:
             row["address_changed"] = bool(row["address_changed"])
         for row in out["applications"]:
             row["approved"] = bool(row["approved"])
+        for row in out["declarations"]:
+            if row["promise_letter"] is not None:
+                row["promise_letter"] = bool(row["promise_letter"])
         return out

@@ -92,6 +92,9 @@ class Kin(StrEnum):
     PATERNAL_GRANDCHILD = "paternal_grandchild"
     MATERNAL_GRANDCHILD = "maternal_grandchild"
     FULL_SIBLING = "full_sibling"
+    # The kiosk asks "grandparent" and "grandchild" without the side (both sides are close).
+    GRANDPARENT = "grandparent"
+    GRANDCHILD = "grandchild"
     HALF_SIBLING = "half_sibling"
     PARENT_IN_LAW = "parent_in_law"
     CHILD_IN_LAW = "child_in_law"
@@ -99,6 +102,7 @@ class Kin(StrEnum):
     UNCLE_AUNT = "uncle_aunt"
     NEPHEW_NIECE = "nephew_niece"
     COUSIN = "cousin"
+    FRIEND = "friend"
     OTHER = "other"
 
 
@@ -106,7 +110,7 @@ class Kin(StrEnum):
 # full siblings. "No one else."
 CLOSE_KIN: frozenset[Kin] = frozenset({
     Kin.SPOUSE, Kin.PARENT, Kin.CHILD, Kin.PATERNAL_GRANDPARENT, Kin.MATERNAL_GRANDPARENT,
-    Kin.PATERNAL_GRANDCHILD, Kin.MATERNAL_GRANDCHILD, Kin.FULL_SIBLING,
+    Kin.PATERNAL_GRANDCHILD, Kin.MATERNAL_GRANDCHILD, Kin.FULL_SIBLING, Kin.GRANDPARENT, Kin.GRANDCHILD,
 })
 
 

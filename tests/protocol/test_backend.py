@@ -728,7 +728,7 @@ def test_registration_declared_today_restarts_the_sh_reg_7_clock(
     assert declaration == {
         "receipt": receipt.number, "request_id": request_id, "terminal_id": TERMINAL, "resident": "xu",
         "declared": TODAY.isoformat(), "proof_kind": "own_property", "proof_reference": "HF-OWN-0001",
-        "relationship": None,
+        "relationship": None, "promise_letter": None, "purpose": None,
     }
 
 
@@ -752,12 +752,88 @@ def test_registration_accepted_for_someone_not_yet_on_record(
     (declaration,) = [d for d in records()["declarations"] if d["receipt"] == result.receipt.number]
     assert declaration["resident"].startswith("declared-")
     assert declaration["relationship"] == (relative.relationship.value if relative else None)
+    # SH-REG-2: the backend keeps that the relative's promise letter was given.
+    assert declaration["promise_letter"] == (True if relative else None)
     status = client.query_status(rid(), newcomer)
     assert isinstance(status, StatusReport) and status.registration is not None
     assert (status.registration.declared, status.registration.address) == (TODAY, ELSEWHERE)
 
 
+def test_registration_keeps_the_purpose_and_a_grandparent_without_side_is_close_sh_reg_3(
+    client: BackendClient, records: Callable[[], dict[str, Any]]
+) -> None:
+    birth = date(1991, 3, 3)
+    newcomer = card("gu", id_number=make_id(birth, 913), birth=birth, sex=Sex.MALE)
+    result = client.declare_registration(rid(), newcomer, ELSEWHERE, ProofKind.RELATIVE_PROPERTY, "HF-REL-0002",
+                                         Relative(Relationship.GRANDPARENT, "顾建国"), purpose="study")
+    assert isinstance(result, Registered)
+    (declaration,) = [d for d in records()["declarations"] if d["receipt"] == result.receipt.number]
+    assert (declaration["relationship"], declaration["promise_letter"], declaration["purpose"]) == (
+        "grandparent", True, "study")
+    friend = client.declare_registration(rid(), newcomer, ELSEWHERE, ProofKind.RELATIVE_PROPERTY, "HF-REL-0002",
+                                         Relative(Relationship.FRIEND, "顾建国"))
+    assert friend == RegistrationRefused(Reason.RELATIVE_NOT_CLOSE, "SH-REG-3")
+
+
+def test_reg_current_through_the_client_carries_the_registration_sh_reg_7(client: BackendClient) -> None:
+    refused = client.declare_registration(rid(), card("zhang"), address_of("zhang"), ProofKind.RENTAL,
+                                          "ZL-RENT-0003")
+    assert isinstance(refused, RegistrationRefused) and refused.reason is Reason.REG_CURRENT
+    assert refused.registration is not None and refused.registration.declared == date(2026, 5, 22)
+    assert refused.registration.expires_on == date(2027, 5, 22)
+
+
 # --- residence proofs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "reference", "expected"),
+    [
+        ("xu", ProofKind.OWN_PROPERTY, "HF-OWN-0001", None),
+        ("xu", ProofKind.RENTAL, "HF-OWN-0001", (Reason.PROOF_INVALID, "SH-REG-1")),  # another document
+        ("xu", ProofKind.RELATIVE_PROPERTY, "HF-OWN-0001", (Reason.PROOF_INVALID, "SH-REG-1")),  # own, not a relative's
+        ("gu", ProofKind.RELATIVE_PROPERTY, "HF-REL-0002", None),
+        ("gu", ProofKind.OWN_PROPERTY, "SP-SHOP-0005", (Reason.NON_RESIDENTIAL_PROPERTY, "SH-REG-4")),
+        ("gu", ProofKind.DORMITORY, "SS-DORM-0006", (Reason.DORMITORY_IN_RESIDENTIAL_AREA, "SH-REG-5")),
+        ("gu", ProofKind.DORMITORY, "SS-DORM-0011", None),
+        ("gu", ProofKind.RENTAL, "ZL-UNIT-0009", (Reason.LEASE_TO_UNIT, "SH-REG-6")),
+    ],
+)
+def test_a_proof_assessed_for_the_declarant_in_the_order_of_checks(
+    client: BackendClient, key: str, kind: ProofKind, reference: str, expected: tuple[Reason, str] | None
+) -> None:
+    result = client.verify_proof(rid(), certificate_number=reference, card=card(key), proof_kind=kind)
+    assert isinstance(result, VerifiedProof)
+    assert result.assessment == (None if expected is None else RegistrationRefused(*expected))
+
+
+def test_a_proof_assessment_puts_the_id_card_first(client: BackendClient) -> None:
+    expired = card("gu", valid_to=date(2026, 1, 1))
+    result = client.verify_proof(rid(), certificate_number="SP-SHOP-0005", card=expired,
+                                 proof_kind=ProofKind.OWN_PROPERTY)
+    assert isinstance(result, VerifiedProof)
+    assert result.assessment == RegistrationRefused(Reason.ID_CARD_EXPIRED, None)
+    with pytest.raises(ValueError):
+        client.verify_proof(rid(), certificate_number="SP-SHOP-0005", card=expired)
+
+
+def test_a_scanned_proof_is_verified_by_its_code(client: BackendClient) -> None:
+    from sim.proofs import verification_code
+
+    code = verification_code("HF-OWN-0001")
+    assert isinstance(client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=code),
+                      VerifiedProof)
+    forged = ("A" if code[0] != "A" else "B") + code[1:]
+    assert client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=forged) == ProofRejected()
+    # Another proof's code does not open this one.
+    other = verification_code("ZL-RENT-0003")
+    assert client.verify_proof(rid(), certificate_number="HF-OWN-0001", verification_code=other) == ProofRejected()
+
+
+def test_a_rental_filing_names_its_lessee_sh_reg_6(client: BackendClient) -> None:
+    result = client.verify_proof(rid(), certificate_number="ZL-UNIT-0009")
+    assert isinstance(result, VerifiedProof) and result.lessee_type is Party.UNIT
+
 
 
 def test_a_proof_verifies_by_number_or_by_qr_code(client: BackendClient) -> None:

@@ -132,12 +132,14 @@ def wait_reader_empty(reader: str, timeout: float = WAIT) -> None:
 
 
 class Rig:
-    def __init__(self, slot: CardSlot, keys: CardKeys, reader: str, poll_interval: float = 0.05) -> None:
+    def __init__(self, slot: CardSlot, keys: CardKeys, reader: str, poll_interval: float = 0.05,
+                 watch: bool = True) -> None:
         self.slot = slot
         self.reader = reader
         self.events: queue.Queue[object] = queue.Queue()
         self.seen: list[object] = []
-        self.encoder = PermitCardEncoder(reader, self.events.put, keys=keys, poll_interval=poll_interval)
+        self.encoder = PermitCardEncoder(reader, self.events.put, keys=keys, poll_interval=poll_interval,
+                                         watch=watch)
 
     def expect(self, kind: type, timeout: float = WAIT) -> object:
         """The next event of `kind`; status changes on the way are skipped, anything else fails."""
@@ -206,8 +208,9 @@ def make_rig(pcscd: Pcscd) -> Iterator[Callable[..., Rig]]:
     # take this test's card for that one.
     wait_reader_empty(reader)
 
-    def make(keys: CardKeys = TEST_KEYS, prefix: str | None = None, poll_interval: float = 0.05) -> Rig:
-        rig = Rig(CardSlot(port, reader=reader), keys, prefix or reader, poll_interval)
+    def make(keys: CardKeys = TEST_KEYS, prefix: str | None = None, poll_interval: float = 0.05,
+             watch: bool = True) -> Rig:
+        rig = Rig(CardSlot(port, reader=reader), keys, prefix or reader, poll_interval, watch)
         made.append(rig)
         rig.encoder.start()
         return rig
@@ -294,10 +297,10 @@ def test_back_to_back_cards_are_each_a_fresh_insertion(rig: Rig) -> None:
 
 
 def test_a_swap_between_two_polls_is_not_missed(make_rig: Callable[..., Rig]) -> None:
-    """The encoder looks only when asked (a poll interval of a minute): the card was swapped in
-    between, and pcscd saw both the removal and the insertion. The status said "present" before
-    and after; the reader's event counter tells, and the swap is reported as removal + insertion."""
-    rig = make_rig(poll_interval=60.0)
+    """The encoder looks only when asked (a poll interval of a minute, no watcher): the card was
+    swapped in between, and pcscd saw both the removal and the insertion. The status said "present"
+    before and after; the reader's event counter tells, and the swap is reported as removal + insertion."""
+    rig = make_rig(poll_interval=60.0, watch=False)
     rig.expect_status(DeviceState.ONLINE, MediaPosition.NONE)
     rig.slot.insert(VirtualPermitCard.blank("5250000000000201"))
     counter = reader_event_counter(rig.reader)
@@ -317,6 +320,22 @@ def test_a_swap_between_two_polls_is_not_missed(make_rig: Callable[..., Rig]) ->
     rig.encoder.read_card()  # nothing else was posted between: the same card, still there
     result = rig.result(ChipOp.READ)
     assert isinstance(result.data, ChipCardInfo) and result.data.serial == "5250000000000203"
+
+
+def test_cards_are_seen_without_polling(make_rig: Callable[..., Rig]) -> None:
+    """The worker looks by itself only once a minute here: every insertion and removal is reported
+    because the watcher waits in pcscd's SCardGetStatusChange and wakes the worker when the reader's
+    state changes. A command does not wait for the watcher, and stop ends its wait in pcscd."""
+    rig = make_rig(poll_interval=60.0)
+    rig.expect_status(DeviceState.ONLINE, MediaPosition.NONE)
+    for i in range(3):
+        present = rig.insert(VirtualPermitCard.blank(f"52500000000003{i:02X}"))
+        rig.encoder.read_card()
+        assert rig.result(ChipOp.READ).error is ChipError.NOT_A_PERMIT_CARD
+        assert rig.encoder.insertion == present.insertion
+        rig.remove()
+    rig.encoder.stop()
+    assert rig.encoder.status.state is DeviceState.OFFLINE
 
 
 # --- vpcd's ports (issue 8, bug 6) -----------------------------------------------------------

@@ -187,6 +187,21 @@ class SnatchingResident(PrinterEmulator):
         return super()._execute(f)
 
 
+def test_a_card_at_the_slot_is_watched_closely_while_the_rest_poll_is_slow(tmp_path: pathlib.Path) -> None:
+    """At rest the printer is polled once a minute here; a presented card is polled for every
+    50 ms, so its take is reported long before the next rest poll would have seen it."""
+    r = Rig(tmp_path)
+    try:
+        p = r.connect(poll_interval=60.0, take_poll_interval=0.05)
+        assert ok(r.do(PrinterOp.FEED, p.feed))
+        assert ok(r.do(PrinterOp.PRESENT, p.present))
+        assert r.emu.take_card()
+        r.next(lambda e: isinstance(e, PrintedCardTaken), "PrintedCardTaken")  # DEADLINE is far below 60 s
+        assert p.status.media == MediaPosition.NONE
+    finally:
+        r.close()
+
+
 def test_card_taken_at_once_is_reported_after_the_present_result(tmp_path: pathlib.Path) -> None:
     r = Rig(tmp_path, emulator=SnatchingResident)
     try:

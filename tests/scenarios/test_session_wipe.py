@@ -44,3 +44,67 @@ def test_idle_timeout_after_the_id_was_read_wipes_the_session(tmp_path: Path):
 def test_what_outlives_a_session_has_no_personal_field():
     assert {f.name for f in fields(SessionSummary)} == {
         "session", "service", "outcome", "reason", "available_on", "screens", "large_text"}
+
+
+class WatchedDisplay:
+    """The real display; remembers what its caches held just before and just after each
+    `forget_session` (the main loop calls it once goodbye has replaced the session)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.before: list[set[str]] = []
+        self.after: list[set[str]] = []
+        self.layers_after: list[int] = []
+
+    def forget_session(self) -> None:
+        self.before.append(self.inner.cached_texts())
+        self.inner.forget_session()
+        self.after.append(self.inner.cached_texts())
+        self.layers_after.append(len(self.inner._layers))
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def personal_strings(scenario) -> dict[str, str]:
+    who = scenario.residents[scenario.resident]
+    out = {"name": who.name, "id_number": who.id_number, "household_address": who.id_address,
+           "phone": who.phone, "id_number (last 8)": who.id_number[-8:], "phone (last 8)": who.phone[-8:]}
+    if who.registration is not None:
+        out["residence_address"] = who.registration.address
+    return out
+
+
+def test_no_rendered_line_of_a_session_survives_goodbye():
+    """SH-PRIV-1: the display's text cache, its width and wrap caches and its cached screen layers
+    hold the resident's name, ID number, addresses and phone while the session runs (checked, so
+    this test can fail), and none of it once goodbye ended the session; the translations stay."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    scenario = load(ROOT / "sim" / "scenarios" / "demo.toml")
+    made: list[WatchedDisplay] = []
+
+    def make_display(cfg):
+        made.append(WatchedDisplay(run_kiosk.make_display(cfg)))
+        return made[-1]
+
+    rig = SimRig(scenario, config=load_kiosk_config(), sim=load_sim_config(), build=run_kiosk.build_kiosk,
+                 make_display=make_display)
+    try:
+        rig.start()
+        player = rig.play()
+        assert not player.failures, player.failures
+        assert rig.kiosk is not None and rig.kiosk.finished[-1].outcome == "issued"
+        display = made[0]
+        assert len(display.before) == 1, "forget_session is called once per ended session"
+        secrets = personal_strings(scenario)
+        held = display.before[0]
+        for label in ("name", "household_address", "residence_address"):
+            assert any(secrets[label] in t for t in held), f"the {label} was never cached: the check is blind"
+        kept = display.after[0]
+        for label, secret in secrets.items():
+            leaked = [t for t in kept if secret in t]
+            assert not leaked, f"the resident's {label} outlived the session in the display's caches"
+        assert display.layers_after[0] <= 1  # only the screen shown now (the attract screen)
+        assert kept & display.inner.text.static, "the translations are kept for the next session"
+    finally:
+        rig.close()

@@ -63,21 +63,23 @@ def test_guards_are_pure_predicates():
 def test_every_service_is_offered_when_its_devices_are_up():
     k = kiosk()
     all_up(k)
-    assert set(k.availability.offered()) == {Service.NEW_PERMIT, Service.CARD_REWRITE, Service.STATUS_QUERY}
+    assert set(k.availability.offered()) == {Service.NEW_PERMIT, Service.CARD_REWRITE, Service.REGISTRATION,
+                                             Service.STATUS_QUERY}
 
 
 def test_a_full_reject_bin_offers_nothing_that_may_retract():
     """Bug 3: a card that cannot be retracted would stay at the open slot with a resident's data."""
     k = kiosk()
     all_up(k, printer(bin_=SupplyLevel.FULL))
-    assert k.availability.offered() == (Service.STATUS_QUERY,)  # the status query moves no card
+    # neither moves a card
+    assert set(k.availability.offered()) == {Service.REGISTRATION, Service.STATUS_QUERY}
     assert "reject_bin_full" in k.availability.problems(Service.NEW_PERMIT)
 
 
 def test_an_empty_hopper_stops_only_the_new_permit():
     k = kiosk()
     all_up(k, printer(hopper=SupplyLevel.EMPTY))
-    assert k.availability.offered() == (Service.CARD_REWRITE, Service.STATUS_QUERY)
+    assert set(k.availability.offered()) == {Service.CARD_REWRITE, Service.REGISTRATION, Service.STATUS_QUERY}
 
 
 def test_a_stuck_card_blocks_the_printer_until_it_is_cleared():
@@ -85,10 +87,19 @@ def test_a_stuck_card_blocks_the_printer_until_it_is_cleared():
     all_up(k, printer(state=DeviceState.HARDWARE_ERROR, media=MediaPosition.JAMMED))
     k.availability.mark_card_stuck()
     k.availability.update(printer(state=DeviceState.ONLINE, media=MediaPosition.JAMMED))
-    assert k.availability.card_stuck and k.availability.offered() == (Service.STATUS_QUERY,)
+    assert k.availability.card_stuck
+    assert set(k.availability.offered()) == {Service.REGISTRATION, Service.STATUS_QUERY}
     k.availability.update(printer())  # a technician cleared it
     assert not k.availability.card_stuck
     assert k.availability.offers(Service.NEW_PERMIT)
+
+
+def test_registration_needs_no_qr_scanner_the_number_can_be_typed():
+    k = kiosk()
+    all_up(k)
+    assert k.availability.offers(Service.REGISTRATION)
+    needs = k.availability.needs[Service.REGISTRATION]
+    assert set(needs.devices) == {DeviceKind.ID_READER, DeviceKind.BACKEND}
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=[f.__name__ for f in FLOWS])

@@ -505,3 +505,29 @@ def test_the_idle_warning_leaves_the_screen_under_it_unchanged(display: Display)
     display._layers.clear()
     display.render(bare)
     assert display.screen.get_view("2").raw == after.get_view("2").raw
+
+
+def test_the_text_cache_is_bounded_by_bytes(display: Display) -> None:
+    """Thousands of distinct long lines (names and addresses of many sessions) never hold more
+    than the cache's byte budget, however many entries that is."""
+    from screens import widgets
+
+    text = display.text
+    size = display._themes[True].title
+    for i in range(400):
+        text.line(f"上海市长宁区仙霞路{i}号{i % 7}室 长长的地址文字用来占满一行", size, (0, 0, 0), True)
+        assert text.cache_bytes() <= widgets.LINE_CACHE_BYTES
+    assert text.cache_bytes() > widgets.LINE_CACHE_BYTES // 2  # the budget is used, not a tiny entry cap
+
+
+def test_forget_session_keeps_translations_and_drops_everything_else(display: Display) -> None:
+    text = display.text
+    static = sorted(text.static)[:3]
+    for t in [*static, "张伟", "340102199003070010"]:
+        text.line(t, 40, (0, 0, 0))
+        text.width(t, 40)
+    text.wrap("安徽省合肥市瑶海区长江东路100号", 40, 120)
+    display.forget_session()
+    kept = display.cached_texts()
+    assert set(static) <= kept
+    assert not any("张伟" in t or "3401" in t or "长江东路" in t for t in kept)

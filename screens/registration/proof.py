@@ -1,0 +1,59 @@
+"""Screen `registration.proof`: show the proof's QR code to the scanner, or type its number.
+
+Data `kind` (the proof kind chosen), `digits` (typed so far, up to 20), `problem` (null | why the
+scanned code was not a proof's: a PayloadProblem value), `scanner` (the scanner is up: the QR way
+is offered). Buttons `key.0`..`key.9`, `key.del`, `confirm` (a number of 8 to 20 digits), `back`,
+`cancel`.
+"""
+
+from __future__ import annotations
+
+import pygame
+
+from screens import theme as th
+from screens import widgets as w
+from screens.new_permit.phone import layout
+
+DYNAMIC = frozenset({"digits"})
+__all__ = ["DYNAMIC", "animate", "draw", "layout"]
+
+
+def _box(c: w.Canvas, top: int) -> pygame.Rect:
+    t = c.theme
+    return pygame.Rect(c.body.left, top, c.body.width, c.text.line_height(t.title) + t.px(30))
+
+
+def _top(c: w.Canvas) -> int:
+    t = c.theme
+    y = c.body.top + c.lines_height(c.t("reg_proof.title"), t.title, c.body.width, strong=True) + t.gap
+    scan = c.t("reg_proof.scan") if c.data.get("scanner") else c.t("reg_proof.no_scanner")
+    y += c.lines_height(scan, t.body, c.body.width) + t.gap
+    if c.data.get("problem"):
+        y += c.text.line_height(t.body) * 2 + t.gap * 2
+    return y + c.lines_height(c.t("reg_proof.type"), t.body, c.body.width) + t.px(10)
+
+
+def draw(c: w.Canvas) -> None:
+    t = c.theme
+    y = c.title("reg_proof.title")
+    scan = c.t("reg_proof.scan") if c.data.get("scanner") else c.t("reg_proof.no_scanner")
+    y = c.paragraph(scan, pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.TEXT,
+                    align="center") + t.gap
+    problem = c.data.get("problem")
+    if problem:
+        message = c.t_opt(f"reg_proof.problem.{problem}") or c.t("reg_proof.problem.other")
+        y = c.banner(message, y, "error")
+    y = c.paragraph(c.t("reg_proof.type"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body,
+                    th.MUTED, align="center") + t.px(10)
+    box = _box(c, y)
+    pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
+    pygame.draw.rect(c.surface, th.ACCENT, box, width=t.px(5), border_radius=t.radius)
+
+
+def animate(c: w.Canvas) -> None:
+    t = c.theme
+    box = _box(c, _top(c))
+    digits = "".join(ch for ch in str(c.data.get("digits") or "") if ch.isdigit())[:20]
+    text, size, color = (digits, t.title, th.TEXT) if digits else (c.t("reg_proof.placeholder"), t.body,
+                                                                   th.DISABLED_TEXT)
+    c.line(text, size, color, box.centerx, box.centery - c.text.line_height(size) // 2, "center", strong=bool(digits))
