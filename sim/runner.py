@@ -344,7 +344,6 @@ class ScenarioPlayer:
     def _act(self, view: View) -> bool:
         if self.scenario.diagnostics and view.overlay is None and not self.assist_only:
             return answers.technician(self, view)
-        who = self.scenario.who
         if view.overlay is not None:
             # A resident who is stuck answers the warning twice, then walks away.
             if self.assist_only or self.still_here >= 2:
@@ -380,7 +379,7 @@ class ScenarioPlayer:
                 return True
             return False
         if view.waiting_for is Waiting.FACE and not self.scene_by_step:
-            self._show_face(who.face)
+            self._show_face(self.scenario.who.face)
             self.scene_by_step = not self.assist_only  # shown once; a person's face stays
         if self.assist_only:
             return False
@@ -712,7 +711,9 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
                     target = screenshots / f"printed_{Path(face).name}"
                     shutil.copyfile(face, target)
                     record["face_png"] = str(target)
-        if scenario.service.value == "registration" or scenario.who.declaration is not None:
+        # A diagnostics scenario has a technician and maybe no resident at all.
+        resident = scenario.residents.get(scenario.resident)
+        if scenario.service.value == "registration" or (resident is not None and resident.declaration is not None):
             from sim import registration_check
 
             facts = registration_check.registration_facts(rig.backend_url, scenario)
