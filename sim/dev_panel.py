@@ -405,6 +405,9 @@ class PanelWindow:
     def present(self) -> None:
         self._compose()
 
+    def forget_session(self) -> None:
+        self.kiosk.forget_session()  # SH-PRIV-1: the kiosk picture's caches go with the session
+
     def poll(self) -> list[Any]:
         kiosk_events: list[pygame.event.Event] = []
         changed = False
