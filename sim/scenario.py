@@ -382,6 +382,33 @@ def _resident(key: str, data: Any) -> ResidentSpec:
     )
 
 
+def fault_kind_known(device: str, kind: str) -> bool:
+    """The kinds each emulator carries out (issue 15: a mistyped kind is a malformed scenario, never a
+    fault silently not injected, nor an emulator's traceback)."""
+    from sim.backend.faults import FaultKind
+    from sim.id_reader_emu import FAULT_KINDS as ID_READER
+    from sim.printer_emu import FAULT_KINDS as PRINTER
+    from sim.qr_scanner_emu import FAULT_KINDS as QR_SCANNER
+
+    if device == "id_reader":
+        return kind in ID_READER or (kind.startswith("sw3:") and _hex_byte(kind[4:]))
+    if device == "permit_card":
+        return kind in ("pull", "absent") or (kind.startswith("fail:") and _hex_word(kind[5:]))
+    known: dict[str, tuple[str, ...]] = {
+        "printer": PRINTER, "qr_scanner": QR_SCANNER, "camera": ("dead", "no_frame"),
+        "backend": tuple(k.value for k in FaultKind),
+    }
+    return kind in known.get(device, ())
+
+
+def _hex_byte(text: str) -> bool:
+    return len(text) == 2 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _hex_word(text: str) -> bool:
+    return len(text) == 4 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def _fault(i: int, data: Any) -> Fault:
     where = f"faults[{i}]"
     data = _table(data, where)
@@ -392,9 +419,12 @@ def _fault(i: int, data: Any) -> Fault:
     delay = data.get("delay_s")
     if delay is not None and (not isinstance(delay, int | float) or delay < 0):
         raise ScenarioError(f"{where}.delay_s: expected a non-negative number")
+    kind = _str(data, "kind", where + ".")
+    if not fault_kind_known(device, kind):
+        raise ScenarioError(f"{where}.kind: {kind!r} is not a fault the {device} emulator knows")
     return Fault(
         device=device,
-        kind=_str(data, "kind", where + "."),
+        kind=kind,
         at=_str(data, "at", where + ".") if "at" in data else None,
         count=_int(data.get("count", 1), f"{where}.count"),
         delay_s=float(delay) if delay is not None else None,

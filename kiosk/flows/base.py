@@ -19,7 +19,7 @@ from kiosk.clock import Clock
 from kiosk.commands import BackendOp, Progress
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
-from kiosk.logevents import EventLog
+from kiosk.logevents import EventLog, LogEvent
 from kiosk.policy import PolicyPack
 from kiosk.ports import Ports
 from kiosk.reasons import Service
@@ -89,6 +89,23 @@ class Flow:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        # The flow's reading of the ID card (kiosk/flows/id_card_step.py), if it serves a person by it.
+        self.id_card: Any = None
+
+    # --- what every service does the same way ---------------------------------------------------
+
+    def enter_service(self) -> None:
+        """The session becomes this service's, once: entering an inner state again starts nothing."""
+        s = self.core.session
+        if s.service is None and self.SERVICE is not None:
+            s.service = self.SERVICE
+            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=self.SERVICE)
+
+    def enter_read_id(self) -> None:
+        self.id_card.enter()
+
+    def exit_read_id(self) -> None:
+        self.id_card.exit()
 
     def handlers(self) -> dict[type, Callable[[Any], None]]:
         """Event type → handler, while the kiosk is in one of this flow's states."""

@@ -117,11 +117,6 @@ class CardRewriteFlow(ProcedureJob, Flow):
 
     # --- states -------------------------------------------------------------------------------
 
-    def enter_service(self) -> None:
-        s = self.core.session
-        if s.service is None:
-            s.service = Service.CARD_REWRITE
-            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.CARD_REWRITE)
 
     def enter_insert_card(self) -> None:
         self.rw = None

@@ -155,17 +155,8 @@ class NewPermit(Flow):
 
     # --- states -------------------------------------------------------------------------------
 
-    def enter_service(self) -> None:
-        s = self.core.session
-        if s.service is None:
-            s.service = Service.NEW_PERMIT
-            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.NEW_PERMIT)
 
-    def enter_read_id(self) -> None:
-        self.id_card.enter()
 
-    def exit_read_id(self) -> None:
-        self.id_card.exit()
 
     def _call(self, op: str, fn: Any, then: Any) -> None:
         sid = self.core.session.id

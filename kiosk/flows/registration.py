@@ -221,15 +221,9 @@ class Registration(Flow):
         s = self.core.session
         if not isinstance(s.service_data, RegData):
             s.service_data = RegData()
-        if s.service is None:
-            s.service = Service.REGISTRATION
-            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.REGISTRATION)
+        super().enter_service()
 
-    def enter_read_id(self) -> None:
-        self.id_card.enter()
 
-    def exit_read_id(self) -> None:
-        self.id_card.exit()
 
     def enter_proof(self) -> None:
         self.data.payload_problem = None

@@ -102,17 +102,8 @@ class StatusQuery(Flow):
     def chosen(self) -> bool:
         return self.core.session.chosen is Service.STATUS_QUERY and self.core.availability.offers(Service.STATUS_QUERY)
 
-    def enter_service(self) -> None:
-        s = self.core.session
-        if s.service is None:
-            s.service = Service.STATUS_QUERY
-            self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=Service.STATUS_QUERY)
 
-    def enter_read_id(self) -> None:
-        self.id_card.enter()
 
-    def exit_read_id(self) -> None:
-        self.id_card.exit()
 
     def enter_lookup(self) -> None:
         s = self.core.session

@@ -212,3 +212,25 @@ def test_the_cause_of_an_expected_failure_is_checked() -> None:
     assert any("cause 'jam'" in f for f in check(scenario, report))
     report["selftest_messages"] = {"printer.status": "jam"}
     assert not [f for f in check(scenario, report) if "self-test" in f]
+
+
+@pytest.mark.parametrize("device, kind", [
+    ("printer", "jamm"), ("id_reader", "sw3:zz"), ("permit_card", "fail:65"), ("camera", "blurry"),
+    ("qr_scanner", "dead"), ("backend", "slow_down"),
+])
+def test_a_fault_an_emulator_does_not_know_is_malformed(device: str, kind: str):
+    """Issue 15: a mistyped fault kind is refused at parse time, naming the key, never silently ignored."""
+    data = demo()
+    data["faults"] = [{"device": device, "kind": kind}]
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.kind"):
+        parse(data)
+
+
+@pytest.mark.parametrize("device, kind", [
+    ("printer", "jam"), ("id_reader", "sw3:41"), ("permit_card", "fail:6581"), ("camera", "no_frame"),
+    ("qr_scanner", "replug"), ("backend", "policy_drift"),
+])
+def test_every_fault_kind_an_emulator_knows_parses(device: str, kind: str):
+    data = demo()
+    data["faults"] = [{"device": device, "kind": kind}]
+    assert parse(data).faults[0].kind == kind
