@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
+from devices.status import DeviceKind
 from kiosk.availability import Availability, Needs
-from kiosk.chart import ChartPart
+from kiosk.backend_types import BackendFailure
+from kiosk.chart import ChartPart, Trigger
 from kiosk.clock import Clock
 from kiosk.commands import BackendOp, Progress
 from kiosk.config import KioskConfig
@@ -100,6 +102,24 @@ class Flow:
         if s.service is None and self.SERVICE is not None:
             s.service = self.SERVICE
             self.core.log.emit(LogEvent.SESSION_STARTED, session=s.id, service=self.SERVICE)
+
+    def call_backend(self, op: str, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """A backend call off the main thread; its answer is dropped if the session it was for ended."""
+        sid = self.core.session.id
+
+        def back(result: Any) -> None:
+            if self.core.session.id == sid:
+                then(result)
+
+        self.core.runtime.call(op, fn, sid, then=back)
+
+    def backend_failed(self, result: Any) -> bool:
+        """The backend did not answer (or not in its contract's terms): the fault screen."""
+        if isinstance(result, BackendFailure):
+            self.core.session.fault_device = DeviceKind.BACKEND.value
+            self.core.fire(Trigger.FAULTED)
+            return True
+        return False
 
     def enter_read_id(self) -> None:
         self.id_card.enter()

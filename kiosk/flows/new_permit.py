@@ -155,33 +155,14 @@ class NewPermit(Flow):
 
     # --- states -------------------------------------------------------------------------------
 
-
-
-
-    def _call(self, op: str, fn: Any, then: Any) -> None:
-        sid = self.core.session.id
-
-        def back(result: Any) -> None:
-            if self.core.session.id == sid:  # the session this answered may have ended
-                then(result)
-
-        self.core.runtime.call(op, fn, sid, then=back)
-
-    def _backend_failed(self, result: Any) -> bool:
-        if isinstance(result, bk.BackendFailure):
-            self.core.session.fault_device = DeviceKind.BACKEND.value
-            self.core.fire(T.FAULTED)
-            return True
-        return False
-
     def enter_precheck(self) -> None:
         s = self.core.session
         card, rid, backend = s.identity, s.request_id("precheck"), self.core.ports.backend
         assert card is not None
-        self._call("precheck", lambda: backend.precheck(rid, card), self._prechecked)
+        self.call_backend("precheck", lambda: backend.precheck(rid, card), self._prechecked)
 
     def _prechecked(self, result: Any) -> None:
-        if self.core.state != f"{P}.precheck" or self._backend_failed(result):
+        if self.core.state != f"{P}.precheck" or self.backend_failed(result):
             return
         s = self.core.session
         if isinstance(result, bk.Precheck):
@@ -264,10 +245,10 @@ class NewPermit(Flow):
         s = self.core.session
         card, png, rid, backend = s.identity, s.portrait_png, s.request_id("face_check"), self.core.ports.backend
         assert card is not None
-        self._call("face_check", lambda: backend.face_check(rid, card, png), self._face_checked)
+        self.call_backend("face_check", lambda: backend.face_check(rid, card, png), self._face_checked)
 
     def _face_checked(self, result: Any) -> None:
-        if self.core.state != f"{P}.verify_face" or self._backend_failed(result):
+        if self.core.state != f"{P}.verify_face" or self.backend_failed(result):
             return
         if isinstance(result, bk.FaceCheck):
             self.core.session.face_match = result.match
@@ -296,10 +277,10 @@ class NewPermit(Flow):
                 s.fault_device = "journal"
                 self.core.fire(T.FAULTED)
                 return
-        self._call("apply", lambda: backend.apply(rid, card, True, phone, png), self._applied)
+        self.call_backend("apply", lambda: backend.apply(rid, card, True, phone, png), self._applied)
 
     def _applied(self, result: Any) -> None:
-        if self.core.state != f"{P}.submit" or self._backend_failed(result):
+        if self.core.state != f"{P}.submit" or self.backend_failed(result):
             return
         s = self.core.session
         if isinstance(result, Refusal):

@@ -223,8 +223,6 @@ class Registration(Flow):
             s.service_data = RegData()
         super().enter_service()
 
-
-
     def enter_proof(self) -> None:
         self.data.payload_problem = None
         self._scanning(True)
@@ -250,33 +248,17 @@ class Registration(Flow):
         d.number, d.code, d.presented, d.payload_problem = found.number, found.code, Presented.QR, None
         self.core.fire(RG.SCANNED)
 
-    def _call(self, op: str, fn: Any, then: Any) -> None:
-        sid = self.core.session.id
-
-        def back(result: Any) -> None:
-            if self.core.session.id == sid:  # the session this answered may have ended
-                then(result)
-
-        self.core.runtime.call(op, fn, sid, then=back)
-
-    def _backend_failed(self, result: Any) -> bool:
-        if isinstance(result, bk.BackendFailure):
-            self.core.session.fault_device = DeviceKind.BACKEND.value
-            self.core.fire(T.FAULTED)
-            return True
-        return False
-
     def enter_verify_proof(self) -> None:
         s, d = self.core.session, self.data
         d.scans += 1
         card, kind, number, code = s.identity, d.kind, d.number, d.code
         rid, backend = s.request_id(f"verify_proof_{d.scans}"), self.core.ports.backend
         assert card is not None and kind is not None
-        self._call("verify_proof", lambda: backend.verify_proof(
+        self.call_backend("verify_proof", lambda: backend.verify_proof(
             rid, certificate_number=number, verification_code=code, card=card, proof_kind=kind), self._verified)
 
     def _verified(self, result: Any) -> None:
-        if self.core.state != f"{P}.verify_proof" or self._backend_failed(result):
+        if self.core.state != f"{P}.verify_proof" or self.backend_failed(result):
             return
         s, d = self.core.session, self.data
         if isinstance(result, bk.VerifiedProof):
@@ -310,15 +292,15 @@ class Registration(Flow):
             # again with the same request id, the backend answers the first time's answer (one receipt).
             if isinstance(result, bk.BackendFailure) and result.kind in LOST and not self._asked_again:
                 self._asked_again = True
-                self._call("register", declare, declared)
+                self.call_backend("register", declare, declared)
                 return
             self._declared(result)
 
         self._asked_again = False
-        self._call("register", declare, declared)
+        self.call_backend("register", declare, declared)
 
     def _declared(self, result: Any) -> None:
-        if self.core.state != f"{P}.submit" or self._backend_failed(result):
+        if self.core.state != f"{P}.submit" or self.backend_failed(result):
             return
         s = self.core.session
         if isinstance(result, bk.RegistrationRefused):

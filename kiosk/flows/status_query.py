@@ -102,22 +102,16 @@ class StatusQuery(Flow):
     def chosen(self) -> bool:
         return self.core.session.chosen is Service.STATUS_QUERY and self.core.availability.offers(Service.STATUS_QUERY)
 
-
-
-
     def enter_lookup(self) -> None:
         s = self.core.session
-        card, rid, backend, sid = s.identity, s.request_id("status"), self.core.ports.backend, s.id
+        card, rid, backend = s.identity, s.request_id("status"), self.core.ports.backend
         assert card is not None
-
-        def back(result: Any) -> None:
-            if self.core.session.id == sid and self.core.state == f"{Q}.lookup":
-                self._looked_up(result)
-
-        self.core.runtime.call("status", lambda: backend.query_status(rid, card), sid, then=back)
+        self.call_backend("status", lambda: backend.query_status(rid, card), self._looked_up)
 
     def _looked_up(self, result: Any) -> None:
         s = self.core.session
+        if self.core.state != f"{Q}.lookup" or self.backend_failed(result):
+            return
         if not isinstance(result, bk.StatusReport):
             s.fault_device = DeviceKind.BACKEND.value
             self.core.fire(T.FAULTED)
