@@ -106,3 +106,32 @@ def test_registration_needs_no_qr_scanner_the_number_can_be_typed():
 def test_every_service_flow_declares_what_it_needs(flow):
     if flow.SERVICE is not None:
         assert flow.NEEDS is not None and DeviceKind.BACKEND in flow.NEEDS.devices
+
+
+def test_an_application_that_cannot_be_journaled_is_not_sent(tmp_path):
+    """Issue 15: the application is journaled before it goes out; when the journal refuses the write
+    (here: a database that refuses writes), nothing is sent, so no approval can be made that the kiosk could
+    not account for, and the fault screen names the journal."""
+    import sqlite3
+
+    from kiosk.chart import Trigger
+    from kiosk.flows.new_permit import NewPermit
+    from kiosk.journal import Journal
+    from kiosk.session import Session
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    journal._db.execute("PRAGMA query_only = ON")  # every write refused, as on a full or read-only disk
+    sent: list[str] = []
+    fired: list[object] = []
+    session = Session(identity=SimpleNamespace(), phone="13800138000")
+    core = SimpleNamespace(session=session, journal=journal, log=EventLog(), fire=fired.append,
+                           ports=SimpleNamespace(backend=SimpleNamespace(apply=lambda *a: sent.append("apply"))),
+                           runtime=SimpleNamespace(call=lambda op, fn, sid, then: sent.append(op)))
+    flow = NewPermit(core)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.OperationalError):
+        journal.application_sent("probe-apply")  # the write itself is refused
+    flow.enter_submit()
+    assert sent == [] and fired == [Trigger.FAULTED] and session.fault_device == "journal"
+    assert core.log.recent[-1]["event"] == "JOURNAL_REFUSED"
+    journal.close()
