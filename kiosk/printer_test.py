@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
 from devices.events import ChipOp, ChipResult, PrinterOp, PrinterResult
 from devices.permit_profile import CardKind, ChipCardInfo
 from kiosk import cardface
+from kiosk.card_steps import CardSteps
 from kiosk.commands import NOTHING, EncoderCommand, Outcome, PrinterCommand, Progress, report
 
 
@@ -28,7 +30,7 @@ class PStep(StrEnum):
     RETRACT = "retract"
 
 
-_PRINTER: dict[PStep, PrinterOp] = {
+_PRINTER: dict[StrEnum, PrinterOp] = {
     PStep.FEED: PrinterOp.FEED, PStep.TO_ENCODER: PrinterOp.TO_ENCODER, PStep.PRINT: PrinterOp.PRINT,
     PStep.RETRACT: PrinterOp.RETRACT,
 }
@@ -48,13 +50,16 @@ def sample_face() -> bytes:
 
 
 @dataclass
-class PrinterTest:
+class PrinterTest(CardSteps):
+    CHIP: ClassVar[StrEnum] = PStep.CHIP
+    TO_ENCODER: ClassVar[StrEnum] = PStep.TO_ENCODER
+
     steps: tuple[PStep, ...]
     insertions: int = 0
     session_id: str = "diagnostics"
     row_id: int | None = None
-    queue: list[PStep] = field(default_factory=list)
-    in_flight: PStep | None = None
+    queue: list[StrEnum] = field(default_factory=list)
+    in_flight: StrEnum | None = None
     inside: bool = False
     failed: str = ""  # the cause of a failure, a fixed code
     retracted: bool = False
@@ -68,28 +73,13 @@ class PrinterTest:
             self.bits = sample_face()
         return self.advance()
 
-    @property
-    def awaiting_chip(self) -> bool:
-        return (self.in_flight is None and bool(self.queue) and self.queue[0] is PStep.CHIP
-                and (self._floor is None or self.insertions <= self._floor))
-
-    def advance(self) -> Progress:
-        if self.in_flight is not None or not self.queue or self.awaiting_chip:
-            return NOTHING
-        step = self.queue[0]
-        self.in_flight = step
-        if step is PStep.TO_ENCODER:
-            self._floor = self.insertions
+    def command(self, step: StrEnum) -> Progress:
         if step is PStep.CHIP:
             return Progress((EncoderCommand(ChipOp.READ),))
         if step is PStep.PRINT:
             a = cardface.AREAS["full"]
             return Progress((PrinterCommand(PrinterOp.PRINT, a.x, a.y, a.width, a.height, self.bits),))
         return Progress((PrinterCommand(_PRINTER[step]),))
-
-    def chip_arrived(self, insertion: int) -> Progress:
-        self.insertions = max(self.insertions, insertion)
-        return self.advance()
 
     def printer_result(self, event: PrinterResult) -> Progress:
         step = self.in_flight

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from devices.events import ChipError, ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
 from devices.permit_profile import TechnicianChipData
+from kiosk.card_steps import CardSteps
 from kiosk.commands import NOTHING, EncoderCommand, Outcome, PrinterCommand, Progress, report
 
 
@@ -26,19 +28,22 @@ class CardStep(StrEnum):
     RETRACT = "retract"  # not taken from the slot: into the reject bin, where a technician finds it
 
 
-_PRINTER: dict[CardStep, PrinterOp] = {
+_PRINTER: dict[StrEnum, PrinterOp] = {
     CardStep.TAKE_IN: PrinterOp.TAKE_IN, CardStep.TO_ENCODER: PrinterOp.TO_ENCODER, CardStep.PRESENT: PrinterOp.PRESENT,
     CardStep.RETRACT: PrinterOp.RETRACT,
 }
 
 
 @dataclass
-class TechnicianCard:
+class TechnicianCard(CardSteps):
+    CHIP: ClassVar[StrEnum] = CardStep.READ
+    TO_ENCODER: ClassVar[StrEnum] = CardStep.TO_ENCODER
+
     session_id: str = "diagnostics"
     row_id: int | None = None  # never journaled
     insertions: int = 0
-    queue: list[CardStep] = field(default_factory=list)
-    in_flight: CardStep | None = None
+    queue: list[StrEnum] = field(default_factory=list)
+    in_flight: StrEnum | None = None
     data: TechnicianChipData | None = field(default=None, repr=False)
     read_error: str = ""  # why the card could not be read: not_a_technician_card, unreadable, ...
     inside: bool = False
@@ -69,25 +74,10 @@ class TechnicianCard:
         self.queue = [CardStep.PRESENT]
         return self.advance()
 
-    @property
-    def awaiting_chip(self) -> bool:
-        return (self.in_flight is None and bool(self.queue) and self.queue[0] is CardStep.READ
-                and (self._floor is None or self.insertions <= self._floor))
-
-    def advance(self) -> Progress:
-        if self.in_flight is not None or not self.queue or self.awaiting_chip:
-            return NOTHING
-        step = self.queue[0]
-        self.in_flight = step
-        if step is CardStep.TO_ENCODER:
-            self._floor = self.insertions
+    def command(self, step: StrEnum) -> Progress:
         if step is CardStep.READ:
             return Progress((EncoderCommand(ChipOp.READ_TECHNICIAN),))
         return Progress((PrinterCommand(_PRINTER[step]),))
-
-    def chip_arrived(self, insertion: int) -> Progress:
-        self.insertions = max(self.insertions, insertion)
-        return self.advance()
 
     def printer_result(self, event: PrinterResult) -> Progress:
         step = self.in_flight
