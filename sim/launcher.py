@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim import zygote
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,7 +26,7 @@ class LaunchError(RuntimeError):
 @dataclass
 class ManagedProcess:
     name: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | zygote.ForkedProcess
     ready: dict[str, Any] = field(default_factory=dict)
     log_path: Path | None = None
 
@@ -85,10 +87,9 @@ def spawn(name: str, args: list[str], log_path: Path) -> ManagedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-            cwd=str(ROOT), env=env,
-        )
+        # forked by the test suite's fork server when one runs (sim/zygote.py), else a new interpreter
+        proc = zygote.popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=log,
+                            stdin=subprocess.DEVNULL, cwd=str(ROOT), env=env)
     return ManagedProcess(name, proc, log_path=log_path)
 
 

@@ -8,12 +8,8 @@ the rule ids are in each file's first line.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,21 +20,10 @@ from PIL import Image, ImageChops
 from kiosk import cardface
 from kiosk.dates import add_months
 from sim.scenario import load
+from tests.scenarios.play import run
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted((ROOT / "tests" / "scenarios" / "cases").glob("*.toml"))
-
-
-def run(scenario: Path, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
-    report = tmp_path / "report.json"
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario", str(scenario),
-         "--report", str(report), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
-    return proc.returncode, data, proc.stderr
 
 
 @pytest.mark.parametrize("scenario", CASES, ids=[c.stem for c in CASES])

@@ -10,12 +10,9 @@ left of the shown data after goodbye.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import zxingcpp
@@ -25,21 +22,10 @@ import run_kiosk
 from kiosk.config import load_kiosk_config, load_sim_config
 from sim.runner import SimRig
 from sim.scenario import load
+from tests.scenarios.play import run
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "scenarios" / "cases"
-
-
-def run(scenario: Path, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
-    report = tmp_path / "report.json"
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario", str(scenario),
-         "--report", str(report), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
-    return proc.returncode, data, proc.stderr
 
 
 def show_screenshot(shots: Path) -> Path:
