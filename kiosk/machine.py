@@ -75,9 +75,18 @@ class Chart:
         self.edges += [(o, Edge(Trigger.TAP_SERVICE, offering, e.dest, conditions=e.conditions, unless=e.unless,
                                 before=f"{END}:hand_over")) for o, e in entries if offering]
         self.triggers: frozenset[str] = frozenset(str(e.trigger) for _, e in self.edges)
-        self._taken: dict[str, frozenset[str]] = {
-            name: frozenset(str(e.trigger) for _, e in self.edges if _covers(e, name)) for name in self.specs
-        }
+        # an edge from a compound state is taken in each of its children: index states by prefix
+        within: dict[str, list[str]] = {}
+        for name in self.specs:
+            steps = name.split(".")
+            for depth in range(1, len(steps) + 1):
+                within.setdefault(".".join(steps[:depth]), []).append(name)
+        taken: dict[str, set[str]] = {name: set() for name in self.specs}
+        for _, edge in self.edges:
+            for src in edge.sources:
+                for name in within.get(src, ()):
+                    taken[name].add(str(edge.trigger))
+        self._taken: dict[str, frozenset[str]] = {name: frozenset(t) for name, t in taken.items()}
         for _, edge in self.edges:
             for src in edge.sources:
                 if src not in self.specs and not any(n.startswith(src + ".") for n in self.specs):
@@ -120,10 +129,6 @@ class Chart:
                 d["after"] = resolve(owner, e.after)
             out.append(d)
         return out
-
-
-def _covers(edge: Edge, state: str) -> bool:
-    return any(state == s or state.startswith(s + ".") for s in edge.sources)
 
 
 def names_only(owner: str, name: str) -> str:

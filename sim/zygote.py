@@ -44,7 +44,21 @@ ENTRY_POINTS = {
     "sim.visit": "sim.visit",
 }
 PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visit", "screens.display",
-           "sim.dev_panel")
+           "sim.dev_panel", "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
+           # what the kiosk imports as it builds its adapters and its backend client
+           "devices.camera", "devices.card_printer", "devices.id_reader", "devices.permit_card",
+           "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna")
+
+
+def _warm() -> None:
+    """Work every child would do the same way, done once: the translation tables, PIL's plugins."""
+    from PIL import Image
+
+    from screens import text
+
+    Image.init()
+    for lang in text.LANGUAGES:
+        text.load_table(lang)
 
 
 def entry_point(args: list[str]) -> tuple[str, list[str]] | None:
@@ -230,6 +244,7 @@ def serve(path: str) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the ready line
         for name in PRELOAD:
             importlib.import_module(name)
+        _warm()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
