@@ -263,7 +263,7 @@ def serve(path: str) -> int:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_read, selectors.EVENT_READ, "wake")
-    children: dict[int, socket.socket] = {}
+    children: dict[int, tuple[socket.socket, str]] = {}
     gc.freeze()  # the preloaded objects stay shared between parent and children (no copy on write)
     print(json.dumps({"pid": os.getpid(), "socket": path}), flush=True)
     while not stopping:
@@ -284,7 +284,7 @@ def serve(path: str) -> int:
     return 0
 
 
-def _start(conn: socket.socket, children: dict[int, socket.socket]) -> None:
+def _start(conn: socket.socket, children: dict[int, tuple[socket.socket, str]]) -> None:
     try:
         message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
         request = json.loads(message)
@@ -303,23 +303,27 @@ def _start(conn: socket.socket, children: dict[int, socket.socket]) -> None:
         _child(request, fds)
     for fd in fds:
         os.close(fd)
-    children[pid] = conn
+    children[pid] = (conn, request["module"])
     with contextlib.suppress(OSError):
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
-def _reap(children: dict[int, socket.socket]) -> None:
+def _reap(children: dict[int, tuple[socket.socket, str]]) -> None:
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        conn = children.pop(pid, None)
+        conn, module = children.pop(pid, (None, "?"))
+        code = os.waitstatus_to_exitcode(status)
+        # what each child cost, for whoever measures the suite (the log is the server's stderr)
+        print(json.dumps({"pid": pid, "module": module, "exit": code,
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)}), file=sys.stderr, flush=True)
         if conn is not None:
             with contextlib.suppress(OSError):
-                conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
             conn.close()
 
 
