@@ -37,13 +37,14 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sim import zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = ROOT / "sim" / "scenarios" / "demo.toml"
@@ -177,8 +178,9 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         common = ["--attach", str(attach), "--scenario", str(scenario_path)]
         env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYTHONPATH=str(ROOT))
         kill = ["--kill-at", str(kill_at)] if kill_at is not None else []
-        play = subprocess.run([*base, "play", *common, *kill], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+        # forked by the test suite's fork server when one runs (sim/zygote.py), else a new interpreter
+        play = zygote.run([*base, "play", *common, *kill], cwd=ROOT, env=env, timeout=120,
+                          out_dir=workdir / "play-output")
         client = HubClient(hub.ready["control"])
         try:
             for moment in _HAND[resident]:
@@ -190,8 +192,8 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         writes_log = workdir / "writes.log"
         writes = writes_log.read_text(encoding="ascii").split() if writes_log.exists() else []
         killed_after = writes[kill_at - 1] if kill_at is not None and len(writes) >= kill_at else "-"
-        recover = subprocess.run([*base, "recover", *common], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=120, stdin=subprocess.DEVNULL)
+        recover = zygote.run([*base, "recover", *common], cwd=ROOT, env=env, timeout=120,
+                             out_dir=workdir / "recover-output")
         result = PointResult(kill_at, killed_after, play.returncode, recover.returncode)
         if recover.returncode != 0:
             result.violations.append(f"the restarted kiosk did not come to rest: {recover.stderr[-600:]}")

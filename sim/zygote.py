@@ -42,9 +42,10 @@ ENTRY_POINTS = {
     "sim.hub": "sim.hub",
     "sim.backend_server": "sim.backend_server",
     "sim.visit": "sim.visit",
+    "sim.killpoints": "sim.killpoints",
 }
 PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visit", "screens.display",
-           "sim.dev_panel", "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
+           "sim.dev_panel", "sim.killpoints", "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
            # what the kiosk imports as it builds its adapters and its backend client
            "devices.camera", "devices.card_printer", "devices.id_reader", "devices.permit_card",
            "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from PIL import Image
 
 from kiosk.diagnostics_store import DiagnosticsStore
+from sim import zygote
 from sim.diagnostics_report import scan_for_residents
 from sim.scenario import load, residents_json
 
@@ -56,9 +56,9 @@ def visit(rig: dict[str, Any], scenario: Path) -> dict[str, Any]:
     """One kiosk process plays the scenario against the running emulators; its expectations must hold."""
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYTHONPATH=str(ROOT))
     report = rig["workdir"] / f"report-{scenario.stem}.json"
-    proc = subprocess.run([sys.executable, "-m", "sim.visit", "--attach", str(rig["attach"]), "--scenario",
-                           str(scenario), "--report", str(report)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    proc = zygote.run([sys.executable, "-m", "sim.visit", "--attach", str(rig["attach"]), "--scenario",
+                       str(scenario), "--report", str(report)], cwd=ROOT, env=env, timeout=120,
+                      out_dir=rig["workdir"] / f"output-{scenario.stem}")
     data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     assert proc.returncode == 0, f"{data.get('failures')}\n{proc.stderr[-3000:]}"
     return data
