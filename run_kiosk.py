@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from kiosk.config import ConfigError, load_kiosk_config, load_sim_config
     from kiosk.fonts import FontMissing
+    from kiosk.sdnotify import ServiceNotifier
+
+    # systemd's NOTIFY_SOCKET / WATCHDOG_USEC, read once and removed from the environment so the
+    # emulators (--sim) do not inherit them; a no-op when the kiosk is not started by systemd.
+    notifier = ServiceNotifier.from_environment()
 
     try:
         config = load_kiosk_config(args.config)
@@ -181,18 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.sim:
             sim = load_sim_config(args.sim_config)
             if args.headless:
-                return run_headless(args, config, sim)
+                return run_headless(args, config, sim, notifier)
             return run_windowed_sim(config, sim, args.scenario or DEMO_SCENARIO, args.scale)
-        return run_production(config)
+        return run_production(config, notifier)
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
     except FontMissing as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    finally:
+        notifier.stopping()
+        notifier.close()
 
 
-def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
+def run_headless(args: argparse.Namespace, config: Any, sim: Any, notifier: Any = None) -> int:
     from sim.runner import run_scenario
 
     if args.scenario is None:
@@ -201,7 +209,7 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
         shots = args.screenshots or out
         report = args.report or out / "report.json"
         code = run_scenario(DEMO_SCENARIO, report, shots, config=config, sim=sim, build=build_kiosk,
-                            make_display=make_display, keep_workdir=args.keep_workdir)
+                            make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier)
         print(f"demo session {'passed' if code == 0 else 'FAILED'}")
         print(f"screenshots and the printed card face: {shots}")
         for png in sorted(shots.glob("*.png")):
@@ -209,7 +217,7 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
         print(f"report: {report}")
         return code
     return run_scenario(args.scenario, args.report, args.screenshots, config=config, sim=sim, build=build_kiosk,
-                        make_display=make_display, keep_workdir=args.keep_workdir)
+                        make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier)
 
 
 def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | None) -> int:
@@ -233,7 +241,7 @@ def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | 
     return 0
 
 
-def run_production(config: Any) -> int:
+def run_production(config: Any, notifier: Any = None) -> int:
     from kiosk.clock import RealClock
     from kiosk.mainloop import run
     from kiosk.policy import load_pack
@@ -244,8 +252,10 @@ def run_production(config: Any) -> int:
     display = make_display(config, headless=False)
     kiosk.start()
     try:
-        run(kiosk, display, fps=config.display.fps)
+        run(kiosk, display, fps=config.display.fps, watch=notifier)
     finally:
+        if notifier is not None:
+            notifier.stopping()
         kiosk.stop()
         display.close()
     return 0

@@ -305,6 +305,9 @@ class ScenarioPlayer:
             return True
         elif step.do == "expect_screen":
             done = screen_matches(view.screen_id, step.screen or "")
+        elif step.do == "stall":
+            # The main loop blocks (this hook runs on it) for this long of wall time: the watchdog test.
+            time.sleep(step.seconds or 0.0)
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
@@ -324,7 +327,7 @@ class ScenarioPlayer:
             if step.do == "expect_screen" and screen_matches(view.screen_id, step.screen or ""):
                 self.step_i += 1
                 continue
-            if step.do in ("wait", "auto"):
+            if step.do in ("wait", "auto", "stall"):
                 self.step_i += 1
                 continue
             where = step.target or step.screen or step.resident or ""
@@ -532,7 +535,7 @@ class SimRig:
 
     def __init__(self, scenario: Scenario, *, config: KioskConfig, sim: SimConfig, build: Builder,
                  make_display: Callable[[KioskConfig], Any], workdir: Path | None = None,
-                 attach: dict[str, Any] | None = None) -> None:
+                 attach: dict[str, Any] | None = None, notifier: Any = None) -> None:
         """`attach`: emulators already running (`hub`: the hub's ready line, `backend_url`), so a
         kiosk process can be killed and started again against the same devices and records."""
         self.scenario = scenario
@@ -553,6 +556,7 @@ class SimRig:
         self.qr_camera: Any = None
         self.started = False
         self.timings: dict[str, float] = {}
+        self.notifier = notifier  # kiosk/sdnotify.py's ServiceNotifier: READY, heartbeats, STOPPING
 
     def start(self) -> None:
         from kiosk.clock import FixedDateClock
@@ -640,7 +644,8 @@ class SimRig:
         if not self.started:
             self.kiosk.start()
             self.started = True
-        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view)
+        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view,
+            watch=self.notifier)
         # Let in-flight work (a confirm, a void, a retract) finish before anyone reads the records.
         # Open journal rows are settled in the background with backoff: let that virtual time pass too.
         settle_until = time.monotonic() + 5.0
@@ -668,6 +673,8 @@ class SimRig:
         return reply.json() if reply.is_success else None
 
     def close(self, keep_workdir: bool = False) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
         if self.kiosk is not None:
             self.kiosk.stop()
         if self.display is not None:
@@ -688,7 +695,7 @@ class SimRig:
 
 def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None, *, config: KioskConfig,
                  sim: SimConfig, build: Builder, make_display: Callable[[KioskConfig], Any],
-                 keep_workdir: bool = False) -> int:
+                 keep_workdir: bool = False, notifier: Any = None) -> int:
     """Exit code: 0 when every expectation holds, 1 when one fails, 2 when the scenario is malformed."""
     from sim.launcher import LaunchError
 
@@ -698,7 +705,7 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
         print(f"scenario {path}: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display)
+    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display, notifier=notifier)
     report: dict[str, Any]
     try:
         rig.start()

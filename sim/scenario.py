@@ -26,6 +26,7 @@ STEP_KINDS = (
     "expect_screen", "auto",
     "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
     "expect_screen", "auto", "insert_technician_card", "fault", "clear_fault", "refill", "empty_bin",
+    "stall",  # the main loop blocks for `seconds` of wall time (the watchdog test, issue 14)
 )
 QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
@@ -449,6 +450,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "clear_fault": ("device", "kind"),
     "refill": ("count",),
     "empty_bin": (),
+    "stall": ("seconds",),
 }
 
 
@@ -474,6 +476,8 @@ def _step(i: int, data: Any) -> Step:
     seconds = data.get("seconds")
     if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0):
         raise ScenarioError(f"{where}.seconds: expected a non-negative number")
+    if do == "stall" and seconds > 30:  # a scenario session has 60 s of wall time (sim.toml run.max_wall_seconds)
+        raise ScenarioError(f"{where}.seconds: a stall is at most 30 s")
     value = data.get("value")
     if value is not None and not isinstance(value, str):
         value = str(value)
