@@ -129,11 +129,13 @@ def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None) -
     `stdout`: None follows `logging.stdout`; the simulator passes False (its stdout is its own)."""
     from kiosk.logevents import EventLog
 
-    path = Path(config.logging.file)
-    if not path.is_absolute():
+    lc = config.logging
+    path: Path | None = Path(lc.file) if lc.file else None  # empty: stdout (the journal) only
+    if path is not None and not path.is_absolute():
         path = ROOT / path
-    return EventLog(path, level=config.logging.level, clock_now=clock_now,
-                    stdout=config.logging.stdout if stdout is None else stdout)
+    return EventLog(path, level=lc.level, clock_now=clock_now, stdout=lc.stdout if stdout is None else stdout,
+                    rotate_bytes=lc.rotate_bytes, rotate_files=lc.rotate_files,
+                    journal_priority=lc.journal_priority)
 
 
 def _terminate(signum: int, frame: Any) -> None:

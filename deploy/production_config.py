@@ -17,7 +17,8 @@ PRODUCTION: dict[str, dict[str, str]] = {
     "terminal": {"mode": '"production"'},
     "display": {"fullscreen": "true"},
     "journal": {"file": '"/var/lib/kiosk/journal.sqlite"'},
-    "logging": {"file": '"/var/log/kiosk/kiosk.jsonl"', "stdout": "true"},
+    "logging": {"file": '"/var/log/kiosk/kiosk.jsonl"', "stdout": "true", "rotate_bytes": "10485760",
+                "rotate_files": "5", "journal_priority": "true"},
     "diagnostics": {"export_dir": '"/var/lib/kiosk/export"'},
 }
 

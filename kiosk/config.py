@@ -113,6 +113,10 @@ class LoggingConfig:
     file: str  # the catalog's JSON lines (kiosk/logevents.py)
     level: str  # debug | info | warning | error: events below it are not logged anywhere
     stdout: bool  # also each event as a JSON line on stdout (journald under systemd)
+    # issue 14: rotation by size and journald's priorities (docs/operations.md, "Logs")
+    rotate_bytes: int = 0  # 0: the file grows; else rotated at this size (kiosk.jsonl.1 ... .N)
+    rotate_files: int = 5  # how many rotated files are kept
+    journal_priority: bool = False  # stdout lines start with <N> (journald's priority: journalctl -p)
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,17 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     if cfg.display.width <= 0 or cfg.display.height <= 0:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
+    _check_logging(cfg.logging)
     return cfg
+
+
+def _check_logging(log: LoggingConfig) -> None:
+    if log.rotate_bytes and log.rotate_bytes < 4096:
+        raise ConfigError("logging.rotate_bytes: 0 (no rotation) or at least 4096")
+    if log.rotate_files > 100:
+        raise ConfigError("logging.rotate_files: at most 100")
+    if not log.file and not log.stdout:
+        raise ConfigError("logging.file: empty, and logging.stdout is false: the events would go nowhere")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:
