@@ -55,7 +55,13 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         source = OpenCvFrameSource(d.camera.index)
     camera = Camera(source, sink)
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
-    encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
+    encoder: Any
+    if keys is None:  # no chip keys: the encoder is unavailable, services needing it are not offered
+        from devices.unkeyed_encoder import UnkeyedEncoder
+
+        encoder = UnkeyedEncoder(sink)
+    else:
+        encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
     backend = BackendClient(config.backend.url, config.terminal.id,
                             connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout,
                             log=log)
@@ -92,14 +98,17 @@ def build_qr_scanner(qr: Any, sink: Any, camera_source: Any = None) -> Any:
 
 
 def load_chip_keys(keys_file: str) -> Any:
-    """The encoder's master keys from a TOML file (issuer, write, pin as hex); a PSAM replaces this."""
+    """The encoder's master keys from a TOML file (issuer, write, pin as hex); a PSAM replaces this.
+
+    None when `keys_file` is empty (the terminal then serves what needs no chip); a file named
+    but unreadable stops the start, naming the key: a typo must not silently disable the encoder."""
     import tomllib
 
     from devices.chip_keys import CardKeys
     from kiosk.config import ConfigError
 
     if not keys_file:
-        raise ConfigError("devices.encoder.keys_file: no chip keys configured, so no card can be encoded")
+        return None
     try:
         with open(keys_file, "rb") as fh:
             data = tomllib.load(fh)

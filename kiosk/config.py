@@ -25,6 +25,9 @@ class Terminal:
     site: str
     policy: str
     mode: str
+    # issue 14: the services this terminal offers (kiosk/reasons.py Service values); one not listed
+    # is not on the menu, nor offered from another service's screen
+    services: tuple[str, ...] = ("new_permit", "card_rewrite", "registration", "status_query")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class EncoderConfig:
     driver: str
     reader: str
     poll_interval: float
-    keys_file: str
+    keys_file: str = ""  # empty or absent: no chip keys, the encoder is unavailable (devices/unkeyed_encoder.py)
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,21 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
     _check_logging(cfg.logging)
+    _check_services(cfg.terminal.services)
     return cfg
+
+
+SERVICES = ("new_permit", "card_rewrite", "registration", "status_query")  # kiosk/reasons.py Service
+
+
+def _check_services(services: tuple[str, ...]) -> None:
+    if not services:
+        raise ConfigError("terminal.services: name at least one service")
+    for name in services:
+        if name not in SERVICES:
+            raise ConfigError(f"terminal.services: {name!r} is not one of {', '.join(SERVICES)}")
+    if len(set(services)) != len(services):
+        raise ConfigError("terminal.services: a service is named twice")
 
 
 def _check_logging(log: LoggingConfig) -> None:

@@ -111,6 +111,7 @@ class ScenarioPlayer:
         self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
         self.receipt_shot: Path | None = None
         self.registration: dict[str, Any] | None = None  # the registration's part of the report
+        self.menu: list[dict[str, Any]] | None = None  # the menu's service tiles as last seen (issue 14)
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -147,6 +148,8 @@ class ScenarioPlayer:
         return self.frame
 
     def on_new_view(self, view: View) -> None:
+        if view.screen == "ready.menu":
+            self.menu = [{"id": b.id, "enabled": b.enabled} for b in view.buttons if b.id.startswith("service.")]
         if view.screen_id == "registration.receipt" and self.receipt_shot is None:
             folder = self.screenshots or self.receipt_dir
             if folder is not None:
@@ -391,9 +394,10 @@ class ScenarioPlayer:
         if screen == "ready.menu":
             if self._tap(view, f"service.{self.scenario.service.value}"):
                 return True
-            # The service is not offered (its tile is greyed out): the resident goes away.
+            # The service is not offered (its tile is greyed out, or not on the menu at all: a
+            # terminal not configured for it): the resident goes away.
             tile = next((b for b in view.buttons if b.id == f"service.{self.scenario.service.value}"), None)
-            if tile is not None and not tile.enabled and self.step_i >= len(self.steps) and self._tap(view, "back"):
+            if (tile is None or not tile.enabled) and self.step_i >= len(self.steps) and self._tap(view, "back"):
                 self.walked_away = True
                 return True
             return False
@@ -436,6 +440,7 @@ class ScenarioPlayer:
             report["resident_served"] = len(self.kiosk.finished) > self.start_count
         if self.registration is not None:
             report["registration"] = self.registration
+        report["menu"] = self.menu
         failures = list(self.failures) + check_expectations(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
@@ -586,7 +591,9 @@ class SimRig:
                                         "driver takes vanish only")
                 self.qr_camera.unplug(True)
         log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
-        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS,
+        # chip_keys = false: no test keys, so the kiosk reads its config's keys_file as a terminal does
+        keys = TEST_KEYS if scenario.chip_keys else None
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=keys,
                                 qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
         self.cfg = cfg

@@ -185,6 +185,8 @@ class Scenario:
     qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
     technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
     technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
+    # false: the kiosk gets no chip keys (its config's keys_file, empty): the encoder is unavailable
+    chip_keys: bool = True
 
     @property
     def who(self) -> ResidentSpec:
@@ -621,10 +623,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     if diagnostics:
         _keys(data, "", ("today", "technician", "technicians"),
               ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
-               "proofs"))
+               "proofs", "chip_keys"))
     else:
         _keys(data, "", ("today", "resident", "residents"),
-              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner"))
+              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys"))
     residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "", "")
@@ -664,7 +666,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     qr_scanner = _str(data, "qr_scanner", "") if "qr_scanner" in data else None
     if qr_scanner is not None and qr_scanner not in QR_SCANNERS:
         raise ScenarioError(f"qr_scanner: {qr_scanner!r} is not one of {' | '.join(QR_SCANNERS)}")
+    chip_keys = data.get("chip_keys", True)
+    if not isinstance(chip_keys, bool):
+        raise ScenarioError("chip_keys: expected true or false")
     return Scenario(
+        chip_keys=chip_keys,
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
         policy=policy,
