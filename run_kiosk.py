@@ -132,7 +132,7 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
                    lang=config.display.lang, show_cursor=config.terminal.mode != "production")
 
 
-def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None) -> Any:
+def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None, taps: Any = ()) -> Any:
     """The one log channel, as `[logging]` configures it: its file, its level, stdout JSON lines.
 
     `stdout`: None follows `logging.stdout`; the simulator passes False (its stdout is its own)."""
@@ -144,7 +144,7 @@ def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None) -
         path = ROOT / path
     return EventLog(path, level=lc.level, clock_now=clock_now, stdout=lc.stdout if stdout is None else stdout,
                     rotate_bytes=lc.rotate_bytes, rotate_files=lc.rotate_files,
-                    journal_priority=lc.journal_priority)
+                    journal_priority=lc.journal_priority, taps=taps)
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -258,7 +258,8 @@ def run_production(config: Any, notifier: Any = None) -> int:
     from kiosk.policy import load_pack
 
     clock = RealClock()
-    log = make_event_log(config, clock.now)
+    metrics_server, taps = start_metrics(config)
+    log = make_event_log(config, clock.now, taps=taps)
     kiosk = build_kiosk(config, load_pack(config.terminal.policy), clock, log)
     display = make_display(config, headless=False)
     kiosk.start()
@@ -269,7 +270,21 @@ def run_production(config: Any, notifier: Any = None) -> int:
             notifier.stopping()
         kiosk.stop()
         display.close()
+        if metrics_server is not None:
+            metrics_server.stop()
     return 0
+
+
+def start_metrics(config: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The Prometheus endpoint `[metrics]` asks for (off by default): its server and the log's tap."""
+    if not config.metrics.enabled:
+        return None, ()
+    from kiosk.metrics import Metrics, MetricsServer
+
+    metrics = Metrics(config.terminal.services)
+    server = MetricsServer(metrics, config.metrics.port)
+    server.start()
+    return server, (metrics.tap,)
 
 
 if __name__ == "__main__":

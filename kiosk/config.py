@@ -129,6 +129,12 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False  # issue 14: Prometheus text format on 127.0.0.1 only (kiosk/metrics.py)
+    port: int = 9464
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: Terminal
     display: DisplayConfig
@@ -138,6 +144,7 @@ class KioskConfig:
     journal: JournalConfig
     logging: LoggingConfig
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,8 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     _check_qr_scanner(cfg.devices.qr_scanner)
     _check_logging(cfg.logging)
     _check_services(cfg.terminal.services)
+    if not 1 <= cfg.metrics.port <= 65535:
+        raise ConfigError("metrics.port: a TCP port, 1 to 65535")
     return cfg
 
 

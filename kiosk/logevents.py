@@ -175,8 +175,11 @@ class EventLog:
 
     def __init__(self, path: Path | None = None, level: int | str = logging.INFO, clock_now: Any = None, *,
                  stdout: bool = False, sinks: Iterable[Sink] = (), rotate_bytes: int = 0,
-                 rotate_files: int = 0, journal_priority: bool = False) -> None:
-        """`rotate_bytes` > 0: the file is rotated once it reaches this size, keeping `rotate_files` old ones."""
+                 rotate_files: int = 0, journal_priority: bool = False,
+                 taps: Iterable[Callable[[LogEvent, dict[str, Any]], None]] = ()) -> None:
+        """`rotate_bytes` > 0: the file is rotated once it reaches this size, keeping `rotate_files` old ones.
+        `taps`: told of every event, before the level filter (kiosk/metrics.py's counters)."""
+        self._taps = list(taps)
         self._path = path
         self._rotate_bytes = rotate_bytes
         self._rotate_files = rotate_files
@@ -207,6 +210,11 @@ class EventLog:
         unknown = set(values) - set(spec.fields)
         if unknown:  # checked before the level, so a filtered event with a wrong field still fails tests
             raise ValueError(f"log event {event.name}: undeclared field {sorted(unknown)[0]}")
+        for tap in self._taps:
+            try:
+                tap(event, values)
+            except Exception:  # counters must never stop the kiosk
+                self.sink_failures += 1
         if spec.level < self._level:
             return
         record: Record = {"code": spec.code, "event": event.name, "msg": spec.message}

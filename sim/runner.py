@@ -562,6 +562,7 @@ class SimRig:
         self.started = False
         self.timings: dict[str, float] = {}
         self.notifier = notifier  # kiosk/sdnotify.py's ServiceNotifier: READY, heartbeats, STOPPING
+        self.metrics_server: Any = None  # kiosk/metrics.py's endpoint when [metrics] enabled
 
     def start(self) -> None:
         from kiosk.clock import FixedDateClock
@@ -590,7 +591,15 @@ class SimRig:
                     raise ScenarioError(f"qr_scanner fault {fault.kind!r} is a serial scanner's; the camera "
                                         "driver takes vanish only")
                 self.qr_camera.unplug(True)
-        log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
+        taps: tuple[Any, ...] = ()
+        if cfg.metrics.enabled:  # [metrics] of the kiosk's config: the same endpoint as in production
+            from kiosk.metrics import Metrics, MetricsServer
+
+            metrics = Metrics(cfg.terminal.services)
+            self.metrics_server = MetricsServer(metrics, cfg.metrics.port)
+            self.metrics_server.start()
+            taps = (metrics.tap,)
+        log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now, taps=taps)
         # chip_keys = false: no test keys, so the kiosk reads its config's keys_file as a terminal does
         keys = TEST_KEYS if scenario.chip_keys else None
         self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=keys,
@@ -686,6 +695,8 @@ class SimRig:
             self.kiosk.stop()
         if self.display is not None:
             self.display.close()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         if self.client is not None:
             self.client.close()
         # The emulators are told to stop all at once, then waited for one by one.
