@@ -72,3 +72,31 @@ def test_no_chip_keys_still_serves_a_registration_to_its_end(tmp_path: Path) -> 
     assert code == 0, f"{report.get('failures')}\n{stderr[-3000:]}"
     assert report["outcome"] == "registered"
     assert {"id": "service.new_permit", "enabled": False} in report["menu"]
+
+
+def test_no_chip_keys_gives_the_technician_card_back(tmp_path: Path) -> None:
+    # Without keys the technician card cannot be read (nor its PIN checked): it is refused and
+    # given back, never kept; diagnostics cannot be entered by card (docs/operations.md).
+    scenario = """chip_keys = false
+service = "diagnostics"
+today = "2026-11-22"
+technician = "t1"
+
+[technicians.t1]
+card_id = "T0007"
+pin = "482913"
+status = "active"
+valid_until = "2027-12-31"
+
+[[steps]]
+do = "insert_technician_card"
+
+[expect]
+diagnostics_entered = false
+final_screen = "ready.attract"
+cards_retained = 0
+audit_includes = ["card_refused", "card_returned"]
+"""
+    code, report, stderr = _run(tmp_path, scenario)
+    assert code == 0, f"{report.get('failures')}\n{stderr[-3000:]}"
+    assert report["audit"] == ["card_refused:no_chip", "card_returned:ok"]
