@@ -279,10 +279,14 @@ def start_metrics(config: Any) -> tuple[Any, tuple[Any, ...]]:
     """The Prometheus endpoint `[metrics]` asks for (off by default): its server and the log's tap."""
     if not config.metrics.enabled:
         return None, ()
+    from kiosk.config import ConfigError
     from kiosk.metrics import Metrics, MetricsServer
 
     metrics = Metrics(config.terminal.services)
-    server = MetricsServer(metrics, config.metrics.port)
+    try:
+        server = MetricsServer(metrics, config.metrics.port)
+    except OSError as exc:  # the port taken: said at start, naming the key, not a traceback
+        raise ConfigError(f"metrics.port: cannot listen on 127.0.0.1:{config.metrics.port} ({exc.strerror})") from exc
     server.start()
     return server, (metrics.tap,)
 

@@ -5,6 +5,7 @@ real session: tests/scenarios/test_metrics_endpoint.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -76,3 +77,20 @@ def test_metrics_keys_are_validated(tmp_path: Path, old: str, new: str, named: s
     (tmp_path / "kiosk.toml").write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_kiosk_config(tmp_path / "kiosk.toml")
+
+
+def test_a_taken_port_is_a_config_error_naming_the_key() -> None:
+    import socket
+
+    import run_kiosk
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cfg = load_kiosk_config(ROOT / "config" / "kiosk.toml")
+        cfg = dataclasses.replace(cfg, metrics=dataclasses.replace(cfg.metrics, enabled=True,
+                                                                   port=taken.getsockname()[1]))
+        with pytest.raises(ConfigError, match=r"metrics\.port: cannot listen on 127\.0\.0\.1:\d+"):
+            run_kiosk.start_metrics(cfg)
+    assert run_kiosk.start_metrics(dataclasses.replace(cfg, metrics=dataclasses.replace(cfg.metrics,
+                                                                                        enabled=False))) == (None, ())
