@@ -55,7 +55,13 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         source = OpenCvFrameSource(d.camera.index)
     camera = Camera(source, sink)
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
-    encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
+    encoder: Any
+    if keys is None:  # no chip keys: the encoder is unavailable, services needing it are not offered
+        from devices.unkeyed_encoder import UnkeyedEncoder
+
+        encoder = UnkeyedEncoder(sink)
+    else:
+        encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
     backend = BackendClient(config.backend.url, config.terminal.id,
                             connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout,
                             log=log)
@@ -92,14 +98,17 @@ def build_qr_scanner(qr: Any, sink: Any, camera_source: Any = None) -> Any:
 
 
 def load_chip_keys(keys_file: str) -> Any:
-    """The encoder's master keys from a TOML file (issuer, write, pin as hex); a PSAM replaces this."""
+    """The encoder's master keys from a TOML file (issuer, write, pin as hex); a PSAM replaces this.
+
+    None when `keys_file` is empty (the terminal then serves what needs no chip); a file named
+    but unreadable stops the start, naming the key: a typo must not silently disable the encoder."""
     import tomllib
 
     from devices.chip_keys import CardKeys
     from kiosk.config import ConfigError
 
     if not keys_file:
-        raise ConfigError("devices.encoder.keys_file: no chip keys configured, so no card can be encoded")
+        return None
     try:
         with open(keys_file, "rb") as fh:
             data = tomllib.load(fh)
@@ -123,17 +132,19 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
                    lang=config.display.lang, show_cursor=config.terminal.mode != "production")
 
 
-def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None) -> Any:
+def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None, taps: Any = ()) -> Any:
     """The one log channel, as `[logging]` configures it: its file, its level, stdout JSON lines.
 
     `stdout`: None follows `logging.stdout`; the simulator passes False (its stdout is its own)."""
     from kiosk.logevents import EventLog
 
-    path = Path(config.logging.file)
-    if not path.is_absolute():
+    lc = config.logging
+    path: Path | None = Path(lc.file) if lc.file else None  # empty: stdout (the journal) only
+    if path is not None and not path.is_absolute():
         path = ROOT / path
-    return EventLog(path, level=config.logging.level, clock_now=clock_now,
-                    stdout=config.logging.stdout if stdout is None else stdout)
+    return EventLog(path, level=lc.level, clock_now=clock_now, stdout=lc.stdout if stdout is None else stdout,
+                    rotate_bytes=lc.rotate_bytes, rotate_files=lc.rotate_files,
+                    journal_priority=lc.journal_priority, taps=taps)
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -160,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from kiosk.config import ConfigError, load_kiosk_config, load_sim_config
     from kiosk.fonts import FontMissing
+    from kiosk.sdnotify import ServiceNotifier
+
+    # systemd's NOTIFY_SOCKET / WATCHDOG_USEC, read once and removed from the environment so the
+    # emulators (--sim) do not inherit them; a no-op when the kiosk is not started by systemd.
+    notifier = ServiceNotifier.from_environment()
 
     try:
         config = load_kiosk_config(args.config)
@@ -181,18 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.sim:
             sim = load_sim_config(args.sim_config)
             if args.headless:
-                return run_headless(args, config, sim)
+                return run_headless(args, config, sim, notifier)
             return run_windowed_sim(config, sim, args.scenario or DEMO_SCENARIO, args.scale)
-        return run_production(config)
+        return run_production(config, notifier)
     except ConfigError as exc:
         print(f"config: {exc}", file=sys.stderr)
         return 2
     except FontMissing as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    finally:
+        notifier.stopping()
+        notifier.close()
 
 
-def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
+def run_headless(args: argparse.Namespace, config: Any, sim: Any, notifier: Any = None) -> int:
     from sim.runner import run_scenario
 
     if args.scenario is None:
@@ -201,7 +220,7 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
         shots = args.screenshots or out
         report = args.report or out / "report.json"
         code = run_scenario(DEMO_SCENARIO, report, shots, config=config, sim=sim, build=build_kiosk,
-                            make_display=make_display, keep_workdir=args.keep_workdir)
+                            make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier)
         print(f"demo session {'passed' if code == 0 else 'FAILED'}")
         print(f"screenshots and the printed card face: {shots}")
         for png in sorted(shots.glob("*.png")):
@@ -209,7 +228,7 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any) -> int:
         print(f"report: {report}")
         return code
     return run_scenario(args.scenario, args.report, args.screenshots, config=config, sim=sim, build=build_kiosk,
-                        make_display=make_display, keep_workdir=args.keep_workdir)
+                        make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier)
 
 
 def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | None) -> int:
@@ -233,22 +252,43 @@ def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | 
     return 0
 
 
-def run_production(config: Any) -> int:
+def run_production(config: Any, notifier: Any = None) -> int:
     from kiosk.clock import RealClock
     from kiosk.mainloop import run
     from kiosk.policy import load_pack
 
     clock = RealClock()
-    log = make_event_log(config, clock.now)
+    metrics_server, taps = start_metrics(config)
+    log = make_event_log(config, clock.now, taps=taps)
     kiosk = build_kiosk(config, load_pack(config.terminal.policy), clock, log)
     display = make_display(config, headless=False)
     kiosk.start()
     try:
-        run(kiosk, display, fps=config.display.fps)
+        run(kiosk, display, fps=config.display.fps, watch=notifier)
     finally:
+        if notifier is not None:
+            notifier.stopping()
         kiosk.stop()
         display.close()
+        if metrics_server is not None:
+            metrics_server.stop()
     return 0
+
+
+def start_metrics(config: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The Prometheus endpoint `[metrics]` asks for (off by default): its server and the log's tap."""
+    if not config.metrics.enabled:
+        return None, ()
+    from kiosk.config import ConfigError
+    from kiosk.metrics import Metrics, MetricsServer
+
+    metrics = Metrics(config.terminal.services)
+    try:
+        server = MetricsServer(metrics, config.metrics.port)
+    except OSError as exc:  # the port taken: said at start, naming the key, not a traceback
+        raise ConfigError(f"metrics.port: cannot listen on 127.0.0.1:{config.metrics.port} ({exc.strerror})") from exc
+    server.start()
+    return server, (metrics.tap,)
 
 
 if __name__ == "__main__":

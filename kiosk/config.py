@@ -25,6 +25,9 @@ class Terminal:
     site: str
     policy: str
     mode: str
+    # issue 14: the services this terminal offers (kiosk/reasons.py Service values); one not listed
+    # is not on the menu, nor offered from another service's screen
+    services: tuple[str, ...] = ("new_permit", "card_rewrite", "registration", "status_query")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class EncoderConfig:
     driver: str
     reader: str
     poll_interval: float
-    keys_file: str
+    keys_file: str = ""  # empty or absent: no chip keys, the encoder is unavailable (devices/unkeyed_encoder.py)
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,22 @@ class LoggingConfig:
     file: str  # the catalog's JSON lines (kiosk/logevents.py)
     level: str  # debug | info | warning | error: events below it are not logged anywhere
     stdout: bool  # also each event as a JSON line on stdout (journald under systemd)
+    # issue 14: rotation by size and journald's priorities (docs/operations.md, "Logs")
+    rotate_bytes: int = 0  # 0: the file grows; else rotated at this size (kiosk.jsonl.1 ... .N)
+    rotate_files: int = 5  # how many rotated files are kept
+    journal_priority: bool = False  # stdout lines start with <N> (journald's priority: journalctl -p)
 
 
 @dataclass(frozen=True)
 class DiagnosticsConfig:
     idle: float = 600.0  # technician diagnostics leaves by itself after this long without a touch
     export_dir: str = "out/export"  # the removable drive's mount point (a folder in the simulator)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False  # issue 14: Prometheus text format on 127.0.0.1 only (kiosk/metrics.py)
+    port: int = 9464
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ class KioskConfig:
     journal: JournalConfig
     logging: LoggingConfig
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 @dataclass(frozen=True)
@@ -247,7 +261,33 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     if cfg.display.width <= 0 or cfg.display.height <= 0:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
+    _check_logging(cfg.logging)
+    _check_services(cfg.terminal.services)
+    if not 1 <= cfg.metrics.port <= 65535:
+        raise ConfigError("metrics.port: a TCP port, 1 to 65535")
     return cfg
+
+
+SERVICES = ("new_permit", "card_rewrite", "registration", "status_query")  # kiosk/reasons.py Service
+
+
+def _check_services(services: tuple[str, ...]) -> None:
+    if not services:
+        raise ConfigError("terminal.services: name at least one service")
+    for name in services:
+        if name not in SERVICES:
+            raise ConfigError(f"terminal.services: {name!r} is not one of {', '.join(SERVICES)}")
+    if len(set(services)) != len(services):
+        raise ConfigError("terminal.services: a service is named twice")
+
+
+def _check_logging(log: LoggingConfig) -> None:
+    if log.rotate_bytes and log.rotate_bytes < 4096:
+        raise ConfigError("logging.rotate_bytes: 0 (no rotation) or at least 4096")
+    if log.rotate_files > 100:
+        raise ConfigError("logging.rotate_files: at most 100")
+    if not log.file and not log.stdout:
+        raise ConfigError("logging.file: empty, and logging.stdout is false: the events would go nowhere")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:

@@ -80,7 +80,9 @@ class Kiosk:
         self.insertions = 0  # chip insertions the encoder reported
         self.warning_until: float | None = None
         self.flows: list[Flow] = [cls(self) for cls in FLOWS]
-        self.availability = Availability({f.SERVICE: f.NEEDS for f in self.flows if f.SERVICE and f.NEEDS})
+        # Only the services this terminal is configured for (terminal.services) can ever be offered.
+        self.availability = Availability({f.SERVICE: f.NEEDS for f in self.flows if f.SERVICE and f.NEEDS
+                                          and f.SERVICE.value in config.terminal.services})
         self.chart = Chart(chart_parts())
         owners: dict[str, Any] = {f.CHART.owner: f for f in self.flows}
         self._new_permit = next(f for f in self.flows if isinstance(f, NewPermit))
@@ -152,7 +154,8 @@ class Kiosk:
         s, a = self.session, self.availability
         snap = Snapshot(self.state, s, a.offered(), tuple(d.value for d in a.down()), tuple(a.supply_problems()),
                         self.pack.photo_max_tries, now=self.clock.monotonic(),
-                        qr_scanner_up=self.ports.qr_scanner is not None and a.is_up(DeviceKind.QR_SCANNER))
+                        qr_scanner_up=self.ports.qr_scanner is not None and a.is_up(DeviceKind.QR_SCANNER),
+                        installed=tuple(a.needs))
         left = None
         if self.warning_until is not None and self._spec().session:
             left = max(0, math.ceil(self.warning_until - self.clock.monotonic()))

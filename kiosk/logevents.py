@@ -13,6 +13,9 @@ An `EventLog` drops events below its level (the `logging.level` setting), writes
 as JSON lines to its file, keeps the latest for the scenario report, and hands each record
 to its sinks: `stdout_sink` (JSON lines on stdout, for journald: `logging.stdout = true`)
 and `logger_sink` (a stdlib logger, for a host program that collects stdlib logging).
+Its file may rotate by size (`logging.rotate_bytes`, `logging.rotate_files`): kiosk.jsonl,
+then kiosk.jsonl.1 (the newest old one) ... kiosk.jsonl.N, the oldest dropped, so the log
+on disk never exceeds about (N + 1) × rotate_bytes.
 """
 
 from __future__ import annotations
@@ -132,12 +135,20 @@ Record = dict[str, Any]
 Sink = Callable[[Record], None]
 
 
-def stdout_sink(stream: TextIO | None = None) -> Sink:
-    """Each record as one JSON line on `stream` (default: the process's stdout, read by journald)."""
+# sd-daemon(3)'s priority prefixes: journald strips "<N>" from a line and keeps N as its priority.
+_JOURNAL_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+
+
+def stdout_sink(stream: TextIO | None = None, *, priority: bool = False) -> Sink:
+    """Each record as one JSON line on `stream` (default: the process's stdout, read by journald).
+
+    `priority`: each line starts with "<N>", the event's syslog priority, which journald takes
+    off the line and keeps (so `journalctl -p warning` filters); the line left is the JSON."""
 
     def write(record: Record) -> None:
         out = stream if stream is not None else sys.stdout
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        prefix = f"<{_JOURNAL_PRIORITY[LogEvent[record['event']].value.level]}>" if priority else ""
+        out.write(prefix + json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
 
     return write
@@ -163,20 +174,29 @@ class EventLog:
     """
 
     def __init__(self, path: Path | None = None, level: int | str = logging.INFO, clock_now: Any = None, *,
-                 stdout: bool = False, sinks: Iterable[Sink] = ()) -> None:
+                 stdout: bool = False, sinks: Iterable[Sink] = (), rotate_bytes: int = 0,
+                 rotate_files: int = 0, journal_priority: bool = False,
+                 taps: Iterable[Callable[[LogEvent, dict[str, Any]], None]] = ()) -> None:
+        """`rotate_bytes` > 0: the file is rotated once it reaches this size, keeping `rotate_files` old ones.
+        `taps`: told of every event, before the level filter (kiosk/metrics.py's counters)."""
+        self._taps = list(taps)
         self._path = path
+        self._rotate_bytes = rotate_bytes
+        self._rotate_files = rotate_files
         self._level = level_number(level)
         self._now = clock_now
         self._lock = threading.Lock()
         self._fh: TextIO | None = None
         self._sinks: list[Sink] = list(sinks)
         if stdout:
-            self._sinks.append(stdout_sink())
+            self._sinks.append(stdout_sink(priority=journal_priority))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = path.open("a", encoding="utf-8")
+        self._size = path.stat().st_size if path is not None else 0
         self.recent: list[Record] = []
         self.sink_failures = 0
+        self.rotate_failures = 0  # a rotation the disk refused: the file grows on, the kiosk serves on
 
     @property
     def level(self) -> int:
@@ -190,6 +210,11 @@ class EventLog:
         unknown = set(values) - set(spec.fields)
         if unknown:  # checked before the level, so a filtered event with a wrong field still fails tests
             raise ValueError(f"log event {event.name}: undeclared field {sorted(unknown)[0]}")
+        for tap in self._taps:
+            try:
+                tap(event, values)
+            except Exception:  # counters must never stop the kiosk
+                self.sink_failures += 1
         if spec.level < self._level:
             return
         record: Record = {"code": spec.code, "event": event.name, "msg": spec.message}
@@ -202,13 +227,39 @@ class EventLog:
             if len(self.recent) > 1000:
                 del self.recent[:500]
             if self._fh is not None:
-                self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                line = json.dumps(record, ensure_ascii=False) + "\n"
+                self._fh.write(line)
                 self._fh.flush()
+                self._size += len(line.encode("utf-8"))
+                if self._rotate_bytes and self._size >= self._rotate_bytes:
+                    try:
+                        self._rotate()
+                    except OSError:
+                        self.rotate_failures += 1
+                        self._fh = self._path.open("a", encoding="utf-8") if self._path is not None else None
             for sink in self._sinks:
                 try:
                     sink(record)
                 except Exception:  # a closed stdout or a broken handler must not stop the kiosk
                     self.sink_failures += 1
+
+    def _rotate(self) -> None:
+        """kiosk.jsonl → .1 → .2 … → .N; the oldest goes. Under the lock, between two whole lines."""
+        assert self._path is not None and self._fh is not None
+        self._fh.close()
+        path = self._path
+        oldest = path.with_name(f"{path.name}.{self._rotate_files}")
+        if self._rotate_files == 0:
+            path.unlink(missing_ok=True)
+        else:
+            oldest.unlink(missing_ok=True)
+            for n in range(self._rotate_files - 1, 0, -1):
+                older = path.with_name(f"{path.name}.{n}")
+                if older.exists():
+                    older.rename(path.with_name(f"{path.name}.{n + 1}"))
+            path.rename(path.with_name(f"{path.name}.1"))
+        self._fh = path.open("a", encoding="utf-8")
+        self._size = 0
 
     def close(self) -> None:
         with self._lock:

@@ -27,8 +27,14 @@ class Display(Protocol):
 FrameHook = Callable[[View], float | None]
 
 
+class LoopWatch(Protocol):
+    """Told of every frame by the loop itself (kiosk/sdnotify.py: READY, the watchdog's heartbeat)."""
+
+    def frame(self, view: View) -> None: ...
+
+
 def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = None,
-        on_new_view: Callable[[View], None] | None = None) -> None:
+        on_new_view: Callable[[View], None] | None = None, watch: LoopWatch | None = None) -> None:
     frame = 1.0 / max(1, fps)
     last: View | None = None
     session = kiosk.session.id
@@ -48,6 +54,9 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
             # Goodbye replaced the session: what the display kept of it goes too (SH-PRIV-1).
             session = kiosk.session.id
             display.forget_session()
+        if watch is not None:
+            # From this thread, after the frame's work: a loop that blocks stops the heartbeat.
+            watch.frame(view)
         wait = frame
         if hook is not None:
             asked = hook(view)

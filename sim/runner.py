@@ -111,6 +111,7 @@ class ScenarioPlayer:
         self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
         self.receipt_shot: Path | None = None
         self.registration: dict[str, Any] | None = None  # the registration's part of the report
+        self.menu: list[dict[str, Any]] | None = None  # the menu's service tiles as last seen (issue 14)
 
     # --- the frame hook -------------------------------------------------------------------
 
@@ -147,6 +148,8 @@ class ScenarioPlayer:
         return self.frame
 
     def on_new_view(self, view: View) -> None:
+        if view.screen == "ready.menu":
+            self.menu = [{"id": b.id, "enabled": b.enabled} for b in view.buttons if b.id.startswith("service.")]
         if view.screen_id == "registration.receipt" and self.receipt_shot is None:
             folder = self.screenshots or self.receipt_dir
             if folder is not None:
@@ -305,6 +308,9 @@ class ScenarioPlayer:
             return True
         elif step.do == "expect_screen":
             done = screen_matches(view.screen_id, step.screen or "")
+        elif step.do == "stall":
+            # The main loop blocks (this hook runs on it) for this long of wall time: the watchdog test.
+            time.sleep(step.seconds or 0.0)
         elif step.do == "auto":
             self.step_i = len(self.steps)
             return True
@@ -324,7 +330,7 @@ class ScenarioPlayer:
             if step.do == "expect_screen" and screen_matches(view.screen_id, step.screen or ""):
                 self.step_i += 1
                 continue
-            if step.do in ("wait", "auto"):
+            if step.do in ("wait", "auto", "stall"):
                 self.step_i += 1
                 continue
             where = step.target or step.screen or step.resident or ""
@@ -388,9 +394,10 @@ class ScenarioPlayer:
         if screen == "ready.menu":
             if self._tap(view, f"service.{self.scenario.service.value}"):
                 return True
-            # The service is not offered (its tile is greyed out): the resident goes away.
+            # The service is not offered (its tile is greyed out, or not on the menu at all: a
+            # terminal not configured for it): the resident goes away.
             tile = next((b for b in view.buttons if b.id == f"service.{self.scenario.service.value}"), None)
-            if tile is not None and not tile.enabled and self.step_i >= len(self.steps) and self._tap(view, "back"):
+            if (tile is None or not tile.enabled) and self.step_i >= len(self.steps) and self._tap(view, "back"):
                 self.walked_away = True
                 return True
             return False
@@ -433,6 +440,7 @@ class ScenarioPlayer:
             report["resident_served"] = len(self.kiosk.finished) > self.start_count
         if self.registration is not None:
             report["registration"] = self.registration
+        report["menu"] = self.menu
         failures = list(self.failures) + check_expectations(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
@@ -532,7 +540,7 @@ class SimRig:
 
     def __init__(self, scenario: Scenario, *, config: KioskConfig, sim: SimConfig, build: Builder,
                  make_display: Callable[[KioskConfig], Any], workdir: Path | None = None,
-                 attach: dict[str, Any] | None = None) -> None:
+                 attach: dict[str, Any] | None = None, notifier: Any = None) -> None:
         """`attach`: emulators already running (`hub`: the hub's ready line, `backend_url`), so a
         kiosk process can be killed and started again against the same devices and records."""
         self.scenario = scenario
@@ -553,6 +561,8 @@ class SimRig:
         self.qr_camera: Any = None
         self.started = False
         self.timings: dict[str, float] = {}
+        self.notifier = notifier  # kiosk/sdnotify.py's ServiceNotifier: READY, heartbeats, STOPPING
+        self.metrics_server: Any = None  # kiosk/metrics.py's endpoint when [metrics] enabled
 
     def start(self) -> None:
         from kiosk.clock import FixedDateClock
@@ -581,8 +591,18 @@ class SimRig:
                     raise ScenarioError(f"qr_scanner fault {fault.kind!r} is a serial scanner's; the camera "
                                         "driver takes vanish only")
                 self.qr_camera.unplug(True)
-        log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now)
-        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=TEST_KEYS,
+        taps: tuple[Any, ...] = ()
+        if cfg.metrics.enabled:  # [metrics] of the kiosk's config: the same endpoint as in production
+            from kiosk.metrics import Metrics, MetricsServer
+
+            metrics = Metrics(cfg.terminal.services)
+            self.metrics_server = MetricsServer(metrics, cfg.metrics.port)
+            self.metrics_server.start()
+            taps = (metrics.tap,)
+        log = EventLog(Path(cfg.logging.file), level=cfg.logging.level, clock_now=self.clock.now, taps=taps)
+        # chip_keys = false: no test keys, so the kiosk reads its config's keys_file as a terminal does
+        keys = TEST_KEYS if scenario.chip_keys else None
+        self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=keys,
                                 qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
         self.cfg = cfg
@@ -640,7 +660,8 @@ class SimRig:
         if not self.started:
             self.kiosk.start()
             self.started = True
-        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view)
+        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view,
+            watch=self.notifier)
         # Let in-flight work (a confirm, a void, a retract) finish before anyone reads the records.
         # Open journal rows are settled in the background with backoff: let that virtual time pass too.
         settle_until = time.monotonic() + 5.0
@@ -668,10 +689,14 @@ class SimRig:
         return reply.json() if reply.is_success else None
 
     def close(self, keep_workdir: bool = False) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
         if self.kiosk is not None:
             self.kiosk.stop()
         if self.display is not None:
             self.display.close()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         if self.client is not None:
             self.client.close()
         # The emulators are told to stop all at once, then waited for one by one.
@@ -688,7 +713,7 @@ class SimRig:
 
 def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None, *, config: KioskConfig,
                  sim: SimConfig, build: Builder, make_display: Callable[[KioskConfig], Any],
-                 keep_workdir: bool = False) -> int:
+                 keep_workdir: bool = False, notifier: Any = None) -> int:
     """Exit code: 0 when every expectation holds, 1 when one fails, 2 when the scenario is malformed."""
     from sim.launcher import LaunchError
 
@@ -698,7 +723,7 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
         print(f"scenario {path}: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display)
+    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display, notifier=notifier)
     report: dict[str, Any]
     try:
         rig.start()

@@ -26,6 +26,7 @@ STEP_KINDS = (
     "expect_screen", "auto",
     "tap", "present_id", "lift_id", "face", "insert_permit", "take_card", "scan", "digits", "wait",
     "expect_screen", "auto", "insert_technician_card", "fault", "clear_fault", "refill", "empty_bin",
+    "stall",  # the main loop blocks for `seconds` of wall time (the watchdog test, issue 14)
 )
 QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
@@ -184,6 +185,8 @@ class Scenario:
     qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
     technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
     technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
+    # false: the kiosk gets no chip keys (its config's keys_file, empty): the encoder is unavailable
+    chip_keys: bool = True
 
     @property
     def who(self) -> ResidentSpec:
@@ -449,6 +452,7 @@ STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "clear_fault": ("device", "kind"),
     "refill": ("count",),
     "empty_bin": (),
+    "stall": ("seconds",),
 }
 
 
@@ -474,6 +478,8 @@ def _step(i: int, data: Any) -> Step:
     seconds = data.get("seconds")
     if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0):
         raise ScenarioError(f"{where}.seconds: expected a non-negative number")
+    if do == "stall" and seconds > 30:  # a scenario session has 60 s of wall time (sim.toml run.max_wall_seconds)
+        raise ScenarioError(f"{where}.seconds: a stall is at most 30 s")
     value = data.get("value")
     if value is not None and not isinstance(value, str):
         value = str(value)
@@ -617,10 +623,10 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     if diagnostics:
         _keys(data, "", ("today", "technician", "technicians"),
               ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
-               "proofs"))
+               "proofs", "chip_keys"))
     else:
         _keys(data, "", ("today", "resident", "residents"),
-              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner"))
+              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys"))
     residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "", "")
@@ -660,7 +666,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     qr_scanner = _str(data, "qr_scanner", "") if "qr_scanner" in data else None
     if qr_scanner is not None and qr_scanner not in QR_SCANNERS:
         raise ScenarioError(f"qr_scanner: {qr_scanner!r} is not one of {' | '.join(QR_SCANNERS)}")
+    chip_keys = data.get("chip_keys", True)
+    if not isinstance(chip_keys, bool):
+        raise ScenarioError("chip_keys: expected true or false")
     return Scenario(
+        chip_keys=chip_keys,
         name=_str(data, "name", "", path.stem if path else "scenario"),
         today=_date(data["today"], "today"),
         policy=policy,

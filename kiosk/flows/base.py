@@ -43,6 +43,7 @@ class Snapshot:
     technician_needed: bool = False
     now: float = 0.0  # the kiosk's monotonic clock, for a countdown a screen shows
     qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
+    installed: tuple[Service, ...] | None = None  # the services terminal.services names (None: every one)
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]

@@ -39,7 +39,9 @@ class Home(Flow):
 
 
 def _services(snap: Snapshot) -> list[dict[str, Any]]:
-    return [{"id": s.value, "available": s in snap.offered} for s in MENU_ORDER]
+    # A service the terminal is not configured for is not on the menu at all (not greyed out).
+    return [{"id": s.value, "available": s in snap.offered} for s in MENU_ORDER
+            if snap.installed is None or s in snap.installed]
 
 
 def attract_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
