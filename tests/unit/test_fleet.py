@@ -1,0 +1,202 @@
+"""Fleet telemetry, one layer at a time: the outbox (a SQLite file on disk), what is derived from
+the log channel, the [telemetry] config section, the layers. The broker itself: tests/fleet/."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fleet import topics
+from fleet.derive import REPEAT_FAILURES, Deriver, FleetState
+from fleet.outbox import Outbox, OutboxError
+from kiosk.config import ConfigError, load_kiosk_config
+from tests.unit.test_architecture import ROOT, offending, package_files
+
+# --- the outbox ----------------------------------------------------------------------------------
+
+
+def test_outbox_keeps_order_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    ob = Outbox(path, 100)
+    seqs = [ob.put(f"t/{i}", json.dumps({"i": i}).encode()) for i in range(5)]
+    ob.ack(seqs[0])
+    ob.close()
+    again = Outbox(path, 100)  # a kiosk restart
+    rows = again.peek()
+    assert [r.topic for r in rows] == ["t/1", "t/2", "t/3", "t/4"]
+    assert [r.seq for r in rows] == seqs[1:]
+    assert again.put("t/5", b"{}") > seqs[-1]  # seq keeps rising across a restart (AUTOINCREMENT)
+    assert [r.seq for r in again.peek(after=seqs[2], limit=1)] == [seqs[3]]
+    again.close()
+
+
+def test_outbox_is_bounded_dropping_the_oldest_non_retained_first(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "o.sqlite", 3)
+    ob.put("state", b"{}", retain=True)
+    for i in range(4):
+        ob.put(f"outcome/{i}", b"{}")
+    assert ob.count() == 3
+    assert [r.topic for r in ob.peek()] == ["state", "outcome/2", "outcome/3"]
+    assert ob.dropped() == 2
+    ob.close()
+    with pytest.raises(OutboxError):
+        Outbox(tmp_path / "x.sqlite", 0)
+
+
+def test_outbox_is_a_real_sqlite_file_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    ob = Outbox(path, 10)
+    ob.put("a", b'{"x": 1}')
+    ob.save("state", {"counters": {"sessions": 2}})
+    other = sqlite3.connect(path)  # another process's view of the file: committed, not cached
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert other.execute("SELECT topic, payload FROM outbox").fetchall() == [("a", '{"x": 1}')]
+    other.close()
+    assert ob.load("state") == {"counters": {"sessions": 2}}
+    ob.close()
+
+
+# --- derived from the log channel -------------------------------------------------------------------
+
+
+def rec(event: str, **fields: object) -> dict[str, object]:
+    return {"event": event, **fields}
+
+
+def kinds(msgs: list[tuple[str, dict[str, object]]]) -> list[str]:
+    return [k for k, _ in msgs]
+
+
+def test_status_and_supplies_on_change_only() -> None:
+    d = Deriver()
+    st = rec("DEVICE_STATUS", device="printer", state="online", media="none", detail="",
+             supplies="hopper=high:80,reject_bin=high:2")
+    out = d.feed(st)
+    assert kinds(out) == [topics.STATUS]
+    assert out[0][1]["devices"]["printer"]["supplies"]["hopper"] == {"level": "high", "count": 80}
+    assert d.feed(st) == []  # the same status again: nothing published
+    assert kinds(d.feed(rec("SERVICES_CHANGED", available="new_permit,registration", unavailable=""))) == \
+        [topics.STATUS]
+    assert d.state.status()["in_service"] is True
+
+
+def test_alerts_are_raised_once_and_cleared_once() -> None:
+    d = Deriver()
+    low = rec("DEVICE_STATUS", device="printer", state="online", media="none", detail="",
+              supplies="hopper=low:5,reject_bin=full:50")
+    out = d.feed(low)
+    alerts = [p for k, p in out if k == topics.ALERT]
+    assert {a["kind"] for a in alerts} == {"hopper_low", "bin_full"} and all(a["active"] for a in alerts)
+    # The same condition reported again, or through SUPPLY_ALERT: de-duplicated.
+    assert [k for k, _ in d.feed({**low, "detail": "x"}) if k == topics.ALERT] == []
+    assert d.feed(rec("SUPPLY_ALERT", supply="hopper", level="low")) == []
+    ok = rec("DEVICE_STATUS", device="printer", state="online", media="none", detail="",
+             supplies="hopper=high:90,reject_bin=high:0")
+    cleared = [p for k, p in d.feed(ok) if k == topics.ALERT]
+    assert {(a["kind"], a["active"]) for a in cleared} == {("hopper_low", False), ("bin_full", False)}
+
+
+def test_device_fault_staff_called_and_repeated_failures() -> None:
+    d = Deriver()
+    out = d.feed(rec("DEVICE_STATUS", device="camera", state="offline", media="none", detail="port_gone"))
+    assert [p["key"] for k, p in out if k == topics.ALERT] == ["device_fault:camera"]
+    assert d.feed(rec("DEVICE_FAULT", session="s1", device="camera", error="port_gone")) == []  # already raised
+    # The voice helper's STAFF_CALLED log event; any later session's end clears it.
+    assert [p["kind"] for _, p in d.feed(rec("STAFF_CALLED"))] == ["staff_called"]
+    fail = rec("SESSION_ENDED", session="s-secret", service="new_permit", outcome="aborted", reason="DEVICE_FAULT")
+    raised = []
+    for _ in range(REPEAT_FAILURES):
+        raised += [p for k, p in d.feed(fail) if k == topics.ALERT and p["active"]]
+    assert [p["kind"] for p in raised] == ["repeated_failures"]
+    assert [p["kind"] for k, p in d.feed(fail) if k == topics.ALERT] == []  # still one alert
+    back = d.feed(rec("SESSION_ENDED", session="s2", service="new_permit", outcome="issued", reason="OK"))
+    assert [(p["kind"], p["active"]) for k, p in back if k == topics.ALERT] == [("repeated_failures", False)]
+    assert d.state.counters["sessions"] == REPEAT_FAILURES + 2
+    assert d.state.counters["reason.DEVICE_FAULT"] == REPEAT_FAILURES + 1
+
+
+def test_no_resident_data_leaves_the_deriver() -> None:
+    """SH-PRIV-1: a session id, a masked ID number, a permit number never reach a payload."""
+    d = Deriver()
+    secrets = ("s-7f3a", "310***********1234", "SH2026000123")
+    out = d.feed(rec("SESSION_ENDED", session=secrets[0], service="new_permit", outcome="issued", reason="OK"))
+    out += d.feed(rec("ID_CARD_READ", session=secrets[0], card_type="resident", masked_id=secrets[1]))
+    out += d.feed(rec("ISSUANCE_ENDED", session=secrets[0], permit_number=secrets[2], disposition="taken"))
+    text = json.dumps(out)
+    assert out and not any(s in text for s in secrets)
+    assert [p for k, p in out if k == topics.OUTCOME] == [{"service": "new_permit", "outcome": "issued",
+                                                            "reason": "OK"}]
+
+
+def test_counters_and_alerts_survive_a_restart() -> None:
+    d = Deriver()
+    d.feed(rec("STAFF_CALLED"))
+    d.feed(rec("SESSION_ENDED", service="registration", outcome="registered", reason="OK"))
+    again = FleetState()
+    again.restore(json.loads(json.dumps(d.state.saved())))
+    assert again.counters == d.state.counters and again.alerts == d.state.alerts
+
+
+# --- [telemetry] -----------------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, telemetry: str, mode: str = "development") -> Path:
+    text = (ROOT / "config" / "kiosk.toml").read_text(encoding="utf-8").replace(
+        'mode = "development"', f'mode = "{mode}"', 1)
+    head, _, _ = text.partition("\n[telemetry]")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(head + "\n[telemetry]\n" + telemetry, encoding="utf-8")
+    return path
+
+
+def test_telemetry_is_off_by_default_and_optional() -> None:
+    assert load_kiosk_config(ROOT / "config" / "kiosk.toml").telemetry.enabled is False
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ("broker_port = 0", "telemetry.broker_port"),
+    ("outbox_max = 0", "telemetry.outbox_max"),
+    ('terminal_id = "a/b"', "telemetry.terminal_id"),
+    ('terminal_id = "#"', "telemetry.terminal_id"),
+    ('topic_prefix = "x/+/y"', "telemetry.topic_prefix"),
+    ("keepalive = 1", "telemetry.keepalive"),
+    ('enabled = true\nca_file = "/nonexistent.pem"', "telemetry.ca_file"),
+    ("broker_port = \"x\"", "telemetry.broker_port"),
+    ("colour = 1", "telemetry.colour"),
+])
+def test_telemetry_errors_name_the_key(tmp_path: Path, section: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_kiosk_config(write_config(tmp_path, section + "\n"))
+    assert key in str(err.value)
+
+
+def test_telemetry_without_tls_is_refused_in_production(tmp_path: Path) -> None:
+    assert not load_kiosk_config(write_config(tmp_path, "enabled = true\ntls = false\n")).telemetry.tls
+    with pytest.raises(ConfigError, match=r"telemetry\.tls"):
+        load_kiosk_config(write_config(tmp_path, "enabled = true\ntls = false\n", mode="production"))
+
+
+def test_telemetry_enabled_with_files(tmp_path: Path) -> None:
+    for name in ("ca.pem", "c.pem", "c.key"):
+        (tmp_path / name).write_text("x")
+    cfg = load_kiosk_config(write_config(tmp_path, f'enabled = true\nca_file = "{tmp_path}/ca.pem"\n'
+                                                   f'cert_file = "{tmp_path}/c.pem"\nkey_file = "{tmp_path}/c.key"\n'))
+    assert cfg.telemetry.enabled and cfg.telemetry.broker_port == 8883
+
+
+# --- layers ------------------------------------------------------------------------------------------
+
+
+def test_the_core_never_imports_the_fleet_adapter() -> None:
+    bad = offending("kiosk", ("fleet", "paho"))
+    assert not bad, "kiosk/ never imports fleet/ or paho (it posts to nobody; fleet/ reads its log):\n  " + \
+        "\n  ".join(bad)
+
+
+def test_the_fleet_adapter_imports_no_screens_devices_or_sim() -> None:
+    bad = offending("fleet", ("pygame", "screens", "devices", "sim"))
+    assert not bad, "\n  ".join(bad)
+    assert all(len(p.read_text().splitlines()) <= 400 for p in package_files("fleet"))
