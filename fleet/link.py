@@ -145,7 +145,7 @@ class FleetLink:
         if kind == "record":
             messages = self.deriver.feed(value)
             for k, payload in messages:
-                self._queue(k, payload)
+                self._queue(f"{k}/{payload['key']}" if k == topics.ALERT else k, payload)
             if messages:
                 ob.save("state", self.deriver.state.saved())
         elif kind == "acked":
@@ -178,7 +178,7 @@ class FleetLink:
         assert self.outbox is not None
         body = {"terminal": self.settings.terminal, "ts": time.time(), **payload}
         before = self.outbox.dropped()
-        self.outbox.put(self.topics.of(kind), json.dumps(body, sort_keys=True).encode(), retain=kind in topics.RETAINED)
+        self.outbox.put(self.topics.of(kind), json.dumps(body, sort_keys=True).encode(), retain=topics.retained(kind))
         if self.outbox.dropped() != before and self._log is not None:
             self._log.emit(LogEvent.FLEET_DROPPED, dropped=self.outbox.dropped())
 
@@ -186,8 +186,8 @@ class FleetLink:
         st = self.deriver.state
         self._queue(topics.STATUS, st.status())
         self._queue(topics.COUNTERS, {**st.counter_payload(), "dropped": self.outbox.dropped() if self.outbox else 0})
-        for alert in st.alerts.values():
-            self._queue(topics.ALERT, alert)
+        for key, alert in st.alerts.items():
+            self._queue(f"{topics.ALERT}/{key}", alert)
 
     def _pump(self) -> None:
         if not self._connected or self.outbox is None:
@@ -203,10 +203,11 @@ class FleetLink:
             self._last_handed = row.seq
 
     def _drain(self, deadline: float) -> None:
-        """Hands over and waits for acknowledgements until the outbox is empty or time is up."""
+        """Hands over and waits for acknowledgements until the outbox is empty or time is up
+        (waiting for a connection too: a link closed right after it started has not connected yet)."""
         ob = self.outbox
         assert ob is not None
-        while self._connected and ob.count() > 0 and time.monotonic() < deadline:
+        while ob.count() > 0 and time.monotonic() < deadline:
             self._pump()
             try:
                 kind, value = self._q.get(timeout=max(0.0, deadline - time.monotonic()))

@@ -15,10 +15,10 @@ STATE = "state"  # retained: online | offline (the last will)
 STATUS = "status"  # retained: device statuses, supplies, services offered
 COUNTERS = "counters"  # retained: counters since the outbox's database was made
 OUTCOME = "outcome"  # one per session: service, outcome, reason
-ALERT = "alert"  # one per alert raised or cleared
+ALERT = "alert"  # retained, one topic per alert: alert/<key>, raised (active) or cleared
 COMMAND = "cmd"  # in: remote commands (only the operator's certificate may publish here)
 REPLY = "cmd/reply"  # out: each command's result, accepted or refused
-RETAINED = frozenset({STATE, STATUS, COUNTERS})
+RETAINED = frozenset({STATE, STATUS, COUNTERS, ALERT})
 PUBLISHED = (STATE, STATUS, COUNTERS, OUTCOME, ALERT, REPLY)
 
 
@@ -29,6 +29,11 @@ class Topics:
 
     def of(self, kind: str) -> str:
         return f"{self.prefix}/{self.terminal}/{kind}"
+
+
+def retained(kind: str) -> bool:
+    """Whether a kind's messages are retained (`alert/<key>` counts as `alert`)."""
+    return kind.split("/", 1)[0] in RETAINED and kind != REPLY
 
 
 def split(prefix: str, topic: str) -> tuple[str, str] | None:

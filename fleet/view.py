@@ -81,7 +81,7 @@ class Fleet:
                 t.status = data
             elif kind == topics.COUNTERS:
                 t.counters = dict(data.get("counters", {}))
-            elif kind == topics.ALERT:
+            elif kind.startswith(topics.ALERT + "/"):
                 key = str(data.get("key", ""))
                 if data.get("active"):
                     t.alerts[key] = data

@@ -32,7 +32,7 @@ VIEWER = "fleet-view"  # may only read
 def acl_text(prefix: str = DEFAULT_PREFIX) -> str:
     """The broker's ACL: a terminal writes only its own telemetry and reads only its own commands;
     the operator alone writes commands; the view reads everything and writes nothing."""
-    own = [f"pattern write {prefix}/%u/{kind}" for kind in ("state", "status", "counters", "outcome", "alert",
+    own = [f"pattern write {prefix}/%u/{kind}" for kind in ("state", "status", "counters", "outcome", "alert/+",
                                                              "cmd/reply")]
     return "\n".join([*own, f"pattern read {prefix}/%u/cmd", "",
                       f"user {OPERATOR}", f"topic write {prefix}/+/cmd", f"topic read {prefix}/#", "",
@@ -115,6 +115,7 @@ class Broker:
             f"user {getpass.getuser()}", "per_listener_settings false", "allow_anonymous false",
             "persistence true", f"persistence_location {folder}/", "autosave_interval 3600",
             f"log_dest file {folder}/mosquitto.log", "log_type error", "log_type warning", "log_type notice",
+            *(["log_type all"] if os.environ.get("MQTT_DEBUG") else []),  # MQTT_DEBUG=1: every packet
             f"acl_file {folder / 'acl'}", "max_queued_messages 100000", "max_inflight_messages 100",
             f"listener {self.port} 127.0.0.1", f"max_connections {max_connections}",
             f"cafile {pki.ca}", f"certfile {pki.server.cert}", f"keyfile {pki.server.key}",
