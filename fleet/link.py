@@ -87,7 +87,7 @@ class FleetLink:
         if record.get("event") == "KIOSK_STOPPED":  # the core's last word: deliver, say offline, close
             self._q.put(("stop", time.monotonic() + STOP_DRAIN_S))
         elif record.get("event") not in OWN_EVENTS:
-            self._q.put(("record", record))
+            self._q.put(("record", (record, time.time())))  # ts: when the core logged it
 
     def start(self) -> FleetLink:
         self._thread.start()
@@ -143,9 +143,10 @@ class FleetLink:
         ob = self.outbox
         assert ob is not None
         if kind == "record":
-            messages = self.deriver.feed(value)
+            record, logged = value
+            messages = self.deriver.feed(record)
             for k, payload in messages:
-                self._queue(f"{k}/{payload['key']}" if k == topics.ALERT else k, payload)
+                self._queue(f"{k}/{payload['key']}" if k == topics.ALERT else k, payload, logged)
             if messages:
                 ob.save("state", self.deriver.state.saved())
         elif kind == "acked":
@@ -174,9 +175,9 @@ class FleetLink:
             self._log.emit(LogEvent.FLEET_LINK, state=state, queued=self.outbox.count() if self.outbox else 0,
                            detail=detail)
 
-    def _queue(self, kind: str, payload: dict[str, Any]) -> None:
+    def _queue(self, kind: str, payload: dict[str, Any], ts: float | None = None) -> None:
         assert self.outbox is not None
-        body = {"terminal": self.settings.terminal, "ts": time.time(), **payload}
+        body = {"terminal": self.settings.terminal, "ts": time.time() if ts is None else ts, **payload}
         before = self.outbox.dropped()
         self.outbox.put(self.topics.of(kind), json.dumps(body, sort_keys=True).encode(), retain=topics.retained(kind))
         if self.outbox.dropped() != before and self._log is not None:
