@@ -200,3 +200,33 @@ def test_the_fleet_adapter_imports_no_screens_devices_or_sim() -> None:
     bad = offending("fleet", ("pygame", "screens", "devices", "sim"))
     assert not bad, "\n  ".join(bad)
     assert all(len(p.read_text().splitlines()) <= 400 for p in package_files("fleet"))
+
+
+# --- the view's table ----------------------------------------------------------------------------
+
+
+def test_the_view_keeps_the_latest_and_draws_every_terminal() -> None:
+    from rich.console import Console
+
+    from fleet import view
+
+    fleet = view.Fleet()
+    status = {"devices": {"printer": {"state": "online", "supplies": {"hopper": {"level": "low", "count": 4}}},
+                          "camera": {"state": "offline"}}, "services": [], "in_service": False}
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-1/state", json.dumps({"state": "online"}).encode(), retained=True)
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-1/status", json.dumps(status).encode())
+    alert = {"key": "hopper_low", "kind": "hopper_low", "active": True}
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-1/alert/hopper_low", json.dumps(alert).encode())
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-2/state", json.dumps({"state": "offline"}).encode())
+    fleet.on_message("elsewhere/T-3/state", b'{"state": "online"}')  # not the fleet's prefix
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-2/status", b"not json")
+    snap = fleet.snapshot()
+    assert set(snap) == {"T-1", "T-2"}
+    assert snap["T-1"]["supplies"] == {"hopper": "low:4"} and snap["T-1"]["devices_down"] == ["camera"]
+    assert snap["T-1"]["alerts"] == ["hopper_low"] and snap["T-1"]["in_service"] is False
+    fleet.on_message(f"{topics.DEFAULT_PREFIX}/T-1/alert/hopper_low", json.dumps({**alert, "active": False}).encode())
+    assert fleet.snapshot()["T-1"]["alerts"] == []
+    console = Console(record=True, width=160)
+    console.print(view.table(snap))
+    text = console.export_text()
+    assert "T-1" in text and "T-2" in text and "out of service" in text and "hopper_low" in text
