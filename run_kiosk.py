@@ -75,10 +75,17 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
 def start_fleet_link(config: Any, log: Any, post: Any) -> Any:
     """Fleet telemetry ([telemetry]): a worker thread fed from the log channel, posting remote
     commands into the event queue; it closes itself at the kiosk's KIOSK_STOPPED (docs/fleet.md)."""
-    from fleet.link import FleetLink, LinkSettings
+    import ssl
 
-    link = FleetLink(LinkSettings.from_config(config, ROOT), post, log).start()
-    log.add_sink(link.sink)
+    from fleet.link import FleetLink, LinkSettings
+    from kiosk.config import ConfigError
+
+    try:
+        link = FleetLink(LinkSettings.from_config(config, ROOT), post, log)
+    except (ssl.SSLError, OSError, ValueError) as exc:  # paho loads the CA, certificate and key here
+        raise ConfigError(f"telemetry.cert_file: the CA, certificate or key cannot be loaded "
+                          f"({type(exc).__name__})") from exc
+    log.add_sink(link.start().sink)
     return link
 
 

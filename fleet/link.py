@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import sqlite3
 import ssl
 import threading
 import time
@@ -84,6 +85,8 @@ class FleetLink:
     # --- the core's side: never blocks ----------------------------------------------------------
 
     def sink(self, record: dict[str, Any]) -> None:
+        if self._stopped.is_set():
+            return  # the worker has ended: nothing would take the records off the queue
         if record.get("event") == "KIOSK_STOPPED":  # the core's last word: deliver, say offline, close
             self._q.put(("stop", time.monotonic() + STOP_DRAIN_S))
         elif record.get("event") not in OWN_EVENTS:
@@ -122,8 +125,14 @@ class FleetLink:
 
     def _run(self) -> None:
         s = self.settings
-        self.outbox = Outbox(s.outbox_file, s.outbox_max)
-        self.deriver.state.restore(self.outbox.load("state"))
+        try:
+            self.outbox = Outbox(s.outbox_file, s.outbox_max)
+            self.deriver.state.restore(self.outbox.load("state"))
+        except (OSError, sqlite3.Error, ValueError) as exc:  # the kiosk goes on; the fleet hears nothing
+            if self._log is not None:
+                self._log.emit(LogEvent.FLEET_LINK, state="failed", queued=0, detail=f"outbox:{type(exc).__name__}")
+            self._stopped.set()
+            return
         self.client.connect_async(s.host, s.port, keepalive=s.keepalive)
         self.client.loop_start()
         try:

@@ -230,3 +230,31 @@ def test_the_view_keeps_the_latest_and_draws_every_terminal() -> None:
     console.print(view.table(snap))
     text = console.export_text()
     assert "T-1" in text and "T-2" in text and "out of service" in text and "hopper_low" in text
+
+
+def test_unloadable_certificates_stop_the_start_naming_the_key(tmp_path: Path) -> None:
+    import run_kiosk
+    from kiosk.logevents import EventLog
+
+    for name in ("ca.pem", "c.pem", "c.key"):
+        (tmp_path / name).write_text("not a certificate")
+    cfg = load_kiosk_config(write_config(tmp_path, f'enabled = true\nca_file = "{tmp_path}/ca.pem"\n'
+                                                   f'cert_file = "{tmp_path}/c.pem"\nkey_file = "{tmp_path}/c.key"\n'))
+    with pytest.raises(ConfigError, match=r"telemetry\.cert_file"):
+        run_kiosk.start_fleet_link(cfg, EventLog(), lambda e: None)
+
+
+def test_an_outbox_that_cannot_be_opened_is_logged_and_the_kiosk_goes_on(tmp_path: Path) -> None:
+    from fleet.link import FleetLink, LinkSettings
+    from kiosk.logevents import EventLog
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    log = EventLog()
+    link = FleetLink(LinkSettings("127.0.0.1", 1, "T-1", outbox_file=blocker / "outbox.sqlite"), lambda e: None, log)
+    link.start()
+    link.close(timeout=1.0)
+    failed = [r for r in log.recent if r["event"] == "FLEET_LINK"]
+    assert [(r["state"], r["detail"]) for r in failed] == [("failed", "outbox:FileExistsError")]
+    link.sink({"event": "SESSION_ENDED"})  # still never blocks nor raises, nor keeps the record
+    assert link._q.empty()
