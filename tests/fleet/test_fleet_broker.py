@@ -230,3 +230,27 @@ def test_the_broker_lets_only_the_operator_command_and_only_the_fleet_ca_in(brok
             while time.monotonic() < deadline and not c.is_connected():
                 c.loop(0.1)
             raise OSError("refused") if not c.is_connected() else AssertionError("a stranger connected")
+
+
+def test_nothing_lost_when_the_broker_comes_back_to_the_same_link(broker: Broker, tmp_path: Path) -> None:
+    """The same process throughout: what paho was handed before the outage is resent by paho,
+    what waited in the outbox follows, in order."""
+    fleet, sub = connect(broker, OPERATOR, persistent=True, client_id="fleet-backend-2")
+    link = FleetLink(settings(broker, "T-0001", tmp_path / "outbox.sqlite"), lambda e: None).start()
+    try:
+        for i in range(1, 31):
+            link.sink(session(i))
+        broker.stop()  # mid-run: some of the 30 are in flight
+        for i in range(31, 61):
+            link.sink(session(i))
+        broker.start()
+        want = [f"TIMEOUT_{i}" for i in range(1, 61)]
+        assert fleet.wait_for(lambda f: {o["reason"] for _, o in f.outcome_log} >= set(want), 40.0)
+        assert list(dict.fromkeys(o["reason"] for _, o in fleet.outcome_log)) == want
+    finally:
+        link.close()
+        sub.loop_stop()  # type: ignore[attr-defined]
+        sub.disconnect()  # type: ignore[attr-defined]
+    ob = Outbox(tmp_path / "outbox.sqlite", 10)
+    assert ob.count() == 0
+    ob.close()
