@@ -2,9 +2,10 @@
 when the broker has acknowledged it (QoS 1 PUBACK), so nothing is lost across a broker outage
 or a kiosk restart, and messages leave in the order they were made (`seq`).
 
-Bounded: past `max_messages` the oldest non-retained messages are dropped first (an outcome or
-an alert from long ago is worth less than the newest state), and every drop is counted in the
-`meta` table so the next counters message says how many were lost. The counters the terminal
+Bounded: past `max_messages`, first a retained message that a newer one of its topic supersedes
+goes (a subscriber keeps only the newer), then the oldest non-retained, then the oldest
+retained; every drop is counted in the `meta` table (`dropped`, in the counters that
+`report_now` publishes) and logged (`FLEET_DROPPED`). The counters the terminal
 reports live in the same file (`counters`), so a restart continues them.
 
 One connection, used only by the telemetry worker's thread.
@@ -65,10 +66,19 @@ class Outbox:
         return seq
 
     def _drop_oldest(self, n: int, keep: int) -> None:
-        # Non-retained first; a retained kind is superseded by its newer message anyway.
+        # First a retained message a newer one of its topic supersedes (a subscriber would keep only
+        # the newer), then the oldest non-retained, then the oldest retained; never the one just put.
         rows = self._db.execute(
-            "SELECT seq FROM outbox WHERE seq != ? ORDER BY retain, seq LIMIT ?", (keep, n)).fetchall()
+            "SELECT seq FROM outbox o WHERE retain = 1 AND seq != ? AND EXISTS "
+            "(SELECT 1 FROM outbox n WHERE n.topic = o.topic AND n.seq > o.seq) ORDER BY seq LIMIT ?",
+            (keep, n)).fetchall()
         self._db.executemany("DELETE FROM outbox WHERE seq = ?", rows)
+        more = n - len(rows)
+        if more > 0:
+            rest = self._db.execute("SELECT seq FROM outbox WHERE seq != ? ORDER BY retain, seq LIMIT ?",
+                                    (keep, more)).fetchall()
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", rest)
+            rows += rest
         self._bump("dropped", len(rows))
 
     def peek(self, after: int = 0, limit: int = 100) -> list[Queued]:

@@ -41,6 +41,11 @@ def test_outbox_is_bounded_dropping_the_oldest_non_retained_first(tmp_path: Path
     assert ob.count() == 3
     assert [r.topic for r in ob.peek()] == ["state", "outcome/2", "outcome/3"]
     assert ob.dropped() == 2
+    # A retained message superseded by a newer one of its topic goes before any outcome.
+    ob.put("status", b'{"n": 1}', retain=True)
+    ob.put("status", b'{"n": 2}', retain=True)
+    assert [(r.topic, r.payload) for r in ob.peek()] == [("state", b"{}"), ("outcome/3", b"{}"),
+                                                          ("status", b'{"n": 2}')]
     ob.close()
     with pytest.raises(OutboxError):
         Outbox(tmp_path / "x.sqlite", 0)
@@ -259,3 +264,25 @@ def test_an_outbox_that_cannot_be_opened_is_logged_and_the_kiosk_goes_on(tmp_pat
     before = link._q.qsize()  # close() may have queued its "stop" before the worker ended
     link.sink({"event": "SESSION_ENDED"})  # still never blocks nor raises, nor keeps the record
     assert link._q.qsize() == before
+
+
+def test_the_link_keeps_at_most_the_bound_while_no_broker_answers(tmp_path: Path) -> None:
+    from fleet.link import FleetLink, LinkSettings
+    from kiosk.logevents import EventLog
+    from sim.mosquitto import free_port
+
+    log = EventLog()
+    path = tmp_path / "outbox.sqlite"
+    link = FleetLink(LinkSettings("127.0.0.1", free_port(), "T-1", outbox_file=path, outbox_max=5), lambda e: None,
+                     log).start()
+    for i in range(10):  # 2 messages each (outcome, counters)
+        link.sink({"event": "SESSION_ENDED", "service": "new_permit", "outcome": "aborted", "reason": f"R{i}"})
+    link.close(timeout=0.2)
+    ob = Outbox(path, 5)
+    kept = [json.loads(r.payload) for r in ob.peek()]
+    assert len(kept) == 5 and ob.dropped() == 15
+    # The older counters were superseded by the newest; then the oldest outcomes went.
+    assert [k.get("reason") for k in kept if "reason" in k] == ["R6", "R7", "R8", "R9"]
+    assert [k["counters"]["sessions"] for k in kept if "counters" in k] == [10]
+    ob.close()
+    assert max(r["dropped"] for r in log.recent if r["event"] == "FLEET_DROPPED") == 15
