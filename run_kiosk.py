@@ -73,7 +73,26 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         journal_path = ROOT / journal_path
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path, now=clock.now, log=log)
+    if config.telemetry.enabled:
+        start_fleet_link(config, log, sink)
     return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
+
+
+def start_fleet_link(config: Any, log: Any, post: Any) -> Any:
+    """Fleet telemetry ([telemetry]): a worker thread fed from the log channel, posting remote
+    commands into the event queue; it closes itself at the kiosk's KIOSK_STOPPED (docs/fleet.md)."""
+    import ssl
+
+    from fleet.link import FleetLink, LinkSettings
+    from kiosk.config import ConfigError
+
+    try:
+        link = FleetLink(LinkSettings.from_config(config, ROOT), post, log)
+    except (ssl.SSLError, OSError, ValueError) as exc:  # paho loads the CA, certificate and key here
+        raise ConfigError(f"telemetry.cert_file: the CA, certificate or key cannot be loaded "
+                          f"({type(exc).__name__})") from exc
+    log.add_sink(link.start().sink)
+    return link
 
 
 def build_qr_scanner(qr: Any, sink: Any, camera_source: Any = None) -> Any:

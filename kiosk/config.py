@@ -135,6 +135,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class TelemetryConfig:
+    """Fleet telemetry over MQTT (fleet/, docs/fleet.md); off unless enabled."""
+    enabled: bool = False
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 8883
+    tls: bool = True  # client certificate + CA; false only in development mode
+    ca_file: str = ""  # the fleet CA that signed the broker's certificate
+    cert_file: str = ""  # this terminal's client certificate (its CN is the broker's user name)
+    key_file: str = ""
+    terminal_id: str = ""  # empty: terminal.id
+    topic_prefix: str = "rpkiosk/v1"
+    outbox_file: str = "out/telemetry-outbox.sqlite"
+    outbox_max: int = 10000  # messages kept while the broker is unreachable; the oldest go first
+    keepalive: int = 30  # seconds; the broker publishes the last will after 1.5 times this
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: Terminal
     display: DisplayConfig
@@ -145,6 +162,7 @@ class KioskConfig:
     logging: LoggingConfig
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
 
 
 @dataclass(frozen=True)
@@ -265,6 +283,7 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     _check_services(cfg.terminal.services)
     if not 1 <= cfg.metrics.port <= 65535:
         raise ConfigError("metrics.port: a TCP port, 1 to 65535")
+    _check_telemetry(cfg.telemetry, cfg)
     return cfg
 
 
@@ -288,6 +307,33 @@ def _check_logging(log: LoggingConfig) -> None:
         raise ConfigError("logging.rotate_files: at most 100")
     if not log.file and not log.stdout:
         raise ConfigError("logging.file: empty, and logging.stdout is false: the events would go nowhere")
+
+
+def _check_telemetry(t: TelemetryConfig, cfg: KioskConfig) -> None:
+    import re
+
+    if not 1 <= t.broker_port <= 65535:
+        raise ConfigError("telemetry.broker_port: must be 1 to 65535")
+    if t.outbox_max < 1:
+        raise ConfigError("telemetry.outbox_max: must be at least 1")
+    if not 5 <= t.keepalive <= 3600:
+        raise ConfigError("telemetry.keepalive: must be 5 to 3600 seconds")
+    ident = t.terminal_id or cfg.terminal.id
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", ident):
+        raise ConfigError(f"telemetry.terminal_id: {ident!r} is not a topic level (letters, digits, _ . -)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", t.topic_prefix):
+        raise ConfigError(f"telemetry.topic_prefix: {t.topic_prefix!r} is not a topic without wildcards")
+    if not t.enabled:
+        return
+    if not t.broker_host:
+        raise ConfigError("telemetry.broker_host: empty")
+    if not t.tls and cfg.terminal.mode == "production":
+        raise ConfigError("telemetry.tls: must be true in production (commands are authenticated by certificates)")
+    if t.tls:
+        for key in ("ca_file", "cert_file", "key_file"):
+            value = getattr(t, key)
+            if not value or not Path(value).is_file():
+                raise ConfigError(f"telemetry.{key}: {value!r} is not a readable file")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:

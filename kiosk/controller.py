@@ -45,6 +45,7 @@ from kiosk.ports import Ports
 from kiosk.presenter import build_view
 from kiosk.reasons import Service
 from kiosk.recovery import PrinterFacts
+from kiosk.remote import RemoteCommand, carry_out
 from kiosk.runtime import Runtime
 from kiosk.session import Session, SessionSummary
 from kiosk.settle import Call, Settler
@@ -309,6 +310,8 @@ class Kiosk:
         elif isinstance(event, PrintedCardTaken):
             if job is not None:
                 job.on_taken()
+        elif isinstance(event, RemoteCommand):  # from the fleet link (fleet/link.py)
+            carry_out(self, event)
         else:
             handler = self._owner().handlers().get(type(event))
             if handler is not None:
@@ -316,7 +319,8 @@ class Kiosk:
 
     def _on_status(self, st: DeviceStatus) -> None:
         self.availability.update(st)
-        self.log.emit(LogEvent.DEVICE_STATUS, device=st.device, state=st.state, media=st.media, detail=st.detail)
+        self.log.emit(LogEvent.DEVICE_STATUS, device=st.device, state=st.state, media=st.media, detail=st.detail,
+                      supplies=",".join(f"{p.name}={p.level}:{p.count}" for p in st.supplies))
         self._device_changed(st.device)
 
     def _device_changed(self, device: DeviceKind) -> None:

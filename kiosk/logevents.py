@@ -50,7 +50,7 @@ class LogEvent(Enum):
     KIOSK_STOPPED = EventSpec("K002", logging.INFO, "kiosk stopped")
     STATE_ENTERED = EventSpec("K010", logging.DEBUG, "state entered", ("state",))
     SERVICES_CHANGED = EventSpec("K011", logging.INFO, "services offered changed", ("available", "unavailable"))
-    DEVICE_STATUS = EventSpec("D001", logging.INFO, "device status", ("device", "state", "media", "detail"))
+    DEVICE_STATUS = EventSpec("D001", logging.INFO, "device status", ("device", "state", "media", "detail", "supplies"))
     # A device adapter's DeviceLogged, one event per severity of its note (devices/events.py, NOTE_SEVERITY).
     DEVICE_NOTE = EventSpec("D002", logging.INFO, "device note", _DEVICE_NOTE_FIELDS)
     DEVICE_NOTE_DEBUG = EventSpec("D003", logging.DEBUG, "device note", _DEVICE_NOTE_FIELDS)
@@ -111,6 +111,10 @@ class LogEvent(Enum):
     PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
     PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
     REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
+    # Fleet telemetry (fleet/, kiosk/remote.py): each remote command, accepted or refused; the broker link.
+    FLEET_COMMAND = EventSpec("M001", logging.WARNING, "remote command", ("command", "id", "result", "why"))
+    FLEET_LINK = EventSpec("M002", logging.INFO, "fleet broker link", ("state", "queued", "detail"))
+    FLEET_DROPPED = EventSpec("M003", logging.WARNING, "fleet outbox full: oldest messages dropped", ("dropped",))
 
 
 LEVELS: dict[str, int] = {
@@ -201,6 +205,11 @@ class EventLog:
     @property
     def level(self) -> int:
         return self._level
+
+    def add_sink(self, sink: Sink) -> None:
+        """A sink added after the log was made (the fleet link, fleet/link.py); it must not block."""
+        with self._lock:
+            self._sinks.append(sink)
 
     def enabled(self, event: LogEvent) -> bool:
         return event.value.level >= self._level

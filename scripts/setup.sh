@@ -3,13 +3,15 @@
 #   Debian packages (apt-get, as root): the PC/SC library pyscard builds against, zbar (libzbar0,
 #   for pyzbar, the QR camera driver's second decoder backend), a CJK
 #   font, pcscd with the vsmartcard virtual reader (simulation and CI only), xvfb and xdotool
-#   (the developer panel's test drives a real X window).
+#   (the developer panel's test drives a real X window), mosquitto (the MQTT broker the fleet
+#   telemetry tests start on 127.0.0.1 by PID; the package's own service is stopped and disabled).
 #   Python packages: a virtual environment at .venv, re-synced only when pyproject.toml changes
 #   (pyproject.toml's dependencies, among them zxing-cpp, pyzbar and segno for QR codes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libpcsclite-dev libzbar0 fonts-wqy-microhei pcscd vsmartcard-vpcd xvfb xdotool python3-venv gcc)
+APT_PACKAGES=(libpcsclite-dev libzbar0 fonts-wqy-microhei pcscd vsmartcard-vpcd xvfb xdotool python3-venv gcc
+              mosquitto)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -25,6 +27,17 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: Debian packages already installed"
+fi
+# Tests start their own brokers; the Debian package's service must not hold a port or run unused.
+if [ -x /usr/sbin/mosquitto ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    $SUDO systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/mosquitto ]; then
+    $SUDO /etc/init.d/mosquitto stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d mosquitto disable >/dev/null 2>&1 || true
+  fi
 fi
 
 PYTHON="${PYTHON:-python3}"
