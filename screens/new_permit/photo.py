@@ -49,8 +49,8 @@ def draw(c: w.Canvas) -> None:
     elif c.data.get("retake"):
         y = c.banner(c.t("retake.again"), y, "info")
     live = bool(c.data.get("preview"))
-    # In large text the live advice under the picture stands in for the tips: the picture keeps its room.
-    tips = () if c.large and live else TIPS[:1] if c.large else TIPS
+    # With the live picture its advice stands in for most tips (all in large text): the picture keeps its room.
+    tips = TIPS[: (0 if c.large else 1) if live else (1 if c.large else 2)]
     tips_h = sum(c.lines_height(c.t(f"photo.tip.{k}"), t.body, c.body.width - t.body) + t.px(14) for k in tips)
     strip_h = c.text.line_height(t.subtitle) + t.px(24) if live else 0
     frame_h = min(t.px(820 if live else 560), c.body.bottom - y - tips_h - strip_h - 2 * t.gap)
@@ -96,12 +96,15 @@ def animate(c: w.Canvas) -> None:
     pygame.draw.ellipse(c.surface, color, oval, t.px(8))
     if guidance:
         text = c.t_opt(f"photo.guide.{guidance}") or c.t("photo.guide.other")
-        c.line(text, t.subtitle, th.SUCCESS if ok else th.WARNING, strip.centerx, strip.top + t.px(12), "center",
-               strong=True)
+        # One line as a rule; a long translation shrinks to fit the strip rather than spill over.
+        c.paragraph(text, strip.inflate(0, -t.px(12)), t.subtitle, th.SUCCESS if ok else th.WARNING, "center",
+                    strong=True, fit=True)
     countdown = c.data.get("countdown")
     if countdown:
-        radius = t.px(120)
-        pygame.draw.circle(c.surface, th.ACCENT, frame.center, radius)
-        size = t.px(170)
-        c.line(str(countdown), size, th.ON_ACCENT, frame.centerx, frame.centery - c.text.line_height(size) // 2,
+        # In the picture's top corner, not over the face: the resident keeps seeing themself.
+        radius = min(t.px(90), frame.width // 5)
+        centre = (frame.right - radius - t.px(14), frame.top + radius + t.px(14))
+        pygame.draw.circle(c.surface, th.ACCENT, centre, radius)
+        size = int(radius * 1.3)
+        c.line(str(countdown), size, th.ON_ACCENT, centre[0], centre[1] - c.text.line_height(size) // 2,
                "center", strong=True)
