@@ -142,7 +142,7 @@ class NewPermit(Flow):
 
     def face_retake_left(self) -> bool:
         s = self.core.session
-        return s.face_match is False and s.face_checks < FACE_CHECK_TRIES
+        return s.face_match is False and s.face_mismatches < FACE_CHECK_TRIES
 
     def phone_valid(self) -> bool:
         return bool(PHONE.match(self.core.session.phone))
@@ -317,7 +317,9 @@ class NewPermit(Flow):
         if self.core.state != f"{P}.verify_face" or self.backend_failed(result):
             return
         if isinstance(result, bk.FaceCheck):
-            self.core.session.face_match = result.match
+            s = self.core.session
+            s.face_match = result.match
+            s.face_mismatches += 0 if result.match else 1
         self.core.fire(NP.FACE_CHECKED)
 
     def on_key(self, key: str) -> None:

@@ -35,7 +35,7 @@ def photo(snap: Snapshot) -> Screen:
     # the view only says that it is on, where the head outline goes, the advice and the countdown.
     data = {"attempt": s.photo_attempts + (0 if busy else 1), "max_attempts": snap.photo_max_tries,
             "problem": s.photo_problem, "busy": busy, "preview": True, "outline": list(OUTLINE),
-            "guidance": s.photo_guidance, "countdown": s.countdown, "retake": s.face_checks > 0}
+            "guidance": s.photo_guidance, "countdown": s.countdown, "retake": s.face_mismatches > 0}
     return data, (Button("capture", "button.capture", enabled=not busy and s.countdown is None), CANCEL)
 
 

@@ -105,9 +105,17 @@ def test_face_mismatch_offers_one_retake_then_refuses_with_a_new_request_each_ti
     assert c.session.refusal is not None and c.session.refusal.reason == "FACE_MISMATCH"
 
 
-def test_a_match_needs_no_retake():
+def test_a_match_needs_no_retake_and_a_later_first_mismatch_still_gets_its_retake():
+    """A resident whose photo matched, who goes back from the details to take another, and whose
+    new photo does not match, still has the one retake: mismatches are counted, not checks."""
     c = core("new_permit.verify_face")
+    c.ports.backend.face_check = lambda rid, card, png: c.faces.append(rid) or bk.FaceCheck(len(c.faces) == 1)
     flow = NewPermit(c)  # type: ignore[arg-type]
-    c.session.face_match = True
-    c.session.face_checks = 1
-    assert flow.face_matches() and not flow.face_retake_left()
+    for _ in range(2):
+        flow.enter_verify_face()
+        _, fn, then = c.runtime.calls[-1]
+        then(fn())
+        if c.session.face_match:
+            assert flow.face_matches() and not flow.face_retake_left()
+    assert c.session.face_match is False and flow.face_retake_left()
+    assert len(set(c.faces)) == 2
