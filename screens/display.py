@@ -142,6 +142,8 @@ class Display:
                 spec.animate(canvas)
             buttons, rects, painter = view.buttons, layer.rects, spec.paint_button
         else:
+            if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
+                self._drop_preview()
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay

@@ -189,6 +189,13 @@ def test_the_display_blits_the_newest_preview_frame_and_forgets_it_with_the_sess
         assert tuple(display.screen.get_at((rect.left + 3, rect.top + 3)))[:3] == green
         source.image = replace(source.image, seq=2)
         assert display.needs_frame()  # a new frame redraws although the view is the same
+        from tests.unit.test_screens import OVERLAY
+
+        display.render(replace(view, overlay=OVERLAY))
+        assert not display.needs_frame()  # under the idle warning no live frame is drawn
+        display.render(view)
+        source.image = replace(source.image, seq=3)
+        assert display.needs_frame()
         display.forget_session()
         assert source.cleared >= 1 and display._preview_surface is None and not display.needs_frame()
         display.render(view_of("new_permit.photo", PHOTO_BUTTONS, {"attempt": 1, "max_attempts": 3}))
