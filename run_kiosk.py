@@ -33,6 +33,7 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
 
     `camera_source`, `qr_camera_source`: the camera emulators' frame sources (--sim)."""
     from devices.camera import Camera, OpenCvFrameSource
+    from devices.camera_preview import PreviewChannel
     from devices.card_printer import CardPrinter
     from devices.id_reader import IdReader
     from devices.permit_card import PermitCardEncoder
@@ -53,7 +54,9 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         source = camera_source
     else:
         source = OpenCvFrameSource(d.camera.index)
-    camera = Camera(source, sink)
+    # The live preview's frames go from the camera's worker to this channel's thread and on to the
+    # display (attach_preview), never through the core's queue: the core only turns it on and off.
+    camera = Camera(source, sink, preview=PreviewChannel())
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
     encoder: Any
     if keys is None:  # no chip keys: the encoder is unavailable, services needing it are not offered
@@ -134,6 +137,14 @@ def load_chip_keys(keys_file: str) -> Any:
         return CardKeys.from_hex(issuer=data["issuer"], write=data["write"], pin=data["pin"])
     except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"devices.encoder.keys_file: cannot read keys ({type(exc).__name__})") from exc
+
+
+def attach_preview(kiosk: Any, display: Any) -> None:
+    """The camera's live preview channel to the display that blits it (the photo screen)."""
+    preview = getattr(kiosk.ports.camera, "preview", None)
+    attach = getattr(display, "attach_preview", None)
+    if preview is not None and attach is not None:
+        attach(preview)
 
 
 def make_display(config: Any, *, headless: bool = True) -> Any:
@@ -281,6 +292,7 @@ def run_production(config: Any, notifier: Any = None) -> int:
     log = make_event_log(config, clock.now, taps=taps)
     kiosk = build_kiosk(config, load_pack(config.terminal.policy), clock, log)
     display = make_display(config, headless=False)
+    attach_preview(kiosk, display)
     kiosk.start()
     try:
         run(kiosk, display, fps=config.display.fps, watch=notifier)

@@ -9,10 +9,11 @@ it while idle and reports `online` again by itself. Frames are held in memory on
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from devices.events import CameraError, CameraFailed, PhotoCaptured, StatusChanged
+from devices.events import CameraError, CameraFailed, PhotoCaptured, PreviewSampled, StatusChanged
 from devices.publish import post_safely
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus
 from devices.worker import Worker, crash_reporter
@@ -28,6 +29,18 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
+class PreviewConsumer(Protocol):
+    """Where live frames go while the preview is on (devices/camera_preview.PreviewChannel)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def offer(self, frame: Frame) -> None: ...
+
+    def clear(self) -> None: ...
+
+
 class Camera:
     def __init__(
         self,
@@ -37,7 +50,12 @@ class Camera:
         reconnect_interval: float = 1.0,
         read_attempts: int = 3,
         info: DeviceInfo | None = None,
+        preview: PreviewConsumer | None = None,
+        preview_fps: float = 30.0,
+        sample_interval: float = 0.25,
     ) -> None:
+        """`preview`: gets every frame read while the preview is on, at most `preview_fps` a
+        second; the kiosk's sink gets one of them as `PreviewSampled` every `sample_interval` s."""
         self._source = source
         self._sink = sink
         self._reconnect_interval = reconnect_interval
@@ -46,6 +64,11 @@ class Camera:
         self._lock = threading.Lock()
         self._status = DeviceStatus(DeviceKind.CAMERA, DeviceState.OFFLINE, info=self._info)
         self._open = False  # touched by the worker thread only
+        self.preview = preview
+        self._preview_on = False  # worker thread only: set by the job set_preview submits
+        self._preview_period = 1.0 / max(1.0, preview_fps)
+        self._sample_interval = sample_interval
+        self._last_sample = 0.0
         self._worker = Worker("camera", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.CAMERA))
 
     @property
@@ -54,16 +77,46 @@ class Camera:
             return self._status
 
     def start(self) -> None:
+        if self.preview is not None:
+            self.preview.start()
         self._worker.start()
 
     def stop(self) -> None:
         self._worker.stop()
+        if self.preview is not None:
+            self.preview.stop()  # its thread ends and every frame it held goes
         # The worker has ended, so closing from this thread cannot race with a read.
         self._close()
         self._set(DeviceState.OFFLINE)
 
     def capture(self, request_id: int) -> None:
         self._worker.submit(lambda: self._capture(request_id))
+
+    def set_preview(self, on: bool) -> None:
+        """Live frames on or off; off drops every frame the preview holds (SH-PRIV-1)."""
+        if not on and self.preview is not None:
+            self.preview.clear()  # at once: the worker may be busy with a capture
+        self._worker.submit(lambda: self._set_preview(on))
+
+    def _set_preview(self, on: bool) -> None:
+        self._preview_on = on and self.preview is not None
+        self._last_sample = 0.0
+        if not on and self.preview is not None:
+            self.preview.clear()  # again: a frame read before the job ran may have been offered
+
+    def _stream(self) -> float:
+        """One preview frame (the worker's idle while the preview is on): seconds until the next."""
+        started = time.monotonic()
+        frame = self._grab()
+        if isinstance(frame, CameraError):
+            return self._reconnect_interval
+        assert self.preview is not None
+        self.preview.offer(frame)
+        if started - self._last_sample >= self._sample_interval:
+            self._last_sample = started
+            width, height, rgb = frame
+            post_safely(self._sink, PreviewSampled(width, height, rgb), DeviceKind.CAMERA)
+        return max(0.0, self._preview_period - (time.monotonic() - started))
 
     def _capture(self, request_id: int) -> None:
         got = self._grab()
@@ -105,6 +158,8 @@ class Camera:
         return None
 
     def _idle(self) -> float | None:
+        if self._preview_on:
+            return self._stream()
         if self._open:
             return None
         self._connect()

@@ -180,6 +180,16 @@ class PhotoCaptured:
 
 
 @dataclass(frozen=True)
+class PreviewSampled:
+    """A preview frame for the core's guidance (the photo checks), sent a few times a second
+    while the preview is on; held in memory only, like a captured photo."""
+
+    width: int
+    height: int
+    rgb: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class CameraFailed:
     request_id: int
     error: CameraError

@@ -42,3 +42,12 @@ class WorkFailed:
 
     session: str
     what: str
+
+
+@dataclass(frozen=True)
+class GuidanceAnalysed:
+    """The photo checks' verdict on a live preview frame, as advice (kiosk/photo_guidance.py);
+    `key` None: the analysis failed, no new advice."""
+
+    session: str
+    key: str | None

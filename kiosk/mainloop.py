@@ -20,6 +20,9 @@ class Display(Protocol):
     def render(self, view: View) -> None: ...
     def present(self) -> None: ...
     def forget_session(self) -> None: ...
+    # A newer live camera frame waits to be shown (the photo screen's preview): redraw although
+    # the view is the same. The frames never pass through the core.
+    def needs_frame(self) -> bool: ...
 
 
 # Called once a frame with the current view; returns how long the loop may wait for events
@@ -44,7 +47,7 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
                 return
             kiosk.handle_intent(intent)
         view = kiosk.view()
-        if view != last:
+        if view != last or display.needs_frame():
             display.render(view)
             display.present()
             last = view

@@ -57,6 +57,9 @@ class EncoderPort(DevicePort, Protocol):
 
 class CameraPort(DevicePort, Protocol):
     def capture(self, request_id: int) -> None: ...
+    # The live preview (devices/camera_preview.py): frames to the display, PreviewSampled a few
+    # times a second to the core, only while on.
+    def set_preview(self, on: bool) -> None: ...
 
 
 class QrScannerPort(DevicePort, Protocol):

@@ -129,5 +129,18 @@ class Runtime:
 
         self._executor.submit(run)
 
+    def background(self, fn: Callable[[], Any], failed: Callable[[], None]) -> None:
+        """CPU work nobody waits for (the live preview's guidance): off the main thread like
+        `work`, but not counted as in flight, so a virtual clock is never held up by it; its
+        event comes back, or `failed` is called should it raise."""
+
+        def run() -> None:
+            try:
+                self.post(fn())
+            except Exception:
+                failed()
+
+        self._executor.submit(run)
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

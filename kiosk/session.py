@@ -35,6 +35,10 @@ class Session:
     portrait: Photo | None = field(default=None, repr=False)
     portrait_png: bytes = field(default=b"", repr=False)
     face_match: bool | None = None
+    face_checks: int = 0  # the backend's face checks asked this session (each its own request id)
+    face_mismatches: int = 0  # of which did not match (FACE_MISMATCH after the one retake)
+    countdown: int | None = None  # seconds left of the 3-2-1 before the capture
+    photo_guidance: str | None = None  # the live preview's advice (kiosk/photo_guidance.py)
     phone: str = field(default="", repr=False)
     grant: Any = field(default=None, repr=False)  # kiosk.backend.PermitGrant
     last_reply: Any = field(default=None, repr=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import pygame
 import pygame.freetype
@@ -29,6 +29,15 @@ from screens import registry, timeout_warning
 from screens import theme as th
 from screens import widgets as w
 from screens.text import LANGUAGES, Texts, load_table
+
+
+class PreviewSource(Protocol):
+    """The camera's live preview (devices/camera_preview.PreviewChannel), wired in by the
+    composition root: frames mirrored and scaled off the main thread, pulled here to blit."""
+
+    def want(self, size: tuple[int, int], layout: str = "RGBX") -> None: ...
+    def latest(self) -> Any: ...  # a PreviewImage (seq, size, layout, pixels) or None
+    def clear(self) -> None: ...
 
 
 @dataclass
@@ -94,6 +103,21 @@ class Display:
         self._last_view: View | None = None
         self._last_key: Hashable = None
         self.frames = 0
+        self._preview: PreviewSource | None = None
+        self._preview_live = False  # the last frame drawn showed the live preview
+        self._preview_seq: int | None = None  # the preview frame on the glass now
+        self._preview_surface: pygame.Surface | None = None
+
+    def attach_preview(self, source: PreviewSource | None) -> None:
+        self._preview = source
+
+    def needs_frame(self) -> bool:
+        """A newer live preview frame is ready than the one drawn: the main loop redraws although
+        the view did not change."""
+        if self._preview is None or not self._preview_live:
+            return False
+        img = self._preview.latest()
+        return img is not None and img.seq != self._preview_seq
 
     # --- drawing ----------------------------------------------------------------
 
@@ -111,12 +135,15 @@ class Display:
 
         if view.overlay is None:
             self.screen.blit(layer.surface, (0, 0))
+            self._draw_preview(view, layer)
             self._draw_clock(view.clock_text, theme, self.screen)
             canvas = w.Canvas(self.screen, theme, self.texts, self.text, view, layer.body, layer.rects)
             if spec.animate is not None:
                 spec.animate(canvas)
             buttons, rects, painter = view.buttons, layer.rects, spec.paint_button
         else:
+            if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
+                self._drop_preview()
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
@@ -135,6 +162,31 @@ class Display:
             if button.enabled:
                 painter(canvas, button, rect, True)
         self.frames += 1
+
+    def _draw_preview(self, view: View, layer: _Layer) -> None:
+        """The newest live frame, already mirrored, scaled and packed by the preview's thread:
+        wrapped without a copy and blitted, nothing more on this thread."""
+        rect = layer.rects.get("preview")
+        live = self._preview is not None and rect is not None and bool(view.data.get("preview"))
+        if not live:
+            if self._preview_live:
+                self._drop_preview()
+            return
+        assert self._preview is not None and rect is not None
+        self._preview_live = True
+        self._preview.want(rect.size, "RGBX")
+        img = self._preview.latest()
+        if img is None or tuple(img.size) != rect.size:
+            return  # the layer's silhouette shows until a frame of this size is ready
+        if img.seq != self._preview_seq or self._preview_surface is None:
+            self._preview_surface = pygame.image.frombuffer(img.pixels, img.size, img.layout)
+            self._preview_seq = img.seq
+        self.screen.blit(self._preview_surface, rect)
+
+    def _drop_preview(self) -> None:
+        self._preview_live = False
+        self._preview_seq = None
+        self._preview_surface = None
 
     def _recycle(self, layer: _Layer) -> None:
         if not self._spare:
@@ -232,6 +284,9 @@ class Display:
         self._spare.clear()  # a reused surface must not carry a resident's pixels either
         self._panels.clear()
         self.text.forget_session()
+        self._drop_preview()  # the last live frame is the resident's picture
+        if self._preview is not None:
+            self._preview.clear()
 
     def cached_texts(self) -> set[str]:
         """The texts whose rendering the display keeps (tests check what outlives a session)."""
@@ -239,6 +294,7 @@ class Display:
 
     def close(self) -> None:
         self._last_view = None
+        self._drop_preview()
         self._layers.clear()
         self._spare.clear()
         self._panels.clear()

@@ -1,10 +1,12 @@
 """Frame times of every screen, measured honestly: figures, never asserted in tests.
 
   python -m sim.bench_frames [--json out/frames.json] [--first 3] [--rebuilds 12] [--steady 60]
+                             [--preview-shot docs/screens/new_permit.photo-preview.png]
 
 The views are the screen tests' representative views (tests/unit/test_screens.py: every screen
 of every service, refusal for every reason, fault, goodbye, boot, self-test, recovery, out of
-service, the idle-warning overlay), each drawn in normal and large text and in both languages,
+service, the idle-warning overlay), and the photo screen with the live preview on (sim/bench_preview.py:
+camera, preview channel and guidance threads running), each drawn in normal and large text and in both languages,
 at the configured size, on one core. Per screen and variant three kinds of frame:
 
 - first: the screen as the kiosk shows it the first time after boot: no cached layer, no
@@ -92,14 +94,16 @@ def summary(samples: list[float]) -> dict[str, float]:
             "max_ms": round(max(samples), 2), "n": len(samples)}
 
 
-def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en")) -> dict[str, Any]:
+def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en"),
+        preview_shot: Path | None = None) -> dict[str, Any]:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     sys.path.insert(0, str(ROOT))
     from kiosk.config import load_kiosk_config
     from kiosk.fonts import find_cjk_font
     from screens.display import Display
-    from tests.unit.test_screens import CASES, OVERLAY, PHOTO_BUTTONS, view_of
+    from sim import bench_preview
+    from tests.unit.test_screens import CASES, OVERLAY, PHOTO_BUTTONS, PREVIEW_DATA, view_of
 
     config = load_kiosk_config()
     size = (config.display.width, config.display.height)
@@ -108,6 +112,9 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en")) -> di
     views.append(("timeout_warning", view_of("new_permit.photo", PHOTO_BUTTONS, {"attempt": 1, "max_attempts": 3},
                                              overlay=OVERLAY)))
     screens: dict[str, dict[str, list[float]]] = {}
+    # The photo screen with the live preview on: camera, preview channel and guidance threads running.
+    live = view_of("new_permit.photo", PHOTO_BUTTONS, dict(PREVIEW_DATA, countdown=None, guidance="ok", retake=False))
+    preview: dict[str, Any] = {}
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})
     try:
@@ -121,6 +128,12 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en")) -> di
                         into = screens.setdefault(row, {k: [] for k in KINDS})
                         for kind in KINDS:
                             into[kind] += got[kind]
+                for large in (False, True):
+                    row = f"new_permit.photo+preview {lang} {'large' if large else 'normal'}"
+                    shot = preview_shot if (lang, large) == (languages[0], False) else None
+                    got, extra = bench_preview.measure(display, replace(live, large_text=large), counts, timed, shot)
+                    screens[row] = got
+                    preview[row] = extra
             finally:
                 display.close()
     finally:
@@ -131,7 +144,7 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en")) -> di
                       or table[r][kind]["max_ms"] > BUDGET_MAX_MS) for kind in KINDS}
     return {"size": list(size), "counts": counts, "budget": {"p99_ms": BUDGET_P99_MS, "max_ms": BUDGET_MAX_MS},
             "screens": table, "worst": {k: {"screen": r, **table[r][k]} for k, r in worst.items()},
-            "over_budget": over, "rows": len(table)}
+            "over_budget": over, "rows": len(table), "preview": preview}
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -147,6 +160,12 @@ def print_table(figures: dict[str, Any]) -> None:
                            for k in KINDS) else ""
         print(f"  {row:44s}{cells}{flag}")
     print("  (* over budget in some kind)")
+    for row, extra in figures.get("preview", {}).items():
+        print(f"  {row}: {extra['preview_fps']} preview frames/s shown, channel {extra['channel_ms_per_frame']} ms "
+              f"a frame off the main thread, {extra['guidance_analyses']} guidance analyses "
+              f"{extra['guidance_seen']}, first frames {extra['first_frame_ms_each']} ms; the main thread's own CPU "
+              "a frame p50/max: " + ", ".join(f"{k} {v['p50']}/{v['max']}" for k, v in extra["main_cpu_ms"].items())
+              + " ms")
     for kind, worst in figures["worst"].items():
         print(f"  worst {kind:8s} {worst['screen']:40s} p50 {worst['p50_ms']:6.2f}  p99 {worst['p99_ms']:6.2f}  "
               f"max {worst['max_ms']:6.2f} ms; rows over budget: {figures['over_budget'][kind]} of {figures['rows']}")
@@ -159,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuilds", type=int, default=12, help="frames with changing data per view")
     ap.add_argument("--steady", type=int, default=60, help="steady frames per view")
     ap.add_argument("--lang", choices=("zh", "en"), action="append", help="only these languages")
+    ap.add_argument("--preview-shot", type=Path,
+                    help="save a half-size screenshot of the photo screen with the live preview here")
     args = ap.parse_args(argv)
     counts = {"first": args.first, "rebuilds": args.rebuilds, "steady": args.steady}
-    figures = run(counts, tuple(args.lang or ("zh", "en")))
+    figures = run(counts, tuple(args.lang or ("zh", "en")), args.preview_shot)
     print_table(figures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -408,6 +408,12 @@ class PanelWindow:
     def forget_session(self) -> None:
         self.kiosk.forget_session()  # SH-PRIV-1: the kiosk picture's caches go with the session
 
+    def needs_frame(self) -> bool:
+        return self.kiosk.needs_frame()  # the photo screen's live preview
+
+    def attach_preview(self, source: Any) -> None:
+        self.kiosk.attach_preview(source)
+
     def poll(self) -> list[Any]:
         kiosk_events: list[pygame.event.Event] = []
         changed = False

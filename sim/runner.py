@@ -605,6 +605,10 @@ class SimRig:
         self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=keys,
                                 qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
+        # The photo screen's live preview: the camera adapter's channel to the display (issue 12).
+        preview = getattr(self.kiosk.ports.camera, "preview", None)
+        if preview is not None and hasattr(self.display, "attach_preview"):
+            self.display.attach_preview(preview)
         self.cfg = cfg
         self.backend_url = backend_url
 

@@ -11,14 +11,15 @@ import sqlite3
 from enum import StrEnum
 from typing import Any
 
-from devices.events import CameraError, CameraFailed, IdCardRead, IdReadFailed, PhotoCaptured
+from devices.events import CameraError, CameraFailed, IdCardRead, IdReadFailed, PhotoCaptured, PreviewSampled
 from devices.status import DeviceKind
 from kiosk import backend as bk
 from kiosk import photo as photo_checks
+from kiosk import photo_guidance
 from kiosk.availability import Needs
 from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
-from kiosk.events import FaceRendered, PhotoAnalysed, WorkFailed
+from kiosk.events import FaceRendered, GuidanceAnalysed, PhotoAnalysed, WorkFailed
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
@@ -32,6 +33,10 @@ from kiosk.view import Waiting
 P = "new_permit"
 # RULES.md, Order of checks, new permit: the checks at the ID card.
 ID_CARD_ORDER = NEW_PERMIT_ORDER[:NEW_PERMIT_ORDER.index(Reason.UNDER_16) + 1]
+# FACE_MISMATCH: the backend's face check may fail on an old ID card photo (a 长期 card's may be
+# decades old), so a second photo is offered before the refusal (issue 12).
+FACE_CHECK_TRIES = 2
+COUNTDOWN_S = 3  # the 3-2-1 before the capture, in seconds of the kiosk's clock
 
 
 class NP(StrEnum):
@@ -56,8 +61,9 @@ class NewPermit(Flow):
             StateSpec("read_id", Waiting.ID_CARD, session=True, on_enter="enter_read_id", on_exit="exit_read_id"),
             StateSpec("precheck", on_enter="enter_precheck"),
             StateSpec("residence", Waiting.TOUCH, session=True),
-            StateSpec("photo", Waiting.FACE, session=True, on_enter="enter_photo"),
+            StateSpec("photo", Waiting.FACE, session=True, on_enter="enter_photo", on_exit="exit_photo"),
             StateSpec("verify_face", on_enter="enter_verify_face"),
+            StateSpec("retake", Waiting.TOUCH, session=True),
             StateSpec("details", Waiting.TOUCH, session=True),
             StateSpec("phone", Waiting.DIGITS, session=True),
             StateSpec("submit", on_enter="enter_submit"),
@@ -74,13 +80,15 @@ class NewPermit(Flow):
             Edge(T.TAP_ANSWER_YES, f"{P}.residence", "refusal", conditions=("refused_after_address",),
                  before="note_record_refusal"),
             Edge(T.TAP_ANSWER_YES, f"{P}.residence", f"{P}.photo", before="note_lives_there"),
-            Edge(T.TAP_CAPTURE, f"{P}.photo", None, unless=("photo_pending",), after="capture_photo"),
+            Edge(T.TAP_CAPTURE, f"{P}.photo", None, unless=("photo_pending",), after="start_countdown"),
             Edge(NP.PHOTO_CHECKED, f"{P}.photo", f"{P}.verify_face", conditions=("photo_usable",)),
             Edge(NP.PHOTO_CHECKED, f"{P}.photo", "refusal", conditions=("photo_attempts_exhausted",),
                  before="note_photo_quality"),
             Edge(NP.PHOTO_CHECKED, f"{P}.photo", None),
             Edge(NP.FACE_CHECKED, f"{P}.verify_face", f"{P}.details", conditions=("face_matches",)),
+            Edge(NP.FACE_CHECKED, f"{P}.verify_face", f"{P}.retake", conditions=("face_retake_left",)),
             Edge(NP.FACE_CHECKED, f"{P}.verify_face", "refusal", before="note_face_mismatch"),
+            Edge(T.TAP_CONFIRM, f"{P}.retake", f"{P}.photo"),
             Edge(T.TAP_CONFIRM, f"{P}.details", f"{P}.phone"),
             Edge(T.TAP_BACK, f"{P}.details", f"{P}.photo"),
             Edge(T.TAP_KEY, f"{P}.phone", None),
@@ -102,10 +110,12 @@ class NewPermit(Flow):
                                   photo_decoder=lambda: self.photo_decoder)
         self.photo_detector: Any = None
         self._next_photo_request = 1
+        self._guiding = False  # a preview frame is being analysed for guidance
 
     def handlers(self) -> dict[type, Any]:
         return {IdCardRead: self.id_card.on_read, IdReadFailed: self.id_card.on_failed, PhotoCaptured: self.on_photo,
                 CameraFailed: self.on_camera_failed, PhotoAnalysed: self.on_photo_analysed,
+                PreviewSampled: self.on_preview_sample, GuidanceAnalysed: self.on_guidance,
                 WorkFailed: self.on_work_failed, FaceRendered: self.issuing.on_face}
 
     # --- guards (pure) ------------------------------------------------------------------------
@@ -117,7 +127,8 @@ class NewPermit(Flow):
         return first_refusal(list(self.core.session.record_refusals)) is not None
 
     def photo_pending(self) -> bool:
-        return self.core.session.photo_request is not None
+        s = self.core.session
+        return s.photo_request is not None or s.countdown is not None
 
     def photo_usable(self) -> bool:
         s = self.core.session
@@ -128,6 +139,10 @@ class NewPermit(Flow):
 
     def face_matches(self) -> bool:
         return bool(self.core.session.face_match)
+
+    def face_retake_left(self) -> bool:
+        s = self.core.session
+        return s.face_match is False and s.face_mismatches < FACE_CHECK_TRIES
 
     def phone_valid(self) -> bool:
         return bool(PHONE.match(self.core.session.phone))
@@ -176,9 +191,57 @@ class NewPermit(Flow):
 
     def enter_photo(self) -> None:
         s = self.core.session
-        if s.portrait is not None:  # back from details: a retake starts afresh
+        if s.portrait is not None:  # back from details or a face retake: a new photo starts afresh
             s.portrait, s.portrait_png, s.photo_attempts = None, b"", 0
         s.photo_problem = None
+        s.face_match = None
+        self.core.ports.camera.set_preview(True)
+
+    def exit_photo(self) -> None:
+        # The preview's frames are the resident's picture: the camera stops sending them and
+        # drops what its channel holds (SH-PRIV-1).
+        self.core.ports.camera.set_preview(False)
+        self.core.runtime.cancel("photo_countdown")
+        s = self.core.session
+        s.countdown, s.photo_guidance = None, None
+        self._guiding = False
+
+    def start_countdown(self) -> None:
+        self.core.session.countdown = COUNTDOWN_S
+        self.core.runtime.set_timer("photo_countdown", 1.0)
+
+    def on_timer(self, name: str) -> None:
+        s = self.core.session
+        if name != "photo_countdown" or self.core.state != f"{P}.photo" or s.countdown is None:
+            return
+        s.countdown -= 1
+        if s.countdown > 0:
+            self.core.runtime.set_timer("photo_countdown", 1.0)
+            return
+        s.countdown = None
+        self.capture_photo()
+
+    def on_preview_sample(self, event: PreviewSampled) -> None:
+        """A live frame: the checks run on it off the main thread, one at a time (a frame that
+        arrives meanwhile is dropped), and their verdict becomes the guidance the screen shows."""
+        s = self.core.session
+        if self.core.state != f"{P}.photo" or self._guiding:
+            return
+        self._guiding = True
+        session, detector = s.id, self.photo_detector
+
+        def analyse() -> GuidanceAnalysed:
+            kwargs = {"detector": detector} if detector is not None else {}
+            check = photo_checks.check_photo(event.width, event.height, event.rgb, **kwargs)
+            return GuidanceAnalysed(session, photo_guidance.guidance(check, event.width, event.height).key)
+
+        self.core.runtime.background(analyse, lambda: self.core.runtime.post(GuidanceAnalysed(session, None)))
+
+    def on_guidance(self, event: GuidanceAnalysed) -> None:
+        self._guiding = False
+        s = self.core.session
+        if event.session == s.id and self.core.state == f"{P}.photo":
+            s.photo_guidance = event.key
 
     def capture_photo(self) -> None:
         s = self.core.session
@@ -243,7 +306,10 @@ class NewPermit(Flow):
 
     def enter_verify_face(self) -> None:
         s = self.core.session
-        card, png, rid, backend = s.identity, s.portrait_png, s.request_id("face_check"), self.core.ports.backend
+        s.face_checks += 1
+        # A retake's photo is another request: the backend refuses a request id used with other content.
+        op = "face_check" if s.face_checks == 1 else f"face_check.{s.face_checks}"
+        card, png, rid, backend = s.identity, s.portrait_png, s.request_id(op), self.core.ports.backend
         assert card is not None
         self.call_backend("face_check", lambda: backend.face_check(rid, card, png), self._face_checked)
 
@@ -251,7 +317,9 @@ class NewPermit(Flow):
         if self.core.state != f"{P}.verify_face" or self.backend_failed(result):
             return
         if isinstance(result, bk.FaceCheck):
-            self.core.session.face_match = result.match
+            s = self.core.session
+            s.face_match = result.match
+            s.face_mismatches += 0 if result.match else 1
         self.core.fire(NP.FACE_CHECKED)
 
     def on_key(self, key: str) -> None:

@@ -9,6 +9,7 @@ from kiosk.flows.base import ScreenFn, Snapshot
 from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, YES, keypad
 from kiosk.identity import mask_id
 from kiosk.nations import nation_name
+from kiosk.photo_guidance import OUTLINE
 from kiosk.view import Button
 
 Screen = tuple[dict[str, Any], tuple[Button, ...]]
@@ -30,9 +31,17 @@ def residence(snap: Snapshot) -> Screen:
 def photo(snap: Snapshot) -> Screen:
     s = snap.session
     busy = s.photo_request is not None
+    # The live preview: the display blits the camera's frames itself (devices/camera_preview.py);
+    # the view only says that it is on, where the head outline goes, the advice and the countdown.
     data = {"attempt": s.photo_attempts + (0 if busy else 1), "max_attempts": snap.photo_max_tries,
-            "problem": s.photo_problem, "busy": busy}
-    return data, (Button("capture", "button.capture", enabled=not busy), CANCEL)
+            "problem": s.photo_problem, "busy": busy, "preview": True, "outline": list(OUTLINE),
+            "guidance": s.photo_guidance, "countdown": s.countdown, "retake": s.face_mismatches > 0}
+    return data, (Button("capture", "button.capture", enabled=not busy and s.countdown is None), CANCEL)
+
+
+def retake(snap: Snapshot) -> Screen:
+    """FACE_MISMATCH the first time: one more photo is offered (issue 12)."""
+    return {}, (CONFIRM, CANCEL)
 
 
 def details(snap: Snapshot) -> Screen:
@@ -69,6 +78,7 @@ SCREENS: dict[str, ScreenFn] = {
     "new_permit.read_id": read_id,
     "new_permit.residence": residence,
     "new_permit.photo": photo,
+    "new_permit.retake": retake,
     "new_permit.details": details,
     "new_permit.phone": phone,
     "new_permit.issuing": issuing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -106,5 +107,58 @@ def test_no_rendered_line_of_a_session_survives_goodbye():
             assert not leaked, f"the resident's {label} outlived the session in the display's caches"
         assert display.layers_after[0] <= 1  # only the screen shown now (the attract screen)
         assert kept & display.inner.text.static, "the translations are kept for the next session"
+    finally:
+        rig.close()
+
+
+class PreviewWatchedDisplay(WatchedDisplay):
+    """The real display; on the photo screen it lets the resident stand before the camera until
+    the live preview has shown them (a condition with a deadline, so the check below is not
+    blind), and remembers what the preview held when goodbye ended the session."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.preview_shown = 0
+        self.preview_after: list[tuple[object, object]] = []
+
+    def render(self, view) -> None:
+        self.inner.render(view)
+        if view.screen == "new_permit.photo" and not self.preview_shown and self.inner._preview is not None:
+            deadline = time.monotonic() + 10.0
+            while self.inner._preview.latest() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.inner.render(view)
+            self.preview_shown = self.inner._preview_seq or 0
+
+    def forget_session(self) -> None:
+        super().forget_session()
+        self.preview_after.append((self.inner._preview.latest(), self.inner._preview_surface))
+
+
+def test_the_live_preview_shows_the_resident_and_goes_with_the_session():
+    """SH-PRIV-1: the photo screen's live frames are the resident's picture. They reach the screen
+    while the photo is taken (checked, so this can fail), the camera stops sending them when the
+    photo screen is left, and at goodbye neither the preview channel nor the display holds one."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    scenario = load(ROOT / "sim" / "scenarios" / "demo.toml")
+    made: list[PreviewWatchedDisplay] = []
+
+    def make_display(cfg):
+        made.append(PreviewWatchedDisplay(run_kiosk.make_display(cfg)))
+        return made[-1]
+
+    rig = SimRig(scenario, config=load_kiosk_config(), sim=load_sim_config(), build=run_kiosk.build_kiosk,
+                 make_display=make_display)
+    try:
+        rig.start()
+        player = rig.play()
+        assert not player.failures, player.failures
+        assert rig.kiosk is not None and rig.kiosk.finished[-1].outcome == "issued"
+        display = made[0]
+        assert display.preview_shown > 0, "no live frame reached the photo screen: the check is blind"
+        camera = rig.kiosk.ports.camera
+        assert camera._preview_on is False, "the camera still streams after the photo screen"
+        assert display.preview_after == [(None, None)]
+        assert camera.preview.latest() is None
     finally:
         rig.close()

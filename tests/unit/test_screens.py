@@ -30,6 +30,8 @@ SEC = ButtonStyle.SECONDARY
 CANCEL = B("cancel", "button.cancel", style=SEC)
 NOTICE_BUTTONS = (B("confirm", "button.confirm"), CANCEL)
 PHOTO_BUTTONS = (B("capture", "button.capture"), CANCEL)
+PREVIEW_DATA = {"attempt": 1, "max_attempts": 3, "problem": None, "busy": False, "preview": True,
+                "outline": [0.5, 0.4, 0.46], "guidance": "closer", "countdown": 2, "retake": True}
 OK = B("confirm", "button.understood")
 
 
@@ -128,6 +130,13 @@ CASES: list[tuple[str, tuple[Button, ...], dict[str, object]]] = [
         (B("capture", "button.capture"), CANCEL),
         {"attempt": 2, "max_attempts": 3, "problem": "too_dark"},
     ),
+    # the live preview on (issue 12): outline, advice and the countdown over the camera's picture
+    (
+        "new_permit.photo",
+        (B("capture", "button.capture", enabled=False), CANCEL),
+        PREVIEW_DATA,
+    ),
+    ("new_permit.retake", (B("confirm", "button.confirm"), CANCEL), {}),
     ("new_permit.verify_face", (), {"tick": 1}),
     (
         "new_permit.details",
