@@ -52,8 +52,8 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
             raise SystemExit("devices.camera.driver = sim needs --sim")
         source = camera_source
     else:
-        source = OpenCvFrameSource(d.camera.index)
-    camera = Camera(source, sink)
+        source = OpenCvFrameSource(d.camera.index, d.camera.width, d.camera.height, exposure=d.camera.exposure)
+    camera = Camera(source, sink, reconnect_interval=d.camera.reconnect_interval)
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
     encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
     backend = BackendClient(config.backend.url, config.terminal.id,
@@ -67,7 +67,19 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         journal_path = ROOT / journal_path
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path, now=clock.now, log=log)
-    return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
+    return Kiosk(config, pack, clock, ports, log, events=events, journal=journal,
+                 photo_detector=build_photo_detector(d.camera.detector))
+
+
+def build_photo_detector(name: str) -> Any:
+    """The photo's face detector `[devices.camera] detector` names; OpenCV loads at the first photo."""
+    if name == "haar":
+        from kiosk.face_haar import HaarFaceDetector
+
+        return HaarFaceDetector()
+    from kiosk.photo import PlainBackgroundDetector
+
+    return PlainBackgroundDetector()
 
 
 def build_qr_scanner(qr: Any, sink: Any, camera_source: Any = None) -> Any:
