@@ -204,7 +204,7 @@ def scene(
         if kind == "eyes_hidden":
             _eyes_closed(img, who, cx, (0.12 + jy) * height, 0.45 * js * height)
     elif kind == "backlit":
-        _place(img, _darker(layer, 0.4), cx, (0.12 + jy) * height, 0.45 * js * height)
+        _place(img, _darker(layer, 0.45), cx, (0.12 + jy) * height, 0.45 * js * height)
     elif kind == "tilted":
         _place(img, layer, cx, (0.14 + jy) * height, 0.42 * js * height, angle=(22 if seed % 2 else -22))
     elif kind == "off_centre":

@@ -67,7 +67,8 @@ def test_capture_posts_the_frame_the_emulator_shows(rig: Rig) -> None:
     rig.camera.capture(42)
     second = rig.next(PhotoCaptured)
     assert second.request_id == 42
-    assert check_photo(second.width, second.height, second.rgb, detector=HaarFaceDetector()).problem is PhotoProblem.TWO_FACES
+    check = check_photo(second.width, second.height, second.rgb, detector=HaarFaceDetector())
+    assert check.problem is PhotoProblem.TWO_FACES
 
 
 def test_two_captures_of_one_scene_differ_like_real_frames(rig: Rig) -> None:
