@@ -74,9 +74,14 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
 def build_photo_detector(name: str) -> Any:
     """The photo's face detector `[devices.camera] detector` names; OpenCV loads at the first photo."""
     if name == "haar":
+        import threading
+
         from kiosk.face_haar import HaarFaceDetector
 
-        return HaarFaceDetector()
+        detector = HaarFaceDetector()
+        # OpenCV and the cascades load beside the boot (about 0.5 s), not in the first photo's analysis.
+        threading.Thread(target=detector.warm_up, name="haar-warm-up", daemon=True).start()
+        return detector
     from kiosk.photo import PlainBackgroundDetector
 
     return PlainBackgroundDetector()
