@@ -68,19 +68,23 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = Journal(journal_path, now=clock.now, log=log)
     return Kiosk(config, pack, clock, ports, log, events=events, journal=journal,
-                 photo_detector=build_photo_detector(d.camera.detector))
+                 photo_detector=build_photo_detector(d.camera.detector, warm=config.terminal.mode == "production"))
 
 
-def build_photo_detector(name: str) -> Any:
-    """The photo's face detector `[devices.camera] detector` names; OpenCV loads at the first photo."""
+def build_photo_detector(name: str, warm: bool = False) -> Any:
+    """The photo's face detector `[devices.camera] detector` names.
+
+    `warm` (production mode): OpenCV and the cascades load beside the boot (0.2-0.5 s), not in
+    the first photo's analysis; otherwise at the first photo, so that a development or scenario
+    run that takes none does not pay for them."""
     if name == "haar":
         import threading
 
         from kiosk.face_haar import HaarFaceDetector
 
         detector = HaarFaceDetector()
-        # OpenCV and the cascades load beside the boot (about 0.5 s), not in the first photo's analysis.
-        threading.Thread(target=detector.warm_up, name="haar-warm-up", daemon=True).start()
+        if warm:
+            threading.Thread(target=detector.warm_up, name="haar-warm-up", daemon=True).start()
         return detector
     from kiosk.photo import PlainBackgroundDetector
 

@@ -7,8 +7,8 @@ degrees, so that a strongly leaning head is reported as one (TILTED) instead of 
 
 OpenCV is imported when the first frame is searched or `warm_up` is called, not when this
 module is: `import cv2` (numpy included) and loading the three cascades cost about 0.5 s
-that the kiosk's start-up need not wait for (the composition root warms the detector up on a
-thread of its own). The cascades ship inside the wheel (`cv2.data.haarcascades`); nothing is
+that the kiosk's start-up need not wait for (in production mode the composition root warms
+the detector up on a thread of its own). The cascades ship inside the wheel (`cv2.data.haarcascades`); nothing is
 downloaded.
 """
 
