@@ -50,3 +50,32 @@ def test_a_strongly_tilted_head_is_found_turned_and_reported_with_its_roll() -> 
     for seed, sign in ((0, 1), (1, -1)):  # the scene turns seed 0 clockwise (PIL: -22°)
         (face,) = DETECTOR.find(faces.scene("tilted", "zhang", seed=seed))
         assert face.roll is not None and abs(face.roll) > 15 and (face.roll > 0) == (sign > 0)
+
+
+class Finder:
+    """A FaceFinder that reports one fixed face, to check what check_photo makes of eyes and roll."""
+
+    def __init__(self, face: Face) -> None:
+        self.face = face
+
+    def detect(self, img: object) -> list[tuple[int, int, int, int]]:
+        return [self.face.box]
+
+    def find(self, img: object) -> list[Face]:
+        return [self.face]
+
+
+def test_eyes_and_roll_a_finder_reports_are_checked() -> None:
+    img = faces.scene("face", "zhang", seed=0)
+    rgb = img.tobytes()
+    (real,) = DETECTOR.find(img)
+    assert real.roll is not None
+
+    def problem(face: Face) -> PhotoProblem | None:
+        return check_photo(640, 480, rgb, detector=Finder(face)).problem
+
+    assert problem(real) is None
+    assert problem(Face(real.box, real.eyes, 12.5)) is PhotoProblem.TILTED
+    assert problem(Face(real.box, real.eyes, -11.5)) is None
+    assert problem(Face(real.box, real.eyes[:1] if real.eyes else (), real.roll)) is PhotoProblem.EYES_HIDDEN
+    assert problem(Face(real.box)) is None  # a detector that does not look at eyes or roll
