@@ -53,10 +53,10 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
             raise SystemExit("devices.camera.driver = sim needs --sim")
         source = camera_source
     else:
-        source = OpenCvFrameSource(d.camera.index)
+        source = OpenCvFrameSource(d.camera.index, d.camera.width, d.camera.height, exposure=d.camera.exposure)
     # The live preview's frames go from the camera's worker to this channel's thread and on to the
     # display (attach_preview), never through the core's queue: the core only turns it on and off.
-    camera = Camera(source, sink, preview=PreviewChannel())
+    camera = Camera(source, sink, preview=PreviewChannel(), reconnect_interval=d.camera.reconnect_interval)
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
     encoder: Any
     if keys is None:  # no chip keys: the encoder is unavailable, services needing it are not offered
@@ -78,7 +78,28 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     journal = Journal(journal_path, now=clock.now, log=log)
     if config.telemetry.enabled:
         start_fleet_link(config, log, sink)
-    return Kiosk(config, pack, clock, ports, log, events=events, journal=journal)
+    return Kiosk(config, pack, clock, ports, log, events=events, journal=journal,
+                 photo_detector=build_photo_detector(d.camera.detector, warm=config.terminal.mode == "production"))
+
+
+def build_photo_detector(name: str, warm: bool = False) -> Any:
+    """The photo's face detector `[devices.camera] detector` names.
+
+    `warm` (production mode): OpenCV and the cascades load beside the boot (0.2-0.5 s), not in
+    the first photo's analysis; otherwise at the first photo, so that a development or scenario
+    run that takes none does not pay for them."""
+    if name == "haar":
+        import threading
+
+        from kiosk.face_haar import HaarFaceDetector
+
+        detector = HaarFaceDetector()
+        if warm:
+            threading.Thread(target=detector.warm_up, name="haar-warm-up", daemon=True).start()
+        return detector
+    from kiosk.photo import PlainBackgroundDetector
+
+    return PlainBackgroundDetector()
 
 
 def start_fleet_link(config: Any, log: Any, post: Any) -> Any:

@@ -194,14 +194,23 @@ def _valid(frame: object) -> bool:
 
 
 class OpenCvFrameSource:
-    """A V4L2 camera through OpenCV (`opencv-python-headless`), imported only when opened.
+    """A V4L2 camera through OpenCV (`opencv-python-headless` < 5), imported only when opened.
 
+    `device` is a V4L2 index (/dev/videoN) or a path OpenCV can open (a device node, or a
+    video file in tests). Frame size and exposure are asked of the camera at every open, so
+    a camera that was unplugged and comes back is set up again; what it really delivers is
+    what `read` returns. A read that fails (the USB cable pulled: V4L2 returns no frame) makes
+    the adapter close and reopen the source, and `open` fails until the device is back.
     Without OpenCV installed `open` returns False, which the adapter reports as no_device.
+    `capture_factory` replaces `cv2.VideoCapture` in the device layer's unit tests.
     """
 
-    def __init__(self, device_index: int = 0, width: int = 640, height: int = 480) -> None:
-        self._index = device_index
+    def __init__(self, device: int | str = 0, width: int = 640, height: int = 480, *, exposure: int = 0,
+                 capture_factory: Callable[..., Any] | None = None) -> None:
+        self._device = device
         self._size = (width, height)
+        self._exposure = exposure
+        self._factory = capture_factory
         self._cap: Any = None
         self._cv2: Any = None
 
@@ -210,7 +219,10 @@ class OpenCvFrameSource:
             import cv2
         except ImportError:
             return False
-        cap = cv2.VideoCapture(self._index)
+        self.close()
+        factory = self._factory or cv2.VideoCapture
+        # V4L2 by name for a camera index: OpenCV's default backend order may pick GStreamer.
+        cap = factory(self._device, cv2.CAP_V4L2) if isinstance(self._device, int) else factory(self._device)
         if not cap.isOpened():
             cap.release()
             return False
@@ -218,6 +230,11 @@ class OpenCvFrameSource:
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])
         # Keep one buffered frame at most: a capture must show the resident now, not seconds ago.
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if self._exposure > 0:
+            cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, 1)  # V4L2's manual mode (3 is automatic)
+            cap.set(cv2.CAP_PROP_EXPOSURE, self._exposure)
+        else:
+            cap.set(cv2.CAP_PROP_AUTO_EXPOSURE, 3)
         self._cap, self._cv2 = cap, cv2
         return True
 

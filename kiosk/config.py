@@ -79,6 +79,12 @@ class JournalConfig:
 class CameraConfig:
     driver: str
     index: int
+    # issue 12: the OpenCV driver's frame size and exposure, and the photo's face detector
+    width: int = 640
+    height: int = 480
+    exposure: int = 0  # 0: the camera's automatic exposure; else V4L2's exposure_absolute (100 µs units)
+    reconnect_interval: float = 1.0  # seconds between tries to reopen a camera that went away
+    detector: str = "haar"  # haar (OpenCV's Haar cascades) | silhouette (the plain-backdrop stand-in)
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "devices.id_reader.driver": ("serial",),
     "devices.printer.driver": ("serial",),
     "devices.camera.driver": ("opencv", "sim"),
+    "devices.camera.detector": ("haar", "silhouette"),
     "devices.encoder.driver": ("pcsc",),
     "devices.qr_scanner.driver": ("serial", "camera"),
     "devices.qr_scanner.decoder": ("zxing", "pyzbar"),

@@ -1,30 +1,32 @@
 """Quality checks and crop for the permit photo, in pure pillow.
 
 A frame from the camera is checked before anything is sent to the backend: exposure
-(mean luminance and clipped highlights), exactly one face, its size and position, and
+(mean luminance and clipped highlights), exactly one face, its size and position, its lean
+and both eyes (when the detector reports them: kiosk.face_haar does), light from behind,
 sharpness (an edge measure on the face, normalised by its contrast so that lighting does
-not move the threshold). An accepted frame is cropped around the face to the permit photo
-(358×441 px: 26×32 mm at 350 dpi).
+not move the threshold) and a plain light backdrop. An accepted frame is cropped around the
+face to the permit photo (358×441 px: 26×32 mm at 350 dpi). `PhotoProblem` is the one list
+of what can be wrong, which screens put into words (screens/i18n: photo.problem.*).
 
 Photos live in memory only: nothing here touches the disk.
 
 Face boxes are `(left, top, right, bottom)` in frame pixels, as pillow's `crop` takes
 them, and cover the whole head: crown (hair included) to chin, side to side. A detector
 plug-in whose boxes cover less (OpenCV's Haar cascades box eyebrows to mouth) must widen
-them to that convention before returning them.
+them to that convention before returning them. The default detector is the pure-pillow
+stand-in (kiosk.face_silhouette); the composition root passes kiosk.face_haar's.
 """
 
 from __future__ import annotations
 
 import io
-import re
-from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
+from kiosk.face_silhouette import PlainBackgroundDetector
 from kiosk.view import Photo
 
 Box = tuple[int, int, int, int]
@@ -46,10 +48,17 @@ _MIN_HEAD = 0.30
 _MAX_HEAD = 0.62
 _MAX_OFF_CENTRE_X = 0.12
 _CENTRE_Y_RANGE = (0.18, 0.58)
-_MIN_SHARPNESS = 0.17
+_MIN_SHARPNESS = 0.12
 _SHARPNESS_HEIGHT = 48  # the face is measured at this height, so distance does not matter
+_MAX_ROLL = 12.0  # degrees; a leaning head makes a permit photo the authority rejects
+_BACKLIT_FACE = 90.0  # a face darker than this in a frame too bright overall: light from behind
+_BACKLIT_RATIO = 0.35  # skin darker than this share of a bright backdrop is lit from behind
+_BACKLIT_BACKDROP = 235.0  # a backdrop this bright (a window, a lamp) can backlight a face
+_MIN_BACKDROP_LUMA = 120.0  # the backdrop must be light
+_MAX_BACKDROP_TEXTURE = 3.0  # see `background`
+_BACKDROP_WIDTH = 160
+_LIFT = [round(255 * (v / 255) ** 0.5) for v in range(256)]
 
-_RUN = re.compile(b"\x01+")
 _LAPLACIAN = ImageFilter.Kernel((3, 3), (0, 1, 0, 1, -4, 1, 0, 1, 0), scale=1, offset=128)
 
 
@@ -62,6 +71,12 @@ class PhotoProblem(StrEnum):
     OFF_CENTRE = "off_centre"
     TOO_SMALL = "too_small"
     TOO_LARGE = "too_large"
+    # Only with a detector that reports eyes and roll (a FaceFinder: kiosk.face_haar).
+    EYES_HIDDEN = "eyes_hidden"  # eyes closed, covered, sunglasses, hair over them
+    TILTED = "tilted"  # head leaning to one side
+    # With any detector.
+    BACKLIT = "backlit"  # a bright window or lamp behind a face that is too dark
+    BACKGROUND = "background"  # not a plain light backdrop (things or people behind)
 
 
 @dataclass(frozen=True)
@@ -81,138 +96,23 @@ class FaceDetector(Protocol):
 
 
 @dataclass(frozen=True)
-class PlainBackgroundDetector:
-    """Finds heads as silhouettes against the kiosk's plain backdrop.
+class Face:
+    """A face as a detector that looks closer reports it.
 
-    A stand-in until an OpenCV Haar-cascade plug-in is added: it does not recognise a face
-    at all, it finds head-and-shoulders shapes that differ from the backdrop colour. It
-    works because the kiosk photographs against a plain backdrop; it is fooled by a
-    patterned backdrop, a coat the colour of the backdrop, long hair hiding the neck, or two
-    people whose shoulders touch (seen as one person). The backdrop colour is the most
-    common colour on the top and side borders, so a body cut by the bottom edge or a head
-    touching the top does not shift it.
+    `eyes`: eye boxes in frame pixels (None: the detector does not look for eyes);
+    `roll`: the head's lean in degrees, positive clockwise as seen in the frame (None: not measured).
     """
 
-    work_width: int = 96  # the silhouette is found on a frame scaled down to this width
-    threshold: int = 32  # largest channel difference from the backdrop still counted as backdrop
-    min_head: float = 0.05  # smaller heads (fraction of frame height) are noise
-
-    def detect(self, img: Image.Image) -> list[Box]:
-        width, height = img.size
-        sw = min(self.work_width, width)
-        sh = max(1, round(height * sw / width))
-        small = img.convert("RGB").resize((sw, sh), Image.Resampling.BOX)
-        mask = _foreground(small, _backdrop(small), self.threshold)
-        sx, sy = width / sw, height / sh
-        boxes: list[Box] = []
-        for rows in _components(mask, sw, sh):
-            left, top, right, bottom = _head(rows)
-            h, w = bottom - top + 1, right - left + 1
-            if h < max(3, self.min_head * sh) or not 0.8 <= h / w <= 2.4:
-                continue
-            boxes.append(
-                (round(left * sx), round(top * sy), round((right + 1) * sx), round((bottom + 1) * sy))
-            )
-        return boxes
+    box: Box
+    eyes: tuple[Box, ...] | None = None
+    roll: float | None = None
 
 
-def _backdrop(small: Image.Image) -> tuple[int, int, int]:
-    """Most common (quantised) colour on the top and side borders, averaged over its pixels."""
-    w, h = small.size
-    px = small.load()
-    assert px is not None  # an RGB image always loads
+@runtime_checkable
+class FaceFinder(FaceDetector, Protocol):
+    """A detector that also reports eyes and roll; `check_photo` then checks them too."""
 
-    def rgb(x: int, y: int) -> tuple[int, int, int]:
-        value = px[x, y]
-        assert isinstance(value, tuple)
-        return value[0], value[1], value[2]
-
-    border = [rgb(x, 0) for x in range(w)]
-    border += [rgb(0, y) for y in range(1, h)] + [rgb(w - 1, y) for y in range(1, h)]
-    buckets = Counter((r >> 4, g >> 4, b >> 4) for r, g, b in border)
-    best = buckets.most_common(1)[0][0]
-    chosen = [p for p in border if (p[0] >> 4, p[1] >> 4, p[2] >> 4) == best]
-    n = len(chosen)
-    return (sum(p[0] for p in chosen) // n, sum(p[1] for p in chosen) // n, sum(p[2] for p in chosen) // n)
-
-
-def _foreground(small: Image.Image, backdrop: tuple[int, int, int], threshold: int) -> bytes:
-    diff = ImageChops.difference(small, Image.new("RGB", small.size, backdrop))
-    r, g, b = diff.split()
-    biggest = ImageChops.lighter(ImageChops.lighter(r, g), b)
-    return biggest.point(lambda v: 1 if v > threshold else 0).tobytes()
-
-
-def _components(mask: bytes, w: int, h: int) -> list[dict[int, tuple[int, int]]]:
-    """4-connected foreground regions, each as {row: (leftmost x, rightmost x)}.
-
-    Labelled run by run (a row holds a handful of runs), not pixel by pixel: pure Python
-    stays fast at any working size.
-    """
-    parent: list[int] = []
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    runs: list[tuple[int, int, int]] = []  # (row, first x, last x), index = run label
-    previous: list[int] = []
-    for y in range(h):
-        row = mask[y * w : (y + 1) * w]
-        current = []
-        for m in _RUN.finditer(row):
-            x0, x1 = m.start(), m.end() - 1
-            label = len(runs)
-            runs.append((y, x0, x1))
-            parent.append(label)
-            for other in previous:
-                _, p0, p1 = runs[other]
-                if p0 <= x1 and x0 <= p1:
-                    ra, rb = find(label), find(other)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-            current.append(label)
-        previous = current
-    regions: dict[int, dict[int, tuple[int, int]]] = {}
-    for label, (y, x0, x1) in enumerate(runs):
-        rows = regions.setdefault(find(label), {})
-        lo_hi = rows.get(y)
-        rows[y] = (x0, x1) if lo_hi is None else (min(lo_hi[0], x0), max(lo_hi[1], x1))
-    return list(regions.values())
-
-
-def _head(rows: dict[int, tuple[int, int]]) -> Box:
-    """The head of a head-and-shoulders silhouette: from its top down to where it narrows to the neck.
-
-    Walking down, the width grows over the head, shrinks to the neck, then grows again
-    at the shoulders; the chin is the first row after the widest head row that is about as
-    narrow as the neck. With no neck in sight the head is taken as at most 1.4 times as
-    tall as it is wide.
-    """
-    ys = sorted(rows)  # contiguous: a 4-connected region has no empty row inside it
-    widths = [rows[y][1] - rows[y][0] + 1 for y in ys]
-    peak, peak_i, neck_i = 0, 0, None
-    for i, wi in enumerate(widths):
-        if neck_i is None:
-            if wi >= peak:
-                peak, peak_i = wi, i
-            elif wi <= 0.75 * peak:
-                neck_i = i
-        elif wi < widths[neck_i]:
-            neck_i = i
-        elif wi > 1.5 * widths[neck_i]:
-            break
-    if neck_i is None:
-        last = min(len(ys) - 1, round(1.4 * peak))
-    else:
-        neck = widths[neck_i]
-        last = next(i for i in range(peak_i, neck_i + 1) if widths[i] <= 1.2 * neck)
-    head_rows = ys[: last + 1]
-    left = min(rows[y][0] for y in head_rows)
-    right = max(rows[y][1] for y in head_rows)
-    return left, ys[0], right, ys[last]
+    def find(self, img: Image.Image) -> list[Face]: ...
 
 
 _DEFAULT_DETECTOR = PlainBackgroundDetector()
@@ -228,14 +128,15 @@ def check_photo(
         return PhotoCheck(PhotoProblem.TOO_DARK, None)
     clipped = sum(gray.histogram()[250:]) / (width * height)
     if mean > _MAX_MEAN_LUMA or clipped > _MAX_CLIPPED:
-        return PhotoCheck(PhotoProblem.TOO_BRIGHT, None)
+        return PhotoCheck(PhotoProblem.BACKLIT if _dark_face(img, gray, detector) else PhotoProblem.TOO_BRIGHT, None)
 
-    faces = detector.detect(img)
+    faces = detector.find(img) if isinstance(detector, FaceFinder) else [Face(b) for b in detector.detect(img)]
     if not faces:
         return PhotoCheck(PhotoProblem.NO_FACE, None)
     if len(faces) > 1:
         return PhotoCheck(PhotoProblem.TWO_FACES, None)
-    box = faces[0]
+    face = faces[0]
+    box = face.box
     left, top, right, bottom = box
 
     head = (bottom - top) / height
@@ -246,17 +147,66 @@ def check_photo(
     cx, cy = (left + right) / 2 / width, (top + bottom) / 2 / height
     if abs(cx - 0.5) > _MAX_OFF_CENTRE_X or not _CENTRE_Y_RANGE[0] <= cy <= _CENTRE_Y_RANGE[1]:
         return PhotoCheck(PhotoProblem.OFF_CENTRE, box)
+    if face.roll is not None and abs(face.roll) > _MAX_ROLL:
+        return PhotoCheck(PhotoProblem.TILTED, box)
 
-    face = gray.crop(box)
-    if ImageStat.Stat(face).mean[0] < _MIN_FACE_LUMA:
+    face_gray = gray.crop(box)
+    face_luma, (luma, busy) = ImageStat.Stat(gray.crop(_skin(box))).mean[0], background(gray, box)
+    if luma > _BACKLIT_BACKDROP and face_luma < _BACKLIT_RATIO * luma:
+        return PhotoCheck(PhotoProblem.BACKLIT, box)
+    if face_luma < _MIN_FACE_LUMA:
         return PhotoCheck(PhotoProblem.TOO_DARK, box)
-    if sharpness(face) < _MIN_SHARPNESS:
+    if sharpness(face_gray) < _MIN_SHARPNESS:
         return PhotoCheck(PhotoProblem.BLURRED, box)
+    # After light and sharpness: a dark or blurred face hides its eyes from the detector too.
+    if face.eyes is not None and len(face.eyes) < 2:
+        return PhotoCheck(PhotoProblem.EYES_HIDDEN, box)
+    if luma < _MIN_BACKDROP_LUMA or busy > _MAX_BACKDROP_TEXTURE:
+        return PhotoCheck(PhotoProblem.BACKGROUND, box)
     return PhotoCheck(None, box)
 
 
+def _dark_face(img: Image.Image, gray: Image.Image, detector: FaceDetector) -> bool:
+    """A frame too bright overall whose one face is dark: a light behind the resident.
+
+    The face is looked for with the shadows lifted (gamma 0.5), as a camera's backlight
+    compensation would show it: a detector misses many faces that dark."""
+    boxes = detector.detect(img.point(_LIFT * 3))
+    return len(boxes) == 1 and ImageStat.Stat(gray.crop(_skin(boxes[0]))).mean[0] < _BACKLIT_FACE
+
+
+def _skin(box: Box) -> Box:
+    """The skin, not the hair: the middle of a head box, from the brows to the mouth."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    return left + w // 4, top + 2 * h // 5, right - w // 4, bottom - h // 6
+
+
+def background(gray: Image.Image, box: Box) -> tuple[float, float]:
+    """(mean luminance, texture) of the backdrop: above the head and beside it, clear of the shoulders.
+
+    Texture is the mean absolute difference from a blurred copy at a 160-pixel width: an
+    unevenly lit plain backdrop reads about 1, things, stripes or people behind read 4 and up.
+    """
+    w, h = gray.size
+    k = _BACKDROP_WIDTH / w
+    small = gray.resize((_BACKDROP_WIDTH, max(1, round(h * k))), Image.Resampling.BOX)
+    left, top, right, bottom = (round(v * k) for v in box)
+    margin = round((right - left) * 0.35)
+    mask = Image.new("L", small.size, 0)
+    draw = ImageDraw.Draw(mask)
+    if top > 1:
+        draw.rectangle((0, 0, small.width, top - 2), fill=255)
+    draw.rectangle((0, 0, left - margin, bottom), fill=255)
+    draw.rectangle((right + margin, 0, small.width, bottom), fill=255)
+    if mask.getbbox() is None:
+        return 255.0, 0.0  # the head fills the frame: nothing to judge (the size check refuses it)
+    detail = ImageChops.difference(small, small.filter(ImageFilter.BoxBlur(3)))
+    return ImageStat.Stat(small, mask).mean[0], ImageStat.Stat(detail, mask).mean[0]
+
+
 def sharpness(face: Image.Image) -> float:
-    """Edge energy of a grayscale face crop relative to its contrast (about 0.1 blurred, 0.2+ sharp).
+    """Edge energy of a grayscale face crop relative to its contrast (real faces about 0.05 blurred, 0.15+ sharp).
 
     The crop is first scaled to a fixed, small height: a near and a far face are then
     measured alike, and sensor noise (which would read as fine detail) is averaged away.

@@ -1,9 +1,15 @@
-"""The camera emulator: a frame source showing synthetic scenes, steered from another thread.
+"""The camera emulator: a frame source showing scenes built from real photographs, steered from another thread.
 
 The developer panel and the scenario runner call `show` (who stands in front of the
-camera), `show_qr` (a QR code held up to it: the scanning camera of the QR scanner's camera
-driver) and the fault switches; the adapter's worker calls `read`. Every frame gets a new
-seed, so two captures of the same scene differ like real frames do.
+camera: a scene of sim.faces, or a sequence of them), `show_qr` (a QR code held up to it:
+the scanning camera of the QR scanner's camera driver) and the fault switches; the
+adapter's worker calls `read`. Every frame gets a new seed, so two captures of the same
+scene differ like real frames do.
+
+A sequence (SEQUENCES) is a list of (scene kind, sideways offset) played one per frame read
+since `show`, its last entry held: a resident walking into the frame and standing still, or
+standing and then leaving. Frames are counted, not timed, so a run is the same on a slow
+machine; with a live preview reading at its frame rate a sequence plays out that much sooner.
 """
 
 from __future__ import annotations
@@ -12,6 +18,13 @@ import threading
 
 from sim.faces import SCENE_KINDS, scene
 from sim.qr_frames import QrView, render
+
+SEQUENCES: dict[str, tuple[tuple[str, float], ...]] = {
+    # from the left edge to the middle over two frames, then standing still
+    "walk_in": (("face", -0.55), ("face", -0.3), ("face", 0.0)),
+    # standing still for two frames, then walking out to the right, then nobody
+    "leaving": (("face", 0.0), ("face", 0.0), ("face", 0.3), ("face", 0.6), ("nobody", 0.0)),
+}
 
 
 class SceneFrameSource:
@@ -26,13 +39,16 @@ class SceneFrameSource:
         self._unplugged = False  # does not open at all (the device vanished)
         self._opened = False
         self._frames = 0
+        self._shown_at = 0  # frames read before the scene was last changed
 
     def show(self, kind: str, face_key: str | None = None) -> None:
-        if kind not in SCENE_KINDS:
+        """`face_key` in the scene `kind` (SCENE_KINDS), or playing the sequence `kind` (SEQUENCES)."""
+        if kind not in SCENE_KINDS and kind not in SEQUENCES:
             raise ValueError(f"unknown scene kind {kind!r}")
         with self._lock:
             self._kind, self._key = kind, face_key
             self._qr = None
+            self._shown_at = self._frames
 
     def show_qr(self, payload: bytes | str, view: QrView | None = None, frames: int | None = None) -> None:
         """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...);
@@ -69,6 +85,10 @@ class SceneFrameSource:
                 return None
             self._frames += 1
             kind, key, seed, qr = self._kind, self._key, self._frames, self._qr
+            offset = 0.0
+            if kind in SEQUENCES:
+                steps = SEQUENCES[kind]
+                kind, offset = steps[min(len(steps), self._frames - self._shown_at) - 1]
             if qr is not None and self._qr_frames is not None:
                 self._qr_frames -= 1
                 if self._qr_frames <= 0:
@@ -77,7 +97,7 @@ class SceneFrameSource:
         width, height = self._size
         if qr is not None:
             return width, height, render(qr[0], width, height, qr[1], seed=seed).tobytes()
-        return width, height, scene(kind, key, width, height, seed=seed).tobytes()
+        return width, height, scene(kind, key, width, height, seed=seed, offset=offset).tobytes()
 
     def close(self) -> None:
         with self._lock:

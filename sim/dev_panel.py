@@ -229,7 +229,7 @@ class DevPanel:
 
     def _scene(self, scene: str) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:
-            self.world.camera.show(scene)
+            self.world.camera.show(scene, self.resident)  # the resident in that scene (issue 12)
             return {"ok": True}
         return run
 

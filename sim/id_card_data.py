@@ -114,10 +114,10 @@ def _ymd(d: datetime.date) -> str:
 def stand_in_photo(face_key: str) -> bytes:
     """The 1024-byte stand-in of this face's authority portrait, as its ID card carries it.
 
-    Box-filtered down to 102×126 and median-filtered before quantising to 16 greys: the
-    portrait's flat areas then compress to about 850 bytes (990 at most over 75 faces),
-    where a sharper resampling leaves ringing that does not fit the block. Cached, since
-    drawing a face costs tens of milliseconds and a resident presents the card repeatedly.
+    Box-filtered down to 102×126 and median-filtered before quantising: the deepest grey
+    scale that fits is taken, which for the residents' real photographs (sim.faces) is 4
+    greys (16 greys compress to about 2.2 KB; a real WLT uses a wavelet codec). Cached, since
+    a face costs tens of milliseconds and a resident presents the card repeatedly.
     """
     image = reference_portrait(face_key).convert("L")
     image = image.resize((WLT_WIDTH, WLT_HEIGHT), Image.Resampling.BOX).filter(ImageFilter.MedianFilter(3))

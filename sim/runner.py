@@ -235,8 +235,8 @@ class ScenarioPlayer:
         self._show_proof(number)
 
     def _show_face(self, key: str) -> None:
-        if key in FACE_SCENES:
-            self.camera.show(key)
+        if key in FACE_SCENES:  # the scenario's resident, in that scene (the face match needs them)
+            self.camera.show(key, self.scenario.resident)
         else:
             self.camera.show("face", self.scenario.residents[key].face if key in self.scenario.residents else key)
 
@@ -431,6 +431,9 @@ class ScenarioPlayer:
             "journal_open": len(self.kiosk.journal.unfinished()) if self.kiosk.journal is not None else None,
             "approvals_open": approvals_open(self.kiosk, backend_records),
             "shown": self.shown,
+            # issue 12: every photo check's result, in order
+            "photo_problems": [r.get("problem") or "accepted" for r in list(self.kiosk.log.recent)
+                               if r.get("event") == "PHOTO_CHECKED"],
             # every session of the run, in order: an offer taken starts a second one
             "sessions": [{"service": f.service, "outcome": f.outcome, "reason": f.reason}
                          for f in self.kiosk.finished[self.start_count:]],
@@ -486,6 +489,8 @@ def check_expectations(scenario: Scenario, report: dict[str, Any]) -> list[str]:
         differs("large_text", e.large_text, report.get("large_text"))
     differs("journal_open", e.journal_open, report.get("journal_open"))
     differs("approvals_open", e.approvals_open, report.get("approvals_open"))
+    if e.photo_problems is not None:
+        differs("photo_problems", list(e.photo_problems), report.get("photo_problems"))
     shown = report.get("shown") or {}
     for key, want in e.shown.items():
         if key not in shown:

@@ -30,6 +30,9 @@ STEP_KINDS = (
 )
 QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
+# issue 12: more scenes, and sequences (sim/camera_emu.SEQUENCES) of the scenario's resident
+FACE_SCENES += ("too_bright", "too_close", "backlit", "busy_background", "tilted", "eyes_hidden",
+                "walk_in", "leaving")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class Expect:
     permit_possible_on: date | None = None
     registration_valid_through: date | None = None
     receipt_qr: bool | None = None  # the receipt's QR code decodes to the backend's receipt number
+    # issue 12: what each photo check said, in order ("accepted" or a kiosk.photo.PhotoProblem value)
+    photo_problems: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -516,7 +521,8 @@ def _expect(data: Any) -> Expect:
                                  "chip_valid_until", "journal_open", "approvals_open", "shown",
                                  "next_outcome", "diagnostics_entered", "pin_lockout_s", "audit_includes",
                                  "selftests", "export_clean", "resident_served", "registered_address",
-                                 "permit_possible_on", "registration_valid_through", "receipt_qr"))
+                                 "permit_possible_on", "registration_valid_through", "receipt_qr",
+                                 "photo_problems"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -543,7 +549,14 @@ def _expect(data: Any) -> Expect:
         registration_valid_through=_date(data["registration_valid_through"], "expect.registration_valid_through")
         if "registration_valid_through" in data else None,
         receipt_qr=_bool(data, "receipt_qr", "expect.") if "receipt_qr" in data else None,
+        photo_problems=_photo_problems(data["photo_problems"]) if "photo_problems" in data else None,
     )
+
+
+def _photo_problems(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ScenarioError("expect.photo_problems: expected a list of photo problems (or \"accepted\")")
+    return tuple(raw)
 
 
 def _diagnostics_expect(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 from devices.camera import Camera, OpenCvFrameSource
 from devices.events import CameraError, CameraFailed, DeviceLogged, PhotoCaptured, StatusChanged
 from devices.status import DeviceKind, DeviceState
+from kiosk.face_haar import HaarFaceDetector
 from kiosk.photo import PhotoProblem, check_photo
 from sim.camera_emu import SceneFrameSource
 
@@ -61,12 +62,13 @@ def test_capture_posts_the_frame_the_emulator_shows(rig: Rig) -> None:
     got = rig.next(PhotoCaptured)
     assert (got.request_id, got.width, got.height) == (41, 640, 480)
     assert len(got.rgb) == 640 * 480 * 3
-    assert check_photo(got.width, got.height, got.rgb).ok
+    assert check_photo(got.width, got.height, got.rgb, detector=HaarFaceDetector()).ok
     rig.source.show("two_people", "陈静")
     rig.camera.capture(42)
     second = rig.next(PhotoCaptured)
     assert second.request_id == 42
-    assert check_photo(second.width, second.height, second.rgb).problem is PhotoProblem.TWO_FACES
+    check = check_photo(second.width, second.height, second.rgb, detector=HaarFaceDetector())
+    assert check.problem is PhotoProblem.TWO_FACES
 
 
 def test_two_captures_of_one_scene_differ_like_real_frames(rig: Rig) -> None:

@@ -19,7 +19,7 @@ from kiosk.photo import (
     to_png,
 )
 from kiosk.view import Photo
-from sim.faces import scene
+from sim.drawn_faces import scene
 
 W, H = 640, 480
 KEYS = [f"resident-{i}" for i in range(30)] + ["陈静", "Li Na", "Wang Fang"]

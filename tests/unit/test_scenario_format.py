@@ -58,6 +58,7 @@ def test_issue_example_shape():
         (lambda d: d.update(steps=[{"do": "tap"}]), r"steps\[0\]\.target"),
         (lambda d: d.update(faults=[{"device": "toaster", "kind": "jam"}]), r"faults\[0\]\.device"),
         (lambda d: d.pop("today"), "today"),
+        (lambda d: d["expect"].update(photo_problems="no_face"), "expect.photo_problems"),  # issue 12
     ],
 )
 def test_malformed_scenarios_name_the_key(mutate, message: str):

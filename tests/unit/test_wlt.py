@@ -100,12 +100,13 @@ def test_stand_in_encoder_rejects_what_the_format_cannot_hold(args: tuple, messa
 def test_residents_photos_fit_and_look_like_their_portrait(key: str) -> None:
     block = stand_in_photo(key)
     assert len(block) == WLT_LEN and block.startswith(STAND_IN_MAGIC)
-    assert block[7] == 4  # 16 greys fit for a portrait
+    # A real photograph (sim.faces) fits the 1 KB block at 4 greys; the flat drawn faces fitted 16.
+    assert block[7] == 2
     photo = StandInDecoder().decode(block)
     assert photo is not None and (photo.width, photo.height) == (WLT_WIDTH, WLT_HEIGHT)
     decoded = Image.frombytes("RGB", (photo.width, photo.height), photo.rgb).convert("L")
     original = reference_portrait(key).convert("L").resize((WLT_WIDTH, WLT_HEIGHT), Image.Resampling.BOX)
-    assert ImageStat.Stat(ImageChops.difference(decoded, original)).mean[0] < 12
+    assert ImageStat.Stat(ImageChops.difference(decoded, original)).mean[0] < 20  # 14-18 measured
 
 
 def test_different_residents_have_different_photos() -> None:
