@@ -39,6 +39,10 @@ class HaarFaceDetector:
     tilt_search: float = 25.0  # degrees tried either way when nothing is found upright (0: off)
     _cascades: tuple[Any, Any, Any] | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # One search at a time: a CascadeClassifier is not safe to use from two threads at once, and
+    # the live preview's guidance and a capture's check run side by side on the executor (two
+    # searches at once gave a spurious "no face" now and then under load)
+    _searching: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def warm_up(self) -> None:
         """Import OpenCV and load the cascades now (about 0.5 s), so that the first photo does not wait."""
@@ -50,12 +54,13 @@ class HaarFaceDetector:
     def find(self, img: Image.Image) -> list[Face]:
         _, np = _cv()
         gray = np.asarray(img.convert("L"))
-        faces = self._find(gray, 0.0)
-        if not faces and self.tilt_search:
-            for angle in (self.tilt_search, -self.tilt_search):
-                faces = self._find(gray, angle)
-                if faces:
-                    break
+        with self._searching:
+            faces = self._find(gray, 0.0)
+            if not faces and self.tilt_search:
+                for angle in (self.tilt_search, -self.tilt_search):
+                    faces = self._find(gray, angle)
+                    if faces:
+                        break
         return faces
 
     def _find(self, gray: Any, angle: float) -> list[Face]:

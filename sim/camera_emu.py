@@ -4,32 +4,43 @@ The developer panel and the scenario runner call `show` (who stands in front of 
 camera: a scene of sim.faces, or a sequence of them), `show_qr` (a QR code held up to it:
 the scanning camera of the QR scanner's camera driver) and the fault switches; the
 adapter's worker calls `read`. Every frame gets a new seed, so two captures of the same
-scene differ like real frames do.
+scene differ like real frames do. The seed is the clock's time of the read (in milliseconds),
+not a count of frames read: the live preview reads as fast as it can, so a count would make
+each capture's frame depend on the machine's speed, while under a scenario's virtual clock a
+capture happens at the same kiosk time in every run.
 
-A sequence (SEQUENCES) is a list of (scene kind, sideways offset) played one per frame read
-since `show`, its last entry held: a resident walking into the frame and standing still, or
-standing and then leaving. Frames are counted, not timed, so a run is the same on a slow
-machine; with a live preview reading at its frame rate a sequence plays out that much sooner.
+A sequence (SEQUENCES) is a list of (seconds, scene kind, sideways offset): what the camera
+sees from that many seconds after the first frame read since `show` (the camera starts reading
+when the photo screen turns its live preview on), the last entry held: a resident walking into
+the frame and standing still, or standing and then leaving. The seconds are on the clock the
+emulator is given: the kiosk's, so that under a scenario's virtual clock a walk lasts the same
+in the kiosk's time however fast the preview reads and however slow the machine is.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 from sim.faces import SCENE_KINDS, scene
 from sim.qr_frames import QrView, render
 
-SEQUENCES: dict[str, tuple[tuple[str, float], ...]] = {
-    # from the left edge to the middle over two frames, then standing still
-    "walk_in": (("face", -0.55), ("face", -0.3), ("face", 0.0)),
-    # standing still for two frames, then walking out to the right, then nobody
-    "leaving": (("face", 0.0), ("face", 0.0), ("face", 0.3), ("face", 0.6), ("nobody", 0.0)),
+SEQUENCES: dict[str, tuple[tuple[float, str, float], ...]] = {
+    # from the left edge to the middle over 7.5 s, then standing still: with the photo screen's
+    # 3-2-1 countdown before each capture, the first photo finds nobody, the retake a face off
+    # centre, the third the resident in the middle
+    "walk_in": ((0.0, "face", -0.55), (4.5, "face", -0.3), (7.5, "face", 0.0)),
+    # standing still for 4.5 s, then walking out to the right, then nobody
+    "leaving": ((0.0, "face", 0.0), (4.5, "face", 0.3), (6.0, "face", 0.6), (7.5, "nobody", 0.0)),
 }
 
 
 class SceneFrameSource:
-    def __init__(self, width: int = 640, height: int = 480) -> None:
+    def __init__(self, width: int = 640, height: int = 480, clock: Callable[[], float] = time.monotonic) -> None:
         self._size = (width, height)
+        self._clock = clock  # seconds, for sequences (the kiosk's monotonic clock in scenarios)
+        self._sequence_start: float | None = None  # when the first frame of the sequence was read
         self._lock = threading.Lock()
         self._kind = "nobody"
         self._key: str | None = None
@@ -39,7 +50,6 @@ class SceneFrameSource:
         self._unplugged = False  # does not open at all (the device vanished)
         self._opened = False
         self._frames = 0
-        self._shown_at = 0  # frames read before the scene was last changed
 
     def show(self, kind: str, face_key: str | None = None) -> None:
         """`face_key` in the scene `kind` (SCENE_KINDS), or playing the sequence `kind` (SEQUENCES)."""
@@ -48,7 +58,7 @@ class SceneFrameSource:
         with self._lock:
             self._kind, self._key = kind, face_key
             self._qr = None
-            self._shown_at = self._frames
+            self._sequence_start = None
 
     def show_qr(self, payload: bytes | str, view: QrView | None = None, frames: int | None = None) -> None:
         """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...);
@@ -84,11 +94,14 @@ class SceneFrameSource:
             if not self._opened or self._failing:
                 return None
             self._frames += 1
-            kind, key, seed, qr = self._kind, self._key, self._frames, self._qr
+            kind, key, seed, qr = self._kind, self._key, int(self._clock() * 1000), self._qr
             offset = 0.0
             if kind in SEQUENCES:
-                steps = SEQUENCES[kind]
-                kind, offset = steps[min(len(steps), self._frames - self._shown_at) - 1]
+                now = self._clock()
+                if self._sequence_start is None:
+                    self._sequence_start = now
+                elapsed = now - self._sequence_start
+                kind, offset = next((k, o) for t, k, o in reversed(SEQUENCES[kind]) if elapsed >= t)
             if qr is not None and self._qr_frames is not None:
                 self._qr_frames -= 1
                 if self._qr_frames <= 0:

@@ -585,7 +585,7 @@ class SimRig:
         self.client = HubClient(hub_ready["control"])
         cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir, self.qr_driver)
         self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
-        self.camera = SceneFrameSource()
+        self.camera = SceneFrameSource(clock=self.clock.monotonic)
         for fault in scenario.faults:
             if fault.device == "camera" and fault.kind in ("dead", "no_frame"):
                 self.camera.fail(True)

@@ -11,9 +11,22 @@ from sim.camera_emu import SEQUENCES, SceneFrameSource
 DETECTOR = HaarFaceDetector()
 
 
-def problems(source: SceneFrameSource, n: int) -> list[PhotoProblem | None]:
+class Clock:
+    """The kiosk's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def problems(source: SceneFrameSource, clock: Clock, at: list[float]) -> list[PhotoProblem | None]:
+    """What the checks find in the frames read at these seconds after the first one."""
     out = []
-    for _ in range(n):
+    start = clock.now
+    for seconds in at:
+        clock.now = start + seconds
         frame = source.read()
         assert frame is not None
         out.append(check_photo(*frame, detector=DETECTOR).problem)
@@ -21,30 +34,35 @@ def problems(source: SceneFrameSource, n: int) -> list[PhotoProblem | None]:
 
 
 def test_a_resident_walks_in_from_the_edge_and_then_stands_still() -> None:
-    source = SceneFrameSource()
+    clock = Clock()
+    source = SceneFrameSource(clock=clock)
     assert source.open()
     source.read()  # the frame before: nobody
+    clock.now += 60  # the walk starts at the first frame read after `show`, not at `show`
     source.show("walk_in", "zhang")
-    assert problems(source, 5) == [PhotoProblem.NO_FACE, PhotoProblem.OFF_CENTRE, None, None, None]
+    got = problems(source, clock, [0.0, 3.0, 4.4, 4.5, 7.4, 7.5, 9.0, 30.0])
+    assert got == [PhotoProblem.NO_FACE] * 3 + [PhotoProblem.OFF_CENTRE] * 2 + [None] * 3
 
 
 def test_a_resident_stands_still_then_leaves_and_nobody_stays() -> None:
-    source = SceneFrameSource()
+    clock = Clock()
+    source = SceneFrameSource(clock=clock)
     assert source.open()
     source.show("leaving", "li")
-    got = problems(source, 6)
+    got = problems(source, clock, [0.0, 4.0, 4.5, 6.0, 7.5, 60.0])
     assert got[:2] == [None, None]
     assert got[2] is PhotoProblem.OFF_CENTRE
     assert got[4:] == [PhotoProblem.NO_FACE, PhotoProblem.NO_FACE]
 
 
 def test_showing_again_restarts_a_sequence() -> None:
-    source = SceneFrameSource()
+    clock = Clock()
+    source = SceneFrameSource(clock=clock)
     assert source.open()
     source.show("walk_in", "zhang")
-    problems(source, 4)
+    problems(source, clock, [0.0, 10.0])
     source.show("walk_in", "zhang")
-    assert problems(source, 1) == [PhotoProblem.NO_FACE]
+    assert problems(source, clock, [0.0]) == [PhotoProblem.NO_FACE]
 
 
 def test_an_unknown_scene_or_sequence_is_refused() -> None:
