@@ -129,7 +129,7 @@ def print_table(results: list[dict[str, Any]]) -> dict[str, Any]:
               + (f"  {'; '.join(r['violations'])[:300]}" if r.get("violations") else ""))
     verdicts = Counter(verdict(r) for r in results)
     accounting = sum(1 for r in results if not r.get("crash") and not r.get("stuck") and any(
-        "approval" not in v for v in r.get("violations", [])))
+        "approval" not in v and "application" not in v for v in r.get("violations", [])))
     totals = {
         "cells": len(results), "ok": verdicts["ok"], "failed": verdicts["FAIL"], "stuck": verdicts["STUCK"],
         "crashed": verdicts["CRASH"], "accounting_errors": accounting,

@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
     scanned, found = scan(rig.workdir, [args.json] if args.json else [], everyone)
     summary["files_scanned"], summary["identifiers_found"] = scanned, found
+    # The positive control: the harness's own input holds every resident, and the scanner sees them.
+    _, control = scan(rig.workdir, [rig.workdir / "residents.json"], everyone, skip_by_design=False)
+    summary["scanner_control_hits"] = len(control)
     if not args.keep:
         import shutil
 
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=1, ensure_ascii=False))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
-    bad = stuck or crashed or summary.get("accounting_errors") or summary.get("approvals_open") or found
+    bad = stuck or crashed or summary.get("accounting_errors") or summary.get("approvals_open") or found or not control
     return 1 if bad else 0
 
 
@@ -256,7 +259,7 @@ _RUNS = re.compile(r"[\u3400-\u9fff0-9A-Za-z]{2,}")
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
-def scan(workdir: Path, extra: list[Path], everyone: Any) -> tuple[int, list[str]]:
+def scan(workdir: Path, extra: list[Path], everyone: Any, skip_by_design: bool = True) -> tuple[int, list[str]]:
     """Every resident's name, ID number, phone and addresses (whole, and the second half), looked
     for in every file: as UTF-8 text and after JSON \\u escapes are undone. Returns how many files
     were scanned and what was found where (the field and the file, never the value)."""
@@ -270,7 +273,7 @@ def scan(workdir: Path, extra: list[Path], everyone: Any) -> tuple[int, list[str
             needles[address[len(address) // 2:]] = "address (second half)"
     lengths = sorted({len(k) for k in needles})
     files = [p for p in workdir.rglob("*") if p.is_file() and p.name not in BY_DESIGN and p.suffix != ".png"]
-    files += [p for p in extra if p.is_file()]
+    files = [*files, *(p for p in extra if p.is_file())] if skip_by_design else [p for p in extra if p.is_file()]
     found: list[str] = []
     for path in files:
         text = path.read_bytes().decode("utf-8", errors="ignore")
