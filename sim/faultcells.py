@@ -140,7 +140,8 @@ def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -
             player = rig.play(on_view=inject)
             report = player.report(rig.hub_state(), time.monotonic() - started)
             # No session at all: the service was not offered (out of service, or its tile greyed out).
-            out.update(outcome=report["outcome"] or "not_served", reason=report["reason"] or (rig.kiosk.state if rig.kiosk else None))
+            state = rig.kiosk.state if rig.kiosk is not None else None
+            out.update(outcome=report["outcome"] or "not_served", reason=report["reason"] or state)
             out["stuck"] = any("did not end within" in f for f in player.failures)
             if out["stuck"]:
                 out["violations"].append("the session was stuck: " + "; ".join(player.failures))
