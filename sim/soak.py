@@ -96,7 +96,8 @@ def population(n: int, seed: int) -> tuple[Any, list[tuple[str, Any]]]:
                                  *(p.address for p in case.proofs.values()))):
             moved.setdefault(old, f"上海市长宁区{rng.choice(STREETS)}{rng.randint(1, 2999)}弄{rng.randint(1, 99)}号"
                                   f"{rng.randint(101, 2801)}室")
-        moved[who.id_address] = f"安徽省合肥市瑶海区{rng.choice(STREETS)}{rng.randint(1, 999)}号" if (
+        # The household address keeps the case's province and city: a Shanghai one is a local hukou.
+        moved[who.id_address] = f"{who.id_address[:6]}{rng.choice(STREETS)}{rng.randint(1, 999)}号" if (
             who.registration is None or who.id_address != who.registration.address) else moved[who.id_address]
         numbers: dict[str, str] = {}
         for number, proof in case.proofs.items():
