@@ -293,6 +293,30 @@ def test_a_card_not_taken_back_is_retracted_and_kept(journal: Journal):
     assert Outcome.RETRACTED in p.outcomes and rw.over
 
 
+def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_recovery(journal: Journal):
+    """Issue 15, fault matrix card_rewrite/printer/vanish@return_card: no retract is journaled (none
+    could go out), so the boot's recovery books the card returned if the slot is empty."""
+    from kiosk.recovery import CardPlace, PrinterFacts, plan
+
+    rw = rewriting(journal)
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
+    for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
+        rw.printer_result(ok(op))
+    rw.start(VERIFY_PHASE)
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    rw.chip_arrived(5)
+    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    rw.printer_result(ok(PrinterOp.PRESENT))
+    p = rw.not_taken(printer_answers=False)
+    assert Outcome.STUCK in p.outcomes and p.commands == () and rw.over and not rw.retained
+    unfinished = journal.unfinished()
+    assert unfinished and all(not r.began(Step.RETRACTED) for r in unfinished)
+    for row in unfinished:
+        assert plan(row, PrinterFacts(CardPlace.NONE), None).rule == "returned_card_gone"
+
+
 def test_phases_are_the_documented_steps():
     assert [s.value for s in REWRITE_PHASE] == ["write_chip", "erase", "ticket", "print"]
     assert isinstance(PrinterCommand(PrinterOp.FEED), PrinterCommand)
