@@ -111,7 +111,8 @@ SUITE = (
     Cell("new_permit", "printer", "cover_open", None, "take_card"),
     Cell("card_rewrite", "permit_card", "pull"),
     Cell("status_query", "id_reader", "sw3:33", "read"),
-    Cell("new_permit", "printer", "vanish", None, "take_card"),  # the bug the matrix found: no retract journaled
+    Cell("new_permit", "printer", "vanish", None, "take_card"),  # bugs the matrix found: no retract journaled
+    Cell("card_rewrite", "printer", "vanish", None, "return_card"),
 )
 
 

@@ -30,8 +30,8 @@ def test_the_suite_cells_hold_every_invariant_after_a_reboot(tmp_path: Path) -> 
     data = json.loads(out.read_text(encoding="utf-8"))
     cells = {f"{c['service']}/{c['device']}/{c['kind']}/{c['step']}": c for c in data["cells"]}
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert data["totals"]["cells"] == len(cells) == 6 and data["totals"]["ok"] == 6
-    assert "totals: 6 cells, 6 ok" in proc.stdout
+    assert data["totals"]["cells"] == len(cells) == 7 and data["totals"]["ok"] == 7
+    assert "totals: 7 cells, 7 ok" in proc.stdout
     for c in cells.values():
         assert c["stuck"] is False and c["crash"] is None and c["approvals_open"] == 0 and c["journal_open"] == 0
     jam = cells["new_permit/printer/jam/feed"]  # the card jammed inside: a technician frees it, recovery bins it
@@ -48,6 +48,8 @@ def test_the_suite_cells_hold_every_invariant_after_a_reboot(tmp_path: Path) -> 
     # and the backend agree; before the fix the journal said retained).
     gone = cells["new_permit/printer/vanish/@take_card"]
     assert (gone["issued"], gone["retained"], gone["violations"]) == (1, 0, [])
+    back = cells["card_rewrite/printer/vanish/@return_card"]  # likewise the resident's rewritten card
+    assert (back["retained"], back["violations"]) == (0, [])
 
 
 def test_the_table_fails_a_cell_on_any_violation(capsys) -> None:
