@@ -173,11 +173,21 @@ class Issuance:
         self.in_flight = None
         return self.fail("permit_card" if step in CHIP_OP else "printer", "no_result")
 
-    def not_taken(self) -> Progress:
-        """Nobody took the card in time: retract it, then void the approval (TIMEOUT)."""
+    def not_taken(self, printer_answers: bool = True) -> Progress:
+        """Nobody took the card in time: retract it, then void the approval (TIMEOUT).
+
+        A printer that does not answer (silent, or its port gone) cannot have been told to
+        retract, and cannot say whether a hand took the card meanwhile: no retract is journaled
+        and nothing is voided. The row stays at `presented` and the next boot's recovery decides
+        from the sensors (gone: taken, confirmed; at the slot: retracted, voided). Journaling a
+        retract that never went out made recovery book a card the resident holds as retained
+        (the fault matrix: new_permit/printer/silent and vanish at take_card, issue 15)."""
         if not self.at_slot or self.retracting:
             return NOTHING
         self.void_reason = Reason.TIMEOUT
+        if not printer_answers:
+            self.stuck = True
+            return report(Outcome.STUCK, device="printer", error="no_answer")
         return self._retract()
 
     def backend_result(self, op: BackendOp, result: Any) -> Progress:

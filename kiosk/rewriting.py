@@ -239,9 +239,15 @@ class CardRewrite:
         self.in_flight = None
         return self.fail("permit_card" if step in CHIP_OPS else "printer", "no_result", step)
 
-    def not_taken(self) -> Progress:
+    def not_taken(self, printer_answers: bool = True) -> Progress:
+        """Nobody took the card back in time: retract it. A printer that does not answer was never
+        told to, and cannot say whether a hand took the card: the row stays at `returned` started
+        and the next boot's recovery decides from the sensors (as Issuance.not_taken, issue 15)."""
         if not self.at_slot or self.retracting:
             return NOTHING
+        if not printer_answers:
+            self.stuck = True
+            return report(Outcome.STUCK, device="printer", error="no_answer")
         self.retained = True
         return self._retract()
 

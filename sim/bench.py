@@ -256,6 +256,9 @@ def backend_latency(scenario: Any, n: int = 50) -> dict[str, float]:
         client.close()
     finally:
         backend.stop()
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)  # the residents file and the backend's database go with it
     return {"precheck_median_ms": round(statistics.median(pre), 2), "apply_median_ms": round(statistics.median(app), 2),
             "calls_each": n}
 

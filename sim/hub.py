@@ -205,6 +205,21 @@ class Hub:
             return {"ok": False, "error": f"no emulator for {device} in the hub"}
         return {"ok": True}
 
+    def power_cycle(self) -> dict[str, Any]:
+        """The kiosk was switched off and on (sim/faultmatrix.py): the devices' armed faults and a
+        vanished USB port are gone, as a power cycle re-enumerates them; what is physical stays
+        (a jammed card, the cover, the hopper's and the bin's contents)."""
+        self.id_reader.clear_faults()
+        self.id_reader.reappear()
+        for kind in ("silent", "garbage", "take", "vanish"):
+            self.printer.clear_fault(kind)
+        self.qr_scanner.clear_faults()
+        self.qr_scanner.reappear()
+        if self.slot is not None:
+            self.slot.clear_faults()
+        self._absent = 0
+        return {"ok": True}
+
     def insert_technician(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """A technician pushes their card into the printer's front slot: the chip as the card
         factory wrote it (the PIN's verification value, never the PIN), the face left blank."""
@@ -286,6 +301,8 @@ class Hub:
                 except ValueError as exc:
                     return {"ok": False, "error": str(exc)}
                 return {"ok": True}
+            if op == "power_cycle":
+                return self.power_cycle()
             if op == "fault":
                 return self.fault(cmd.get("device", ""), cmd.get("kind", ""), cmd.get("at"), int(cmd.get("count", 1)))
             if op == "state":

@@ -75,9 +75,7 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     sys.path.insert(0, str(ROOT))
     import run_kiosk
-    from kiosk.clock import VirtualClock
     from kiosk.config import load_kiosk_config, load_sim_config
-    from kiosk.mainloop import run
     from sim.runner import AT_REST, SimRig
     from sim.scenario import load
 
@@ -92,29 +90,41 @@ def child(mode: str, attach_file: Path, scenario_path: Path, kill_at: int | None
         if mode == "play":
             rig.play()
             return 0
-        kiosk = rig.kiosk
-        kiosk.start()
-        deadline = time.monotonic() + 60
-
-        def at_rest(view: Any) -> float | None:
-            # The resident's hand is armed in the printer emulator (run_point), never driven from here.
-            if view.screen in AT_REST and kiosk.is_idle():
-                due = kiosk.settle_due()  # open rows and applications settled in the background
-                if due is None:
-                    return None
-                if isinstance(rig.clock, VirtualClock):
-                    rig.clock.advance_to(due)
-                return 0.05
-            if time.monotonic() > deadline:
-                print(f"recovery did not reach rest: {view.screen}", file=sys.stderr)
-                return None
-            return 0.05
-
-        run(kiosk, rig.display, fps=30, hook=at_rest)
-        print(json.dumps({"state": kiosk.state}), flush=True)
-        return 0 if kiosk.state in AT_REST else 1
+        state = boot_to_rest(rig, 60.0)
+        print(json.dumps({"state": state}), flush=True)
+        return 0 if state in AT_REST else 1
     finally:
         rig.close()
+
+
+def boot_to_rest(rig: Any, wall_s: float) -> str:
+    """Start the rig's kiosk (a boot: self-test, recovery) and run it until it is at rest with
+    nothing in flight and nothing left to settle, or `wall_s` seconds of wall time passed (stuck:
+    a message on stderr). The state it ended in."""
+    from kiosk.clock import VirtualClock
+    from kiosk.mainloop import run
+    from sim.runner import AT_REST
+
+    kiosk = rig.kiosk
+    kiosk.start()
+    deadline = time.monotonic() + wall_s
+
+    def at_rest(view: Any) -> float | None:
+        # The resident's hand is armed in the printer emulator, never driven from here.
+        if view.screen in AT_REST and kiosk.is_idle():
+            due = kiosk.settle_due()  # open rows and applications settled in the background
+            if due is None:
+                return None
+            if isinstance(rig.clock, VirtualClock):
+                rig.clock.advance_to(due)
+            return 0.05
+        if time.monotonic() > deadline:
+            print(f"recovery did not reach rest: {view.screen}", file=sys.stderr)
+            return None
+        return 0.05
+
+    run(kiosk, rig.display, fps=30, hook=at_rest)
+    return str(kiosk.state)
 
 
 def _count_writes(journal: Any, backend: Any, log_path: Path, kill_at: int | None) -> None:

@@ -42,6 +42,7 @@ from devices.printer_protocol import (
     hopper_state,
     row_bytes,
 )
+from sim.masking import mask_ticket
 from sim.pty_link import PtyLink
 
 _log = logging.getLogger(__name__)
@@ -499,7 +500,7 @@ class PrinterEmulator:
         card = self._card
         if card is None or card.position not in _INSIDE:
             return ErrorCode.NO_CARD
-        card.fields = fields
+        card.fields = mask_ticket(fields)  # the record is test output: the holder masked (sim/masking.py)
         return None
 
     # --- records -------------------------------------------------------------------------

@@ -89,6 +89,10 @@ class QrScannerEmulator:
                 return
             self._faults.append(_Fault(kind, max(1, count)))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def vanish(self) -> None:
         with self._lock:
             self._vanish()

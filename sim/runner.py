@@ -652,8 +652,10 @@ class SimRig:
         self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t0)
         return self.hub.ready, f"http://127.0.0.1:{self.backend.ready['port']}"
 
-    def play(self, screenshots: Path | None = None, *, assist_only: bool = False) -> ScenarioPlayer:
-        """One session, from wherever the kiosk is (booting or at rest) to the end of the session."""
+    def play(self, screenshots: Path | None = None, *, assist_only: bool = False,
+             on_view: Callable[[View], None] | None = None) -> ScenarioPlayer:
+        """One session, from wherever the kiosk is (booting or at rest) to the end of the session.
+        `on_view`: called with every new view too (sim/faultmatrix.py injects a fault at a screen)."""
         from kiosk.mainloop import run
 
         assert self.kiosk is not None
@@ -669,7 +671,12 @@ class SimRig:
         if not self.started:
             self.kiosk.start()
             self.started = True
-        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=player.on_new_view,
+        def new_view(view: View) -> None:
+            player.on_new_view(view)
+            if on_view is not None:
+                on_view(view)
+
+        run(self.kiosk, self.display, fps=self.cfg.display.fps, hook=player, on_new_view=new_view,
             watch=self.notifier)
         # Let in-flight work (a confirm, a void, a retract) finish before anyone reads the records.
         # Open journal rows are settled in the background with backoff: let that virtual time pass too.

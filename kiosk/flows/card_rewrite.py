@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from devices.status import DeviceKind, MediaPosition
+from devices.status import DeviceKind, DeviceState, MediaPosition
 from kiosk import backend as bk
 from kiosk import cardface
 from kiosk.availability import Needs
@@ -89,6 +89,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
     def __init__(self, core: Any) -> None:
         super().__init__(core)
         self.rw: CardRewrite | None = None
+        self._ending = False  # not_taken is running: the session is on its way to goodbye
 
     # --- guards (pure) ------------------------------------------------------------------------
 
@@ -211,7 +212,13 @@ class CardRewriteFlow(ProcedureJob, Flow):
     def not_taken(self) -> None:
         self.core.session.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
         if self.rw is not None:
-            self._carry_out(self.rw.not_taken())
+            printer = self.core.availability.status.get(DeviceKind.PRINTER)
+            answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
+            self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
+            try:
+                self._carry_out(self.rw.not_taken(answers))
+            finally:
+                self._ending = False
 
     def enter_done(self) -> None:
         self.core.session.end(SessionOutcome.CARD_REWRITTEN, Reason.OK)
@@ -249,7 +256,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
                 core.availability.mark_card_stuck()
                 core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=progress.error)
                 core.services_changed()
-                if state.startswith(C + "."):
+                if state.startswith(C + ".") and not self._ending:
                     core.offer(T.FAULTED)
         if rw.over:
             self._release(rw)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from devices.events import ChipResult, PrinterResult
-from devices.status import DeviceKind
+from devices.status import DeviceKind, DeviceState
 from kiosk.chart import Trigger as T
 from kiosk.commands import Outcome, Progress
 from kiosk.events import FaceRendered
@@ -53,7 +53,9 @@ class Issuing(ProcedureJob):
         """Nobody took the card in time (before the move to goodbye)."""
         self.core.session.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
         if self.issuance is not None:
-            self._carry_out(self.issuance.not_taken())
+            printer = self.core.availability.status.get(DeviceKind.PRINTER)
+            answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
+            self._carry_out(self.issuance.not_taken(answers))
 
     def void_unprinted(self, permit_number: str, application: str) -> None:
         """An approval the kiosk will not print on: journal it and void it at once."""

@@ -6,6 +6,8 @@ Scanned, as bytes:
 - every file of the session's work folder — the kiosk's event log and journal, the device hub's,
   the backend's and pcscd's logs (their stderr), and any file that appears there later — except
   the few that hold personal data by design (`BY_DESIGN`);
+- the run's output folder: the report (with the printer emulator's records of the cards) and the
+  screenshots (issue 15: test output masks resident data as the firmware does, sim/masking.py);
 - the emulator processes' stdout after their ready line, which the launcher otherwise drops: a
   small wrapper around `sim.launcher.ManagedProcess.stop` reads it to the end before the pipe
   is closed and keeps it beside the logs.
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.identity import mask_id
 from sim.scenario import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +44,8 @@ EMULATORS = ("device hub", "backend")
 BY_DESIGN = {
     "residents.json": "the scenario's population, written by the test harness for the emulators",
     "backend.sqlite": "the backend's own register of residents (another organisation's system)",
-    "hub/printed": "the printer emulator's record of each card: the card face itself, which shows the holder",
+    "hub/printed/*.png": "the printer emulator's picture of each card face, which shows the holder "
+                         "(its record beside it, card-NNNN.json, is scanned: the holder masked)",
 }
 
 # Runs the kiosk's real command line, keeping the emulators' stdout after their ready line.
@@ -127,7 +131,8 @@ def leaks(blob: bytes, secrets: dict[str, str]) -> list[str]:
 
 def by_design(path: Path, workdir: Path) -> bool:
     rel = path.relative_to(workdir).as_posix()
-    return any(rel == p or rel.startswith(p + "/") or rel.startswith(p + "-") for p in BY_DESIGN)
+    return any(path.match(p) if "*" in p else rel == p or rel.startswith(p + "/") or rel.startswith(p + "-")
+               for p in BY_DESIGN)
 
 
 def test_the_scanner_finds_each_encoding() -> None:
@@ -144,13 +149,14 @@ def test_the_scanner_finds_each_encoding() -> None:
 @pytest.mark.parametrize("case", ["issued_happy_path", "rewrite_endorsement_passed"])
 def test_sh_priv_1_no_personal_data_in_any_output(case: str, tmp_path: Path) -> None:
     scenario = CASES / f"{case}.toml"
-    report = tmp_path / "report.json"
+    out = tmp_path / "out"  # the run's output folder: the report, the screenshots, the printed faces
+    report = out / "report.json"
     emulator_stdout = tmp_path / "emulator-stdout"
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
                PRIVACY_EMULATOR_STDOUT=str(emulator_stdout))
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, "--sim", "--headless", "--scenario", str(scenario),
-         "--report", str(report), "--keep-workdir"],
+         "--report", str(report), "--screenshots", str(out / "shots"), "--keep-workdir"],
         cwd=ROOT, env=env, capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
     )
     assert report.exists(), f"no report (exit {proc.returncode})"
@@ -180,6 +186,13 @@ def test_sh_priv_1_no_personal_data_in_any_output(case: str, tmp_path: Path) -> 
             scanned.append(path.relative_to(workdir).as_posix())
             found += [f"{path.relative_to(workdir)}: {x}" for x in leaks(path.read_bytes(), secrets)]
         assert {"kiosk.jsonl", "journal.sqlite", "hub.log", "backend.log"} <= set(scanned), scanned
+        assert any(p.startswith("hub/printed/card-") and p.endswith(".json") for p in scanned), scanned
+
+        # The output folder, whole: the report (with the printer's records) and the screenshots.
+        outputs = sorted(p for p in out.rglob("*") if p.is_file())
+        assert report in outputs and any(p.suffix == ".png" for p in outputs), outputs
+        for path in outputs:
+            found += [f"output {path.relative_to(out)}: {x}" for x in leaks(path.read_bytes(), secrets)]
 
         assert not found, "resident data found (SH-PRIV-1):\n  " + "\n  ".join(found)
 
@@ -191,5 +204,11 @@ def test_sh_priv_1_no_personal_data_in_any_output(case: str, tmp_path: Path) -> 
             masked = secrets["id_number"][:4] + "*" * 10 + secrets["id_number"][-4:]
             assert masked in kiosk_log, "the masked ID number is not in the kiosk's log"
         assert '"event": "SESSION_ENDED"' in kiosk_log, "the kiosk's log does not reach the session's end"
+        # The report still carries what expectations read of the printed card, the holder masked.
+        printed = data["printed"][-1]["fields"]
+        assert printed["validity"]
+        if load(scenario).service.value == "new_permit":  # a rewrite's ticket is the validity alone
+            assert printed["name"] == secrets["name"][0] + "*" * (len(secrets["name"]) - 1)
+            assert printed["id_number"] == mask_id(secrets["id_number"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -133,6 +133,24 @@ def test_a_card_taken_during_the_retract_is_the_residents_and_is_confirmed(journ
     assert row.final is Final.ISSUED and not row.began(Step.VOIDED)
 
 
+def test_a_printer_that_does_not_answer_is_not_told_to_retract_and_recovery_decides(journal: Journal):
+    """Issue 15, fault matrix new_permit/printer/vanish@take_card: the printer's port went while the
+    card waited at the slot and the resident took it. No retract is journaled (none could go out)
+    and nothing is voided; the row stays at `presented`, so the next boot finds the slot empty and
+    books the card taken and confirms it, or finds it there and retracts it."""
+    from kiosk.recovery import BackendFacts, BackendStatus, CardPlace, PrinterFacts, plan
+
+    iss, _ = presented(journal)
+    p = iss.not_taken(printer_answers=False)
+    assert Outcome.STUCK in p.outcomes and p.commands == () and iss.over
+    row = journal.unfinished()[0]
+    assert not row.began(Step.RETRACTED) and not row.began(Step.VOIDED)
+    gone = plan(row, PrinterFacts(CardPlace.NONE), BackendFacts(BackendStatus.PENDING))
+    assert gone.rule == "presented_card_gone" and gone.actions[-1].final is Final.ISSUED
+    there = plan(row, PrinterFacts(CardPlace.AT_SLOT), BackendFacts(BackendStatus.PENDING))
+    assert there.rule == "card_inside" and there.actions[-1].final is Final.RETAINED
+
+
 def test_a_retract_that_finds_no_card_at_the_slot_counts_as_taken(journal: Journal):
     iss, _ = presented(journal)
     iss.not_taken()
@@ -273,6 +291,30 @@ def test_a_card_not_taken_back_is_retracted_and_kept(journal: Journal):
     assert ops(rw.not_taken()) == [PrinterOp.RETRACT]
     p = rw.printer_result(ok(PrinterOp.RETRACT))
     assert Outcome.RETRACTED in p.outcomes and rw.over
+
+
+def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_recovery(journal: Journal):
+    """Issue 15, fault matrix card_rewrite/printer/vanish@return_card: no retract is journaled (none
+    could go out), so the boot's recovery books the card returned if the slot is empty."""
+    from kiosk.recovery import CardPlace, PrinterFacts, plan
+
+    rw = rewriting(journal)
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
+    for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
+        rw.printer_result(ok(op))
+    rw.start(VERIFY_PHASE)
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    rw.chip_arrived(5)
+    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    rw.printer_result(ok(PrinterOp.PRESENT))
+    p = rw.not_taken(printer_answers=False)
+    assert Outcome.STUCK in p.outcomes and p.commands == () and rw.over and not rw.retained
+    unfinished = journal.unfinished()
+    assert unfinished and all(not r.began(Step.RETRACTED) for r in unfinished)
+    for row in unfinished:
+        assert plan(row, PrinterFacts(CardPlace.NONE), None).rule == "returned_card_gone"
 
 
 def test_phases_are_the_documented_steps():

@@ -1,0 +1,79 @@
+"""The fault matrix's fixed subset and a short mixed soak, by their commands (issue 15).
+
+`python -m sim.faultmatrix --suite` runs sim/faultcells.SUITE: one cell for each way a fault
+strikes (an emulator's moment, an answer lost, a fault injected at a screen, a chip write, a
+reader status), each followed by a reboot, with the power-cut harness's invariants (card
+accounting between the journal, the printer emulator and the backend; no approval open). The
+whole matrix is `python -m sim.faultmatrix` (minutes, not the suite's). The soak's short run
+checks that it serves every kind of session it draws, that its file scan sees the residents in
+the harness's own input (the positive control) and finds none anywhere else (SH-PRIV-1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.faultmatrix import print_table, verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+
+
+def test_the_suite_cells_hold_every_invariant_after_a_reboot(tmp_path: Path) -> None:
+    out = tmp_path / "matrix.json"
+    proc = subprocess.run([sys.executable, "-m", "sim.faultmatrix", "--suite", "--jobs", "1", "--json", str(out)],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    cells = {f"{c['service']}/{c['device']}/{c['kind']}/{c['step']}": c for c in data["cells"]}
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert data["totals"]["cells"] == len(cells) == 7 and data["totals"]["ok"] == 7
+    assert "totals: 7 cells, 7 ok" in proc.stdout
+    for c in cells.values():
+        assert c["stuck"] is False and c["crash"] is None and c["approvals_open"] == 0 and c["journal_open"] == 0
+    jam = cells["new_permit/printer/jam/feed"]  # the card jammed inside: a technician frees it, recovery bins it
+    assert (jam["issued"], jam["retained"], jam["technician"]) == (0, 1, True)
+    lost = cells["new_permit/backend/drop/apply"]  # the approval whose reply was lost is voided, no card
+    assert (lost["reason"], lost["picked"]) == ("BACKEND_UNAVAILABLE", 0)
+    cover = cells["new_permit/printer/cover_open/@take_card"]  # opened with the card at the slot: taken
+    assert (cover["outcome"], cover["issued"], cover["retained"]) == ("issued", 1, 0)
+    pulled = cells["card_rewrite/permit_card/pull/next"]  # the chip torn mid-write: the card retained
+    assert pulled["retained"] == 1 and pulled["issued"] == 0
+    assert cells["status_query/id_reader/sw3:33/read"]["picked"] == 0
+    # The printer's port went with the card at the slot and the resident took it: no retract was
+    # journaled, so the reboot books the card handed out and confirms it (the journal, the printer
+    # and the backend agree; before the fix the journal said retained).
+    gone = cells["new_permit/printer/vanish/@take_card"]
+    assert (gone["issued"], gone["retained"], gone["violations"]) == (1, 0, [])
+    back = cells["card_rewrite/printer/vanish/@return_card"]  # likewise the resident's rewritten card
+    assert (back["retained"], back["violations"]) == (0, [])
+
+
+def test_the_table_fails_a_cell_on_any_violation(capsys) -> None:
+    base = {"service": "new_permit", "device": "printer", "kind": "jam", "step": "feed", "violations": [],
+            "stuck": False, "crash": None, "approvals_open": 0}
+    results = [base, {**base, "violations": ["journal retained 0 != printer cards_retained 1"]},
+               {**base, "stuck": True, "violations": ["the session was stuck"]},
+               {**base, "crash": "RuntimeError: x", "violations": ["crashed"]},
+               {**base, "approvals_open": 1, "violations": ["1 application(s) sent and never answered"]}]
+    assert [verdict(r) for r in results] == ["ok", "FAIL", "STUCK", "CRASH", "FAIL"]
+    totals = print_table(results)
+    assert (totals["ok"], totals["failed"], totals["stuck"], totals["crashed"]) == (1, 2, 1, 1)
+    assert totals["stranded_approvals"] == 1 and totals["accounting_errors"] == 1
+    assert "totals: 5 cells, 1 ok" in capsys.readouterr().out
+
+
+def test_a_short_mixed_soak_accounts_for_every_card_and_writes_no_resident(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    proc = subprocess.run([sys.executable, "-m", "sim.soak", "--sessions", "12", "--seed", "5", "--json", str(out)],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert sum(summary["outcomes"].values()) == 12 and not summary["stuck"] and not summary["crashed"]
+    assert len({k.split(":")[0] for k in summary["outcomes"]}) >= 3, summary["outcomes"]  # a mix of services
+    assert summary["accounting_errors"] == [] and summary["approvals_open"] == 0
+    assert summary["files_scanned"] >= 4 and summary["scanner_control_hits"] > 0
+    assert summary["identifiers_found"] == []
