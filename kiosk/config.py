@@ -122,6 +122,19 @@ class DiagnosticsConfig:
 
 
 @dataclass(frozen=True)
+class ServiceCentreConfig:
+    """The nearest service centre, shown by every screen's help (the operator sets it)."""
+
+    name_zh: str = ""
+    name_en: str = ""
+    address_zh: str = ""
+    address_en: str = ""
+    hours_zh: str = ""
+    hours_en: str = ""
+    hotline: str = "12345"  # Shanghai's citizen hotline answers when no centre is set
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: Terminal
     display: DisplayConfig
@@ -131,6 +144,7 @@ class KioskConfig:
     journal: JournalConfig
     logging: LoggingConfig
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    service_centre: ServiceCentreConfig = field(default_factory=ServiceCentreConfig)
 
 
 @dataclass(frozen=True)
@@ -247,7 +261,20 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     if cfg.display.width <= 0 or cfg.display.height <= 0:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
+    _check_service_centre(cfg.service_centre)
     return cfg
+
+
+def _check_service_centre(centre: ServiceCentreConfig) -> None:
+    texts = [f.name for f in fields(centre) if f.name != "hotline"]
+    # No section at all: help shows the hotline alone. A section given is given whole.
+    if any(getattr(centre, name).strip() for name in texts):
+        for name in texts:
+            if not getattr(centre, name).strip():
+                raise ConfigError(f"service_centre.{name}: must not be empty (help shows it to residents)")
+    digits = centre.hotline.replace("-", "").replace(" ", "")
+    if not digits.isdigit() or not 3 <= len(digits) <= 15:
+        raise ConfigError(f"service_centre.hotline: {centre.hotline!r} is not a phone number")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:

@@ -108,6 +108,9 @@ class LogEvent(Enum):
     PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
     PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
     REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
+    # The resident's help (issue 13): a staff call is an alert for the people on the floor; no personal data.
+    STAFF_CALLED = EventSpec("H001", logging.WARNING, "resident called staff", ("session", "state"))
+    HELP_OPENED = EventSpec("H002", logging.INFO, "resident opened help", ("session", "state"))
 
 
 LEVELS: dict[str, int] = {

@@ -21,6 +21,10 @@ class Session:
     identity: Identity | None = field(default=None, repr=False)
     id_photo: Photo | None = field(default=None, repr=False)
     large_text: bool = False
+    # The resident's own choices in the header (kiosk/chrome.py): None is the terminal's language.
+    lang: str | None = None
+    help_open: bool = False
+    staff_called: bool = False
     read_error: str | None = None
     rewrite_error: str | None = None  # the inserted card was not a permit card, or unreadable
     card_address: str | None = field(default=None, repr=False)  # the residence address the permit's chip holds

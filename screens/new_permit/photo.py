@@ -35,7 +35,7 @@ def draw(c: w.Canvas) -> None:
     elif problem:
         y = c.banner(c.t_opt(f"photo.problem.{problem}") or c.t("photo.problem.other"), y, "warning")
     # A face in a frame: where to stand and how the photo is cropped.
-    tips = TIPS[:2] if c.large else TIPS
+    tips = TIPS  # large text says the same: every tip, only larger
     tips_h = sum(c.lines_height(c.t(f"photo.tip.{k}"), t.body, c.body.width - t.body) + t.px(14) for k in tips)
     frame_h = min(t.px(560), c.body.bottom - y - tips_h - t.gap)
     if frame_h > t.px(200):
