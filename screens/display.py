@@ -133,7 +133,8 @@ class Display:
                 self._offset = max(0, min(self._offset, page.max_offset()))
                 scroll.show(self.screen, page, self._offset)
                 scroll.paint_buttons(canvas, page, self._offset)
-                buttons, rects = buttons + scroll.buttons(page, self._offset), {**rects, **page.rects}
+                # First in the hit order: the scroll buttons lie over a screen-wide button (attract's start).
+                buttons, rects = scroll.buttons(page, self._offset) + buttons, {**rects, **page.rects}
                 # An animation (a spinner) moves with the page and stays inside its window.
                 canvas = replace(canvas, body=layer.body.move(0, -self._offset))
                 self.screen.set_clip(page.window)
@@ -207,7 +208,9 @@ class Display:
             page = scroll.paged(surf, theme, body, lambda s, b: spec.draw(
                 w.Canvas(s, theme, texts, self.text, view, b, rects)))
             if page is not None:
-                surf.fill(th.BACKGROUND, body)  # the first drawing goes; the page shows through its window
+                # The first drawing goes (with whatever of it ran below the body); the page shows
+                # through its window, the footer's buttons are painted next.
+                surf.fill(th.BACKGROUND, pygame.Rect(0, body.top, surf.get_width(), surf.get_height() - body.top))
                 if w.AUDIT is not None:
                     del w.AUDIT[mark:end]
         for button in view.buttons:
