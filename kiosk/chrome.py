@@ -1,5 +1,6 @@
 """The header's resident controls on every screen a resident sees: large text (大字版), the
-language (中文 / English) and help with a staff call (issue 13).
+language (中文 / English), help with a staff call, and the voice prompts' volume (0 mutes) and
+replay (issue 13).
 
 They change only the session's own choices (no state change, no trigger): the screen under
 them stays where it was. A new session starts in the defaults again (Session()).
@@ -21,6 +22,9 @@ LANGS = ("zh", "en")
 LARGE = "ui.large"
 LANG = "ui.lang"
 HELP = "ui.help"
+VOLUME = "ui.volume"
+REPLAY = "ui.replay"
+MAX_VOLUME = 3
 HELP_CLOSE = "help.close"
 HELP_STAFF = "help.staff"
 
@@ -37,6 +41,8 @@ def chrome_buttons(state: str, session: Session) -> tuple[Button, ...]:
         Button(LARGE, "chrome.large_off" if session.large_text else "chrome.large_on", style=sec),
         Button(LANG, "chrome.lang_other", style=sec),
         Button(HELP, "chrome.help", style=sec),
+        Button(VOLUME, f"chrome.volume_{session.volume}", style=sec),
+        Button(REPLAY, "chrome.replay", style=sec),
     )
 
 
@@ -75,6 +81,11 @@ def apply(target: str, state: str, session: Session, config: KioskConfig, log: E
     elif target == HELP:
         session.help_open = True
         log.emit(LogEvent.HELP_OPENED, session=session.id, state=state)
+    elif target == VOLUME:
+        # One button steps through the levels: loud, louder, off, quiet, ... (mute is one of them).
+        session.volume = (session.volume + 1) % (MAX_VOLUME + 1)
+    elif target == REPLAY:
+        session.replays += 1
     elif target == HELP_CLOSE:
         session.help_open = False
     elif target == HELP_STAFF and not session.staff_called:

@@ -33,4 +33,6 @@ def build_view(snap: Snapshot, screens: dict[str, ScreenFn], *, waiting: Waiting
         chrome=chrome.chrome_buttons(snap.state, snap.session),
         lang=chrome.language(snap.session, config) if config is not None else snap.session.lang or "",
         help=chrome.help_view(snap.state, snap.session, config) if config is not None else None,
+        volume=snap.session.volume,
+        replay=snap.session.replays,
     )

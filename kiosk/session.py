@@ -25,6 +25,8 @@ class Session:
     lang: str | None = None
     help_open: bool = False
     staff_called: bool = False
+    volume: int = 2  # the voice prompts' volume, 0 (mute) .. 3
+    replays: int = 0  # how often the resident asked to hear the prompt again
     read_error: str | None = None
     rewrite_error: str | None = None  # the inserted card was not a permit card, or unreadable
     card_address: str | None = field(default=None, repr=False)  # the residence address the permit's chip holds

@@ -82,6 +82,8 @@ class View:
     chrome: tuple[Button, ...] = ()
     lang: str = ""
     help: Help | None = None
+    volume: int = 2  # the voice prompt's volume 0 (mute) .. 3 (screens/voice.py)
+    replay: int = 0  # a new number: say the prompt again
 
     @property
     def screen_id(self) -> str:

@@ -65,10 +65,12 @@ class Display:
         show_cursor: bool = True,
         surface: pygame.Surface | None = None,
         present: Callable[[], None] | None = None,
+        voice: Any = None,
     ) -> None:
         """`surface`, `present`: draw into this surface and show it with this instead of a window of
         its own (the simulator's developer panel puts the kiosk's frames, scaled, in its window)."""
         self.texts = Texts(lang)  # first: a wrong language fails before a window opens
+        self.voice = voice  # screens.voice.Voice: the prompt of each new screen, spoken
         self.lang = lang
         # The resident may switch language on any screen (View.lang): one table per language.
         self._texts = {other: self.texts if other == lang else Texts(other) for other in LANGUAGES}
@@ -173,6 +175,8 @@ class Display:
                 painter = chrome.paint
             if button.enabled:
                 painter(canvas, button, rect, True)
+        if self.voice is not None:
+            self.voice.follow(view)
         self.frames += 1
 
     def _recycle(self, layer: _Layer) -> None:

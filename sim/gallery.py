@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--scale: between 0.05 and 1", file=sys.stderr)
         return 2
     written = run(Path(args.out), args.scale)
-    for name, info in written.items():
+    for info in written.values():
         print(f"{info['path']}: {info['views']} screens x 4 variants, {info['bytes'] // 1024} kB")
     return 0
 

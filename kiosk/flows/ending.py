@@ -85,7 +85,8 @@ class Ending(Flow):
         over: the same resident is still at the screen."""
         old = self.core.session
         self._close_session(None)
-        self.core.session = Session(chosen=old.chosen, large_text=old.large_text, lang=old.lang)
+        self.core.session = Session(chosen=old.chosen, large_text=old.large_text, lang=old.lang,
+                                    volume=old.volume)
 
     def _close_session(self, last_screen: str | None) -> None:
         s = self.core.session

@@ -31,7 +31,7 @@ def ids(k: Kiosk) -> list[str]:
 
 def test_the_attract_screen_has_the_switches_and_they_change_only_the_session() -> None:
     k = at("ready.attract")
-    assert {"ui.large", "ui.lang", "ui.help"} <= set(ids(k))
+    assert {"ui.large", "ui.lang", "ui.help", "ui.volume", "ui.replay"} <= set(ids(k))
     assert k.view().lang == "zh" and not k.view().large_text
     k.handle_intent(Tap("ui.large"))
     k.handle_intent(Tap("ui.lang"))

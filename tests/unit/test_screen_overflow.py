@@ -137,4 +137,5 @@ def test_every_resident_screen_has_the_header_controls() -> None:
     for screen, _, _ in CASES:
         buttons = {b.id for b in chrome.chrome_buttons(screen, Session())}
         resident = not (screen in ("boot", "self_test", "recovery") or screen.startswith("diagnostics."))
-        assert buttons == ({chrome.LARGE, chrome.LANG, chrome.HELP} if resident else set()), screen
+        want = {chrome.LARGE, chrome.LANG, chrome.HELP, chrome.VOLUME, chrome.REPLAY}
+        assert buttons == (want if resident else set()), screen
