@@ -138,7 +138,8 @@ class Display:
                 # First in the hit order: the scroll buttons lie over a screen-wide button (attract's start).
                 buttons, rects = scroll.buttons(page, self._offset) + buttons, {**rects, **page.rects}
                 # An animation (a spinner) moves with the page and stays inside its window.
-                canvas = replace(canvas, body=layer.body.move(0, -self._offset))
+                canvas = replace(canvas, body=pygame.Rect(layer.body.left, layer.body.top - self._offset,
+                                                          layer.body.width, page.tall))
                 self.screen.set_clip(page.window)
             if spec.animate is not None:
                 spec.animate(canvas)

@@ -29,6 +29,7 @@ class Page:
     surface: pygame.Surface  # page y 0 is the window's top
     window: pygame.Rect  # where on the frame the visible part goes
     rects: dict[str, pygame.Rect]  # the scroll buttons
+    tall: int  # the body's height the screen drew the page with (its animation uses the same)
 
     def max_offset(self) -> int:
         return max(0, self.surface.get_height() - self.window.height)
@@ -38,8 +39,11 @@ class Page:
 
 
 def overflows(lines: list[w.Drawn], body: pygame.Rect) -> bool:
-    inside = body.inflate(12, 8)  # a bold glyph's ink may overhang its measured width a little
-    return any(d.cut or not d.box.inflate(12, 8).contains(d.rect) or not inside.contains(d.rect) for d in lines)
+    # A bold glyph's ink may overhang its measured width a little. A line of the body (its own box
+    # or a box within the body) must stay in the body; one of a band above (a progress hint) in its band.
+    inside = body.inflate(12, 8)
+    return any(d.cut or not d.box.inflate(12, 8).contains(d.rect)
+               or (d.box.colliderect(body) and not inside.contains(d.rect)) for d in lines)
 
 
 def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
@@ -73,7 +77,7 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
         top = window.bottom + gap
         rects = {UP.id: pygame.Rect(body.left, top, each, strip - gap),
                  DOWN.id: pygame.Rect(body.left + each + gap, top, each, strip - gap)}
-        return Page(page, window, rects)
+        return Page(page, window, rects, tall.height)
     return None
 
 

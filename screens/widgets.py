@@ -319,7 +319,7 @@ class Canvas:
         baseline = top + (height - size) // 2 + self.text.ascender(size)
         self.surface.blit(ln.surface, (x + ln.left, baseline - ln.top))
         drawn = pygame.Rect(x, top, ln.width, height)
-        if (AUDIT is not None or WATCH is not None) and text.strip():
+        if (AUDIT is not None or WATCH is not None) and text.strip():  # (reach() records boxes)
             # The ink, not the line box: a box's leading may touch the edge, the glyphs may not.
             ink = pygame.Rect(x + ln.left, baseline - ln.top, ln.surface.get_width(), ln.surface.get_height())
             _record(Drawn(text, ink, self.body.copy()))
@@ -358,6 +358,12 @@ class Canvas:
             y += lh
         self.surface.set_clip(clip)
         return y
+
+    def reach(self, rect: pygame.Rect) -> None:
+        """Say that something other than text (a box the animation fills) reaches down to `rect`:
+        the body scrolls when it does not fit (screens/scroll.py), like text would."""
+        if AUDIT is not None or WATCH is not None:
+            _record(Drawn("", rect.copy(), self.body.copy()))
 
     def lines_height(self, text: str, size: int, width: int, strong: bool = False) -> int:
         return len(self.text.wrap(text, size, width, strong)) * self.text.line_height(size)

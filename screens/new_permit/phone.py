@@ -88,6 +88,7 @@ def draw(c: w.Canvas) -> None:
     box = _box(c)
     error = c.data.get("error")
     border = th.ERROR if error else th.ACCENT
+    c.reach(box)  # the typed number goes in it: it must be on the screen (or the body scrolls)
     pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
     pygame.draw.rect(c.surface, border, box, width=t.px(5), border_radius=t.radius)
     y = box.bottom + t.gap

@@ -21,7 +21,7 @@ from kiosk import chrome
 from kiosk.config import load_kiosk_config
 from kiosk.fonts import FontFile, find_cjk_font
 from kiosk.session import Session
-from kiosk.view import View
+from kiosk.view import Button, View
 from screens import widgets as w
 from screens.display import Display
 from screens.text import LANGUAGES
@@ -35,9 +35,36 @@ LONG_CASES = [
 ]
 
 
+def registration_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object]]]:
+    """The registration's screens from their own view functions (test_screens' CASES has none),
+    with the longest name and a long address, a typed number and a receipt."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from kiosk.backend_vocabulary import Relationship
+    from kiosk.flows.base import Snapshot
+    from kiosk.flows.registration_data import Purpose, RegData
+    from kiosk.flows.registration_views import SCREENS as REG
+    from kiosk.records import ProofKind
+
+    address = "上海市长宁区虹桥路1234弄56号7室某某小区12栋3单元402室"
+    receipt = SimpleNamespace(number="DJ310105202611220001", declared=date(2026, 11, 22),
+                              eligible_on=date(2027, 5, 22), expires_on=date(2027, 11, 22))
+    reg = RegData(kind=ProofKind.RELATIVE_RENTAL, digits="3101052026", proof=SimpleNamespace(address=address),
+                  relationship=Relationship.FULL_SIBLING, purpose=Purpose.FAMILY, receipt=receipt)  # type: ignore[arg-type]
+    session = Session(identity=SimpleNamespace(name=LONG_NAME, id_number="650102195603081234"),  # type: ignore[arg-type]
+                      phone="13800138000", service_data=reg)
+    snap = Snapshot("registration.notice", session, (), (), (), 3, now=0.0, qr_scanner_up=True)
+    out = []
+    for screen, fn in REG.items():
+        data, buttons = fn(snap)
+        out.append((screen, buttons, data))
+    return out
+
+
 def views() -> Iterator[tuple[str, View]]:
     config = load_kiosk_config()
-    for i, (screen, buttons, data) in enumerate([*CASES, *LONG_CASES]):
+    for i, (screen, buttons, data) in enumerate([*CASES, *LONG_CASES, *registration_cases()]):
         # Diagnostics is the technician's, who starts a fresh session in standard text.
         for large in (False,) if screen.startswith("diagnostics.") else (False, True):
             session = Session(large_text=large)
