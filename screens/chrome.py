@@ -39,7 +39,9 @@ def paint(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool) -> None
     size = t.small
     # A label is one or two lines; it shrinks to its button rather than run out of it.
     lines = c.text.wrap(label, size, inner.width, True)
-    while (len(lines) > 2 or len(lines) * c.text.line_height(size) > inner.height) and size > t.px(26):
+    while (len(lines) > 2 or len(lines) * c.text.line_height(size) > inner.height
+           or max(c.text.width(tok.strip(), size, True) for tok in w.tokens(label)) > inner.width) \
+            and size > t.px(26):  # never a word broken inside ("Englis / h")
         size -= 2
         lines = c.text.wrap(label, size, inner.width, True)
     lh = c.text.line_height(size)

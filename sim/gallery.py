@@ -3,7 +3,8 @@
   python -m sim.gallery [--out docs/screens] [--scale 0.25]
 
 The views are the screen tests' representative views (tests/unit/test_screens.py CASES, the
-same list sim.bench_frames draws), each with the header's controls the presenter adds. Each
+same list sim.bench_frames draws, and the registration's and longest-name views of
+tests/unit/test_screen_overflow.py), each with the header's controls the presenter adds. Each
 sheet is a PNG: one row per view, four columns (中文, 中文 大字版, English, English large text),
 with the screen id over each row. Needs only the venv and a CJK font (scripts/setup.sh).
 """
@@ -40,13 +41,14 @@ def run(out: Path, scale: float) -> dict[str, Any]:
     from kiosk.fonts import find_cjk_font
     from kiosk.session import Session
     from screens.display import Display
+    from tests.unit.test_screen_overflow import LONG_CASES, registration_cases
     from tests.unit.test_screens import CASES, view_of
 
     config = load_kiosk_config()
     size = (config.display.width, config.display.height)
     display = Display(size, font=find_cjk_font(config.display.font or None), lang="zh")
     groups: dict[str, list[tuple[str, Any]]] = defaultdict(list)
-    for screen, buttons, data in CASES:
+    for screen, buttons, data in [*CASES, *LONG_CASES, *registration_cases()]:
         if screen == "no_such_screen.yet":
             continue
         groups[sheet_of(screen)].append((screen, view_of(screen, buttons, data)))
