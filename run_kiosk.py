@@ -179,8 +179,16 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
     size = (config.display.width, config.display.height)
     if config.display.orientation == "landscape" and size[0] < size[1]:
         size = (size[1], size[0])
+    voice = None
+    if not headless:
+        # The prompts rendered at setup (render_voice.py); without them the kiosk runs silent.
+        from render_voice import DEFAULT_CACHE
+        from screens.voice import Voice
+
+        if DEFAULT_CACHE.is_dir():
+            voice = Voice(DEFAULT_CACHE, config.display.lang)
     return Display(size, fullscreen=config.display.fullscreen and not headless, font=font,
-                   lang=config.display.lang, show_cursor=config.terminal.mode != "production")
+                   lang=config.display.lang, show_cursor=config.terminal.mode != "production", voice=voice)
 
 
 def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None, taps: Any = ()) -> Any:

@@ -158,6 +158,19 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True)
+class ServiceCentreConfig:
+    """The nearest service centre, shown by every screen's help (the operator sets it)."""
+
+    name_zh: str = ""
+    name_en: str = ""
+    address_zh: str = ""
+    address_en: str = ""
+    hours_zh: str = ""
+    hours_en: str = ""
+    hotline: str = "12345"  # Shanghai's citizen hotline answers when no centre is set
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     terminal: Terminal
     display: DisplayConfig
@@ -169,6 +182,7 @@ class KioskConfig:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    service_centre: ServiceCentreConfig = field(default_factory=ServiceCentreConfig)
 
 
 @dataclass(frozen=True)
@@ -291,6 +305,7 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     if not 1 <= cfg.metrics.port <= 65535:
         raise ConfigError("metrics.port: a TCP port, 1 to 65535")
     _check_telemetry(cfg.telemetry, cfg)
+    _check_service_centre(cfg.service_centre)
     return cfg
 
 
@@ -341,6 +356,18 @@ def _check_telemetry(t: TelemetryConfig, cfg: KioskConfig) -> None:
             value = getattr(t, key)
             if not value or not Path(value).is_file():
                 raise ConfigError(f"telemetry.{key}: {value!r} is not a readable file")
+
+
+def _check_service_centre(centre: ServiceCentreConfig) -> None:
+    texts = [f.name for f in fields(centre) if f.name != "hotline"]
+    # No section at all: help shows the hotline alone. A section given is given whole.
+    if any(getattr(centre, name).strip() for name in texts):
+        for name in texts:
+            if not getattr(centre, name).strip():
+                raise ConfigError(f"service_centre.{name}: must not be empty (help shows it to residents)")
+    digits = centre.hotline.replace("-", "").replace(" ", "")
+    if not digits.isdigit() or not 3 <= len(digits) <= 15:
+        raise ConfigError(f"service_centre.hotline: {centre.hotline!r} is not a phone number")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:

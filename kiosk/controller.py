@@ -25,7 +25,7 @@ from devices.events import (
     StatusChanged,
 )
 from devices.status import DeviceKind, DeviceStatus
-from kiosk import wlt
+from kiosk import chrome, wlt
 from kiosk.availability import Availability
 from kiosk.chart import Trigger as T
 from kiosk.clock import Clock
@@ -161,7 +161,8 @@ class Kiosk:
         if self.warning_until is not None and self._spec().session:
             left = max(0, math.ceil(self.warning_until - self.clock.monotonic()))
         return build_view(snap, self.screens, waiting=self.chart.waiting_for(self.state), warning_left=left,
-                          site=self.config.terminal.site, clock_text=self.clock.now().strftime("%Y-%m-%d %H:%M"))
+                          site=self.config.terminal.site, clock_text=self.clock.now().strftime("%Y-%m-%d %H:%M"),
+                          config=self.config)
 
     def handle_intent(self, intent: Intent) -> None:
         if isinstance(intent, Tap):
@@ -177,7 +178,9 @@ class Kiosk:
             return
         self._touch()
         target = intent.target
-        if target.startswith("service."):
+        if chrome.is_chrome_tap(target):
+            chrome.apply(target, self.state, self.session, self.config, self.log)
+        elif target.startswith("service."):
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
@@ -257,6 +260,7 @@ class Kiosk:
         rt.cancel("idle", "warning", "closing", *(tm.name for tm in (old.timers if old else ())))
         self._entered = state
         self.warning_until = None
+        self.session.help_open = False  # help explained the step that is over
         spec = self._spec()
         for tm in spec.timers:
             rt.set_timer(tm.name, getattr(self.config.timeouts, tm.setting))

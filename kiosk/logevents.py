@@ -115,6 +115,9 @@ class LogEvent(Enum):
     FLEET_COMMAND = EventSpec("M001", logging.WARNING, "remote command", ("command", "id", "result", "why"))
     FLEET_LINK = EventSpec("M002", logging.INFO, "fleet broker link", ("state", "queued", "detail"))
     FLEET_DROPPED = EventSpec("M003", logging.WARNING, "fleet outbox full: oldest messages dropped", ("dropped",))
+    # The resident's help (issue 13): a staff call is an alert for the people on the floor; no personal data.
+    STAFF_CALLED = EventSpec("H001", logging.WARNING, "resident called staff", ("session", "state"))
+    HELP_OPENED = EventSpec("H002", logging.INFO, "resident opened help", ("session", "state"))
 
 
 LEVELS: dict[str, int] = {

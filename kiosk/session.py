@@ -21,6 +21,12 @@ class Session:
     identity: Identity | None = field(default=None, repr=False)
     id_photo: Photo | None = field(default=None, repr=False)
     large_text: bool = False
+    # The resident's own choices in the header (kiosk/chrome.py): None is the terminal's language.
+    lang: str | None = None
+    help_open: bool = False
+    staff_called: bool = False
+    volume: int = 2  # the voice prompts' volume, 0 (mute) .. 3
+    replays: int = 0  # how often the resident asked to hear the prompt again
     read_error: str | None = None
     rewrite_error: str | None = None  # the inserted card was not a permit card, or unreadable
     card_address: str | None = field(default=None, repr=False)  # the residence address the permit's chip holds

@@ -53,6 +53,20 @@ class Overlay:
 
 
 @dataclass(frozen=True)
+class Help:
+    """The help overlay (kiosk/chrome.py): what the current step asks, and where to go for more.
+    `step` is the screen whose help text is shown; the centre comes from config."""
+
+    step: str
+    centre_name: str
+    centre_address: str
+    centre_hours: str
+    hotline: str
+    staff_called: bool
+    buttons: tuple[Button, ...]
+
+
+@dataclass(frozen=True)
 class View:
     screen: str  # the machine state, dotted: "new_permit.photo", "refusal", "ready.attract"
     waiting_for: Waiting
@@ -63,10 +77,24 @@ class View:
     overlay: Overlay | None = None
     site: str = ""
     clock_text: str = ""  # "2026-11-22 09:00" in the header
+    # The header's resident controls (large text, language, help; kiosk/chrome.py) and the language
+    # the resident reads ("" on a view built without one: the display's configured language).
+    chrome: tuple[Button, ...] = ()
+    lang: str = ""
+    help: Help | None = None
+    volume: int = 2  # the voice prompt's volume 0 (mute) .. 3 (screens/voice.py)
+    replay: int = 0  # a new number: say the prompt again
 
     @property
     def screen_id(self) -> str:
-        return "timeout_warning" if self.overlay is not None else self.screen
+        if self.overlay is not None:
+            return "timeout_warning"
+        return "help" if self.help is not None else self.screen
 
     def all_buttons(self) -> tuple[Button, ...]:
-        return self.overlay.buttons if self.overlay is not None else self.buttons
+        """What a touch may press now: an overlay's buttons alone, else the screen's and the header's."""
+        if self.overlay is not None:
+            return self.overlay.buttons
+        if self.help is not None:
+            return self.help.buttons
+        return self.buttons + self.chrome

@@ -25,7 +25,7 @@ import pygame.freetype
 from kiosk.fonts import FontFile
 from kiosk.intents import Intent, Quit, Tap
 from kiosk.view import Button, View, Waiting
-from screens import registry, timeout_warning
+from screens import chrome, help_overlay, registry, scroll, timeout_warning
 from screens import theme as th
 from screens import widgets as w
 from screens.text import LANGUAGES, Texts, load_table
@@ -45,6 +45,7 @@ class _Layer:
     surface: pygame.Surface
     rects: dict[str, pygame.Rect]
     body: pygame.Rect
+    page: scroll.Page | None = None  # the body's words on a taller page (they did not fit)
 
 
 def freeze(value: Any) -> Hashable:
@@ -73,10 +74,15 @@ class Display:
         show_cursor: bool = True,
         surface: pygame.Surface | None = None,
         present: Callable[[], None] | None = None,
+        voice: Any = None,
     ) -> None:
         """`surface`, `present`: draw into this surface and show it with this instead of a window of
         its own (the simulator's developer panel puts the kiosk's frames, scaled, in its window)."""
         self.texts = Texts(lang)  # first: a wrong language fails before a window opens
+        self.voice = voice  # screens.voice.Voice: the prompt of each new screen, spoken
+        self.lang = lang
+        # The resident may switch language on any screen (View.lang): one table per language.
+        self._texts = {other: self.texts if other == lang else Texts(other) for other in LANGUAGES}
         pygame.display.init()
         pygame.freetype.init()
         flags = pygame.FULLSCREEN if fullscreen else 0
@@ -102,6 +108,9 @@ class Display:
         self._press_inside = False
         self._last_view: View | None = None
         self._last_key: Hashable = None
+        self._layer: _Layer | None = None
+        self._offset = 0  # how far the current screen's page is scrolled (screens/scroll.py)
+        self._offset_key: Hashable = None
         self.frames = 0
         self._preview: PreviewSource | None = None
         self._preview_live = False  # the last frame drawn showed the live preview
@@ -121,52 +130,88 @@ class Display:
 
     # --- drawing ----------------------------------------------------------------
 
+    def texts_for(self, view: View) -> Texts:
+        return self._texts.get(view.lang or self.lang, self.texts)
+
     def render(self, view: View) -> None:
         spec = registry.lookup(view.screen)
         theme = self._themes[view.large_text]
+        texts = self.texts_for(view)
         if self._press is not None and view.screen_id != self._press_screen:
             self._press = None
         self._screen_id = view.screen_id
         self._last_view = view
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
-        key = (view.screen, view.buttons, freeze(data), view.large_text, view.site)
+        key = (view.screen, view.buttons, freeze(data), view.large_text, view.site, view.chrome, texts.lang)
         self._last_key = key
-        layer = self._layers.get(key, lambda: self._build(view, spec, theme))
+        layer = self._layers.get(key, lambda: self._build(view, spec, theme, texts))
+        self._layer = layer
+        if key != self._offset_key:
+            self._offset_key, self._offset = key, 0
 
-        if view.overlay is None:
+        if view.overlay is None and view.help is None:
             self.screen.blit(layer.surface, (0, 0))
-            self._draw_preview(view, layer)
             self._draw_clock(view.clock_text, theme, self.screen)
-            canvas = w.Canvas(self.screen, theme, self.texts, self.text, view, layer.body, layer.rects)
+            canvas = w.Canvas(self.screen, theme, texts, self.text, view, layer.body, layer.rects)
+            buttons, rects, painter = view.buttons + view.chrome, layer.rects, spec.paint_button
+            if layer.page is not None:
+                page = layer.page
+                self._offset = max(0, min(self._offset, page.max_offset()))
+                scroll.show(self.screen, page, self._offset)
+                scroll.paint_buttons(canvas, page, self._offset)
+                # First in the hit order: the scroll buttons lie over a screen-wide button (attract's start).
+                buttons, rects = scroll.buttons(page, self._offset) + buttons, {**rects, **page.rects}
+                # An animation (a spinner) moves with the page and stays inside its window.
+                canvas = replace(canvas, body=pygame.Rect(layer.body.left, layer.body.top - self._offset,
+                                                          layer.body.width, page.tall))
+                self.screen.set_clip(page.window)
+            # over the page, when the body scrolls: the live picture moves with it, inside its window
+            self._draw_preview(view, layer.rects, -self._offset if layer.page is not None else 0)
             if spec.animate is not None:
                 spec.animate(canvas)
-            buttons, rects, painter = view.buttons, layer.rects, spec.paint_button
-        else:
+            self.screen.set_clip(None)
+        elif view.overlay is not None:
             if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
                 self._drop_preview()
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
             panel = self._panels.get(
-                (overlay.buttons, view.large_text),
-                lambda: timeout_warning.build(overlay.buttons, theme, self.texts, self.text, view),
+                (overlay.buttons, view.large_text, texts.lang),
+                lambda: timeout_warning.build(overlay.buttons, theme, texts, self.text, view),
             )
             self.screen.blit(panel.surface, panel.rect)
-            canvas = w.Canvas(self.screen, theme, self.texts, self.text, view, panel.rect, panel.rects)
+            canvas = w.Canvas(self.screen, theme, texts, self.text, view, panel.rect, panel.rects)
             timeout_warning.draw_countdown(canvas, panel, overlay.seconds_left)
             buttons, rects, painter = overlay.buttons, panel.rects, w.paint_button
+        else:
+            assert view.help is not None
+            dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
+            self.screen.blit(dim.surface, (0, 0))
+            help_view = view.help
+            panel = self._panels.get(
+                ("help", help_view, view.large_text, texts.lang),
+                lambda: help_overlay.build(help_view, theme, texts, self.text, view),
+            )
+            self.screen.blit(panel.surface, panel.rect)
+            canvas = w.Canvas(self.screen, theme, texts, self.text, view, panel.rect, panel.rects)
+            buttons, rects, painter = help_view.buttons, panel.rects, w.paint_button
 
         self._active = {b.id: (b, rects[b.id]) for b in buttons if b.id in rects}
         if self._press is not None and self._press_inside and self._press in self._active:
             button, rect = self._active[self._press]
+            if button in view.chrome and view.overlay is None and view.help is None:
+                painter = chrome.paint
             if button.enabled:
                 painter(canvas, button, rect, True)
+        if self.voice is not None:
+            self.voice.follow(view)
         self.frames += 1
 
-    def _draw_preview(self, view: View, layer: _Layer) -> None:
+    def _draw_preview(self, view: View, rects: dict[str, pygame.Rect], dy: int = 0) -> None:
         """The newest live frame, already mirrored, scaled and packed by the preview's thread:
-        wrapped without a copy and blitted, nothing more on this thread."""
-        rect = layer.rects.get("preview")
+        wrapped without a copy and blitted, nothing more on this thread; `dy`: the page's scroll."""
+        rect = rects.get("preview")
         live = self._preview is not None and rect is not None and bool(view.data.get("preview"))
         if not live:
             if self._preview_live:
@@ -181,7 +226,7 @@ class Display:
         if img.seq != self._preview_seq or self._preview_surface is None:
             self._preview_surface = pygame.image.frombuffer(img.pixels, img.size, img.layout)
             self._preview_seq = img.seq
-        self.screen.blit(self._preview_surface, rect)
+        self.screen.blit(self._preview_surface, rect.move(0, dy))
 
     def _drop_preview(self) -> None:
         self._preview_live = False
@@ -197,44 +242,65 @@ class Display:
             return self._spare.pop()
         return pygame.Surface(self.size, 0, self.screen)  # the display's pixel format: no convert
 
-    def _build(self, view: View, spec: registry.Screen, theme: th.Theme) -> _Layer:
+    def _build(self, view: View, spec: registry.Screen, theme: th.Theme, texts: Texts) -> _Layer:
         surf = self._surface()
         surf.set_clip(None)
         surf.fill(th.BACKGROUND)
-        self._draw_header(view.site, theme, surf)
+        self._draw_header(view.site, theme, surf, texts)
         if spec.step is not None:
-            self._draw_progress(spec.step, theme, surf)
+            self._draw_progress(spec.step, theme, surf, texts)
         # The layer is shared with and without the idle warning: draw it as the bare screen.
-        view = replace(view, overlay=None)
+        view = replace(view, overlay=None, help=None)
         rects, body = spec.layout(view, theme)
-        canvas = w.Canvas(surf, theme, self.texts, self.text, view, body, rects)
-        spec.draw(canvas)
+        canvas = w.Canvas(surf, theme, texts, self.text, view, body, rects)
+        mark = len(w.AUDIT) if w.AUDIT is not None else 0
+        w.WATCH = []
+        try:
+            spec.draw(canvas)
+            lines = w.WATCH
+        finally:
+            w.WATCH = None
+        page = None
+        if scroll.overflows(lines, body):
+            end = len(w.AUDIT) if w.AUDIT is not None else 0
+            page = scroll.paged(surf, theme, body, lambda s, b: spec.draw(
+                w.Canvas(s, theme, texts, self.text, view, b, rects)))
+            if page is not None:
+                # The first drawing goes (with whatever of it ran below the body); the page shows
+                # through its window, the footer's buttons are painted next.
+                surf.fill(th.BACKGROUND, pygame.Rect(0, body.top, surf.get_width(), surf.get_height() - body.top))
+                if w.AUDIT is not None:
+                    del w.AUDIT[mark:end]
         for button in view.buttons:
             if button.id in rects:
-                spec.paint_button(canvas, button, rects[button.id], False)
-        return _Layer(surf, rects, body)
+                # A button's words stay inside the button (its own canvas, for the overflow test).
+                spec.paint_button(replace(canvas, body=rects[button.id].copy()), button, rects[button.id], False)
+        chrome_rects = chrome.layout(view.chrome, theme)
+        for button in view.chrome:
+            chrome.paint(canvas, button, chrome_rects[button.id], False)
+        rects = {**rects, **chrome_rects}
+        return _Layer(surf, rects, body, page)
 
     def _dim(self, layer: _Layer, view: View, theme: th.Theme) -> _Layer:
         surf = self._surface()
         surf.blit(layer.surface, (0, 0))
+        if layer.page is not None:
+            scroll.show(surf, layer.page, self._offset)
         self._draw_clock(view.clock_text, theme, surf)
         surf.fill(th.DIM, special_flags=pygame.BLEND_RGB_MULT)
         return _Layer(surf, {}, layer.body)
 
-    def _draw_header(self, site: str, theme: th.Theme, surf: pygame.Surface) -> None:
+    def _draw_header(self, site: str, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
         band = theme.header_rect()
-        surf.fill(th.HEADER_BG, band)
+        surf.fill(th.HEADER_BG, band.union(theme.chrome_rect()))
         size = theme.header
-        room = int(band.width * 0.62) - theme.margin
-        text = site or self.texts.get("app.title")
-        while self.text.width(text, size, True) > room and size > theme.px(34):
+        # The clock takes the right; the site's name shrinks to the room left, never cut.
+        room = band.width - 2 * theme.margin - self.text.width("2026-11-22 09:00", size) - theme.gap
+        text = site or texts.get("app.title")
+        while self.text.width(text, size, True) > room and size > theme.px(24):
             size -= 2
-        if self.text.width(text, size, True) > room:
-            while len(text) > 1 and self.text.width(text + "…", size, True) > room:
-                text = text[:-1]
-            text += "…"
         top = band.centery - self.text.line_height(size) // 2
-        canvas = w.Canvas(surf, theme, self.texts, self.text, View("", Waiting.NOTHING), band)
+        canvas = w.Canvas(surf, theme, texts, self.text, View("", Waiting.NOTHING), band)
         canvas.line(text, size, th.HEADER_TEXT, theme.margin, top, strong=True)
 
     def _draw_clock(self, clock: str, theme: th.Theme, surf: pygame.Surface) -> None:
@@ -249,13 +315,13 @@ class Display:
         # The layer under the clock is plain header colour, so nothing to restore.
         surf.blit(line.surface, (x + line.left, baseline - line.top))
 
-    def _draw_progress(self, step: int, theme: th.Theme, surf: pygame.Surface) -> None:
+    def _draw_progress(self, step: int, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
         band = theme.progress_rect()
         surf.fill(th.ACCENT_LIGHT, band)
         total = registry.STEPS
-        label = self.texts.get(f"progress.{step}", theme.large)
-        text = self.texts.get("progress.step", theme.large, step=step, total=total, label=label)
-        canvas = w.Canvas(surf, theme, self.texts, self.text, View("", Waiting.NOTHING), band)
+        label = texts.get(f"progress.{step}")
+        text = texts.get("progress.step", step=step, total=total, label=label)
+        canvas = w.Canvas(surf, theme, texts, self.text, View("", Waiting.NOTHING), band)
         size = theme.small
         bar_h = theme.px(14)
         top = band.top + theme.px(12)
@@ -281,6 +347,8 @@ class Display:
         the layer on the glass now (attract, recovery) holds none of it and is kept."""
         current = self._last_key
         self._layers.discard(lambda key: key == current)
+        if self._layer is not None and self._last_key != current:
+            self._layer = None
         self._spare.clear()  # a reused surface must not carry a resident's pixels either
         self._panels.clear()
         self.text.forget_session()
@@ -295,6 +363,7 @@ class Display:
     def close(self) -> None:
         self._last_view = None
         self._drop_preview()
+        self._layer = None
         self._layers.clear()
         self._spare.clear()
         self._panels.clear()
@@ -302,6 +371,19 @@ class Display:
         pygame.display.quit()
 
     # --- touches ----------------------------------------------------------------
+
+    def _scroll(self, direction: int) -> None:
+        """The page moves by most of a window; the screen redraws at once (no view change)."""
+        layer = self._layer
+        if layer is None or layer.page is None or self._last_view is None:
+            return
+        self._offset = max(0, min(self._offset + direction * layer.page.step(), layer.page.max_offset()))
+        self.render(self._last_view)
+        self.present()
+
+    def scrolled(self) -> int:
+        """How far the current screen's page is scrolled (0: the top, or no page)."""
+        return self._offset
 
     def button_rect(self, button_id: str) -> pygame.Rect | None:
         """Where the last rendered frame drew an active button (the overlay's, when shown)."""
@@ -336,7 +418,10 @@ class Display:
             elif event.type == pygame.MOUSEBUTTONUP and getattr(event, "button", 1) == 1:
                 pressed, self._press = self._press, None
                 if pressed is not None and self._press_screen == self._screen_id and self._hit(event.pos) == pressed:
-                    intents.append(Tap(pressed))
+                    if pressed in (scroll.UP.id, scroll.DOWN.id):
+                        self._scroll(1 if pressed == scroll.DOWN.id else -1)
+                    else:
+                        intents.append(Tap(pressed))
         # The main loop redraws only when the view changes, and a press does not change it:
         # redraw here so the finger sees the button go down at once.
         if self._pressed_look() != look and self._last_view is not None:

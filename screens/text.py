@@ -2,7 +2,8 @@
 
 A key that is missing never crashes a screen: the key itself is shown and remembered in
 `missing`, which the unit tests check after rendering every screen.
-A key may have a `<key>_short` variant: large-text mode prefers it (fewer words).
+Large text says the same as normal text, only larger (issue 13): there are no shorter
+large-text variants; `large` is accepted and ignored so that call sites need not care.
 """
 
 from __future__ import annotations
@@ -54,8 +55,7 @@ class Texts:
         return key in self.table
 
     def get(self, key: str, large: bool = False, **values: Any) -> str:
-        if large and f"{key}_short" in self.table:
-            key = f"{key}_short"
+        del large  # the same words in both sizes
         self.used.add(key)
         text = self.table.get(key)
         if text is None:

@@ -1,7 +1,9 @@
 """Colours, sizes and the frame's fixed bands, all relative to the window width.
 
 Sizes are given for a 1080 px wide portrait screen and scaled: the smallest text stays at
-about 36 px there (elderly residents, SH-AGE-2), and large-text mode scales every font up.
+about 38 px there (elderly residents, SH-AGE-2), and large-text mode ("da zi ban") scales every font,
+every touch target and every band by LARGE (1.5: the MIIT elder-friendly guideline's floor),
+with the same words: large text says the same, only larger (issue 13).
 """
 
 from __future__ import annotations
@@ -39,6 +41,43 @@ ILLUSTRATION_DARK: Color = (71, 85, 105)
 # Multiplied into the frame under the idle warning: darkens without an alpha blit.
 DIM: Color = (95, 95, 95)
 
+LARGE = 1.5  # large text: every font and touch target this much bigger
+MIN_TARGET = 120  # px at 1080 wide: no touch target of large text is smaller
+LINE_SPACING = 1.42  # line box / font size (the guideline asks >= 1.3)
+
+# Every text colour on the background it is drawn on (tests/unit/test_theme.py: >= 4.5:1).
+TEXT_PAIRS: tuple[tuple[str, Color, Color], ...] = (
+    ("text", TEXT, BACKGROUND),
+    ("muted", MUTED, BACKGROUND),
+    ("header", HEADER_TEXT, HEADER_BG),
+    ("on_accent", ON_ACCENT, ACCENT),
+    ("on_accent_pressed", ON_ACCENT, ACCENT_DARK),
+    ("secondary", TEXT, SECONDARY_BG),
+    ("secondary_pressed", TEXT, SECONDARY_PRESSED),
+    ("disabled", DISABLED_TEXT, DISABLED_BG),
+    ("error", ERROR, ERROR_LIGHT),
+    ("warning", WARNING, WARNING_LIGHT),
+    ("success", SUCCESS, SUCCESS_LIGHT),
+    ("info", ACCENT_DARK, ACCENT_LIGHT),
+    ("panel", TEXT, PANEL),
+)
+
+
+def luminance(color: Color) -> float:
+    """WCAG 2 relative luminance."""
+
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in color)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: Color, b: Color) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
 
 @dataclass(frozen=True)
 class Theme:
@@ -53,37 +92,38 @@ class Theme:
     def px(self, value: float) -> int:
         return max(1, round(value * self.scale))
 
-    def _font(self, normal: float, large: float) -> int:
-        return self.px(large if self.large else normal)
+    def big(self, normal: float) -> int:
+        """A size given for normal text, grown by LARGE in large-text mode."""
+        return self.px(normal * LARGE if self.large else normal)
 
-    # Font sizes: nothing below 38 px at 1080 wide; large-text mode about 25 % bigger.
+    # Font sizes: nothing below 38 px at 1080 wide; large-text mode 1.5x every one.
     @property
     def small(self) -> int:
-        return self._font(38, 48)
+        return self.big(38)
 
     @property
     def body(self) -> int:
-        return self._font(46, 58)
+        return self.big(46)
 
     @property
     def subtitle(self) -> int:
-        return self._font(52, 64)
+        return self.big(52)
 
     @property
     def title(self) -> int:
-        return self._font(66, 82)
+        return self.big(66)
 
     @property
     def button(self) -> int:
-        return self._font(54, 66)
+        return self.big(54)
 
     @property
     def header(self) -> int:
-        return self._font(40, 46)
+        return self.big(40)
 
     @property
     def huge(self) -> int:
-        return self._font(92, 108)
+        return self.big(92)
 
     @property
     def margin(self) -> int:
@@ -99,21 +139,32 @@ class Theme:
 
     @property
     def button_height(self) -> int:
-        return self.px(170 if self.large else 150)
+        return self.big(150)
 
     @property
     def key_height(self) -> int:
-        return self.px(150 if self.large else 140)
+        return self.big(140)
+
+    @property
+    def chrome_height(self) -> int:
+        """The header's resident controls (large text, language, help): 120 px, 180 in large text."""
+        return self.big(MIN_TARGET)
 
     def header_rect(self) -> pygame.Rect:
-        return pygame.Rect(0, 0, self.width, self.px(120))
+        """The title row: the site's name and the clock."""
+        return pygame.Rect(0, 0, self.width, self.big(80))
+
+    def chrome_rect(self) -> pygame.Rect:
+        """The row of the resident's controls under the title row."""
+        pad = self.px(10)
+        return pygame.Rect(0, self.header_rect().bottom, self.width, self.chrome_height + 2 * pad)
 
     def progress_rect(self) -> pygame.Rect:
-        return pygame.Rect(0, self.header_rect().bottom, self.width, self.px(120))
+        return pygame.Rect(0, self.chrome_rect().bottom, self.width, self.big(110))
 
     def content_top(self, with_progress: bool) -> int:
-        top = self.progress_rect().bottom if with_progress else self.header_rect().bottom
-        return top + self.px(40)
+        top = self.progress_rect().bottom if with_progress else self.chrome_rect().bottom
+        return top + self.px(32)
 
     def content_rect(self, with_progress: bool) -> pygame.Rect:
         """Everything under the header (and progress hint) down to the bottom margin."""

@@ -27,7 +27,7 @@ class Panel:
 
 def panel_rect(theme: th.Theme) -> pygame.Rect:
     width = theme.width - 2 * theme.margin
-    height = int(theme.height * (0.5 if theme.large else 0.46))
+    height = int(theme.height * (0.6 if theme.large else 0.46))
     rect = pygame.Rect(0, 0, width, height)
     rect.center = (theme.width // 2, theme.height // 2)
     return rect

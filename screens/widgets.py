@@ -11,7 +11,7 @@ import math
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import pygame
@@ -179,7 +179,7 @@ class TextRenderer:
 
     @staticmethod
     def line_height(size: int) -> int:
-        return round(size * 1.42)
+        return round(size * th.LINE_SPACING)
 
     def wrap(self, text: str, size: int, max_width: int, strong: bool = False) -> tuple[str, ...]:
         return self._wraps.get((text, size, max_width, strong), lambda: self._wrap(text, size, max_width, strong))
@@ -242,6 +242,31 @@ class TextRenderer:
         self._wraps.clear()
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One line of text as drawn, for the overflow test: it must lie inside `box` (its canvas's
+    body: the screen's free area, a button, a band) and its font must have every glyph."""
+
+    text: str
+    rect: pygame.Rect
+    box: pygame.Rect
+    cut: bool = False  # a fitted paragraph ran out of room and dropped this line
+
+
+# Set to a list by the overflow test (tests/unit/test_screen_overflow.py); None in the kiosk.
+AUDIT: list[Drawn] | None = None
+# Set to a list by the Display while it draws a screen's body, to learn whether it fits or must
+# scroll (screens/scroll.py).
+WATCH: list[Drawn] | None = None
+
+
+def _record(drawn: Drawn) -> None:
+    if AUDIT is not None:
+        AUDIT.append(drawn)
+    if WATCH is not None:
+        WATCH.append(drawn)
+
+
 def is_secondary(button: Button) -> bool:
     return button.style == ButtonStyle.SECONDARY or button.id in ("cancel", "back")
 
@@ -293,7 +318,12 @@ class Canvas:
         height = self.text.line_height(size)
         baseline = top + (height - size) // 2 + self.text.ascender(size)
         self.surface.blit(ln.surface, (x + ln.left, baseline - ln.top))
-        return pygame.Rect(x, top, ln.width, height)
+        drawn = pygame.Rect(x, top, ln.width, height)
+        if (AUDIT is not None or WATCH is not None) and text.strip():  # (reach() records boxes)
+            # The ink, not the line box: a box's leading may touch the edge, the glyphs may not.
+            ink = pygame.Rect(x + ln.left, baseline - ln.top, ln.surface.get_width(), ln.surface.get_height())
+            _record(Drawn(text, ink, self.body.copy()))
+        return drawn
 
     def paragraph(
         self,
@@ -319,13 +349,21 @@ class Canvas:
         y = rect.top
         clip = self.surface.get_clip()
         self.surface.set_clip(rect.clip(clip) if fit else clip)
-        for ln in lines:
+        for i, ln in enumerate(lines):
             if fit and y + lh > rect.bottom + lh // 3:
+                for rest in lines[i:]:
+                    _record(Drawn(rest, rect.copy(), rect.copy(), cut=True))
                 break
             self.line(ln, size, color, x, y, align, strong)
             y += lh
         self.surface.set_clip(clip)
         return y
+
+    def reach(self, rect: pygame.Rect) -> None:
+        """Say that something other than text (a box the animation fills) reaches down to `rect`:
+        the body scrolls when it does not fit (screens/scroll.py), like text would."""
+        if AUDIT is not None or WATCH is not None:
+            _record(Drawn("", rect.copy(), self.body.copy()))
 
     def lines_height(self, text: str, size: int, width: int, strong: bool = False) -> int:
         return len(self.text.wrap(text, size, width, strong)) * self.text.line_height(size)
@@ -408,6 +446,7 @@ def paint_button(
 ) -> None:
     """A button; `caption` is a smaller line under the label (what the answer means)."""
     t = c.theme
+    c = replace(c, body=rect.copy())  # the label stays inside its button
     secondary = is_secondary(button)
     if not button.enabled:
         bg, fg, border = th.DISABLED_BG, th.DISABLED_TEXT, th.DISABLED_BG
@@ -523,6 +562,9 @@ def step_list(c: Canvas, labels: list[str], rows: list[pygame.Rect], current: in
             pygame.draw.circle(c.surface, th.ILLUSTRATION, center, mark, width=t.px(5))
             color = th.DISABLED_TEXT
         size = t.subtitle
+        room = row.right - (row.left + 3 * mark)
+        while size > t.small and c.text.width(label, size, i == current) > room:
+            size -= 2  # a long step name (English, large text) shrinks to its row, never runs out
         c.line(label, size, color, row.left + 3 * mark, row.centery - c.text.line_height(size) // 2,
                strong=i == current)
 

@@ -68,3 +68,6 @@ PY
 else
   echo "setup: Python packages up to date"
 fi
+
+# Voice prompts (issue 13): rendered once into out/voice (again only for changed words).
+.venv/bin/python render_voice.py --cache out/voice

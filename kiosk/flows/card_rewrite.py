@@ -24,7 +24,7 @@ from kiosk.flows.base import Flow
 from kiosk.flows.card_job import ProcedureJob
 from kiosk.flows.card_rewrite_views import SCREENS
 from kiosk.logevents import LogEvent
-from kiosk.policy import Refusal
+from kiosk.policy import Refusal, is_large_text
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
@@ -238,6 +238,9 @@ class CardRewriteFlow(ProcedureJob, Flow):
                 if state in nxt:
                     if state == f"{C}.read_chip" and rw.chip is not None:
                         s.card_address = rw.chip.contents.residence_address
+                        # SH-AGE-2: the permit's holder of 65 or over reads the rest in large text.
+                        s.large_text = s.large_text or is_large_text(rw.chip.contents.birth, core.clock.today(),
+                                                                     core.pack)
                     if state == f"{C}.verify":
                         s.card_rewritten = rw.rewritten
                     core.fire(nxt[state])

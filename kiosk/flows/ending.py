@@ -81,10 +81,12 @@ class Ending(Flow):
 
     def hand_over(self) -> None:
         """An offered service was taken: this session ends here and the offered one starts afresh
-        (its own checks, its own ID card read); only the choice and the text size carry over."""
+        (its own checks, its own ID card read); only the choice, the text size and the language carry
+        over: the same resident is still at the screen."""
         old = self.core.session
         self._close_session(None)
-        self.core.session = Session(chosen=old.chosen, large_text=old.large_text)
+        self.core.session = Session(chosen=old.chosen, large_text=old.large_text, lang=old.lang,
+                                    volume=old.volume)
 
     def _close_session(self, last_screen: str | None) -> None:
         s = self.core.session
@@ -106,7 +108,8 @@ class Ending(Flow):
                            outcome=summary.outcome, reason=summary.reason)
 
     def exit_goodbye(self) -> None:
-        # SH-PRIV-1: the session's personal data goes with it.
+        # SH-PRIV-1: the session's personal data goes with it; the next resident starts in the
+        # defaults (standard text, the terminal's language), not in this one's choices.
         self.core.session = Session()
 
 

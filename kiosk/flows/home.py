@@ -9,6 +9,7 @@ from kiosk.chart import Trigger as T
 from kiosk.flows.base import Flow, Snapshot
 from kiosk.flows.buttons import BACK
 from kiosk.reasons import Service
+from kiosk.session import Session
 from kiosk.view import Button, ButtonStyle, Waiting
 
 MENU_ORDER = (Service.NEW_PERMIT, Service.CARD_REWRITE, Service.REGISTRATION, Service.STATUS_QUERY)
@@ -26,7 +27,7 @@ class Home(Flow):
         edges=(
             Edge(T.TAP_START, "ready.attract", "ready.menu"),
             Edge(T.TAP_BACK, "ready.menu", "ready.attract"),
-            Edge(T.MENU_TIMEOUT, "ready.menu", "ready.attract"),
+            Edge(T.MENU_TIMEOUT, "ready.menu", "ready.attract", after="forget_choices"),
             Edge(T.DEVICES_CHANGED, "ready", "out_of_service", unless=("any_service_available",)),
         ),
     )
@@ -36,6 +37,10 @@ class Home(Flow):
 
     def enter_attract(self) -> None:
         self.core.services_changed()
+
+    def forget_choices(self) -> None:
+        """The menu was left alone: whoever comes next starts in the defaults (text size, language)."""
+        self.core.session = Session()
 
 
 def _services(snap: Snapshot) -> list[dict[str, Any]]:

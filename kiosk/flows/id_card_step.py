@@ -67,7 +67,8 @@ class IdCardStep:
             decoder = self.photo_decoder() if self.photo_decoder is not None else None
             s.id_photo = wlt.decode_photo(identity.photo, decoder, self.core.log)
         s.read_error = None
-        s.large_text = is_large_text(identity.birth, self.core.clock.today(), self.core.pack)
+        # SH-AGE-2: large text from 65 on; a resident who already chose it keeps it.
+        s.large_text = s.large_text or is_large_text(identity.birth, self.core.clock.today(), self.core.pack)
         self.core.log.emit(LogEvent.ID_CARD_READ, session=s.id, card_type=identity.card_type,
                            masked_id=identity.masked_id)
         s.refusal = first_refusal(self.refusals(identity), self.order)

@@ -33,6 +33,7 @@ def progress(c: w.Canvas, step: int) -> None:
     """The hint band under the header: "step n of 5: ..." and five segments (as the Display's)."""
     t = c.theme
     band = t.progress_rect()
+    c = w.Canvas(c.surface, t, c.texts, c.text, c.view, band, c.rects)  # its words belong to the band
     c.surface.fill(th.ACCENT_LIGHT, band)
     label = c.t(f"{PREFIX}.progress.{step}")
     text = c.t("progress.step", step=step, total=STEPS, label=label)

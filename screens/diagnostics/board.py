@@ -80,9 +80,8 @@ def _draw(c: w.Canvas) -> None:
         y = c.paragraph(" · ".join(parts), pygame.Rect(indent, y, c.body.right - indent, lh_b * 2), body, th.TEXT,
                         strong=True)
         ident = "  ".join(str(x) for x in (r.get("model"), r.get("serial"), r.get("firmware")) if x)
-        if ident:
-            c.line(ident, small, th.MUTED, indent, y)
-            y += lh_s
+        if ident:  # a long serial wraps rather than run off the screen
+            y = c.paragraph(ident, pygame.Rect(indent, y, c.body.right - indent, lh_s * 3), small, th.MUTED)
         causes = [cause] if cause not in ("ok", "not_installed") else []
         causes += [str(x.get("message", "")).split(":", 1)[0] for x in failed]
         last = str(r.get("last_error") or "")

@@ -93,19 +93,20 @@ def draw(c: w.Canvas) -> None:
     row = y
     for keys in _rows(c, left_w, label_w):
         cell_w = left_w // len(keys)
+        # A long name (a Uyghur name of 12 characters) wraps onto more lines: shown whole, never cut.
+        own = [c.text.width(labels[k], label_size) + t.px(24) if n else label_w for n, k in enumerate(keys)]
+        row_h = max(c.lines_height(_value(c, k), value_size, cell_w - own[n], strong=True) for n, k in enumerate(keys))
         for n, key in enumerate(keys):
             x = c.body.left + n * cell_w
-            own_label = c.text.width(labels[key], label_size) + t.px(24) if n else label_w
             c.line(labels[key], label_size, th.MUTED, x, row + (lh - c.text.line_height(label_size)) // 2)
             c.paragraph(
                 _value(c, key),
-                pygame.Rect(x + own_label, row, cell_w - own_label, lh),
+                pygame.Rect(x + own[n], row, cell_w - own[n], row_h),
                 value_size,
                 th.TEXT,
                 strong=True,
-                fit=True,
             )
-        row += lh + t.px(12)
+        row += row_h + t.px(12)
     y = max(row, photo_box.bottom) + t.gap
 
     # Each long field gets the height it needs; when they cannot all fit, they share
@@ -125,8 +126,7 @@ def _stacked(c: w.Canvas, key: str, top: int, room: int) -> None:
     """Label above a value that may wrap; shrinks the value rather than overflow `room`."""
     t = c.theme
     label_h = c.text.line_height(t.body)
-    if room < label_h + c.text.line_height(t.small):
-        return
+    room = max(room, label_h + c.text.line_height(t.subtitle))  # never dropped: the screen scrolls
     c.line(c.t(f"field.{key}"), t.body, th.MUTED, c.body.left, top)
     rect = pygame.Rect(c.body.left, top + label_h, c.body.width, room - label_h - t.px(12))
     c.paragraph(_value(c, key), rect, t.subtitle, th.TEXT, strong=True, fit=True)

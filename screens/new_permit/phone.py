@@ -23,21 +23,39 @@ GRID = (
 )
 
 
+# Large text: keys 1.5x as high do not fit four rows; four columns of three rows do.
+GRID_LARGE = (
+    ("key.1", "key.2", "key.3", "key.del"),
+    ("key.4", "key.5", "key.6", "key.0"),
+    ("key.7", "key.8", "key.9", None),
+)
+
+
 def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
-    known = {k for row in GRID for k in row if k}
+    grid = GRID_LARGE if theme.large else GRID
+    known = {k for row in grid for k in row if k}
     keys = {b.id for b in view.buttons if b.id in known}
     others = [b for b in view.buttons if b.id not in known]
-    rects, body = w.footer_layout(others, theme, with_progress=True)
+    if theme.large and others:
+        # One row for the rest (cancel at the left, confirm at the right): the keys need the height.
+        area = theme.content_rect(True)
+        order = sorted(others, key=lambda b: (not w.is_secondary(b), b.id != "cancel"))
+        rects, top = w.rows_from_bottom([order], theme, area.bottom, area.left, area.width)
+        body = pygame.Rect(area.left, area.top, area.width, top - theme.gap - area.top)
+    else:
+        rects, body = w.footer_layout(others, theme, with_progress=True)
     if not keys:
         return rects, body
     gap = theme.px(20)
-    key_h = theme.key_height
-    width = min(body.width, theme.px(840))
-    key_w = (width - 2 * gap) // 3
+    # Large text's keys: 1.5x the 120 px floor (180), so that the number and its words keep room.
+    key_h = theme.big(th.MIN_TARGET) if theme.large else theme.key_height
+    cols = len(grid[0])
+    width = min(body.width, theme.px(840)) if cols == 3 else body.width
+    key_w = (width - (cols - 1) * gap) // cols
     left = body.centerx - width // 2
     bottom = body.bottom
-    top = bottom - len(GRID) * key_h - (len(GRID) - 1) * gap
-    for r, row in enumerate(GRID):
+    top = bottom - len(grid) * key_h - (len(grid) - 1) * gap
+    for r, row in enumerate(grid):
         for col, kid in enumerate(row):
             if kid in keys:
                 rects[kid] = pygame.Rect(left + col * (key_w + gap), top + r * (key_h + gap), key_w, key_h)
@@ -51,22 +69,37 @@ def _grouped(digits: str) -> str:
 
 def _box(c: w.Canvas) -> pygame.Rect:
     t = c.theme
-    title_h = c.lines_height(c.t("phone.title"), t.title, c.body.width, strong=True) + t.gap
-    return pygame.Rect(c.body.left, c.body.top + title_h, c.body.width, c.text.line_height(t.huge) + t.px(30))
+    title_h = c.lines_height(c.t("phone.title"), _title_size(t), c.body.width, strong=True) + t.gap
+    return pygame.Rect(c.body.left, c.body.top + title_h, c.body.width, c.text.line_height(_digit_size(t)) + t.px(30))
+
+
+def _digit_size(t: th.Theme) -> int:
+    # The typed number as big as the title in large text (the keys need the rest of the height).
+    return t.title if t.large else t.huge
+
+
+def _title_size(t: th.Theme) -> int:
+    return t.subtitle if t.large else t.title
 
 
 def draw(c: w.Canvas) -> None:
     t = c.theme
-    c.title("phone.title")
+    c.paragraph(c.t("phone.title"), c.body, _title_size(t), th.TEXT, align="center", strong=True)
     box = _box(c)
     error = c.data.get("error")
     border = th.ERROR if error else th.ACCENT
+    c.reach(box)  # the typed number goes in it: it must be on the screen (or the body scrolls)
     pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
     pygame.draw.rect(c.surface, border, box, width=t.px(5), border_radius=t.radius)
     y = box.bottom + t.gap
-    if error:
+    if error and t.large:
+        # No room for a banner's box under large keys: the same words in the error colour.
+        c.paragraph(c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid"),
+                    pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.ERROR,
+                    align="center", strong=True, fit=True)
+    elif error:
         y = c.banner(c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid"), y, "error")
-    elif y < c.body.bottom:
+    else:  # always said: without room the screen scrolls, never drops it
         c.paragraph(
             c.t("phone.body"),
             pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
@@ -83,8 +116,9 @@ def animate(c: w.Canvas) -> None:
     box = _box(c)
     digits = "".join(ch for ch in str(c.data.get("digits") or "") if ch.isdigit())[:11]
     if digits:
-        top = box.centery - c.text.line_height(t.huge) // 2
-        c.line(_grouped(digits), t.huge, th.TEXT, box.centerx, top, "center", strong=True)
+        size = _digit_size(t)
+        top = box.centery - c.text.line_height(size) // 2
+        c.line(_grouped(digits), size, th.TEXT, box.centerx, top, "center", strong=True)
     else:
         top = box.centery - c.text.line_height(t.body) // 2
         c.line(c.t("phone.placeholder"), t.body, th.DISABLED_TEXT, box.centerx, top, "center")

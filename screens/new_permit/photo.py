@@ -49,13 +49,18 @@ def draw(c: w.Canvas) -> None:
     elif c.data.get("retake"):
         y = c.banner(c.t("retake.again"), y, "info")
     live = bool(c.data.get("preview"))
-    # With the live picture its advice stands in for most tips (all in large text): the picture keeps its room.
-    tips = TIPS[: (0 if c.large else 1) if live else (1 if c.large else 2)]
+    # With the live picture its advice stands in for most tips and the picture keeps its room; large
+    # text says the same as normal text, only larger (the body scrolls when it does not fit).
+    tips = TIPS[:1] if live else TIPS
     tips_h = sum(c.lines_height(c.t(f"photo.tip.{k}"), t.body, c.body.width - t.body) + t.px(14) for k in tips)
     strip_h = c.text.line_height(t.subtitle) + t.px(24) if live else 0
     frame_h = min(t.px(820 if live else 560), c.body.bottom - y - tips_h - strip_h - 2 * t.gap)
-    if frame_h < t.px(200):
-        c.bullets([c.t(f"photo.tip.{k}") for k in tips], y)
+    # In large text the words take most of the body: the live picture may be smaller than the
+    # silhouette would be, but the resident still sees themselves and the advice.
+    if frame_h < (240 if live else t.px(200)):
+        y = c.bullets([c.t(f"photo.tip.{k}") for k in tips], y)
+        if live:
+            c.rects["guidance"] = pygame.Rect(c.body.left, y + t.gap, c.body.width, strip_h)
         return
     frame = pygame.Rect(0, 0, int(frame_h * 0.78), frame_h)
     frame.midtop = (c.body.centerx, y)
@@ -82,25 +87,27 @@ def draw(c: w.Canvas) -> None:
 def animate(c: w.Canvas) -> None:
     """Over the live picture: the head outline, the advice, the countdown."""
     frame, strip = c.rects.get(PREVIEW), c.rects.get("guidance")
-    if frame is None or strip is None:
+    if strip is None:
         return
     t = c.theme
     guidance = c.data.get("guidance")
     ok = guidance == "ok"
-    outline = c.data.get("outline") or (0.5, 0.4, 0.46)
-    cx, cy, height = (float(v) for v in outline[:3])
-    oh = int(frame.height * height)
-    oval = pygame.Rect(0, 0, int(oh * 0.74), oh)
-    oval.center = (frame.left + int(frame.width * cx), frame.top + int(frame.height * cy))
-    color = th.SUCCESS if ok else th.ON_ACCENT
-    pygame.draw.ellipse(c.surface, color, oval, t.px(8))
+    if frame is not None:
+        outline = c.data.get("outline") or (0.5, 0.4, 0.46)
+        cx, cy, height = (float(v) for v in outline[:3])
+        oh = int(frame.height * height)
+        oval = pygame.Rect(0, 0, int(oh * 0.74), oh)
+        oval.center = (frame.left + int(frame.width * cx), frame.top + int(frame.height * cy))
+        pygame.draw.ellipse(c.surface, th.SUCCESS if ok else th.ON_ACCENT, oval, t.px(8))
     if guidance:
         text = c.t_opt(f"photo.guide.{guidance}") or c.t("photo.guide.other")
+        if c.data.get("countdown") and frame is None:  # no room for the picture: the count goes with the advice
+            text = f"{c.data['countdown']} · {text}"
         # One line as a rule; a long translation shrinks to fit the strip rather than spill over.
         c.paragraph(text, strip.inflate(0, -t.px(12)), t.subtitle, th.SUCCESS if ok else th.WARNING, "center",
                     strong=True, fit=True)
     countdown = c.data.get("countdown")
-    if countdown:
+    if countdown and frame is not None:
         # In the picture's top corner, not over the face: the resident keeps seeing themself.
         radius = min(t.px(90), frame.width // 5)
         centre = (frame.right - radius - t.px(14), frame.top + radius + t.px(14))

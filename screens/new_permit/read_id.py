@@ -36,9 +36,8 @@ def draw(c: w.Canvas) -> None:
 def _illustration(c: w.Canvas, area: pygame.Rect) -> None:
     """The card above the reader with an arrow: put it down flat, here."""
     t = c.theme
-    if area.height < t.px(300):
-        return
-    scale = min(1.0, area.height / t.px(760))
+    # Never left out (its label says where the card goes): smaller, or on the scrolled page.
+    scale = max(0.45, min(1.0, area.height / t.px(760)))
     card = pygame.Rect(0, 0, int(t.px(440) * scale), int(t.px(278) * scale))
     card.midtop = (area.centerx, area.top + t.px(10))
     w.id_card(c.surface, card, t)

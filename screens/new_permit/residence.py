@@ -54,7 +54,7 @@ def draw_question(c: w.Canvas, key: str) -> None:
     pygame.draw.rect(c.surface, th.ACCENT, box, width=t.px(4), border_radius=t.radius)
     c.paragraph(address, box.inflate(-2 * pad, -2 * pad), size, th.TEXT, strong=True, fit=True)
     y = box.bottom + t.gap
-    if y < c.body.bottom:
+    if True:  # always said: without room it scrolls (screens/scroll.py), never dropped
         c.paragraph(
             c.t(f"{key}.body"),
             pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),

@@ -22,5 +22,5 @@ def draw(c: w.Canvas) -> None:
     y = c.paragraph(c.t("retake.body"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
                     t.subtitle, th.TEXT, align="center")
     y += t.gap
-    tips = ("light", "glasses", "hat") if not c.large else ("light", "glasses")
+    tips = ("light", "glasses", "hat")  # large text says the same, only larger
     c.bullets([c.t(f"retake.tip.{k}") for k in tips], y)

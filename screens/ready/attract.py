@@ -18,7 +18,7 @@ def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.
     others = [b for b in view.buttons if b.id != "start"]
     rects, body = w.footer_layout(others, theme, with_progress=False)
     if any(b.id == "start" for b in view.buttons):
-        top = theme.header_rect().bottom
+        top = theme.chrome_rect().bottom  # under the header's controls, never over them
         rects["start"] = pygame.Rect(0, top, theme.width, body.bottom - top)
         # The pill sits in the bottom of the start area; keep the text above it.
         body = pygame.Rect(body.left, body.top, body.width, body.height - theme.button_height - 2 * theme.gap)
@@ -73,12 +73,11 @@ def _services(c: w.Canvas, ids: list[str], top: int, ok: bool) -> int:
     mark = t.px(26)
     y = top
     for sid in ids:
-        if y + lh > c.body.bottom:
-            break
         center = (c.body.left + mark, y + lh // 2)
         if ok:
             w.check_mark(c.surface, center, mark, th.SUCCESS)
-            c.line(c.t(f"service.{sid}"), size, th.TEXT, c.body.left + 3 * mark, y)
+            text = c.t(f"service.{sid}")
+            color = th.TEXT
         else:
             pygame.draw.circle(c.surface, th.DISABLED_TEXT, center, mark)
             pygame.draw.line(
@@ -89,6 +88,9 @@ def _services(c: w.Canvas, ids: list[str], top: int, ok: bool) -> int:
                 max(3, mark // 4),
             )
             text = c.t("attract.unavailable_item", service=c.t(f"service.{sid}"))
-            c.line(text, size, th.DISABLED_TEXT, c.body.left + 3 * mark, y)
-        y += lh + t.px(8)
+            color = th.DISABLED_TEXT
+        # Wrapped, never cut: a long English name takes two lines (or the screen scrolls).
+        left = c.body.left + 3 * mark
+        y = c.paragraph(text, pygame.Rect(left, y, c.body.right - left, c.body.bottom - y), size, color)
+        y += t.px(8)
     return y

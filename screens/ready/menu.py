@@ -55,23 +55,28 @@ def paint_button(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool =
     label = w.button_label(c, button)
     name = button.id.split(".", 1)[1] if "." in button.id else button.id
     detail = c.t("menu.unavailable") if not button.enabled else c.t_opt(f"service_desc.{name}") or ""
-    # Shrink a long label (English) rather than break a word or fill the tile.
-    size = t.title
-    while size > t.body and (
-        len(lines := c.text.wrap(label, size, inner.width, True)) > 2
-        or (len(lines) > 1 and len(lines[-1].strip()) <= 1)  # one orphaned character
-        or max(c.text.width(tok.strip(), size, True) for tok in w.tokens(label)) > inner.width
-    ):
-        size = int(size * 0.92)
-    label_h = c.lines_height(label, size, inner.width, strong=True)
-    detail_h = c.lines_height(detail, t.body, inner.width, not button.enabled) if detail else 0
+    # Shrink a long label (English) rather than break a word or fill the tile; then the detail
+    # line, to large text's smallest size: both fit the tile, nothing is cut.
+    for detail_size in (t.body, t.small):
+        detail_h = c.lines_height(detail, detail_size, inner.width, not button.enabled) if detail else 0
+        size = t.title
+        while size > t.small and (
+            c.lines_height(label, size, inner.width, strong=True) + t.px(16) + detail_h > inner.height
+            or len(lines := c.text.wrap(label, size, inner.width, True)) > 2
+            or (len(lines) > 1 and len(lines[-1].strip()) <= 1)  # one orphaned character
+            or max(c.text.width(tok.strip(), size, True) for tok in w.tokens(label)) > inner.width
+        ):
+            size = int(size * 0.92)
+        label_h = c.lines_height(label, size, inner.width, strong=True)
+        if label_h + t.px(16) + detail_h <= inner.height:
+            break
     y = inner.centery - (label_h + t.px(16) + detail_h) // 2
     y = c.paragraph(label, pygame.Rect(inner.left, y, inner.width, label_h), size, fg, "center", strong=True)
     if detail:
         c.paragraph(
             detail,
             pygame.Rect(inner.left, y + t.px(16), inner.width, inner.bottom - y - t.px(16)),
-            t.body,
+            detail_size,
             sub,
             "center",
             strong=not button.enabled,

@@ -27,12 +27,12 @@ def choice_layout(title_room: int, cols: int = 2) -> Layout:
         rects, body = w.footer_layout([b for b in view.buttons if not is_choice(b)], theme, with_progress=False)
         if not choices:
             return rects, body
-        top_h = theme.px(title_room)
+        top_h = theme.big(title_room)  # large text: a title 1.5x as big needs 1.5x the room
         area = pygame.Rect(body.left, body.top + top_h, body.width, body.height - top_h)
         n_cols = min(cols, len(choices))
         n_rows = math.ceil(len(choices) / n_cols)
         gap = theme.px(20)
-        cell_h = min(theme.px(200), (area.height - gap * (n_rows - 1)) // n_rows)
+        cell_h = min(theme.big(200), (area.height - gap * (n_rows - 1)) // n_rows)
         cell_w = (area.width - gap * (n_cols - 1)) // n_cols
         for i, b in enumerate(choices):
             row, col = divmod(i, n_cols)
@@ -55,13 +55,19 @@ def paint_choice(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool =
     inner = box.inflate(-t.px(24), -t.px(20))
     label = w.button_label(c, button)
     hint = c.t_opt(f"{button.label}_hint")
-    label_h = c.lines_height(label, t.subtitle, inner.width, strong=True)
-    hint_h = c.lines_height(hint, t.small, inner.width) if hint else 0
+    # Label and hint shrink together to the cell (large text, long English), never out of it.
+    size, hint_size = t.subtitle, t.small
+    while True:
+        label_h = c.lines_height(label, size, inner.width, strong=True)
+        hint_h = c.lines_height(hint, hint_size, inner.width) if hint else 0
+        if label_h + hint_h <= inner.height or size <= t.px(30):
+            break
+        size, hint_size = max(t.px(30), int(size * 0.9)), max(t.px(26), int(hint_size * 0.9))
     y = inner.centery - (label_h + hint_h) // 2
-    y = c.paragraph(label, pygame.Rect(inner.left, y, inner.width, label_h), t.subtitle, th.ACCENT_DARK, "center",
+    y = c.paragraph(label, pygame.Rect(inner.left, y, inner.width, label_h), size, th.ACCENT_DARK, "center",
                     strong=True, fit=True)
     if hint:
-        c.paragraph(hint, pygame.Rect(inner.left, y, inner.width, inner.bottom - y), t.small, th.MUTED, "center",
+        c.paragraph(hint, pygame.Rect(inner.left, y, inner.width, inner.bottom - y), hint_size, th.MUTED, "center",
                     fit=True)
 
 

@@ -46,6 +46,7 @@ def draw(c: w.Canvas) -> None:
     y = c.paragraph(c.t("reg_proof.type"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body,
                     th.MUTED, align="center") + t.px(10)
     box = _box(c, y)
+    c.reach(box)  # the typed number goes in it: it must be on the screen (or the body scrolls)
     pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
     pygame.draw.rect(c.surface, th.ACCENT, box, width=t.px(5), border_radius=t.radius)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from screens import widgets as w
 from screens.registration.common import choice_layout, paint_choice, title_and_body
 
-layout = choice_layout(260, cols=1)
+layout = choice_layout(300, cols=1)
 paint_button = paint_choice
 
 

@@ -45,10 +45,12 @@ def draw(c: w.Canvas) -> None:
         y += c.text.line_height(t.subtitle) + t.gap
     for key, field in (("reg_receipt.declared", "declared"), ("reg_receipt.permit_possible_on", "permit_possible_on"),
                        ("reg_receipt.valid_through", "valid_through")):
-        c.line(f"{c.t(key)}  {c.texts.date(c.data.get(field) or '—')}", t.body, th.TEXT, c.body.centerx, y, "center")
-        y += c.text.line_height(t.body) + t.px(8)
+        # Wrapped in large text rather than run off the screen; the screen scrolls if need be.
+        y = c.paragraph(f"{c.t(key)}  {c.texts.date(c.data.get(field) or '—')}",
+                        pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.TEXT, "center")
+        y += t.px(8)
     y += t.gap
-    if y < c.body.bottom:
+    if True:  # always said (never dropped for want of room)
         c.paragraph(c.t("reg_receipt.photograph"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
                     t.body, th.MUTED, align="center", fit=True)
 
@@ -57,4 +59,7 @@ def animate(c: w.Canvas) -> None:
     # The countdown changes every second: drawn over the cached frame, so the code is not redrawn.
     t = c.theme
     text = c.t("reg_receipt.countdown", seconds=int(c.data.get("seconds_left") or 0))
-    c.line(text, t.small, th.MUTED, c.body.centerx, c.body.bottom - c.text.line_height(t.small), "center")
+    size = t.small
+    while size > t.px(30) and c.text.width(text, size) > c.body.width:
+        size -= 2  # one line, shrunk to the width (large text, English)
+    c.line(text, size, th.MUTED, c.body.centerx, c.body.bottom - c.text.line_height(size), "center")

@@ -46,3 +46,40 @@ def test_not_toml(tmp_path: Path):
     path.write_text("[terminal\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"kiosk\.toml"):
         load_kiosk_config(path)
+
+
+# --- the service centre every screen's help shows (issue 13) ----------------------------------
+
+
+def test_service_centre_loads_from_the_shipped_config():
+    centre = load_kiosk_config().service_centre
+    assert centre.name_zh and centre.address_en and centre.hours_zh and centre.hotline == "12345"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('hotline = "12345"', 'hotline = "call us"', "service_centre.hotline"),
+        ('hotline = "12345"', "hotline = 12345", "service_centre.hotline"),
+        ('hours_en = "Mon', 'hours_en = "', "service_centre.hours_en"),
+        ('name_zh = "长宁', 'nmae_zh = "长宁', "service_centre.nmae_zh"),
+    ],
+)
+def test_bad_service_centre_key_is_named(tmp_path: Path, old: str, new: str, message: str):
+    if new == 'hours_en = "':
+        text = (CONFIG_DIR / "kiosk.toml").read_text(encoding="utf-8")
+        line = next(ln for ln in text.splitlines() if ln.startswith("hours_en"))
+        path = tmp_path / "kiosk.toml"
+        path.write_text(text.replace(line, 'hours_en = " "'), encoding="utf-8")
+    else:
+        path = edited(tmp_path, old, new)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_kiosk_config(path)
+
+
+def test_no_service_centre_section_means_the_hotline_alone(tmp_path: Path):
+    text = (CONFIG_DIR / "kiosk.toml").read_text(encoding="utf-8")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text.split("[service_centre]")[0], encoding="utf-8")
+    centre = load_kiosk_config(path).service_centre
+    assert centre.name_zh == "" and centre.hotline == "12345"

@@ -1,0 +1,103 @@
+"""A screen whose words do not fit its body scrolls instead of cutting them (issue 13: large
+text says the same, only larger, so a long text must wrap or scroll, never be cut).
+
+The Display draws a screen's body as usual and watches every line (widgets.WATCH). When a line
+ran out of its box or a fitted paragraph dropped lines, the body is drawn again on a taller page
+and shown through a window, with two buttons under it to move the page. The scroll position is
+the Display's own (a presentation detail, no intent reaches the core); a new screen starts at
+the top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pygame
+
+from kiosk.view import Button, ButtonStyle
+from screens import theme as th
+from screens import widgets as w
+
+UP = Button("scroll.up", "scroll.up", style=ButtonStyle.SECONDARY)
+DOWN = Button("scroll.down", "scroll.down", style=ButtonStyle.SECONDARY)
+TALL = (2, 4)  # the page's height in windows: tried in turn until everything fits
+
+
+@dataclass
+class Page:
+    surface: pygame.Surface  # page y 0 is the window's top
+    window: pygame.Rect  # where on the frame the visible part goes
+    rects: dict[str, pygame.Rect]  # the scroll buttons
+    tall: int  # the body's height the screen drew the page with (its animation uses the same)
+
+    def max_offset(self) -> int:
+        return max(0, self.surface.get_height() - self.window.height)
+
+    def step(self) -> int:
+        return max(1, int(self.window.height * 0.8))
+
+
+def overflows(lines: list[w.Drawn], body: pygame.Rect) -> bool:
+    # A bold glyph's ink may overhang its measured width a little. A line of the body (its own box
+    # or a box within the body) must stay in the body; one of a band above (a progress hint) in its band.
+    inside = body.inflate(12, 8)
+    return any(d.cut or not d.box.inflate(12, 8).contains(d.rect)
+               or (d.box.colliderect(body) and not inside.contains(d.rect)) for d in lines)
+
+
+def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
+          draw: Callable[[pygame.Surface, pygame.Rect], None]) -> Page | None:
+    """Draw the body on a taller page (draw(surface, body) as the screen would); None if even the
+    tallest page does not hold it (then the frame keeps the first drawing)."""
+    strip = theme.big(th.MIN_TARGET) + theme.gap
+    window = pygame.Rect(body.left, body.top, body.width, body.height - strip)
+    if window.height < theme.px(200):
+        return None
+    for factor in TALL:
+        tall = pygame.Rect(body.left, body.top, body.width, window.height * factor)
+        surf = pygame.Surface((frame.get_width(), tall.bottom), 0, frame)
+        surf.fill(th.BACKGROUND)
+        audit_mark = len(w.AUDIT) if w.AUDIT is not None else 0
+        w.WATCH = []
+        try:
+            draw(surf, tall)
+            lines = w.WATCH
+        finally:
+            w.WATCH = None
+        if overflows(lines, tall) and factor != TALL[-1]:
+            if w.AUDIT is not None:
+                del w.AUDIT[audit_mark:]
+            continue
+        bottom = max([d.rect.bottom for d in lines] + [window.bottom]) + theme.gap
+        height = min(tall.bottom, bottom) - body.top
+        page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
+        gap = theme.gap
+        each = (body.width - gap) // 2
+        top = window.bottom + gap
+        rects = {UP.id: pygame.Rect(body.left, top, each, strip - gap),
+                 DOWN.id: pygame.Rect(body.left + each + gap, top, each, strip - gap)}
+        return Page(page, window, rects, tall.height)
+    return None
+
+
+def buttons(page: Page, offset: int) -> tuple[Button, ...]:
+    return (Button(UP.id, UP.label, enabled=offset > 0, style=UP.style),
+            Button(DOWN.id, DOWN.label, enabled=offset < page.max_offset(), style=DOWN.style))
+
+
+def show(screen: pygame.Surface, page: Page, offset: int) -> None:
+    offset = max(0, min(offset, page.max_offset()))
+    area = pygame.Rect(0, offset, page.window.width, min(page.window.height, page.surface.get_height() - offset))
+    screen.fill(th.BACKGROUND, page.window)
+    screen.blit(page.surface, page.window.topleft, area)
+
+
+def paint_buttons(c: w.Canvas, page: Page, offset: int) -> None:
+    strip = pygame.Rect(page.window.left, page.window.bottom, page.window.width,
+                        max(r.bottom for r in page.rects.values()) - page.window.bottom)
+    c.surface.fill(th.BACKGROUND, strip)
+    pygame.draw.line(c.surface, th.BORDER, strip.topleft, strip.topright, c.theme.px(3))
+    for b in buttons(page, offset):
+        rect = page.rects[b.id]
+        w.paint_button(w.Canvas(c.surface, c.theme, c.texts, c.text, c.view, rect.copy(), c.rects), b, rect)

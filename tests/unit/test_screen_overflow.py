@@ -1,0 +1,168 @@
+"""Every screen in both languages and both sizes (issue 13): no text runs out of its box or is
+cut, every glyph is in the font, large text says the same as normal text (the same translation
+keys drawn: SH-AGE-2's large-text mode loses nothing), and the header's controls are on every
+screen a resident sees.
+
+The views are the screen tests' representative views (tests/unit/test_screens.py CASES, also
+sim.bench_frames' list), each with the header controls the presenter adds, plus the help
+overlay of every step and the longest names. `screens.widgets.AUDIT` collects every line drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pygame
+import pygame.freetype
+import pytest
+
+from kiosk import chrome
+from kiosk.config import load_kiosk_config
+from kiosk.fonts import FontFile, find_cjk_font
+from kiosk.session import Session
+from kiosk.view import Button, View
+from screens import widgets as w
+from screens.display import Display
+from screens.text import LANGUAGES
+from tests.unit.test_screens import CASES, OVERLAY, PHOTO_BUTTONS, SIZE, view_of
+
+LONG_NAME = "阿卜杜热合曼·买买提依明"  # a Uyghur name as the ID card prints it
+LONG_CASES = [
+    ("new_permit.details", CASES[[c[0] for c in CASES].index("new_permit.details")][1],
+     {**CASES[[c[0] for c in CASES].index("new_permit.details")][2], "name": LONG_NAME, "nation": "维吾尔",
+      "id_address": "新疆维吾尔自治区喀什地区喀什市吐曼路街道阿热亚路社区某某巷12号院3栋2单元501室"}),
+]
+
+
+def registration_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object]]]:
+    """The registration's screens from their own view functions (test_screens' CASES has none),
+    with the longest name and a long address, a typed number and a receipt."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from kiosk.backend_vocabulary import Relationship
+    from kiosk.flows.base import Snapshot
+    from kiosk.flows.registration_data import Purpose, RegData
+    from kiosk.flows.registration_views import SCREENS as REG
+    from kiosk.records import ProofKind
+
+    address = "上海市长宁区虹桥路1234弄56号7室某某小区12栋3单元402室"
+    receipt = SimpleNamespace(number="DJ310105202611220001", declared=date(2026, 11, 22),
+                              eligible_on=date(2027, 5, 22), expires_on=date(2027, 11, 22))
+    reg = RegData(kind=ProofKind.RELATIVE_RENTAL, digits="3101052026", proof=SimpleNamespace(address=address),
+                  relationship=Relationship.FULL_SIBLING, purpose=Purpose.FAMILY, receipt=receipt)  # type: ignore[arg-type]
+    session = Session(identity=SimpleNamespace(name=LONG_NAME, id_number="650102195603081234"),  # type: ignore[arg-type]
+                      phone="13800138000", service_data=reg)
+    snap = Snapshot("registration.notice", session, (), (), (), 3, now=0.0, qr_scanner_up=True)
+    out = []
+    for screen, fn in REG.items():
+        data, buttons = fn(snap)
+        out.append((screen, buttons, data))
+    return out
+
+
+def views() -> Iterator[tuple[str, View]]:
+    config = load_kiosk_config()
+    for i, (screen, buttons, data) in enumerate([*CASES, *LONG_CASES, *registration_cases()]):
+        # Diagnostics is the technician's, who starts a fresh session in standard text.
+        for large in (False,) if screen.startswith("diagnostics.") else (False, True):
+            session = Session(large_text=large)
+            base = view_of(screen, buttons, data, large_text=large, chrome=chrome.chrome_buttons(screen, session))
+            yield f"{i:02d}-{screen}", base
+            if i % 7 == 0 or screen in ("ready.attract", "new_permit.phone", "refusal"):
+                session.help_open, session.staff_called = True, i % 2 == 0
+                yield f"{i:02d}-{screen}-help", replace(base, help=chrome.help_view(screen, session, config))
+    for large in (False, True):
+        yield "overlay", view_of("new_permit.photo", PHOTO_BUTTONS, {"attempt": 1, "max_attempts": 3},
+                                 overlay=OVERLAY, large_text=large)
+
+
+@pytest.fixture(scope="module")
+def font() -> FontFile:
+    return find_cjk_font()
+
+
+@pytest.fixture(scope="module")
+def display(font: FontFile) -> Iterator[Display]:
+    d = Display(SIZE, font=font, lang="zh")
+    yield d
+    d.close()
+
+
+def _draw(display: Display, view: View) -> tuple[list[w.Drawn], set[str]]:
+    display._layers.clear()
+    display._panels.clear()
+    texts = display.texts_for(view)
+    texts.used = set()
+    w.AUDIT = []
+    try:
+        display.render(view)
+        return w.AUDIT, set(texts.used)
+    finally:
+        w.AUDIT = None
+
+
+def _missing_glyphs(face: pygame.freetype.Font, text: str) -> str:
+    chars = sorted(set(text) - {" ", "\n"})
+    return "".join(ch for ch, m in zip(chars, face.get_metrics("".join(chars), size=40), strict=True) if m is None)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_text_overflows_or_is_cut_and_every_glyph_exists(display: Display, font: FontFile, lang: str) -> None:
+    face = pygame.freetype.Font(font.path, 0, font_index=font.index)
+    window = pygame.Rect((0, 0), SIZE)
+    problems: list[str] = []
+    for name, view in views():
+        view = replace(view, lang=lang)
+        size = "large" if view.large_text else "normal"
+        drawn, _ = _draw(display, view)
+        for d in drawn:
+            where = f"{name} {lang} {size}: {d.text!r}"
+            if d.cut:
+                problems.append(f"{where} cut (no room)")
+            elif not d.box.inflate(12, 8).contains(d.rect):  # a bold glyph's ink may overhang a few px
+                problems.append(f"{where} {d.rect} outside its box {d.box}")
+            elif not window.inflate(12, 8).contains(d.rect) and d.box.bottom <= SIZE[1]:
+                problems.append(f"{where} {d.rect} off the screen (not on a scrolled page)")
+            gone = _missing_glyphs(face, d.text)
+            if gone:
+                problems.append(f"{where} no glyph for {gone!r}")
+    screens = sorted({p.split(" ")[0] for p in problems})
+    assert not problems, f"{len(problems)} problems on {screens}:\n" + "\n".join(problems[:400])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_large_text_says_the_same_as_normal_text(display: Display, lang: str) -> None:
+    """SH-AGE-2: the resident of 65 reads every word the others read, only larger."""
+    lost: list[str] = []
+    for name, view in views():
+        if view.large_text:
+            continue
+        normal = replace(view, lang=lang)
+        large = replace(normal, large_text=True, chrome=chrome.chrome_buttons(view.screen, Session(large_text=True)))
+        _, used_normal = _draw(display, normal)
+        _, used_large = _draw(display, large)
+        # The large-text switch itself reads the other way round in large text.
+        gone = {k for k in used_normal - used_large if not k.startswith("scroll.")} - {"chrome.large_on"}
+        if gone:
+            lost.append(f"{name} {lang}: large text drops {sorted(gone)}")
+    assert not lost, "\n".join(lost)
+
+
+def test_the_long_minority_name_is_shown_whole(display: Display) -> None:
+    for large in (False, True):
+        for lang in LANGUAGES:
+            screen, buttons, data = LONG_CASES[0]
+            drawn, _ = _draw(display, view_of(screen, buttons, data, large_text=large, lang=lang))
+            texts = [d.text for d in drawn if not d.cut]
+            joined = "".join(texts)
+            assert LONG_NAME in joined, f"{lang} large={large}: the name is not shown whole: {texts[:12]}"
+
+
+def test_every_resident_screen_has_the_header_controls() -> None:
+    for screen, _, _ in CASES:
+        buttons = {b.id for b in chrome.chrome_buttons(screen, Session())}
+        resident = not (screen in ("boot", "self_test", "recovery") or screen.startswith("diagnostics."))
+        want = {chrome.LARGE, chrome.LANG, chrome.HELP, chrome.VOLUME, chrome.REPLAY}
+        assert buttons == (want if resident else set()), screen

@@ -1,0 +1,94 @@
+"""Voice prompts (issue 13): every resident screen has a prompt in each language and every refusal
+reason one too; each renders offline to audio that is not silent and is plausibly long; the
+Mandarin voice speaks Mandarin (no English fallback in its phonemes); no prompt carries a
+resident's data; the mixer plays the new screen's prompt, mutes at volume 0 and replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.speech import Espeak, rms
+from kiosk import chrome
+from kiosk.reasons import Reason
+from kiosk.view import View, Waiting
+from render_voice import RMS_FLOOR, render
+from screens import registry
+from screens.text import LANGUAGES
+from screens.voice import Voice, prompt_of, prompts
+
+RESIDENT_SCREENS = [s for s in registry.SCREENS if chrome.has_chrome(s)]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Espeak:
+    return Espeak()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("voice")
+    got = render(out)
+    assert got["silent"] == [] and got["prompts"] == sum(len(prompts(lang)) for lang in LANGUAGES)
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_resident_screen_and_every_refusal_has_a_prompt(lang: str) -> None:
+    have = prompts(lang)
+    for screen in RESIDENT_SCREENS:
+        if screen != "refusal":
+            assert prompt_of(View(screen, Waiting.TOUCH)) in have, f"{lang}: no prompt for {screen}"
+    for reason in Reason:
+        assert prompt_of(View("refusal", Waiting.TOUCH, data={"reason": str(reason)})) in have, (lang, reason)
+    # Translations only: nothing formatted in (no resident's name or number is ever spoken).
+    assert not [p for p, text in have.items() if "{" in text], "a prompt with a placeholder"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_prompt_is_audible_and_plausibly_long(cache: Path, lang: str) -> None:
+    import wave
+    from array import array
+
+    for prompt, text in prompts(lang).items():
+        with wave.open(str(cache / lang / f"{prompt}.wav")) as wav:
+            samples = array("h", wav.readframes(wav.getnframes()))
+            seconds = wav.getnframes() / wav.getframerate()
+        assert rms(samples) > RMS_FLOOR, f"{lang}/{prompt} is silent"
+        # Mandarin about 4-6 syllables a second, English about 12-18 characters a second.
+        per_second = len(text) / seconds
+        assert (1.5 < per_second < 9) if lang == "zh" else (5 < per_second < 30), (lang, prompt, per_second)
+
+
+def test_the_mandarin_voice_speaks_mandarin_not_english(engine: Espeak) -> None:
+    """Debian 12's espeak-ng 1.51 cmn reads most syllables in English ("(en)kI55NTr'i:55": "qing
+    three"); the wheel's 1.52 must give Mandarin phonemes with tone contours and no switch."""
+    assert engine.version.startswith("1.52")
+    ph = engine.phonemes("请把身份证平放在读卡区上", "zh")
+    assert "(en)" not in ph and "214" in ph and "51" in ph, ph
+    # Every Mandarin prompt without Latin words stays in Mandarin but for a rare dictionary gap
+    # (1.52 lacks 兄 today: one prompt of 75 switches for that syllable).
+    chinese = [t for t in prompts("zh").values() if not any("a" <= ch.lower() <= "z" for ch in t)]
+    fallback = [t for t in chinese if "(en)" in engine.phonemes(t, "zh")]
+    assert len(chinese) > 50 and len(fallback) <= len(chinese) // 20, fallback
+
+
+def test_the_mixer_plays_each_new_screen_mutes_and_replays(cache: Path) -> None:
+    voice = Voice(cache, "zh")
+    assert voice.ready, "SDL_AUDIODRIVER=dummy still opens the mixer"
+    try:
+        v = View("new_permit.read_id", Waiting.ID_CARD, lang="zh")
+        voice.follow(v)
+        voice.follow(v)  # the same screen redrawn: said once
+        assert voice.played == ["zh/step.new_permit.read_id"]
+        voice.follow(View("refusal", Waiting.TOUCH, data={"reason": "NO_REGISTRATION"}, lang="en"))
+        assert voice.played[-1] == "en/reason.NO_REGISTRATION"
+        voice.follow(View("new_permit.photo", Waiting.FACE, lang="zh", volume=0))
+        assert voice.played[-1] == "en/reason.NO_REGISTRATION", "muted: nothing played"
+        voice.follow(View("new_permit.photo", Waiting.FACE, lang="zh", volume=2, replay=1))
+        assert voice.played[-1] == "zh/step.new_permit.photo"
+        voice.follow(View("new_permit.photo", Waiting.FACE, lang="zh", volume=2, replay=2))
+        assert voice.played[-2:] == ["zh/step.new_permit.photo"] * 2
+    finally:
+        voice.close()
