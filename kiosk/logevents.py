@@ -108,6 +108,12 @@ class LogEvent(Enum):
     PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
     PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
     REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
+    # The ends of a session (issue 13, kiosk/flows/ending.py, kiosk/retention.py): codes and numbers only.
+    MORE_TIME = EventSpec("E001", logging.INFO, "resident asked for more time", ("session", "state", "times"))
+    RETRACT_WARNING = EventSpec("E002", logging.WARNING, "card at the slot: last warning before the retract",
+                                ("session", "state"))
+    CARD_RETENTION = EventSpec("E003", logging.WARNING, "card retained: retention record written",
+                               ("session", "number", "reason"))
 
 
 LEVELS: dict[str, int] = {

@@ -44,12 +44,18 @@ class Photo:
     rgb: bytes = field(repr=False)
 
 
+class OverlayKind(StrEnum):
+    IDLE = "idle"  # "您还在吗？" with its countdown
+    CANCEL = "cancel"  # "确定要取消吗？"
+
+
 @dataclass(frozen=True)
 class Overlay:
-    """The idle warning drawn over the current screen."""
+    """A question drawn over the current screen: the idle warning, or cancel's confirmation."""
 
     seconds_left: int
     buttons: tuple[Button, ...]
+    kind: OverlayKind = OverlayKind.IDLE
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,15 @@ class View:
     overlay: Overlay | None = None
     site: str = ""
     clock_text: str = ""  # "2026-11-22 09:00" in the header
+    # Seconds until the screen moves on by itself (the state's shown timer), or None: drawn above
+    # the buttons, ticking on the kiosk clock.
+    countdown: int | None = None
 
     @property
     def screen_id(self) -> str:
-        return "timeout_warning" if self.overlay is not None else self.screen
+        if self.overlay is None:
+            return self.screen
+        return "timeout_warning" if self.overlay.kind is OverlayKind.IDLE else "cancel_confirm"
 
     def all_buttons(self) -> tuple[Button, ...]:
         return self.overlay.buttons if self.overlay is not None else self.buttons

@@ -24,8 +24,8 @@ import pygame.freetype
 
 from kiosk.fonts import FontFile
 from kiosk.intents import Intent, Quit, Tap
-from kiosk.view import Button, View, Waiting
-from screens import registry, timeout_warning
+from kiosk.view import Button, OverlayKind, View, Waiting
+from screens import closing, registry, timeout_warning
 from screens import theme as th
 from screens import widgets as w
 from screens.text import LANGUAGES, Texts, load_table
@@ -51,6 +51,12 @@ def freeze(value: Any) -> Hashable:
     except TypeError:
         return repr(value)
     return value
+
+
+def countdown_band(body: pygame.Rect, theme: th.Theme) -> pygame.Rect:
+    """Where a screen that moves on by itself shows its seconds left: the bottom of its body."""
+    height = theme.px(90)
+    return pygame.Rect(body.left, body.bottom - height, body.width, height)
 
 
 class Display:
@@ -94,6 +100,9 @@ class Display:
         self._last_view: View | None = None
         self._last_key: Hashable = None
         self.frames = 0
+        # The sound cue hook: called with a screen's `cue` (View data) when it first shows.
+        self.on_cue: Callable[[str], None] | None = None
+        self._cue: Any = None
 
     # --- drawing ----------------------------------------------------------------
 
@@ -104,6 +113,10 @@ class Display:
             self._press = None
         self._screen_id = view.screen_id
         self._last_view = view
+        cue = view.data.get("cue")
+        if cue and cue != self._cue and self.on_cue is not None:
+            self.on_cue(str(cue))  # once per screen that asks for it (the retract warning's sound)
+        self._cue = cue
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
         key = (view.screen, view.buttons, freeze(data), view.large_text, view.site)
         self._last_key = key
@@ -115,18 +128,23 @@ class Display:
             canvas = w.Canvas(self.screen, theme, self.texts, self.text, view, layer.body, layer.rects)
             if spec.animate is not None:
                 spec.animate(canvas)
+            if view.countdown is not None:
+                closing.countdown(canvas, countdown_band(layer.body, theme), view.countdown,
+                                  getattr(spec.module, "COUNTDOWN", "countdown.left"),
+                                  loud=getattr(spec.module, "COUNTDOWN_LOUD", False))
             buttons, rects, painter = view.buttons, layer.rects, spec.paint_button
         else:
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
             panel = self._panels.get(
-                (overlay.buttons, view.large_text),
+                (overlay.kind, overlay.buttons, view.large_text),
                 lambda: timeout_warning.build(overlay.buttons, theme, self.texts, self.text, view),
             )
             self.screen.blit(panel.surface, panel.rect)
             canvas = w.Canvas(self.screen, theme, self.texts, self.text, view, panel.rect, panel.rects)
-            timeout_warning.draw_countdown(canvas, panel, overlay.seconds_left)
+            if overlay.kind is OverlayKind.IDLE:
+                timeout_warning.draw_countdown(canvas, panel, overlay.seconds_left)
             buttons, rects, painter = overlay.buttons, panel.rects, w.paint_button
 
         self._active = {b.id: (b, rects[b.id]) for b in buttons if b.id in rects}
@@ -155,6 +173,8 @@ class Display:
         # The layer is shared with and without the idle warning: draw it as the bare screen.
         view = replace(view, overlay=None)
         rects, body = spec.layout(view, theme)
+        if view.countdown is not None:  # the seconds left go in a band above the buttons
+            body = pygame.Rect(body.left, body.top, body.width, body.height - countdown_band(body, theme).height)
         canvas = w.Canvas(surf, theme, self.texts, self.text, view, body, rects)
         spec.draw(canvas)
         for button in view.buttons:

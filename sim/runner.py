@@ -26,7 +26,7 @@ from devices.status import DeviceKind, MediaPosition
 from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
-from kiosk.view import View, Waiting
+from kiosk.view import OverlayKind, View, Waiting
 from sim import answers
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
@@ -344,6 +344,10 @@ class ScenarioPlayer:
     def _act(self, view: View) -> bool:
         if self.scenario.diagnostics and view.overlay is None and not self.assist_only:
             return answers.technician(self, view)
+        if view.overlay is not None and view.overlay.kind is OverlayKind.CANCEL:
+            # Issue 13: cancel asks once; a resident who tapped cancel (a step, or an answer) means it.
+            # The one place every scenario's cancel is confirmed; a step may answer "cancel_keep" first.
+            return self._tap(view, "cancel_confirm")
         if view.overlay is not None:
             # A resident who is stuck answers the warning twice, then walks away.
             if self.assist_only or self.still_here >= 2:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
@@ -43,6 +44,8 @@ class Snapshot:
     technician_needed: bool = False
     now: float = 0.0  # the kiosk's monotonic clock, for a countdown a screen shows
     qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
+    terminal: str = ""  # the terminal's id, for the QR codes a resident takes away (no personal data)
+    today: date | None = None
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]
@@ -72,6 +75,7 @@ class Core(Protocol):
     session: Session
     insertions: int
     card_job: CardJob | None
+    chart: Any  # kiosk.machine.Chart: the table, for a state's declared timers
 
     @property
     def state(self) -> str: ...
