@@ -27,7 +27,7 @@ from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import OverlayKind, View, Waiting
-from sim import answers
+from sim import answers, endings_check
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
@@ -147,6 +147,7 @@ class ScenarioPlayer:
         return self.frame
 
     def on_new_view(self, view: View) -> None:
+        endings_check.on_view(self, view)
         if view.screen_id == "registration.receipt" and self.receipt_shot is None:
             folder = self.screenshots or self.receipt_dir
             if folder is not None:
@@ -437,7 +438,9 @@ class ScenarioPlayer:
             report["resident_served"] = len(self.kiosk.finished) > self.start_count
         if self.registration is not None:
             report["registration"] = self.registration
-        failures = list(self.failures) + check_expectations(self.scenario, report)
+        report.update(endings_check.report_part(self))
+        failures = list(self.failures) + check_expectations(self.scenario, report) \
+            + endings_check.check(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
         report["passed"] = not failures
