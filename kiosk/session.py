@@ -55,6 +55,7 @@ class Session:
     more_time_taken: int = 0
     retention: Any = None
     no_phone: bool = False  # the resident declared they have no mobile number: no SMS
+    phone_error: str | None = None  # kiosk.phone.PhoneProblem of the number confirmed, until a key is touched
     # The running service's own state (its flow's dataclass), personal data included: it goes
     # with the session, so a new service keeps its fields in its own module, not here.
     service_data: Any = field(default=None, repr=False)

@@ -3,7 +3,7 @@
 
 Data `ending` (kiosk/flows/closing_views.EndingKind: issued, registered, card_rewritten, info_shown,
 refused, fault, cancelled, timed_out, card_kept, nothing_done), `outcome` (the session's outcome),
-`id_card_used` (bool). Texts goodbye.heading.<ending>, goodbye.outcome.<ending>.
+`id_card_used` (bool), `service`. Texts goodbye.heading.<ending>, goodbye.outcome.<ending>.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def draw(c: w.Canvas) -> None:
                 top=top + 2 * radius + t.px(50))
     if c.data.get("id_card_used"):
         y = c.banner(c.t("goodbye.take_id"), y, "warning")
-    line = c.t_opt(f"goodbye.outcome.{ending}")
+    # A new permit's kept card was never the resident's: nothing to collect, the issue is void.
+    new_card = ending == "card_kept" and c.data.get("service") == "new_permit"
+    line = c.t_opt("goodbye.outcome.card_kept_new" if new_card else f"goodbye.outcome.{ending}")
     if line:
         c.paragraph(
             line,

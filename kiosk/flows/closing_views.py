@@ -50,9 +50,10 @@ def ending_of(s: Session) -> EndingKind:
         return SERVED[s.outcome]
     if s.outcome is Outcome.COUNTER_REFERRAL:
         return EndingKind.FAULT if s.reason in FAULTS else EndingKind.REFUSED
-    if not started(s):
-        return EndingKind.NOTHING_DONE  # left before anything was read or sent
-    return EndingKind.TIMED_OUT if s.reason is Reason.TIMEOUT else EndingKind.CANCELLED
+    if s.reason is Reason.TIMEOUT:
+        return EndingKind.TIMED_OUT
+    # Cancelled before anything was read or sent: nothing was done, and nothing needs undoing.
+    return EndingKind.CANCELLED if started(s) else EndingKind.NOTHING_DONE
 
 
 def started(s: Session) -> bool:
@@ -106,4 +107,5 @@ def last_call(snap: Snapshot) -> Screen:
 
 def goodbye(snap: Snapshot) -> Screen:
     s = snap.session
-    return {"outcome": str(s.outcome), "ending": ending_of(s).value, "id_card_used": s.identity is not None}, ()
+    return {"outcome": str(s.outcome), "ending": ending_of(s).value, "id_card_used": s.identity is not None,
+            "service": s.service.value if s.service else None}, ()

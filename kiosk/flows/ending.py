@@ -62,7 +62,9 @@ class Ending(Flow):
 
     def ask_cancel(self) -> None:
         """Cancel asks once: "确定要取消吗？" over the same step (the presenter's overlay)."""
-        self.core.session.cancel_asked = True
+        s = self.core.session
+        s.cancel_asked = True
+        s.screens.append("cancel_confirm")
 
     def keep_going(self) -> None:
         self.core.session.cancel_asked = False

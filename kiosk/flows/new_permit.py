@@ -22,9 +22,10 @@ from kiosk.events import FaceRendered, PhotoAnalysed, WorkFailed
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
-from kiosk.flows.new_permit_views import PHONE, SCREENS
+from kiosk.flows.new_permit_views import SCREENS
 from kiosk.journal import JournalError
 from kiosk.logevents import LogEvent
+from kiosk.phone import phone_problem
 from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.view import Waiting
@@ -89,6 +90,8 @@ class NewPermit(Flow):
             Edge(T.TAP_CONFIRM, f"{P}.details", f"{P}.phone"),
             Edge(T.TAP_KEY, f"{P}.phone", None),
             Edge(T.TAP_CONFIRM, f"{P}.phone", f"{P}.submit", conditions=("phone_valid",)),
+            Edge(T.TAP_CONFIRM, f"{P}.phone", None, after="note_phone_problem"),  # says what is wrong
+            Edge(T.TAP_CHOICE, f"{P}.phone", f"{P}.submit", conditions=("no_phone_declared",)),
             Edge(NP.APPLIED, f"{P}.submit", f"{P}.issuing"),
             Edge(NP.CARD_PRESENTED, f"{P}.issuing", f"{P}.take_card"),
             Edge(NP.CARD_TAKEN, (f"{P}.take_card", f"{P}.last_call"), f"{P}.done"),
@@ -135,7 +138,20 @@ class NewPermit(Flow):
         return bool(self.core.session.face_match)
 
     def phone_valid(self) -> bool:
-        return bool(PHONE.match(self.core.session.phone))
+        return phone_problem(self.core.session.phone) is None
+
+    def no_phone_declared(self) -> bool:
+        return self.core.session.no_phone
+
+    def note_phone_problem(self) -> None:
+        s = self.core.session
+        problem = phone_problem(s.phone)
+        s.phone_error = problem.value if problem is not None else None
+
+    def on_choice(self, choice: str) -> None:
+        if choice == "no_phone" and self.core.state == f"{P}.phone":
+            s = self.core.session
+            s.no_phone, s.phone, s.phone_error = True, "", None
 
     # --- notes (before callbacks: they write the session) ----------------------------------------
 
@@ -261,6 +277,7 @@ class NewPermit(Flow):
 
     def on_key(self, key: str) -> None:
         s = self.core.session
+        s.phone_error = None
         if key == "del":
             s.phone = s.phone[:-1]
         elif key.isdigit() and len(s.phone) < 11:

@@ -27,7 +27,6 @@ from kiosk.chart import Trigger as T
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.registration_data import (
-    MOBILE,
     PROOF_NUMBER,
     PROOF_NUMBER_MAX,
     PURPOSES,
@@ -40,6 +39,7 @@ from kiosk.flows.registration_data import (
 )
 from kiosk.flows.registration_views import SCREENS
 from kiosk.logevents import LogEvent
+from kiosk.phone import phone_problem
 from kiosk.policy import REGISTRATION_ORDER, Refusal
 from kiosk.qr_payload import PayloadRejected, parse_proof_payload
 from kiosk.reasons import Outcome, Reason, Service
@@ -114,6 +114,8 @@ class Registration(Flow):
             Edge(T.TAP_ANSWER_NO, f"{P}.address", f"{P}.proof_type", before="note_other_proof"),
             Edge(T.TAP_KEY, f"{P}.phone", None),
             Edge(T.TAP_CONFIRM, f"{P}.phone", f"{P}.confirm", conditions=("phone_valid",)),
+            Edge(T.TAP_CONFIRM, f"{P}.phone", None, after="note_phone_problem"),  # says what is wrong
+            Edge(T.TAP_CHOICE, f"{P}.phone", f"{P}.confirm", conditions=("no_phone_declared",)),
             Edge(T.TAP_CONFIRM, f"{P}.confirm", f"{P}.submit"),
             Edge(RG.DECLARED, f"{P}.submit", f"{P}.receipt"),
             Edge(T.TAP_CONFIRM, f"{P}.receipt", f"{P}.done"),
@@ -172,7 +174,15 @@ class Registration(Flow):
         return self.data.purpose is not None
 
     def phone_valid(self) -> bool:
-        return bool(MOBILE.match(self.core.session.phone))
+        return phone_problem(self.core.session.phone) is None
+
+    def no_phone_declared(self) -> bool:
+        return self.core.session.no_phone
+
+    def note_phone_problem(self) -> None:
+        s = self.core.session
+        problem = phone_problem(s.phone)
+        s.phone_error = problem.value if problem is not None else None
 
     # --- taps ---------------------------------------------------------------------------------
 
@@ -186,6 +196,9 @@ class Registration(Flow):
             d.relationship = next((r for r in RELATIONSHIPS if r.value == choice), None)
         elif state == f"{P}.purpose":
             d.purpose = next((p for p in PURPOSES if p.value == choice), None)
+        elif state == f"{P}.phone" and choice == "no_phone":
+            s = self.core.session
+            s.no_phone, s.phone, s.phone_error = True, "", None
 
     def on_key(self, key: str) -> None:
         state = self.core.state
@@ -194,6 +207,7 @@ class Registration(Flow):
             self.data.payload_problem = None
         elif state == f"{P}.phone":
             self.core.session.phone = _keyed(self.core.session.phone, key, 11)
+            self.core.session.phone_error = None
 
     # --- notes ----------------------------------------------------------------------------------
 
