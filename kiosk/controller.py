@@ -154,7 +154,8 @@ class Kiosk:
         snap = Snapshot(self.state, s, a.offered(), tuple(d.value for d in a.down()), tuple(a.supply_problems()),
                         self.pack.photo_max_tries, now=self.clock.monotonic(),
                         qr_scanner_up=self.ports.qr_scanner is not None and a.is_up(DeviceKind.QR_SCANNER),
-                        terminal=self.config.terminal.id, today=self.clock.today())
+                        terminal=self.config.terminal.id, today=self.clock.today(),
+                        card_moving=self.card_job is not None)
         left = None
         if self.warning_until is not None and self._spec().session:
             left = max(0, math.ceil(self.warning_until - self.clock.monotonic()))

@@ -25,10 +25,14 @@ def on_view(player: Any, view: Any) -> None:
     if view.screen == "goodbye" and getattr(player, "goodbye", None) is None:  # the scenario's first session
         player.goodbye = {"ending": view.data.get("ending"), "asks_id_card": bool(view.data.get("id_card_used"))}
     folder = player.screenshots or player.receipt_dir
-    if view.screen_id in SHOT_SCREENS and view.screen_id not in shots and folder is not None:
+    # Shot again when a retention number arrives: a card is retracted after its fault screen shows.
+    seen: dict[str, Any] = player.__dict__.setdefault("ending_seen", {})
+    number = view.data.get("retention_number")
+    if view.screen_id in SHOT_SCREENS and folder is not None and seen.get(view.screen_id, "") != number:
         path = Path(folder) / f"ending_{view.screen_id}.png"
         player.display.screenshot(str(path))
         shots[view.screen_id] = str(path)
+        seen[view.screen_id] = number
 
 
 def report_part(player: Any) -> dict[str, Any]:

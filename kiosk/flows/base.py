@@ -46,6 +46,7 @@ class Snapshot:
     qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
     terminal: str = ""  # the terminal's id, for the QR codes a resident takes away (no personal data)
     today: date | None = None
+    card_moving: bool = False  # a card job moves a card now (a retract after a fault: its record comes after)
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]

@@ -9,6 +9,7 @@ digits, and a refusal or fault offers a QR code with its reason code and the dat
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -90,8 +91,9 @@ def fault(snap: Snapshot) -> Screen:
     s = snap.session
     return ({"reason": str(s.reason), "card_retained": s.card_retained, "device": s.fault_device,
              "detail": s.fault_detail, "service": s.service.value if s.service else None,
-             "referral_qr": _referral(snap, s.reason), **retention_data(s)},
-            (UNDERSTOOD,))
+             "referral_qr": _referral(snap, s.reason), "card_moving": snap.card_moving, **retention_data(s)},
+            # Not closed by a touch while a card is still being taken in: its retention number comes then.
+            (replace(UNDERSTOOD, enabled=not snap.card_moving),))
 
 
 def kept(snap: Snapshot) -> Screen:
