@@ -56,7 +56,7 @@ def referral_room(c: w.Canvas) -> int:
     """The room the referral QR code takes at the bottom of the body (0 without one)."""
     if not c.data.get("referral_qr"):
         return 0
-    return c.theme.px(QR_SIDE + 40) + c.text.line_height(c.theme.small) + c.theme.gap
+    return c.theme.px(QR_SIDE + 40) + 2 * c.text.line_height(c.theme.small) + c.theme.gap
 
 
 def referral(c: w.Canvas, top: int) -> None:
@@ -64,5 +64,6 @@ def referral(c: w.Canvas, top: int) -> None:
     payload = c.data.get("referral_qr")
     if not payload:
         return
-    c.line(c.t("referral.caption"), c.theme.small, th.MUTED, c.body.centerx, top, "center")
-    closing.qr_block(c, str(payload), top + c.text.line_height(c.theme.small), c.theme.px(QR_SIDE))
+    caption = pygame.Rect(c.body.left, top, c.body.width, 2 * c.text.line_height(c.theme.small))
+    c.paragraph(c.t("referral.caption"), caption, c.theme.small, th.MUTED, align="center", fit=True)
+    closing.qr_block(c, str(payload), caption.bottom, c.theme.px(QR_SIDE))
