@@ -52,7 +52,8 @@ class CardRewriteFlow(ProcedureJob, Flow):
         owner=C,
         states=(StateSpec(C, on_enter="enter_service", children=(
             StateSpec("notice", Waiting.TOUCH, session=True),
-            StateSpec("insert_card", Waiting.PERMIT_CARD, session=True, on_enter="enter_insert_card"),
+            StateSpec("insert_card", Waiting.PERMIT_CARD, session=True, back=f"{C}.notice",
+                      on_enter="enter_insert_card"),
             StateSpec("read_chip", on_enter="enter_read_chip"),
             # The card is inside: leaving gives it back first, so the shared exits do not apply.
             StateSpec("residence", Waiting.TOUCH, session=True, own_exits=True),
