@@ -4,6 +4,7 @@ sound cue hook is called once per screen that asks for it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +57,10 @@ def display(request: pytest.FixtureRequest, font: FontFile) -> Iterator[Display]
     d.close()
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
 @pytest.mark.parametrize("v", CASES, ids=[f"{i:02d}-{v.screen_id}" for i, v in enumerate(CASES)])
-def test_every_end_screen_renders_with_its_buttons_on_the_glass(display: Display, v: View) -> None:
+def test_every_end_screen_renders_with_its_buttons_on_the_glass(display: Display, v: View, large: bool) -> None:
+    v = dataclasses.replace(v, large_text=large)
     display.render(v)
     window = pygame.Rect((0, 0), SIZE)
     for b in v.all_buttons():
