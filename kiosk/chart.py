@@ -34,6 +34,9 @@ class Trigger(StrEnum):
     TAP_ANSWER_NO = "tap_answer_no"
     TAP_SERVICE = "tap_service"  # a menu tile; the guard asks which
     TAP_CHOICE = "tap_choice"  # one of a list of answers (`choice.<value>`); the flow keeps which
+    TAP_CANCEL_CONFIRM = "tap_cancel_confirm"  # "确定要取消吗？" answered yes
+    TAP_CANCEL_KEEP = "tap_cancel_keep"  # ... answered no: the same step goes on
+    TAP_MORE_TIME = "tap_more_time"
     # timers
     MENU_TIMEOUT = "menu_timeout"
     IDLE_TIMEOUT = "idle_timeout"
@@ -54,6 +57,8 @@ class TimerSpec:
     name: str
     setting: str
     trigger: StrEnum
+    # The screen shows the seconds left on it (View.countdown): the screen moves on by itself.
+    shown: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,11 @@ class StateSpec:
     own_exits: bool = False
     # A screen that ends a session and closes by itself after `timeouts.done`.
     closing: bool = False
+    # The state a back button returns to, where going back is safe (no device or backend step
+    # undone): the table gets a TAP_BACK edge there and the screen a back button.
+    back: str | None = None
+    # A "more time" button restarts the state's shown timers, at most `MORE_TIME_TIMES` a session.
+    more_time: bool = False
     timers: tuple[TimerSpec, ...] = ()
     checks_health: bool = False  # at rest: the backend's health is checked every `health_interval`
     # Its screen may offer another service (a `service.<name>` button): taking the offer ends this
@@ -74,6 +84,9 @@ class StateSpec:
     on_enter: str | None = None
     on_exit: str | None = None
     children: tuple[StateSpec, ...] = ()
+
+
+MORE_TIME_TIMES = 2  # a card at an open slot in a mall is not left there for ever
 
 
 @dataclass(frozen=True)

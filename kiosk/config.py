@@ -52,6 +52,8 @@ class Timeouts:
     health_interval: float
     device_operation: float
     receipt: float  # the registration receipt stays this long unless done is tapped (its countdown)
+    # issue 13: the louder last warning between "take your card" running out and the retract
+    take_card_last: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from kiosk.view import View
 TAPS: dict[str, T] = {
     "start": T.TAP_START, "back": T.TAP_BACK, "confirm": T.TAP_CONFIRM, "cancel": T.TAP_CANCEL,
     "capture": T.TAP_CAPTURE, "answer.yes": T.TAP_ANSWER_YES, "answer.no": T.TAP_ANSWER_NO,
+    "cancel_confirm": T.TAP_CANCEL_CONFIRM, "cancel_keep": T.TAP_CANCEL_KEEP, "more_time": T.TAP_MORE_TIME,
 }
 # Events whose arrival ends work the runtime counted as in flight.
 _DONE_WORK: dict[type, Callable[[Any], str]] = {
@@ -156,12 +157,14 @@ class Kiosk:
         snap = Snapshot(self.state, s, a.offered(), tuple(d.value for d in a.down()), tuple(a.supply_problems()),
                         self.pack.photo_max_tries, now=self.clock.monotonic(),
                         qr_scanner_up=self.ports.qr_scanner is not None and a.is_up(DeviceKind.QR_SCANNER),
-                        installed=tuple(a.needs))
+                        installed=tuple(a.needs), terminal=self.config.terminal.id, today=self.clock.today(),
+                        card_moving=self.card_job is not None)
         left = None
         if self.warning_until is not None and self._spec().session:
             left = max(0, math.ceil(self.warning_until - self.clock.monotonic()))
-        return build_view(snap, self.screens, waiting=self.chart.waiting_for(self.state), warning_left=left,
+        return build_view(snap, self.screens, spec=self.chart.specs.get(self.state), warning_left=left,
                           site=self.config.terminal.site, clock_text=self.clock.now().strftime("%Y-%m-%d %H:%M"),
+                          countdown=self.runtime.seconds_left(self.chart.shown_timers(self.state)),
                           config=self.config)
 
     def handle_intent(self, intent: Intent) -> None:
@@ -261,6 +264,7 @@ class Kiosk:
         self._entered = state
         self.warning_until = None
         self.session.help_open = False  # help explained the step that is over
+        self.session.cancel_asked = False  # the question was about the step left
         spec = self._spec()
         for tm in spec.timers:
             rt.set_timer(tm.name, getattr(self.config.timeouts, tm.setting))

@@ -118,6 +118,12 @@ class LogEvent(Enum):
     # The resident's help (issue 13): a staff call is an alert for the people on the floor; no personal data.
     STAFF_CALLED = EventSpec("H001", logging.WARNING, "resident called staff", ("session", "state"))
     HELP_OPENED = EventSpec("H002", logging.INFO, "resident opened help", ("session", "state"))
+    # The ends of a session (issue 13, kiosk/flows/ending.py, kiosk/retention.py): codes and numbers only.
+    MORE_TIME = EventSpec("E001", logging.INFO, "resident asked for more time", ("session", "state", "times"))
+    RETRACT_WARNING = EventSpec("E002", logging.WARNING, "card at the slot: last warning before the retract",
+                                ("session", "state"))
+    CARD_RETENTION = EventSpec("E003", logging.WARNING, "card retained: retention record written",
+                               ("session", "number", "reason"))
 
 
 LEVELS: dict[str, int] = {

@@ -58,9 +58,16 @@ class Chart:
                 self.specs[name] = spec
                 self.owner_of_state[name] = part.owner
         waiting = tuple(n for n, s in self.specs.items() if s.session and not s.own_exits)
+        cancellable = tuple(n for n, s in self.specs.items() if s.session)
         closing = tuple(n for n, s in self.specs.items() if s.closing)
+        more_time = tuple(n for n, s in self.specs.items() if s.more_time)
         shared = (
-            Edge(Trigger.TAP_CANCEL, waiting, GOODBYE, before="note_cancelled"),
+            # Cancel asks once ("确定要取消吗？"): the question is an overlay on the same step, so
+            # "no" goes on where the resident was (no state entered again, no timer restarted).
+            Edge(Trigger.TAP_CANCEL, cancellable, None, after="ask_cancel"),
+            Edge(Trigger.TAP_CANCEL_KEEP, cancellable, None, after="keep_going"),
+            Edge(Trigger.TAP_CANCEL_CONFIRM, waiting, GOODBYE, before="note_cancelled"),
+            Edge(Trigger.TAP_MORE_TIME, more_time, None, unless=("more_time_used_up",), after="more_time"),
             Edge(Trigger.IDLE_TIMEOUT, waiting, GOODBYE, before="note_timed_out"),
             Edge(Trigger.DEVICE_LOST, waiting, FAULT, before="note_device_fault"),
             Edge(Trigger.TAP_CONFIRM, closing, GOODBYE),
@@ -68,6 +75,9 @@ class Chart:
         )
         self.edges: list[tuple[str, Edge]] = [(p.owner, e) for p in self.parts for e in p.edges]
         self.edges += [(END, e) for e in shared if e.sources]
+        # A back button where a state declares one (StateSpec.back).
+        self.edges += [(self.owner_of_state[n], Edge(Trigger.TAP_BACK, n, s.back))
+                       for n, s in self.specs.items() if s.back is not None]
         # A service is entered from the menu; where a screen offers services, each service's own
         # entry edge applies there too, after the current session is handed over (closed).
         offering = tuple(n for n, s in self.specs.items() if s.offers)
@@ -98,6 +108,13 @@ class Chart:
     def waiting_for(self, state: str) -> Waiting:
         spec = self.specs.get(state)
         return spec.waits if spec is not None else Waiting.NOTHING
+
+    def shown_timers(self, state: str) -> tuple[str, ...]:
+        """The timers whose seconds left the state's screen shows: it moves on by itself."""
+        spec = self.specs.get(state)
+        if spec is None:
+            return ()
+        return (("closing",) if spec.closing else ()) + tuple(t.name for t in spec.timers if t.shown)
 
     def accepts(self, state: str, trigger: StrEnum) -> bool:
         return str(trigger) in self._taken.get(state, frozenset())

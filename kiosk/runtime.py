@@ -8,6 +8,7 @@ and one for timers that ran out. Nothing here blocks the main thread longer than
 
 from __future__ import annotations
 
+import math
 import queue
 import time
 from collections.abc import Callable
@@ -86,6 +87,11 @@ class Runtime:
 
     def armed(self, name: str) -> bool:
         return name in self.timers
+
+    def seconds_left(self, names: tuple[str, ...]) -> int | None:
+        """Whole seconds until the first of these timers runs out (a screen's countdown); None if none is armed."""
+        due = [self.timers[n] for n in names if n in self.timers]
+        return max(0, math.ceil(min(due) - self.clock.monotonic())) if due else None
 
     def next_deadline(self) -> float | None:
         return min(self.timers.values()) if self.timers else None

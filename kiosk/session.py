@@ -59,6 +59,13 @@ class Session:
     outcome: Outcome | None = None
     reason: Reason | None = None
     screens: list[str] = field(default_factory=list)
+    # issue 13: "确定要取消吗？" is on the screen; how often "more time" was taken; the retention
+    # record of a card the kiosk kept (kiosk/retention.py: its number, nothing personal).
+    cancel_asked: bool = False
+    more_time_taken: int = 0
+    retention: Any = None
+    no_phone: bool = False  # the resident declared they have no mobile number: no SMS
+    phone_error: str | None = None  # kiosk.phone.PhoneProblem of the number confirmed, until a key is touched
     # The running service's own state (its flow's dataclass), personal data included: it goes
     # with the session, so a new service keeps its fields in its own module, not here.
     service_data: Any = field(default=None, repr=False)

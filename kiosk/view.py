@@ -44,12 +44,18 @@ class Photo:
     rgb: bytes = field(repr=False)
 
 
+class OverlayKind(StrEnum):
+    IDLE = "idle"  # "您还在吗？" with its countdown
+    CANCEL = "cancel"  # "确定要取消吗？"
+
+
 @dataclass(frozen=True)
 class Overlay:
-    """The idle warning drawn over the current screen."""
+    """A question drawn over the current screen: the idle warning, or cancel's confirmation."""
 
     seconds_left: int
     buttons: tuple[Button, ...]
+    kind: OverlayKind = OverlayKind.IDLE
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,14 @@ class View:
     help: Help | None = None
     volume: int = 2  # the voice prompt's volume 0 (mute) .. 3 (screens/voice.py)
     replay: int = 0  # a new number: say the prompt again
+    # Seconds until the screen moves on by itself (the state's shown timer), or None: drawn above
+    # the buttons, ticking on the kiosk clock.
+    countdown: int | None = None
 
     @property
     def screen_id(self) -> str:
         if self.overlay is not None:
-            return "timeout_warning"
+            return "timeout_warning" if self.overlay.kind is OverlayKind.IDLE else "cancel_confirm"
         return "help" if self.help is not None else self.screen
 
     def all_buttons(self) -> tuple[Button, ...]:

@@ -24,8 +24,8 @@ import pygame.freetype
 
 from kiosk.fonts import FontFile
 from kiosk.intents import Intent, Quit, Tap
-from kiosk.view import Button, View, Waiting
-from screens import chrome, help_overlay, registry, scroll, timeout_warning
+from kiosk.view import Button, OverlayKind, View, Waiting
+from screens import chrome, closing, help_overlay, registry, scroll, timeout_warning
 from screens import theme as th
 from screens import widgets as w
 from screens.text import LANGUAGES, Texts, load_table
@@ -61,6 +61,12 @@ def freeze(value: Any) -> Hashable:
     except TypeError:
         return repr(value)
     return value
+
+
+def countdown_band(body: pygame.Rect, theme: th.Theme) -> pygame.Rect:
+    """Where a screen that moves on by itself shows its seconds left: the bottom of its body."""
+    height = theme.px(90)
+    return pygame.Rect(body.left, body.bottom - height, body.width, height)
 
 
 class Display:
@@ -127,6 +133,9 @@ class Display:
             return False
         img = self._preview.latest()
         return img is not None and img.seq != self._preview_seq
+        # The sound cue hook: called with a screen's `cue` (View data) when it first shows.
+        self.on_cue: Callable[[str], None] | None = None
+        self._cue: Any = None
 
     # --- drawing ----------------------------------------------------------------
 
@@ -141,6 +150,10 @@ class Display:
             self._press = None
         self._screen_id = view.screen_id
         self._last_view = view
+        cue = view.data.get("cue")
+        if cue and cue != self._cue and self.on_cue is not None:
+            self.on_cue(str(cue))  # once per screen that asks for it (the retract warning's sound)
+        self._cue = cue
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
         key = (view.screen, view.buttons, freeze(data), view.large_text, view.site, view.chrome, texts.lang)
         self._last_key = key
@@ -170,6 +183,10 @@ class Display:
             if spec.animate is not None:
                 spec.animate(canvas)
             self.screen.set_clip(None)
+            if view.countdown is not None:
+                closing.countdown(canvas, countdown_band(layer.body, theme), view.countdown,
+                                  getattr(spec.module, "COUNTDOWN", "countdown.left"),
+                                  loud=getattr(spec.module, "COUNTDOWN_LOUD", False))
         elif view.overlay is not None:
             if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
                 self._drop_preview()
@@ -177,12 +194,13 @@ class Display:
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
             panel = self._panels.get(
-                (overlay.buttons, view.large_text, texts.lang),
+                (overlay.kind, overlay.buttons, view.large_text, texts.lang),
                 lambda: timeout_warning.build(overlay.buttons, theme, texts, self.text, view),
             )
             self.screen.blit(panel.surface, panel.rect)
             canvas = w.Canvas(self.screen, theme, texts, self.text, view, panel.rect, panel.rects)
-            timeout_warning.draw_countdown(canvas, panel, overlay.seconds_left)
+            if overlay.kind is OverlayKind.IDLE:
+                timeout_warning.draw_countdown(canvas, panel, overlay.seconds_left)
             buttons, rects, painter = overlay.buttons, panel.rects, w.paint_button
         else:
             assert view.help is not None
@@ -252,6 +270,8 @@ class Display:
         # The layer is shared with and without the idle warning: draw it as the bare screen.
         view = replace(view, overlay=None, help=None)
         rects, body = spec.layout(view, theme)
+        if view.countdown is not None:  # the seconds left go in a band above the buttons
+            body = pygame.Rect(body.left, body.top, body.width, body.height - countdown_band(body, theme).height)
         canvas = w.Canvas(surf, theme, texts, self.text, view, body, rects)
         mark = len(w.AUDIT) if w.AUDIT is not None else 0
         w.WATCH = []

@@ -1,17 +1,20 @@
 """Screen `fault`: a device or the approval system failed; go to another terminal.
 
-Data: `reason` ("DEVICE_FAULT" | "BACKEND_UNAVAILABLE"), `card_retained` (bool), `service` (whose card it was), optional
-`device` (the device kind that failed), optional `detail` ("decision_disagreed": the backend's
-decision failed the kiosk's own check, so nothing was printed or rewritten).
+Data: `reason` ("DEVICE_FAULT" | "BACKEND_UNAVAILABLE"), `card_retained` (bool), `service` (whose card
+it was), optional `device` (the device kind that failed, said as what happened: `fault.what.<device>`),
+optional `detail` ("decision_disagreed": the backend's decision failed the kiosk's own check, so nothing
+was printed or rewritten), `referral_qr` (refusal.py), `retention_number` / `retention_qr` / `terminal`
+(a kept card's record, shown instead of the referral code).
 """
 
 from __future__ import annotations
 
 import pygame
 
+from screens import closing
 from screens import theme as th
 from screens import widgets as w
-from screens.refusal import reason_key
+from screens.refusal import reason_key, referral, referral_room
 
 
 def draw(c: w.Canvas) -> None:
@@ -23,15 +26,18 @@ def draw(c: w.Canvas) -> None:
     if c.data.get("detail") == "decision_disagreed":
         # Not "cannot reach": the approval system answered, and its answer failed the terminal's check.
         y = c.title("fault.disagreed.title", top=top + 2 * radius + t.px(40))
-        c.paragraph(c.t("fault.disagreed.advice"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+        qr_room = referral_room(c)
+        c.paragraph(c.t("fault.disagreed.advice"),
+                    pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y - qr_room),
                     t.subtitle, th.TEXT, align="center", fit=True)
+        referral(c, c.body.bottom - qr_room)
         return
     y = c.title(f"{key}.title", top=top + 2 * radius + t.px(40))
     device = c.data.get("device")
     if device:
-        name = c.t_opt(f"device.{device}") or c.t("device.other")
+        # What happened to the resident, not the module's name (issue 13: no module names here).
         y = c.paragraph(
-            c.t("fault.device", device=name),
+            c.t_opt(f"fault.what.{device}") or c.t("fault.what.other"),
             pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
             t.body,
             th.MUTED,
@@ -42,11 +48,19 @@ def draw(c: w.Canvas) -> None:
         # A resident's own permit kept after a failed rewrite is not an approval withdrawn.
         kept = "fault.card_retained_rewrite" if c.data.get("service") == "card_rewrite" else "fault.card_retained"
         y = c.banner(c.t(kept), y, "warning")
+        if c.data.get("retention_number"):
+            # The kept card's number stands in for the referral code: one QR code on the screen.
+            y = closing.retention_block(c, y, t.px(300))
+            c.paragraph(c.t("kept.bring"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+                        t.body, th.TEXT, align="center", fit=True)
+            return
+    qr_room = referral_room(c)
     c.paragraph(
         c.t(f"{key}.advice"),
-        pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+        pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y - qr_room),
         t.subtitle,
         th.TEXT,
         align="center",
         fit=True,
     )
+    referral(c, c.body.bottom - qr_room)

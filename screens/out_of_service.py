@@ -29,7 +29,7 @@ def draw(c: w.Canvas) -> None:
         y += t.gap * 2
         c.line(c.t("out_of_service.down_label"), t.body, th.MUTED, c.body.left, y)
         y += c.text.line_height(t.body) + t.px(10)
-        names = [c.t_opt(f"device.{kind}") or c.t("device.other") for kind in down]
+        names = [c.t_opt(f"resident_device.{kind}") or c.t("resident_device.other") for kind in down]
         y = c.bullets(list(dict.fromkeys(names)), y)
     supplies = c.data.get("supplies") or []
     if supplies:

@@ -26,6 +26,8 @@ from screens import (
     fault,
     generic,
     goodbye,
+    kept,
+    last_call,
     out_of_service,
     recovery,
     refusal,
@@ -142,6 +144,9 @@ SCREENS: dict[str, ModuleType] = {
     "refusal": refusal,
     "fault": fault,
     "goodbye": goodbye,
+    "kept": kept,
+    "new_permit.last_call": last_call,
+    "card_rewrite.last_call": last_call,
 }
 
 Layout = Callable[[View, th.Theme], tuple[dict[str, pygame.Rect], pygame.Rect]]

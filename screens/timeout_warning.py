@@ -1,4 +1,5 @@
-"""The idle warning (View.overlay): a panel over the dimmed screen with a countdown.
+"""The idle warning (View.overlay): a panel over the dimmed screen with a countdown; the same
+panel asks cancel's confirmation (`cancel_confirm.title`, overlay kind `cancel`), without a countdown.
 
 The panel (frame, title, buttons) is drawn once into a small cached surface; the number and
 the sentence with the seconds are drawn every frame over it, so the countdown costs two
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import pygame
 
-from kiosk.view import Button, View
+from kiosk.view import Button, OverlayKind, View
 from screens import theme as th
 from screens import widgets as w
 from screens.text import Texts
@@ -47,7 +48,13 @@ def build(buttons: tuple[Button, ...], theme: th.Theme, texts: Texts, text: w.Te
     local, top = w.rows_from_bottom(rows, theme, inner.bottom, inner.left, inner.width)
     body = pygame.Rect(inner.left, inner.top, inner.width, top - theme.gap - inner.top)
     c = w.Canvas(surf, theme, texts, text, view, body, local)
-    y = c.title("overlay.title")
+    kind = view.overlay.kind if view.overlay is not None else OverlayKind.IDLE
+    if kind is OverlayKind.CANCEL:
+        y = c.title("cancel_confirm.title")
+        c.paragraph(c.t("cancel_confirm.body"), pygame.Rect(body.left, y, body.width, body.bottom - y),
+                    theme.subtitle, th.TEXT, align="center", fit=True)
+    else:
+        y = c.title("overlay.title")
     for b in buttons:
         if b.id in local:
             w.paint_button(c, b, local[b.id])

@@ -26,8 +26,8 @@ from devices.status import DeviceKind, MediaPosition
 from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
-from kiosk.view import View, Waiting
-from sim import answers
+from kiosk.view import OverlayKind, View, Waiting
+from sim import answers, endings_check
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
@@ -150,6 +150,7 @@ class ScenarioPlayer:
     def on_new_view(self, view: View) -> None:
         if view.screen == "ready.menu":
             self.menu = [{"id": b.id, "enabled": b.enabled} for b in view.buttons if b.id.startswith("service.")]
+        endings_check.on_view(self, view)
         if view.screen_id == "registration.receipt" and self.receipt_shot is None:
             folder = self.screenshots or self.receipt_dir
             if folder is not None:
@@ -350,6 +351,10 @@ class ScenarioPlayer:
     def _act(self, view: View) -> bool:
         if self.scenario.diagnostics and view.overlay is None and not self.assist_only:
             return answers.technician(self, view)
+        if view.overlay is not None and view.overlay.kind is OverlayKind.CANCEL:
+            # Issue 13: cancel asks once; a resident who tapped cancel (a step, or an answer) means it.
+            # The one place every scenario's cancel is confirmed; a step may answer "cancel_keep" first.
+            return self._tap(view, "cancel_confirm")
         if view.overlay is not None:
             # A resident who is stuck answers the warning twice, then walks away.
             if self.assist_only or self.still_here >= 2:
@@ -444,7 +449,9 @@ class ScenarioPlayer:
         if self.registration is not None:
             report["registration"] = self.registration
         report["menu"] = self.menu
-        failures = list(self.failures) + check_expectations(self.scenario, report)
+        report.update(endings_check.report_part(self))
+        failures = list(self.failures) + check_expectations(self.scenario, report) \
+            + endings_check.check(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
         report["passed"] = not failures

@@ -162,6 +162,11 @@ class Expect:
     receipt_qr: bool | None = None  # the receipt's QR code decodes to the backend's receipt number
     # issue 12: what each photo check said, in order ("accepted" or a kiosk.photo.PhotoProblem value)
     photo_problems: tuple[str, ...] | None = None
+    # Issue 13 (sim/endings_check.py): goodbye's words, and the end screens' QR codes read back.
+    ending: str | None = None
+    goodbye_asks_id_card: bool | None = None
+    retention_qr: bool | None = None  # a kept card's QR code decodes to a retention record in the journal
+    referral_qr: bool | None = None  # a refusal's / fault's QR code carries the reason and the date to come back
 
 
 @dataclass(frozen=True)
@@ -515,6 +520,8 @@ def _step(i: int, data: Any) -> Step:
 
 
 def _expect(data: Any) -> Expect:
+    from sim import endings_check  # it reads report parts the runner makes; imported when parsing
+
     data = _table(data, "expect")
     _keys(data, "expect.", (), ("outcome", "reason", "available_on", "cards_issued", "cards_retained",
                                  "printed_validity", "screens_include", "final_screen", "large_text",
@@ -522,7 +529,8 @@ def _expect(data: Any) -> Expect:
                                  "next_outcome", "diagnostics_entered", "pin_lockout_s", "audit_includes",
                                  "selftests", "export_clean", "resident_served", "registered_address",
                                  "permit_possible_on", "registration_valid_through", "receipt_qr",
-                                 "photo_problems"))
+                                 "photo_problems", "ending", "goodbye_asks_id_card", "retention_qr",
+                                 "referral_qr"))
     screens = data.get("screens_include", [])
     if not isinstance(screens, list) or not all(isinstance(x, str) for x in screens):
         raise ScenarioError("expect.screens_include: expected a list of screen names")
@@ -550,6 +558,7 @@ def _expect(data: Any) -> Expect:
         if "registration_valid_through" in data else None,
         receipt_qr=_bool(data, "receipt_qr", "expect.") if "receipt_qr" in data else None,
         photo_problems=_photo_problems(data["photo_problems"]) if "photo_problems" in data else None,
+        **endings_check.expect_fields(data),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
@@ -44,6 +45,9 @@ class Snapshot:
     now: float = 0.0  # the kiosk's monotonic clock, for a countdown a screen shows
     qr_scanner_up: bool = False  # a QR scanner is fitted and up (registration offers the QR way)
     installed: tuple[Service, ...] | None = None  # the services terminal.services names (None: every one)
+    terminal: str = ""  # the terminal's id, for the QR codes a resident takes away (no personal data)
+    today: date | None = None
+    card_moving: bool = False  # a card job moves a card now (a retract after a fault: its record comes after)
 
 
 ScreenFn = Callable[[Snapshot], tuple[dict[str, Any], tuple[Button, ...]]]
@@ -73,6 +77,7 @@ class Core(Protocol):
     session: Session
     insertions: int
     card_job: CardJob | None
+    chart: Any  # kiosk.machine.Chart: the table, for a state's declared timers
 
     @property
     def state(self) -> str: ...

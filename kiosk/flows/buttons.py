@@ -11,6 +11,12 @@ FINISH = Button("confirm", "button.finish")
 UNDERSTOOD = Button("confirm", "button.understood")
 YES = Button("answer.yes", "button.yes")
 NO = Button("answer.no", "button.no", style=ButtonStyle.SECONDARY)
+# Cancel's confirmation ("确定要取消吗？"): going on is the primary, safe answer.
+CANCEL_KEEP = Button("cancel_keep", "button.cancel_keep")
+CANCEL_CONFIRM = Button("cancel_confirm", "button.cancel_confirm", style=ButtonStyle.SECONDARY)
+MORE_TIME = Button("more_time", "button.more_time", style=ButtonStyle.SECONDARY)
+# The phone screens: a resident without a mobile number can still finish (no SMS then).
+NO_PHONE = Button("choice.no_phone", "button.no_phone", style=ButtonStyle.SECONDARY)
 
 
 def keypad(enabled_confirm: bool) -> tuple[Button, ...]:

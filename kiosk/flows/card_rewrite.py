@@ -14,7 +14,7 @@ from typing import Any
 
 from devices.status import DeviceKind, DeviceState, MediaPosition
 from kiosk import backend as bk
-from kiosk import cardface
+from kiosk import cardface, retention
 from kiosk.availability import Needs
 from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
@@ -31,6 +31,7 @@ from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
 from kiosk.view import Waiting
 
 C = "card_rewrite"
+AT_SLOT = (f"{C}.return_card", f"{C}.last_call")  # the card is out at the slot, waiting for a hand
 
 
 class CR(StrEnum):
@@ -51,15 +52,19 @@ class CardRewriteFlow(ProcedureJob, Flow):
         owner=C,
         states=(StateSpec(C, on_enter="enter_service", children=(
             StateSpec("notice", Waiting.TOUCH, session=True),
-            StateSpec("insert_card", Waiting.PERMIT_CARD, session=True, on_enter="enter_insert_card"),
+            StateSpec("insert_card", Waiting.PERMIT_CARD, session=True, back=f"{C}.notice",
+                      on_enter="enter_insert_card"),
             StateSpec("read_chip", on_enter="enter_read_chip"),
             # The card is inside: leaving gives it back first, so the shared exits do not apply.
             StateSpec("residence", Waiting.TOUCH, session=True, own_exits=True),
             StateSpec("check_endorsement", on_enter="enter_check_endorsement"),
             StateSpec("rewrite", on_enter="enter_rewrite"),
             StateSpec("verify", on_enter="enter_verify"),
-            StateSpec("return_card", Waiting.TAKE_CARD, timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT),),
-                      on_enter="enter_return_card"),
+            StateSpec("return_card", Waiting.TAKE_CARD, more_time=True, on_enter="enter_return_card",
+                      timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT, shown=True),)),
+            # The louder last warning: the card is still at the slot, a sound cue plays.
+            StateSpec("last_call", Waiting.TAKE_CARD, more_time=True, on_enter="end:warn_retract",
+                      timers=(TimerSpec("take_card", "take_card_last", T.TAKE_TIMEOUT, shown=True),)),
             StateSpec("done", Waiting.TOUCH, closing=True, on_enter="enter_done"),
         )),),
         edges=(
@@ -69,19 +74,20 @@ class CardRewriteFlow(ProcedureJob, Flow):
             Edge(CR.CHIP_READ, f"{C}.read_chip", f"{C}.residence"),
             Edge(T.TAP_ANSWER_YES, f"{C}.residence", f"{C}.check_endorsement", before="note_lives_there"),
             Edge(T.TAP_ANSWER_NO, f"{C}.residence", f"{C}.check_endorsement", before="note_moved"),
-            Edge(T.TAP_CANCEL, f"{C}.residence", f"{C}.return_card", before="end:note_cancelled"),
+            Edge(T.TAP_CANCEL_CONFIRM, f"{C}.residence", f"{C}.return_card", before="end:note_cancelled"),
             Edge(T.IDLE_TIMEOUT, f"{C}.residence", f"{C}.return_card", before="end:note_timed_out"),
             Edge(T.DEVICE_LOST, f"{C}.residence", "fault", before="end:note_device_fault"),
             Edge(CR.ENDORSEMENT_CHECKED, f"{C}.check_endorsement", f"{C}.rewrite"),
             Edge(CR.GIVE_BACK, (f"{C}.read_chip", f"{C}.check_endorsement"), f"{C}.return_card"),
             Edge(CR.REWRITTEN, f"{C}.rewrite", f"{C}.verify"),
             Edge(CR.VERIFIED, f"{C}.verify", f"{C}.return_card"),
-            Edge(CR.CARD_RETURNED, f"{C}.return_card", "goodbye", conditions=("session_aborted",)),
-            Edge(CR.CARD_RETURNED, f"{C}.return_card", f"{C}.done", conditions=("card_was_rewritten",)),
-            Edge(CR.CARD_RETURNED, f"{C}.return_card", f"{C}.insert_card", conditions=("card_was_unusable",)),
-            Edge(CR.CARD_RETURNED, f"{C}.return_card", "fault", conditions=("rewrite_faulted",)),
-            Edge(CR.CARD_RETURNED, f"{C}.return_card", "refusal"),
-            Edge(T.TAKE_TIMEOUT, f"{C}.return_card", "goodbye", before="not_taken"),
+            Edge(CR.CARD_RETURNED, AT_SLOT, "goodbye", conditions=("session_aborted",)),
+            Edge(CR.CARD_RETURNED, AT_SLOT, f"{C}.done", conditions=("card_was_rewritten",)),
+            Edge(CR.CARD_RETURNED, AT_SLOT, f"{C}.insert_card", conditions=("card_was_unusable",)),
+            Edge(CR.CARD_RETURNED, AT_SLOT, "fault", conditions=("rewrite_faulted",)),
+            Edge(CR.CARD_RETURNED, AT_SLOT, "refusal"),
+            Edge(T.TAKE_TIMEOUT, f"{C}.return_card", f"{C}.last_call"),
+            Edge(T.TAKE_TIMEOUT, f"{C}.last_call", "kept", before="not_taken"),
             Edge(T.FAULTED, C, "fault"),
         ),
     )
@@ -210,10 +216,13 @@ class CardRewriteFlow(ProcedureJob, Flow):
         self._carry_out(rw.give_back())
 
     def not_taken(self) -> None:
-        self.core.session.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
+        s = self.core.session
+        s.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
         if self.rw is not None:
             printer = self.core.availability.status.get(DeviceKind.PRINTER)
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
+            if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
+                retention.keep(self.core, s, Reason.TIMEOUT, _serial(self.rw))
             self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
             try:
                 self._carry_out(self.rw.not_taken(answers))
@@ -247,15 +256,17 @@ class CardRewriteFlow(ProcedureJob, Flow):
             elif outcome is Outcome.PRESENTED:
                 core.runtime.cancel("operation")
             elif outcome is Outcome.TAKEN:
-                if state == f"{C}.return_card":
+                if state in AT_SLOT:
                     core.fire(CR.CARD_RETURNED)
             elif outcome is Outcome.FAILED:
                 self._failed(rw, progress)
             elif outcome is Outcome.RETRACTED and current:
                 s.card_retained = True
+                retention.keep(core, s, _kept_why(s.reason), _serial(rw))
             elif outcome is Outcome.STUCK:
                 if current:
                     s.card_retained = True
+                    retention.keep(core, s, _kept_why(s.reason), _serial(rw))
                 core.availability.mark_card_stuck()
                 core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=progress.error)
                 core.services_changed()
@@ -276,6 +287,8 @@ class CardRewriteFlow(ProcedureJob, Flow):
             s.fault_device = progress.device
             s.end(SessionOutcome.COUNTER_REFERRAL, Reason.DEVICE_FAULT)
         s.card_retained = rw.retained
+        if rw.retained:  # the resident's own permit stays in the machine: a record, a number
+            retention.keep(core, s, Reason.DEVICE_FAULT, _serial(rw))
         if rw.retained or (not rw.card_inside and not rw.at_slot):
             core.offer(T.FAULTED)  # kept, or never inside: nothing to give back
         elif state in (f"{C}.read_chip", f"{C}.check_endorsement"):
@@ -294,3 +307,12 @@ def _code(decision: Any) -> str:
     if isinstance(decision, Refusal):
         return str(decision.reason)
     return type(decision).__name__
+
+
+def _serial(rw: CardRewrite) -> str | None:
+    return rw.chip.card.serial if rw.chip is not None else None
+
+
+def _kept_why(reason: Reason | None) -> Reason:
+    """A kept card's reason code: not taken in time, or a device fault."""
+    return Reason.TIMEOUT if reason is Reason.TIMEOUT else Reason.DEVICE_FAULT

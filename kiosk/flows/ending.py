@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from devices.status import DeviceKind
-from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
+from kiosk.chart import MORE_TIME_TIMES, ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
+from kiosk.flows import closing_views as views
 from kiosk.flows.base import Flow, Snapshot
-from kiosk.flows.buttons import UNDERSTOOD
 from kiosk.logevents import LogEvent
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.session import Session, SessionSummary
@@ -26,7 +26,9 @@ class Ending(Flow):
         states=(
             StateSpec("refusal", Waiting.TOUCH, closing=True, offers=True, on_enter="enter_refusal"),
             StateSpec("fault", Waiting.TOUCH, closing=True, on_enter="enter_fault"),
-            StateSpec("goodbye", timers=(TimerSpec("goodbye", "goodbye", T.GOODBYE_DONE),),
+            # A card the kiosk kept: its retention number as a QR code and in digits, what to bring.
+            StateSpec("kept", Waiting.TOUCH, closing=True),
+            StateSpec("goodbye", timers=(TimerSpec("goodbye", "goodbye", T.GOODBYE_DONE, shown=True),),
                       on_enter="enter_goodbye", on_exit="exit_goodbye"),
         ),
         edges=(
@@ -55,7 +57,29 @@ class Ending(Flow):
     # --- shared edges ------------------------------------------------------------------------
 
     def note_cancelled(self) -> None:
+        self.core.session.cancel_asked = False
         self.core.session.end(Outcome.ABORTED, Reason.USER_CANCELLED)
+
+    def ask_cancel(self) -> None:
+        """Cancel asks once: "确定要取消吗？" over the same step (the presenter's overlay)."""
+        s = self.core.session
+        s.cancel_asked = True
+        s.screens.append("cancel_confirm")
+
+    def keep_going(self) -> None:
+        self.core.session.cancel_asked = False
+
+    def more_time_used_up(self) -> bool:
+        return self.core.session.more_time_taken >= MORE_TIME_TIMES
+
+    def more_time(self) -> None:
+        """The screen's countdown starts again from its full length (a take-card timer)."""
+        s, spec = self.core.session, self.core.chart.spec(self.core.state)
+        s.more_time_taken += 1
+        for timer in spec.timers:
+            if timer.shown:
+                self.core.runtime.set_timer(timer.name, getattr(self.core.config.timeouts, timer.setting))
+        self.core.log.emit(LogEvent.MORE_TIME, session=s.id, state=self.core.state, times=s.more_time_taken)
 
     def note_timed_out(self) -> None:
         self.core.session.end(Outcome.ABORTED, Reason.TIMEOUT)
@@ -75,6 +99,10 @@ class Ending(Flow):
         s = self.core.session
         reason = Reason.BACKEND_UNAVAILABLE if s.fault_device == DeviceKind.BACKEND.value else Reason.DEVICE_FAULT
         s.end(Outcome.COUNTER_REFERRAL, reason)
+
+    def warn_retract(self) -> None:
+        """The louder last warning before an untaken card is retracted (its screen plays the cue)."""
+        self.core.log.emit(LogEvent.RETRACT_WARNING, session=self.core.session.id, state=self.core.state)
 
     def enter_goodbye(self) -> None:
         self._close_session("goodbye")
@@ -123,24 +151,8 @@ OFFERED_AFTER: dict[Reason, Service] = {
 def refusal_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
     s = snap.session
     reason = s.reason or (s.refusal.reason if s.refusal else None)
-    offer = OFFERED_AFTER.get(reason) if reason is not None else None
-    buttons: tuple[Button, ...] = (UNDERSTOOD,)
-    if offer is not None and offer in snap.offered and s.service is not offer:
-        buttons = (Button(f"service.{offer.value}", f"offer.{offer.value}"), UNDERSTOOD)
-    return ({"reason": str(reason or ""), "available_on": s.available_on.isoformat() if s.available_on else None,
-             "offer": offer.value if offer is not None and len(buttons) > 1 else None},
-            buttons)
+    return views.refusal(snap, OFFERED_AFTER.get(reason) if reason is not None else None)
 
 
-def fault_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
-    s = snap.session
-    return ({"reason": str(s.reason), "card_retained": s.card_retained, "device": s.fault_device,
-             "detail": s.fault_detail, "service": s.service.value if s.service else None},
-            (UNDERSTOOD,))
-
-
-def goodbye_view(snap: Snapshot) -> tuple[dict[str, Any], tuple[Button, ...]]:
-    return {"outcome": str(snap.session.outcome)}, ()
-
-
-Ending.SCREENS = {"refusal": refusal_view, "fault": fault_view, "goodbye": goodbye_view}
+Ending.SCREENS = {"refusal": refusal_view, "fault": views.fault, "kept": views.kept, "goodbye": views.goodbye,
+                  "new_permit.last_call": views.last_call, "card_rewrite.last_call": views.last_call}

@@ -23,9 +23,10 @@ from kiosk.events import FaceRendered, GuidanceAnalysed, PhotoAnalysed, WorkFail
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
-from kiosk.flows.new_permit_views import PHONE, SCREENS
+from kiosk.flows.new_permit_views import SCREENS
 from kiosk.journal import JournalError
 from kiosk.logevents import LogEvent
+from kiosk.phone import phone_problem
 from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.view import Waiting
@@ -58,17 +59,22 @@ class NewPermit(Flow):
         owner=P,
         states=(StateSpec(P, on_enter="enter_service", children=(
             StateSpec("notice", Waiting.TOUCH, session=True),
-            StateSpec("read_id", Waiting.ID_CARD, session=True, on_enter="enter_read_id", on_exit="exit_read_id"),
+            StateSpec("read_id", Waiting.ID_CARD, session=True, back=f"{P}.notice",
+                      on_enter="enter_read_id", on_exit="exit_read_id"),
             StateSpec("precheck", on_enter="enter_precheck"),
             StateSpec("residence", Waiting.TOUCH, session=True),
             StateSpec("photo", Waiting.FACE, session=True, on_enter="enter_photo", on_exit="exit_photo"),
             StateSpec("verify_face", on_enter="enter_verify_face"),
             StateSpec("retake", Waiting.TOUCH, session=True),
-            StateSpec("details", Waiting.TOUCH, session=True),
-            StateSpec("phone", Waiting.DIGITS, session=True),
+            StateSpec("details", Waiting.TOUCH, session=True, back=f"{P}.photo"),
+            StateSpec("phone", Waiting.DIGITS, session=True, back=f"{P}.details"),
             StateSpec("submit", on_enter="enter_submit"),
             StateSpec("issuing", on_enter="issuing:enter_issuing"),
-            StateSpec("take_card", Waiting.TAKE_CARD, timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT),)),
+            StateSpec("take_card", Waiting.TAKE_CARD, more_time=True,
+                      timers=(TimerSpec("take_card", "take_card", T.TAKE_TIMEOUT, shown=True),)),
+            # The louder last warning: the card is still at the slot, a sound cue plays.
+            StateSpec("last_call", Waiting.TAKE_CARD, more_time=True, on_enter="end:warn_retract",
+                      timers=(TimerSpec("take_card", "take_card_last", T.TAKE_TIMEOUT, shown=True),)),
             StateSpec("done", Waiting.TOUCH, closing=True, on_enter="issuing:enter_done"),
         )),),
         edges=(
@@ -90,13 +96,15 @@ class NewPermit(Flow):
             Edge(NP.FACE_CHECKED, f"{P}.verify_face", "refusal", before="note_face_mismatch"),
             Edge(T.TAP_CONFIRM, f"{P}.retake", f"{P}.photo"),
             Edge(T.TAP_CONFIRM, f"{P}.details", f"{P}.phone"),
-            Edge(T.TAP_BACK, f"{P}.details", f"{P}.photo"),
             Edge(T.TAP_KEY, f"{P}.phone", None),
             Edge(T.TAP_CONFIRM, f"{P}.phone", f"{P}.submit", conditions=("phone_valid",)),
+            Edge(T.TAP_CONFIRM, f"{P}.phone", None, after="note_phone_problem"),  # says what is wrong
+            Edge(T.TAP_CHOICE, f"{P}.phone", f"{P}.submit", conditions=("no_phone_declared",)),
             Edge(NP.APPLIED, f"{P}.submit", f"{P}.issuing"),
             Edge(NP.CARD_PRESENTED, f"{P}.issuing", f"{P}.take_card"),
-            Edge(NP.CARD_TAKEN, f"{P}.take_card", f"{P}.done"),
-            Edge(T.TAKE_TIMEOUT, f"{P}.take_card", "goodbye", before="issuing:not_taken"),
+            Edge(NP.CARD_TAKEN, (f"{P}.take_card", f"{P}.last_call"), f"{P}.done"),
+            Edge(T.TAKE_TIMEOUT, f"{P}.take_card", f"{P}.last_call"),
+            Edge(T.TAKE_TIMEOUT, f"{P}.last_call", "kept", before="issuing:not_taken"),
             Edge(T.REFUSED, P, "refusal"),
             Edge(T.FAULTED, P, "fault"),
         ),
@@ -145,7 +153,20 @@ class NewPermit(Flow):
         return s.face_match is False and s.face_mismatches < FACE_CHECK_TRIES
 
     def phone_valid(self) -> bool:
-        return bool(PHONE.match(self.core.session.phone))
+        return phone_problem(self.core.session.phone) is None
+
+    def no_phone_declared(self) -> bool:
+        return self.core.session.no_phone
+
+    def note_phone_problem(self) -> None:
+        s = self.core.session
+        problem = phone_problem(s.phone)
+        s.phone_error = problem.value if problem is not None else None
+
+    def on_choice(self, choice: str) -> None:
+        if choice == "no_phone" and self.core.state == f"{P}.phone":
+            s = self.core.session
+            s.no_phone, s.phone, s.phone_error = True, "", None
 
     # --- notes (before callbacks: they write the session) ----------------------------------------
 
@@ -324,6 +345,7 @@ class NewPermit(Flow):
 
     def on_key(self, key: str) -> None:
         s = self.core.session
+        s.phone_error = None
         if key == "del":
             s.phone = s.phone[:-1]
         elif key.isdigit() and len(s.phone) < 11:

@@ -10,6 +10,7 @@ from typing import Any
 
 from devices.events import ChipResult, PrinterResult
 from devices.status import DeviceKind, DeviceState
+from kiosk import retention
 from kiosk.chart import Trigger as T
 from kiosk.commands import Outcome, Progress
 from kiosk.events import FaceRendered
@@ -22,6 +23,7 @@ from kiosk.reasons import Reason
 
 ISSUING = "new_permit.issuing"
 TAKE_CARD = "new_permit.take_card"
+AT_SLOT = (TAKE_CARD, "new_permit.last_call")  # the card is out at the slot, waiting for a hand
 
 
 class Issuing(ProcedureJob):
@@ -51,10 +53,13 @@ class Issuing(ProcedureJob):
 
     def not_taken(self) -> None:
         """Nobody took the card in time (before the move to goodbye)."""
-        self.core.session.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
+        s = self.core.session
+        s.end(SessionOutcome.ABORTED, Reason.TIMEOUT)
         if self.issuance is not None:
             printer = self.core.availability.status.get(DeviceKind.PRINTER)
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
+            if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
+                retention.keep(self.core, s, Reason.TIMEOUT, self.issuance.card_serial)
             self._carry_out(self.issuance.not_taken(answers))
 
     def void_unprinted(self, permit_number: str, application: str) -> None:
@@ -110,7 +115,7 @@ class Issuing(ProcedureJob):
             elif outcome is Outcome.TAKEN:
                 if current:
                     s.card_inside = False
-                if core.state == TAKE_CARD:
+                if core.state in AT_SLOT:
                     core.fire(self.taken)
                 core.log.emit(LogEvent.ISSUANCE_ENDED, session=issuance.session_id,
                               permit_number=issuance.permit_number, disposition="taken")
@@ -119,16 +124,18 @@ class Issuing(ProcedureJob):
                               error=progress.error)
                 if current and s.fault_device is None:
                     s.fault_device = progress.device
-                if core.state == ISSUING or (core.state == TAKE_CARD and not issuance.at_slot):
+                if core.state == ISSUING or (core.state in AT_SLOT and not issuance.at_slot):
                     core.fire(T.FAULTED)
             elif outcome is Outcome.RETRACTED:
                 if current:
                     s.card_retained = True
                     s.card_inside = False
+                    retention.keep(core, s, _kept_why(s.reason), issuance.card_serial)
                 core.ports.printer.refresh_status()
             elif outcome is Outcome.STUCK:
                 if current:
                     s.card_retained = True
+                    retention.keep(core, s, _kept_why(s.reason), issuance.card_serial)
                 core.availability.mark_card_stuck()
                 core.log.emit(LogEvent.CARD_STUCK, device=DeviceKind.PRINTER, error=progress.error)
                 core.services_changed()
@@ -145,3 +152,8 @@ class Issuing(ProcedureJob):
             self.core.card_job = None
         self.issuance = None
         self.core.ports.printer.refresh_status()
+
+
+def _kept_why(reason: Reason | None) -> Reason:
+    """A kept card's reason code: not taken in time, or a device fault."""
+    return Reason.TIMEOUT if reason is Reason.TIMEOUT else Reason.DEVICE_FAULT

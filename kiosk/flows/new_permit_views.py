@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kiosk.flows.base import ScreenFn, Snapshot
-from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, YES, keypad
+from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, NO_PHONE, YES, keypad
 from kiosk.identity import mask_id
 from kiosk.nations import nation_name
 from kiosk.photo_guidance import OUTLINE
 from kiosk.view import Button
 
 Screen = tuple[dict[str, Any], tuple[Button, ...]]
-PHONE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile number
 
 
 def notice(snap: Snapshot) -> Screen:
@@ -59,8 +57,10 @@ def details(snap: Snapshot) -> Screen:
 
 
 def phone(snap: Snapshot) -> Screen:
+    """Confirm is on once a digit is typed: a wrong number is then told what is wrong (kiosk/phone.py)."""
     s = snap.session
-    return {"digits": s.phone, "error": None}, keypad(bool(PHONE.match(s.phone)))
+    keys = keypad(bool(s.phone))
+    return {"digits": s.phone, "error": s.phone_error}, (*keys[:-1], NO_PHONE, keys[-1])
 
 
 def issuing(snap: Snapshot) -> Screen:
@@ -69,7 +69,8 @@ def issuing(snap: Snapshot) -> Screen:
 
 def done(snap: Snapshot) -> Screen:
     g = snap.session.grant
-    data = {} if g is None else {"permit_number": g.number, "valid_until": g.valid_until.isoformat()}
+    data: dict[str, Any] = {} if g is None else {"permit_number": g.number, "valid_until": g.valid_until.isoformat()}
+    data["no_phone"] = snap.session.no_phone  # SH-END-4's SMS will not come: the screen says where to look
     return data, (FINISH,)
 
 

@@ -27,7 +27,6 @@ from kiosk.chart import Trigger as T
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.registration_data import (
-    MOBILE,
     PROOF_NUMBER,
     PROOF_NUMBER_MAX,
     PURPOSES,
@@ -40,6 +39,7 @@ from kiosk.flows.registration_data import (
 )
 from kiosk.flows.registration_views import SCREENS
 from kiosk.logevents import LogEvent
+from kiosk.phone import phone_problem
 from kiosk.policy import REGISTRATION_ORDER, Refusal
 from kiosk.qr_payload import PayloadRejected, parse_proof_payload
 from kiosk.reasons import Outcome, Reason, Service
@@ -72,17 +72,19 @@ class Registration(Flow):
         owner=P,
         states=(StateSpec(P, on_enter="enter_service", children=(
             StateSpec("notice", Waiting.TOUCH, session=True),
-            StateSpec("read_id", Waiting.ID_CARD, session=True, on_enter="enter_read_id", on_exit="exit_read_id"),
+            StateSpec("read_id", Waiting.ID_CARD, session=True, back=f"{P}.notice",
+                      on_enter="enter_read_id", on_exit="exit_read_id"),
             StateSpec("proof_type", Waiting.TOUCH, session=True),
             # Waits for the proof's QR code, and takes its number typed on the same screen.
-            StateSpec("proof", Waiting.QR, session=True, on_enter="enter_proof", on_exit="exit_proof"),
+            StateSpec("proof", Waiting.QR, session=True, back=f"{P}.proof_type",
+                      on_enter="enter_proof", on_exit="exit_proof"),
             StateSpec("verify_proof", on_enter="enter_verify_proof"),
-            StateSpec("relative", Waiting.TOUCH, session=True),
-            StateSpec("promise", Waiting.TOUCH, session=True),
+            StateSpec("relative", Waiting.TOUCH, session=True, back=f"{P}.proof_type"),
+            StateSpec("promise", Waiting.TOUCH, session=True, back=f"{P}.relative"),
             StateSpec("purpose", Waiting.TOUCH, session=True),
-            StateSpec("address", Waiting.TOUCH, session=True),
-            StateSpec("phone", Waiting.DIGITS, session=True),
-            StateSpec("confirm", Waiting.TOUCH, session=True),
+            StateSpec("address", Waiting.TOUCH, session=True, back=f"{P}.purpose"),
+            StateSpec("phone", Waiting.DIGITS, session=True, back=f"{P}.address"),
+            StateSpec("confirm", Waiting.TOUCH, session=True, back=f"{P}.phone"),
             StateSpec("submit", on_enter="enter_submit"),
             StateSpec("receipt", Waiting.TOUCH, timers=(TimerSpec("receipt", "receipt", RG.RECEIPT_TIMEOUT),),
                       on_enter="enter_receipt"),
@@ -97,7 +99,6 @@ class Registration(Flow):
             Edge(T.TAP_CONFIRM, f"{P}.proof", f"{P}.verify_proof", conditions=("number_typed",),
                  before="note_typed"),
             Edge(RG.SCANNED, f"{P}.proof", f"{P}.verify_proof"),
-            Edge(T.TAP_BACK, f"{P}.proof", f"{P}.proof_type"),
             Edge(RG.PROOF_VERIFIED, f"{P}.verify_proof", "refusal", conditions=("proof_refused",)),
             Edge(RG.PROOF_VERIFIED, f"{P}.verify_proof", f"{P}.relative", conditions=("relative_needed",)),
             Edge(RG.PROOF_VERIFIED, f"{P}.verify_proof", f"{P}.purpose"),
@@ -105,19 +106,17 @@ class Registration(Flow):
             Edge(T.TAP_CHOICE, f"{P}.relative", "refusal", conditions=("relative_not_close",),
                  before="note_relative_not_close"),
             Edge(T.TAP_CHOICE, f"{P}.relative", f"{P}.promise", conditions=("relative_chosen",)),
-            Edge(T.TAP_BACK, f"{P}.relative", f"{P}.proof_type"),
             # SH-REG-2: the promise letter, read in full and confirmed, stands in for the proof.
             Edge(T.TAP_CONFIRM, f"{P}.promise", f"{P}.purpose", before="note_letter_confirmed"),
-            Edge(T.TAP_BACK, f"{P}.promise", f"{P}.relative"),
             Edge(T.TAP_CHOICE, f"{P}.purpose", f"{P}.address", conditions=("purpose_chosen",)),
             Edge(T.TAP_ANSWER_YES, f"{P}.address", f"{P}.phone"),
             # Not living at the address the proof names: that proof does not cover them; another may.
             Edge(T.TAP_ANSWER_NO, f"{P}.address", f"{P}.proof_type", before="note_other_proof"),
             Edge(T.TAP_KEY, f"{P}.phone", None),
             Edge(T.TAP_CONFIRM, f"{P}.phone", f"{P}.confirm", conditions=("phone_valid",)),
-            Edge(T.TAP_BACK, f"{P}.phone", f"{P}.address"),
+            Edge(T.TAP_CONFIRM, f"{P}.phone", None, after="note_phone_problem"),  # says what is wrong
+            Edge(T.TAP_CHOICE, f"{P}.phone", f"{P}.confirm", conditions=("no_phone_declared",)),
             Edge(T.TAP_CONFIRM, f"{P}.confirm", f"{P}.submit"),
-            Edge(T.TAP_BACK, f"{P}.confirm", f"{P}.phone"),
             Edge(RG.DECLARED, f"{P}.submit", f"{P}.receipt"),
             Edge(T.TAP_CONFIRM, f"{P}.receipt", f"{P}.done"),
             Edge(RG.RECEIPT_TIMEOUT, f"{P}.receipt", "goodbye"),
@@ -175,7 +174,15 @@ class Registration(Flow):
         return self.data.purpose is not None
 
     def phone_valid(self) -> bool:
-        return bool(MOBILE.match(self.core.session.phone))
+        return phone_problem(self.core.session.phone) is None
+
+    def no_phone_declared(self) -> bool:
+        return self.core.session.no_phone
+
+    def note_phone_problem(self) -> None:
+        s = self.core.session
+        problem = phone_problem(s.phone)
+        s.phone_error = problem.value if problem is not None else None
 
     # --- taps ---------------------------------------------------------------------------------
 
@@ -189,6 +196,9 @@ class Registration(Flow):
             d.relationship = next((r for r in RELATIONSHIPS if r.value == choice), None)
         elif state == f"{P}.purpose":
             d.purpose = next((p for p in PURPOSES if p.value == choice), None)
+        elif state == f"{P}.phone" and choice == "no_phone":
+            s = self.core.session
+            s.no_phone, s.phone, s.phone_error = True, "", None
 
     def on_key(self, key: str) -> None:
         state = self.core.state
@@ -197,6 +207,7 @@ class Registration(Flow):
             self.data.payload_problem = None
         elif state == f"{P}.phone":
             self.core.session.phone = _keyed(self.core.session.phone, key, 11)
+            self.core.session.phone_error = None
 
     # --- notes ----------------------------------------------------------------------------------
 

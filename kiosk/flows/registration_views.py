@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from kiosk.flows.base import ScreenFn, Snapshot
-from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, YES, keypad
+from kiosk.flows.buttons import BACK, CANCEL, CONFIRM, FINISH, NO, NO_PHONE, YES, keypad
 from kiosk.flows.registration_data import (
-    MOBILE,
     PROBLEM_SHOWN,
     PROOF_KINDS,
     PROOF_NUMBER,
@@ -79,7 +78,8 @@ def address(snap: Snapshot) -> Screen:
 
 def phone(snap: Snapshot) -> Screen:
     s = snap.session
-    return {"digits": s.phone, "error": None}, (*keypad(bool(MOBILE.match(s.phone)))[:-1], BACK, CANCEL)
+    return ({"digits": s.phone, "error": s.phone_error},
+            (*keypad(bool(s.phone))[:-1], NO_PHONE, BACK, CANCEL))
 
 
 def confirm(snap: Snapshot) -> Screen:
@@ -89,7 +89,7 @@ def confirm(snap: Snapshot) -> Screen:
         "name": idn.name if idn is not None else "", "id_number": mask_id(idn.id_number) if idn is not None else "",
         "kind": d.kind.value if d.kind else None, "address": d.proof.address if d.proof is not None else "",
         "relationship": d.relationship.value if d.relationship else None,
-        "purpose": d.purpose.value if d.purpose else None, "phone": s.phone,
+        "purpose": d.purpose.value if d.purpose else None, "phone": s.phone, "no_phone": s.no_phone,
     }
     return data, (CONFIRM, BACK, CANCEL)
 

@@ -18,6 +18,8 @@ KEY = "card_rewrite.return_card"
 layout = cr.layout
 
 
+COUNTDOWN = "countdown.take_card"  # what the seconds left lead to (screens/closing.countdown)
+
 def draw(c: w.Canvas) -> None:
     cr.progress(c, PROGRESS)
     t = c.theme

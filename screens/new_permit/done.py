@@ -1,6 +1,7 @@
 """Screen `new_permit.done`: success; the permit number, its validity, the yearly endorsement.
 
-Data `permit_number`, `valid_until` (YYYY-MM-DD); button `confirm` (label: done).
+Data `permit_number`, `valid_until` (YYYY-MM-DD), `no_phone` (the resident has no mobile number: where
+to learn the endorsement's result instead of the SMS); button `confirm` (label: done).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def draw(c: w.Canvas) -> None:
         y += t.px(20)
     y += t.gap
     y = c.banner(c.t("done.reminder"), y, "info")
+    if c.data.get("no_phone") and y < c.body.bottom:
+        # No mobile number: SH-END-4's SMS will not come; say where the resident learns the result.
+        y = c.paragraph(c.t("done.no_phone"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+                        t.body, th.WARNING, align="center", strong=True, fit=True) + t.gap
     if y < c.body.bottom:
         c.paragraph(
             c.t("done.take_id"),

@@ -1,7 +1,8 @@
 """Screen `new_permit.phone`: the mobile number for the permit's SMS notices.
 
-Data `digits` (str, up to 11), `error` (null | "invalid"). Buttons `key.0`..`key.9`,
-`key.del` (style KEY) as a phone keypad, `confirm` (enabled by the core), `cancel`.
+Data `digits` (str, up to 11), `error` (null | "too_short" | "not_mobile": kiosk/phone.py). Buttons
+`key.0`..`key.9`, `key.del` (style KEY) as a phone keypad, `confirm` (on once a digit is typed),
+`choice.no_phone` (the resident has no mobile number), `back`, `cancel`.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def draw(c: w.Canvas) -> None:
     elif error:
         y = c.banner(c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid"), y, "error")
     else:  # always said: without room the screen scrolls, never drops it
-        c.paragraph(
+        y = c.paragraph(
             c.t("phone.body"),
             pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
             t.body,
@@ -108,6 +109,11 @@ def draw(c: w.Canvas) -> None:
             align="center",
             fit=True,
         )
+    if any(b.id == "choice.no_phone" for b in c.view.buttons) and y + t.px(10) < c.body.bottom:
+        # What the "no mobile number" button means, before it is pressed.
+        c.paragraph(c.t("phone.no_phone_hint"), pygame.Rect(c.body.left, y + t.px(10), c.body.width,
+                                                             c.body.bottom - y - t.px(10)),
+                    t.small, th.MUTED, align="center", fit=True)
 
 
 def animate(c: w.Canvas) -> None:

@@ -10,6 +10,8 @@ from screens import widgets as w
 STEP = 6
 
 
+COUNTDOWN = "countdown.take_card"  # what the seconds left lead to (screens/closing.countdown)
+
 def draw(c: w.Canvas) -> None:
     t = c.theme
     radius = t.px(90)

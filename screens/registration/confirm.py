@@ -25,7 +25,7 @@ def draw(c: w.Canvas) -> None:
     if d.get("relationship"):
         rows.append(("reg_confirm.relationship", c.t_opt(f"reg_relative.{d.get('relationship')}") or ""))
     rows += [("reg_confirm.purpose", c.t_opt(f"reg_purpose.{d.get('purpose')}") or ""),
-             ("reg_confirm.phone", str(d.get("phone") or ""))]
+             ("reg_confirm.phone", c.t("reg_confirm.no_phone") if d.get("no_phone") else str(d.get("phone") or ""))]
     for key, value in rows:
         if y >= c.body.bottom:
             break

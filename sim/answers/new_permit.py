@@ -15,8 +15,13 @@ def lives_there(player: ScenarioPlayer) -> bool:
 
 
 def type_digits(player: ScenarioPlayer, view: View, wanted: str, limit: int = 11) -> bool:
-    """Types `wanted` on the keypad one key a frame (deleting what differs), then confirms."""
+    """Types `wanted` on the keypad one key a frame (deleting what differs), then confirms. No number
+    (a resident without a mobile phone): says so. A number the screen says is wrong: gives up."""
     digits = str(view.data.get("digits", ""))
+    if not wanted:
+        return player.tap(view, "choice.no_phone") or player.tap(view, "cancel")
+    if view.data.get("error") and digits == wanted:
+        return player.tap(view, "cancel")
     if not wanted.startswith(digits):
         return player.tap(view, "key.del")
     if len(digits) < len(wanted) and len(digits) < limit:

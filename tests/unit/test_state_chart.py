@@ -42,9 +42,61 @@ def test_a_state_holding_the_resident_card_gives_it_back_on_cancel():
     """card_rewrite.residence: the card is inside, so cancel and the idle timeout return it first."""
     c = chart()
     exits = {(str(e.trigger), e.dest) for _, e in c.edges if "card_rewrite.residence" in e.sources}
-    assert ("tap_cancel", "card_rewrite.return_card") in exits
+    assert ("tap_cancel_confirm", "card_rewrite.return_card") in exits
     assert ("idle_timeout", "card_rewrite.return_card") in exits
-    assert ("tap_cancel", "goodbye") not in exits
+    assert ("tap_cancel_confirm", "goodbye") not in exits
+    assert ("tap_cancel", None) in exits  # asked first, as everywhere
+
+
+def test_cancel_asks_once_in_every_state_that_allows_it():
+    """Issue 13: cancel is an internal step ("确定要取消吗？"), yes ends, no goes on where it was;
+    generated from the StateSpec flags for every session state, none declared by hand."""
+    c = chart()
+    for name, spec in c.specs.items():
+        if not spec.session:
+            continue
+        out = {(str(e.trigger), e.dest) for _, e in c.edges if name in e.sources}
+        assert ("tap_cancel", None) in out, name
+        assert ("tap_cancel_keep", None) in out, name
+        assert any(t == "tap_cancel_confirm" and d is not None for t, d in out), name
+        assert ("tap_cancel", "goodbye") not in out, name
+    for owner, e in c.edges:
+        if e.trigger in (Trigger.TAP_CANCEL_KEEP, Trigger.TAP_CANCEL) and e.dest is None:
+            assert owner == "end", "the confirmation is the shared exits' own pair"
+    # A state without a session takes none of it.
+    assert not c.accepts("ready.attract", Trigger.TAP_CANCEL_CONFIRM)
+
+
+def test_back_is_declared_per_state_and_goes_to_the_declared_step():
+    c = chart()
+    backs = {n: s.back for n, s in c.specs.items() if s.back}
+    assert backs["new_permit.phone"] == "new_permit.details"
+    assert backs["new_permit.details"] == "new_permit.photo"
+    assert backs["registration.confirm"] == "registration.phone"
+    for name, dest in backs.items():
+        assert dest in c.specs and c.specs[dest].session, f"{name} goes back to a state that waits: {dest}"
+        assert {e.dest for _, e in c.edges if e.trigger == Trigger.TAP_BACK and name in e.sources} == {dest}
+    # Never back over a card, a backend call or a photo check: no back from these.
+    for name in ("new_permit.take_card", "new_permit.residence", "card_rewrite.residence", "registration.receipt"):
+        assert not c.accepts(name, Trigger.TAP_BACK), name
+
+
+def test_screens_that_move_on_by_themselves_show_their_countdown():
+    c = chart()
+    for name in ("new_permit.take_card", "new_permit.last_call", "card_rewrite.return_card",
+                 "card_rewrite.last_call", "refusal", "fault", "kept", "goodbye", "new_permit.done"):
+        assert c.shown_timers(name), name
+    assert c.shown_timers("ready.attract") == ()
+
+
+def test_an_untaken_card_gets_a_louder_last_warning_before_the_retract():
+    c = chart()
+    for flow, slot in (("new_permit", "take_card"), ("card_rewrite", "return_card")):
+        take = {e.dest for _, e in c.edges if e.trigger == Trigger.TAKE_TIMEOUT and f"{flow}.{slot}" in e.sources}
+        assert take == {f"{flow}.last_call"}
+        last = [e for _, e in c.edges if e.trigger == Trigger.TAKE_TIMEOUT and f"{flow}.last_call" in e.sources]
+        assert [e.dest for e in last] == ["kept"] and last[0].before is not None
+        assert c.accepts(f"{flow}.last_call", Trigger.TAP_MORE_TIME)
 
 
 def test_closing_screens_close():
