@@ -122,6 +122,9 @@ class Display:
         self._preview_live = False  # the last frame drawn showed the live preview
         self._preview_seq: int | None = None  # the preview frame on the glass now
         self._preview_surface: pygame.Surface | None = None
+        # The sound cue hook: called with a screen's `cue` (View data) when it first shows.
+        self.on_cue: Callable[[str], None] | None = None
+        self._cue: Any = None
 
     def attach_preview(self, source: PreviewSource | None) -> None:
         self._preview = source
@@ -133,9 +136,6 @@ class Display:
             return False
         img = self._preview.latest()
         return img is not None and img.seq != self._preview_seq
-        # The sound cue hook: called with a screen's `cue` (View data) when it first shows.
-        self.on_cue: Callable[[str], None] | None = None
-        self._cue: Any = None
 
     # --- drawing ----------------------------------------------------------------
 
@@ -184,7 +184,9 @@ class Display:
                 spec.animate(canvas)
             self.screen.set_clip(None)
             if view.countdown is not None:
-                closing.countdown(canvas, countdown_band(layer.body, theme), view.countdown,
+                # the band below the body (the layer's body stops above it: screens/display._build)
+                band = countdown_band(layer.body, theme)
+                closing.countdown(canvas, band.move(0, band.height), view.countdown,
                                   getattr(spec.module, "COUNTDOWN", "countdown.left"),
                                   loud=getattr(spec.module, "COUNTDOWN_LOUD", False))
         elif view.overlay is not None:

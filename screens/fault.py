@@ -20,8 +20,10 @@ from screens.refusal import reason_key, referral, referral_room
 def draw(c: w.Canvas) -> None:
     t = c.theme
     key = reason_key(c, c.data.get("reason") or "DEVICE_FAULT")
-    radius = t.px(100)
-    top = c.body.top + t.px(40)
+    # A kept card's number and code need the room: a smaller mark then
+    numbered = bool(c.data.get("card_retained") and c.data.get("retention_number"))
+    radius = t.px(60 if numbered else 100)
+    top = c.body.top + t.px(20 if numbered else 40)
     w.alert_mark(c.surface, (c.body.centerx, top + radius), radius, th.ERROR)
     if c.data.get("detail") == "decision_disagreed":
         # Not "cannot reach": the approval system answered, and its answer failed the terminal's check.
@@ -32,7 +34,7 @@ def draw(c: w.Canvas) -> None:
                     t.subtitle, th.TEXT, align="center", fit=True)
         referral(c, c.body.bottom - qr_room)
         return
-    y = c.title(f"{key}.title", top=top + 2 * radius + t.px(40))
+    y = c.title(f"{key}.title", top=top + 2 * radius + t.px(20 if numbered else 40))
     device = c.data.get("device")
     if device:
         # What happened to the resident, not the module's name (issue 13: no module names here).
@@ -50,9 +52,8 @@ def draw(c: w.Canvas) -> None:
         y = c.banner(c.t(kept), y, "warning")
         if c.data.get("retention_number"):
             # The kept card's number stands in for the referral code: one QR code on the screen.
-            y = closing.retention_block(c, y, t.px(300))
-            c.paragraph(c.t("kept.bring"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
-                        t.body, th.TEXT, align="center", fit=True)
+            # The banner says what to bring; the code takes what room is left (large text scrolls).
+            closing.retention_block(c, y, max(t.px(220), min(t.px(300), c.body.bottom - y - t.px(120))))
             return
     qr_room = referral_room(c)
     c.paragraph(

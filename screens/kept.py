@@ -22,7 +22,10 @@ def draw(c: w.Canvas) -> None:
     service = "rewrite" if c.data.get("service") == "card_rewrite" else "new"
     y = c.title(f"kept.title.{service}", top=top + 2 * radius + t.px(30))
     y = c.banner(c.t(f"kept.what.{service}"), y, "warning")
-    y = closing.retention_block(c, y, t.px(420))
+    # The code shrinks to the room left (the header's controls, the countdown band), never under a
+    # size a phone reads from arm's length; what still does not fit scrolls (large text).
+    room = c.body.bottom - y - t.px(330)
+    y = closing.retention_block(c, y, max(t.px(260), min(t.px(420), room)))
     c.paragraph(c.t("kept.bring" if c.data.get("retention_number") else "kept.bring_no_number"),
                 pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.TEXT,
                 align="center", fit=True)
