@@ -14,6 +14,7 @@ operation, request id, disposition, attempts and time, never a request's body (S
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 import time
 from collections.abc import Callable
@@ -69,6 +70,9 @@ from kiosk.records import ProofKind
 
 T = TypeVar("T")
 
+# The largest documented answer is a few kB: a body past this is hostile or broken (issue 15).
+MAX_REPLY_BYTES = 1 << 20
+
 
 def tls_verify(verify: bool | str | ssl.SSLContext, cert: str | tuple[str, str] | None) -> bool | ssl.SSLContext:
     """What httpx takes as `verify`: a CA file and a client certificate become one SSL context.
@@ -118,6 +122,8 @@ class BackendClient:
         self._log = log
         self._retries = retries
         self._backoff_s = backoff_s
+        # httpx's read timeout bounds each read, not a reply dripped a byte at a time (issue 15).
+        self._reply_deadline_s = connect_timeout + read_timeout
         self._http = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -324,8 +330,17 @@ class BackendClient:
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         """One attempt: the decoded JSON of a 200 answer, or _Failed."""
+        started = time.monotonic()
         try:
-            response = self._http.request(method, path, json=body)
+            with self._http.stream(method, path, json=body) as response:
+                status = response.status_code
+                raw = bytearray()
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_REPLY_BYTES:
+                        return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+                    if time.monotonic() - started > self._reply_deadline_s:
+                        return _Failed(BackendFailure(FailureKind.TIMEOUT, status=status), retryable=False)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
             # A certificate the other side will not accept stays unacceptable: retrying only delays.
             return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=not _is_tls_refusal(exc))
@@ -335,18 +350,25 @@ class BackendClient:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY), retryable=False)
         except httpx.RequestError:  # the connection broke after the request went out
             return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=False)
-        status = response.status_code
         if status >= 500:
             return _Failed(BackendFailure(FailureKind.SERVER_ERROR, status=status), retryable=True)
         if status >= 400:
-            failure = BackendFailure(FailureKind.REFUSED_REQUEST, status=status, error=_error_code(response))
+            failure = BackendFailure(FailureKind.REFUSED_REQUEST, status=status, error=_error_code(bytes(raw)))
             return _Failed(failure, retryable=False)
         if status != 200:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
         try:
-            return response.json()
+            return _json(bytes(raw))
         except ValueError:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+
+
+def _json(raw: bytes) -> Any:
+    """The decoded body; ValueError for anything that is not JSON, nested too deep included."""
+    try:
+        return json.loads(raw)
+    except RecursionError:  # "[[[[..." a hundred thousand deep: hostile, not a crash (issue 15)
+        raise ValueError("nested too deep") from None
 
 
 def _ms_since(started: float) -> int:
@@ -368,9 +390,9 @@ def _is_tls_refusal(exc: BaseException) -> bool:
     return False
 
 
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(raw: bytes) -> str | None:
     try:
-        data = response.json()
+        data = _json(raw)
     except ValueError:
         return None
     code = data.get("error") if isinstance(data, dict) else None

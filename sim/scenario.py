@@ -456,7 +456,7 @@ def _step(i: int, data: Any) -> Step:
     where = f"steps[{i}]"
     data = _table(data, where)
     do = data.get("do")
-    if do not in STEP_FIELDS:
+    if not isinstance(do, str) or do not in STEP_FIELDS:  # a list or table for `do` is unhashable
         raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
     optional: tuple[str, ...] = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
     if do == "scan":
