@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -92,7 +91,7 @@ def run_task(task: Task) -> Done:
         fn.hypothesis.inner_test = counted  # type: ignore[attr-defined]
         fn()
         failure = None
-    except BaseException:  # noqa: BLE001 - any failure of a property is a finding to print, not a crash
+    except BaseException:  # any failure of a property is a finding to print, not a crash
         failure = traceback.format_exc(limit=-8)
     return Done(task, ran, time.process_time() - started, failure)
 
