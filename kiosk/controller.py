@@ -38,6 +38,7 @@ from kiosk.flows.ending import Ending
 from kiosk.flows.new_permit import NewPermit
 from kiosk.intents import Intent, Tap
 from kiosk.journal import Journal
+from kiosk.journal_health import watch_storage
 from kiosk.logevents import EventLog, LogEvent, log_device_note
 from kiosk.machine import Chart, InvalidTrigger, build_machine, fire
 from kiosk.policy import PolicyPack
@@ -174,6 +175,9 @@ class Kiosk:
         self._touch()
         target = intent.target
         if target.startswith("service."):
+            self.check_storage()  # the disk may have filled since the last look: no half-journaled session
+            if not self.availability.offers(Service(target.removeprefix("service."))):
+                return
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
@@ -346,10 +350,17 @@ class Kiosk:
     # --- the backend's health and open rows --------------------------------------------------
 
     def _check_health(self) -> None:
+        self.check_storage()
         if "backend.health" not in self.runtime.pending:
             self.runtime.call("health", self.ports.backend.health, "", then=self._health)
         if self._spec().checks_health:
             self.runtime.set_timer("health", self.config.timeouts.health_interval)
+
+    def check_storage(self) -> None:
+        """The journal's disk, read with the backend's health (kiosk/journal_health.py; issue 15)."""
+        if self.journal is not None and watch_storage(self.journal.path, self.availability, self.log):
+            self.services_changed()
+            self.offer(T.DEVICES_CHANGED)
 
     def _health(self, result: Any) -> None:
         up = bool(result)

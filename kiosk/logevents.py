@@ -108,6 +108,11 @@ class LogEvent(Enum):
     PROOF_VERIFIED = EventSpec("G001", logging.INFO, "residence proof verified", ("session", "presented", "reason"))
     PROOF_PAYLOAD_REJECTED = EventSpec("G002", logging.INFO, "scanned code is not a proof's", ("session", "problem"))
     REGISTRATION_DECLARED = EventSpec("G003", logging.INFO, "residence registration declared", ("session", "kind"))
+    # Storage and TLS faults (issue 15): the journal's disk, the backend's certificates.
+    JOURNAL_STORAGE_FAULT = EventSpec("J003", logging.ERROR, "journal storage cannot take writes: journaling "
+                                      "services out of service", ("problem", "free_bytes"))
+    JOURNAL_STORAGE_OK = EventSpec("J004", logging.INFO, "journal storage writable again", ("free_bytes",))
+    BACKEND_TLS_FAILED = EventSpec("B020", logging.ERROR, "backend TLS handshake failed", ("op", "cause"))
 
 
 LEVELS: dict[str, int] = {
