@@ -106,6 +106,10 @@ class BackendConfig:
     url: str
     connect_timeout: float
     read_timeout: float
+    # Mutual TLS (issue 15, and issue 14's "mutual-TLS certificate, key and CA"): PEM paths, "" = none.
+    client_cert: str = ""  # the terminal's certificate, presented to the backend
+    client_key: str = ""  # its private key
+    ca_file: str = ""  # the CA the backend's certificate must chain to ("": the system's CAs)
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,29 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     if cfg.display.width <= 0 or cfg.display.height <= 0:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
+    _check_backend_tls(cfg.backend, path.parent)
     return cfg
+
+
+def _check_backend_tls(b: BackendConfig, base: Path) -> None:
+    """The certificate, key and CA files exist and read as PEM; cert and key go together; https only."""
+    if bool(b.client_cert) != bool(b.client_key):
+        raise ConfigError(f"backend.{'client_key' if b.client_cert else 'client_cert'}: "
+                          "client_cert and client_key go together")
+    for key, value, marker in (("client_cert", b.client_cert, b"-----BEGIN CERTIFICATE"),
+                               ("client_key", b.client_key, b"PRIVATE KEY-----"), ("ca_file", b.ca_file,
+                                                                                   b"-----BEGIN CERTIFICATE")):
+        if not value:
+            continue
+        if not b.url.startswith("https://"):
+            raise ConfigError(f"backend.{key}: set, but backend.url is not https://")
+        file = Path(value) if Path(value).is_absolute() else base.parent / value
+        try:
+            text = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"backend.{key}: {value} cannot be read ({exc.strerror})") from exc
+        if marker not in text:
+            raise ConfigError(f"backend.{key}: {value} is not a PEM {'key' if key == 'client_key' else 'certificate'}")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:
