@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         for future in as_completed([pool.submit(run_task, t) for t in tasks]):
             done = future.result()
             results.append(done)
+            print(f"[{len(results)}/{len(tasks)}] {done.task.target} {done.task.prop}: {done.ran} examples, "
+                  f"{done.cpu_s:.1f} cpu s{', FAILED' if done.failure else ''}", flush=True)
             if done.failure:
                 print(f"FAILED {done.task.target} {done.task.prop}:\n{done.failure}", flush=True)
     wall = time.monotonic() - started
