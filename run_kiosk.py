@@ -65,9 +65,14 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         encoder = UnkeyedEncoder(sink)
     else:
         encoder = PermitCardEncoder(d.encoder.reader, sink, keys=keys, poll_interval=d.encoder.poll_interval)
-    backend = BackendClient(config.backend.url, config.terminal.id,
-                            connect_timeout=config.backend.connect_timeout, read_timeout=config.backend.read_timeout,
-                            log=log)
+    b = config.backend
+
+    def pem(value: str) -> str:  # config paths are relative to the checkout
+        return value if Path(value).is_absolute() else str(ROOT / value)
+
+    backend = BackendClient(b.url, config.terminal.id, connect_timeout=b.connect_timeout, read_timeout=b.read_timeout,
+                            log=log, verify=pem(b.ca_file) if b.ca_file else True,
+                            cert=(pem(b.client_cert), pem(b.client_key)) if b.client_cert else None)
     qr_scanner = build_qr_scanner(d.qr_scanner, sink, qr_camera_source)
     ports = Ports(id_reader=id_reader, printer=printer, encoder=encoder, camera=camera, backend=backend,
                   qr_scanner=qr_scanner)

@@ -41,6 +41,7 @@ class DeviceNote(StrEnum):
     LINE_INCOMPLETE = "line_incomplete"  # QR scanner: bytes with no CR, discarded after the line timeout
     SCAN_IGNORED = "scan_ignored"  # QR scanner: a code read while no screen waited for one, dropped
     DECODER_MISSING = "decoder_missing"  # QR camera: the configured decoder library cannot be loaded
+    TRANSIENT_FAULT = "transient_fault"  # ID reader: a fault-like answer a later attempt cured (detail: step:attempts)
 
 
 class NoteSeverity(StrEnum):
@@ -67,6 +68,7 @@ NOTE_SEVERITY: dict[DeviceNote, NoteSeverity] = {
     DeviceNote.RECORD_CORRUPT: NoteSeverity.WARNING,
     DeviceNote.FRAME_ERROR: NoteSeverity.DEBUG,
     DeviceNote.REREAD_FAILED: NoteSeverity.DEBUG,
+    DeviceNote.TRANSIENT_FAULT: NoteSeverity.INFO,
     DeviceNote.LINE_TOO_LONG: NoteSeverity.WARNING,
     DeviceNote.LINE_INCOMPLETE: NoteSeverity.WARNING,
     DeviceNote.SCAN_IGNORED: NoteSeverity.DEBUG,

@@ -12,7 +12,15 @@ between two polls; so the driver does not wait for a lift it may never see: it r
 again, silently, every `reread_interval` seconds while the failure may be transient (read
 failed, select failed, a damaged line), and posts the outcome only when it succeeds. One
 failing card thus gives one IdReadFailed per placement, never one per poll. A card the SAM
-rejects outright (unknown card, authentication) waits for a lift.
+rejects outright (unknown card) waits for a lift.
+
+Transient faults are confirmed before anyone hears of them (issue 15): a "reader fault" answer
+(a SAM or communication status such as 21, 33 or one GA 467 lacks; no valid reply after every
+resend) is asked again, the whole select+read, status request or find, up to `fault_confirm`
+operations in all (3). Only when all fail: a read posts HARDWARE_ERROR (held until a lift or a
+good status reply), then IdReadFailed; a status request or find, HARDWARE_ERROR or OFFLINE. A
+cured fault is one TRANSIENT_FAULT note. Worst case before a fault shows: fault_confirm x
+(retries + 1) x response_timeout of silence (3 x 3 x 0.5 s = 4.5 s); a wrong status, 3 round trips.
 """
 
 from __future__ import annotations
@@ -79,6 +87,9 @@ _SAM_DOWN: dict[Sw3, str] = {
 # The SAM says it received our frame damaged: sending it again is the cure.
 _RESEND = (Sw3.CHECKSUM_ERROR, Sw3.LENGTH_ERROR)
 
+# Read failures that look like a reader fault: confirmed by fault_confirm attempts first.
+_FAULTY = (IdReaderError.COMMUNICATION, IdReaderError.SAM_FAULT)
+
 # Failures worth reading the same placement again for: the card moved in the field or the
 # line was noisy. An unknown card or a failed authentication will not get better by itself.
 _TRANSIENT = (IdReaderError.READ_FAILED, IdReaderError.NO_CARD, IdReaderError.COMMUNICATION)
@@ -103,6 +114,7 @@ class IdReader:
         retries: int = 2,
         health_interval: float = 3.0,
         reread_interval: float = 1.0,
+        fault_confirm: int = 3,
     ) -> None:
         self._port = SerialPort(port_path, baudrate)
         self._baudrate = baudrate
@@ -112,6 +124,7 @@ class IdReader:
         self._retries = max(0, retries)
         self._health_interval = health_interval
         self._reread_interval = reread_interval
+        self._fault_confirm = max(1, fault_confirm)
         self._worker = Worker("id-reader", idle=self._tick, on_crash=crash_reporter(sink, DeviceKind.ID_READER))
         self._decoder = ReplyDecoder()
         self._status = DeviceStatus(DeviceKind.ID_READER, DeviceState.OFFLINE, detail="not_started")
@@ -121,6 +134,9 @@ class IdReader:
         self._awaiting_lift = False  # a read attempt failed: no new placement until it is lifted
         self._reread_due: float | None = None  # when to read that card again (None: wait for the lift)
         self._misses = 0
+        self._bad_finds = 0  # consecutive finds without a valid reply or with a SAM-down status
+        self._last_fail = ""  # the step and status of the last failed select/read, for the fault detail
+        self._read_fault = ""  # a confirmed read fault, held until a lift or a good status reply
         self._next_health = 0.0
         self._need_info = True
 
@@ -182,7 +198,14 @@ class IdReader:
         self._set_status(state=DeviceState.NO_DEVICE, detail="port_gone", media=MediaPosition.NONE)
 
     def _health_check(self) -> None:
-        reply = self._transact(Command.SAM_STATUS)
+        reply = None
+        for attempt in range(self._fault_confirm):
+            reply = self._transact(Command.SAM_STATUS)
+            if reply is not None and reply.status is Sw3.OK:
+                if attempt:
+                    self._note(DeviceNote.TRANSIENT_FAULT, f"status:{attempt}")
+                self._read_fault = ""
+                break
         if reply is None:
             self._set_status(state=DeviceState.OFFLINE, detail="no_response")
         elif reply.status is Sw3.OK:
@@ -191,6 +214,8 @@ class IdReader:
             self._sam_trouble(reply)
 
     def _online(self) -> None:
+        if self._read_fault:
+            return  # the SAM answers find, but it could not read: stay faulty until lift or status OK
         info: DeviceInfo | None = None
         if self._need_info:
             # Once per connection, answered or not: a reader without SAM ID must not slow every poll.
@@ -210,9 +235,18 @@ class IdReader:
 
     def _poll_card(self) -> None:
         reply = self._transact(Command.FIND)
-        if reply is None:
-            self._set_status(state=DeviceState.OFFLINE, detail="no_response")
+        if reply is None or reply.status in _SAM_DOWN:
+            self._bad_finds += 1
+            if self._bad_finds < self._fault_confirm:
+                return
+            if reply is None:
+                self._set_status(state=DeviceState.OFFLINE, detail="no_response")
+            else:
+                self._sam_trouble(reply)
             return
+        if self._bad_finds:
+            self._note(DeviceNote.TRANSIENT_FAULT, f"find:{self._bad_finds}")
+            self._bad_finds = 0
         if reply.status is Sw3.FOUND:
             self._online()
             self._misses = 0
@@ -237,13 +271,12 @@ class IdReader:
                     self._card_present = self._awaiting_lift = False
                     self._reread_due = None
                     self._misses = 0
+                    self._read_fault = ""
+                    self._online()
                     self._set_status(media=MediaPosition.NONE)
                     self._post(IdCardLifted())
             return
-        if reply.status in _SAM_DOWN:
-            self._sam_trouble(reply)
-        else:
-            self._note(DeviceNote.UNEXPECTED_STATUS, f"find:sw3_{reply.sw3:02x}")
+        self._note(DeviceNote.UNEXPECTED_STATUS, f"find:sw3_{reply.sw3:02x}")
 
     def _read_card(self, *, again: bool = False) -> bool:
         """Select and read; posts IdCardRead, or IdReadFailed unless `again`. True when the card was read.
@@ -252,12 +285,22 @@ class IdReader:
         """
         try:
             error = self._select_and_read(again)
+            for attempt in range(1, self._fault_confirm):
+                if error not in _FAULTY:
+                    break
+                error = self._select_and_read(True)
+                if error is None:
+                    self._note(DeviceNote.TRANSIENT_FAULT, f"read:{attempt}")
         except PortGone:
             self._post(IdReadFailed(IdReaderError.NO_DEVICE))
             raise
         if error is None:
             self._reread_due = None
             return True
+        if error in _FAULTY:
+            # Confirmed: the kiosk hears it as a device fault, before the failed read.
+            self._read_fault = self._last_fail
+            self._set_status(state=DeviceState.HARDWARE_ERROR, detail=self._read_fault)
         if not again:
             self._post(IdReadFailed(error))
         self._reread_due = time.monotonic() + self._reread_interval if error in _TRANSIENT else None
@@ -273,6 +316,7 @@ class IdReader:
         card = parse_read_data(reply.data)
         if card is None or len(card.text) != TEXT_LEN or len(card.photo) != PHOTO_LEN:
             self._note(DeviceNote.MALFORMED_REPLY, "read")
+            self._last_fail = "read_malformed"
             return IdReaderError.COMMUNICATION
         self._post(IdCardRead(text=card.text, photo=card.photo))
         return None
@@ -280,15 +324,12 @@ class IdReader:
     def _fail(self, reply: Reply | None, step: str, again: bool) -> IdReaderError:
         # A re-read of a card that keeps failing would note once a second: those are debug notes.
         if reply is None:
-            error = IdReaderError.COMMUNICATION
+            self._last_fail = f"{step}_no_reply"
             self._note(DeviceNote.REREAD_FAILED if again else DeviceNote.NO_VALID_REPLY, step)
-        else:
-            error = error_for(reply.sw3)
-            self._note(DeviceNote.REREAD_FAILED if again else DeviceNote.OPERATION_FAILED,
-                       f"{step}:sw3_{reply.sw3:02x}")
-            if reply.status in _SAM_DOWN:
-                self._sam_trouble(reply)
-        return error
+            return IdReaderError.COMMUNICATION
+        self._last_fail = f"{step}_sw3_{reply.sw3:02x}"
+        self._note(DeviceNote.REREAD_FAILED if again else DeviceNote.OPERATION_FAILED, f"{step}:sw3_{reply.sw3:02x}")
+        return error_for(reply.sw3)
 
     def _transact(self, command: Command) -> Reply | None:
         """One command, resent after silence or a damaged reply; None when every attempt failed."""

@@ -21,6 +21,7 @@ class Needs:
     devices: tuple[DeviceKind, ...]
     blank_cards: bool = False  # feeds a card from the hopper
     may_retract: bool = False  # may have to retract a card to the reject bin
+    journals: bool = False  # writes the issuance journal: not offered while it cannot be written (issue 15)
 
 
 class Availability:
@@ -30,6 +31,7 @@ class Availability:
         self.backend_up: bool | None = None
         self.card_stuck = False  # a retract failed: a technician must clear the printer
         self.held_out = False  # a technician took the terminal out of service (diagnostics)
+        self.storage: str | None = None  # the journal's storage problem (kiosk/journal_health.py), if any
 
     # --- facts in -------------------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class Availability:
             found.append("hopper_empty")
         if needs.may_retract and self.supply_level("reject_bin") is SupplyLevel.FULL:
             found.append("reject_bin_full")
+        if needs.journals and self.storage is not None:
+            found.append(self.storage)
         return found
 
     def offers(self, service: Service) -> bool:
@@ -117,4 +121,6 @@ class Availability:
             found.append("card_stuck")
         if self.held_out:
             found.append("technician_hold")
+        if self.storage is not None:
+            found.append(self.storage)
         return found

@@ -14,6 +14,7 @@ operation, request id, disposition, attempts and time, never a request's body (S
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from kiosk.backend_tls import is_tls_refusal, refusal_cause, tls_cause, tls_verify
 from kiosk.backend_types import (
     ApplicationVoided,
     Approval,
@@ -68,29 +70,10 @@ from kiosk.reasons import Reason
 from kiosk.records import ProofKind
 
 T = TypeVar("T")
+__all__ = ["MAX_REPLY_BYTES", "BackendClient", "tls_verify"]
 
-
-def tls_verify(verify: bool | str | ssl.SSLContext, cert: str | tuple[str, str] | None) -> bool | ssl.SSLContext:
-    """What httpx takes as `verify`: a CA file and a client certificate become one SSL context.
-
-    httpx 0.28 deprecates passing a CA path or `cert` directly; an SSLContext is the supported way.
-    """
-    if isinstance(verify, ssl.SSLContext):
-        context = verify
-    elif isinstance(verify, str):
-        context = ssl.create_default_context(cafile=verify)
-    elif cert is None:
-        return verify
-    elif verify:
-        context = ssl.create_default_context()
-    else:  # a client certificate without checking the server: for a test bench only
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if cert is not None:
-        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
-        context.load_cert_chain(certfile, keyfile)
-    return context
+# The largest documented answer is a few kB: a body past this is hostile or broken (issue 15).
+MAX_REPLY_BYTES = 1 << 20
 
 
 class BackendClient:
@@ -118,6 +101,10 @@ class BackendClient:
         self._log = log
         self._retries = retries
         self._backoff_s = backoff_s
+        # httpx's read timeout bounds each read, not a reply dripped a byte at a time (issue 15).
+        self._reply_deadline_s = connect_timeout + read_timeout
+        # Our certificate, to name why a server refused it (kiosk/backend_tls.py, refusal_cause).
+        self._cert_file = None if cert is None or transport is not None else cert if isinstance(cert, str) else cert[0]
         self._http = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -314,6 +301,8 @@ class BackendClient:
                 break
             time.sleep(self._backoff_s * 2 ** (attempt - 1))  # backoff between retries, not a race fix
         failure = outcome.failure
+        if outcome.tls is not None:
+            self._emit(LogEvent.BACKEND_TLS_FAILED, op=op, cause=outcome.tls)
         self._emit(LogEvent.BACKEND_FAILED, op=op, request_id=request_id, disposition=failure.kind.value,
                    status=failure.status, attempts=attempt, ms=_ms_since(started))
         return failure
@@ -324,29 +313,50 @@ class BackendClient:
 
     def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         """One attempt: the decoded JSON of a 200 answer, or _Failed."""
+        started, started_reply = time.monotonic(), False
         try:
-            response = self._http.request(method, path, json=body)
+            with self._http.stream(method, path, json=body) as response:
+                status, started_reply = response.status_code, True
+                raw = bytearray()
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_REPLY_BYTES:
+                        return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+                    if time.monotonic() - started > self._reply_deadline_s:
+                        return _Failed(BackendFailure(FailureKind.TIMEOUT, status=status), retryable=False)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
             # A certificate the other side will not accept stays unacceptable: retrying only delays.
-            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=not _is_tls_refusal(exc))
+            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=not is_tls_refusal(exc),
+                           tls=tls_cause(exc))
         except httpx.TimeoutException:
             return _Failed(BackendFailure(FailureKind.TIMEOUT), retryable=False)
         except httpx.DecodingError:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY), retryable=False)
-        except httpx.RequestError:  # the connection broke after the request went out
-            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=False)
-        status = response.status_code
+        except httpx.RequestError as exc:  # the connection broke after the request went out
+            # ... or the server refused our certificate after the handshake (TLS 1.3 sends its alert then).
+            cause = tls_cause(exc)
+            if cause is None and self._cert_file and isinstance(exc, httpx.RemoteProtocolError) and not started_reply:
+                cause = refusal_cause(self._cert_file)
+            return _Failed(BackendFailure(FailureKind.UNREACHABLE), retryable=False, tls=cause)
         if status >= 500:
             return _Failed(BackendFailure(FailureKind.SERVER_ERROR, status=status), retryable=True)
         if status >= 400:
-            failure = BackendFailure(FailureKind.REFUSED_REQUEST, status=status, error=_error_code(response))
+            failure = BackendFailure(FailureKind.REFUSED_REQUEST, status=status, error=_error_code(bytes(raw)))
             return _Failed(failure, retryable=False)
         if status != 200:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
         try:
-            return response.json()
+            return _json(bytes(raw))
         except ValueError:
             return _Failed(BackendFailure(FailureKind.BAD_REPLY, status=status), retryable=False)
+
+
+def _json(raw: bytes) -> Any:
+    """The decoded body; ValueError for anything that is not JSON, nested too deep included."""
+    try:
+        return json.loads(raw)
+    except RecursionError:  # "[[[[..." a hundred thousand deep: hostile, not a crash (issue 15)
+        raise ValueError("nested too deep") from None
 
 
 def _ms_since(started: float) -> int:
@@ -357,20 +367,12 @@ def _ms_since(started: float) -> int:
 class _Failed:
     failure: BackendFailure
     retryable: bool  # only what surely or harmlessly failed: no connection, or a 5xx of an idempotent call
+    tls: str | None = None  # why the TLS handshake failed (kiosk/backend_tls.py), if it did
 
 
-def _is_tls_refusal(exc: BaseException) -> bool:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(raw: bytes) -> str | None:
     try:
-        data = response.json()
+        data = _json(raw)
     except ValueError:
         return None
     code = data.get("error") if isinstance(data, dict) else None

@@ -54,6 +54,7 @@ class VirtualClock:
     def __init__(self, today: date, start_hour: int = 9) -> None:
         self._start = datetime.combine(today, datetime.min.time()) + timedelta(hours=start_hour)
         self._elapsed = 0.0
+        self._wall_step = 0.0  # what step_wall moved the wall clock by, in all
         self._lock = threading.Lock()
 
     def monotonic(self) -> float:
@@ -61,7 +62,14 @@ class VirtualClock:
             return self._elapsed
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.monotonic())
+        with self._lock:
+            return self._start + timedelta(seconds=self._elapsed + self._wall_step)
+
+    def step_wall(self, seconds: float) -> None:
+        """The wall clock is set, as NTP steps it: now() and today() jump, monotonic() does not
+        (issue 15, time faults). Timers read monotonic(), so none fires early, late or twice."""
+        with self._lock:
+            self._wall_step += seconds
 
     def today(self) -> date:
         return self.now().date()

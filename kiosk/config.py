@@ -11,12 +11,20 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+# The optional sections and their checks live in config_sections (this module's line budget);
+# ConfigError is defined there and is this module's too.
+from kiosk.config_sections import (
+    ConfigError,
+    MetricsConfig,
+    ServiceCentreConfig,
+    TelemetryConfig,
+    check_service_centre,
+    check_services,
+    check_telemetry,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,10 @@ class BackendConfig:
     url: str
     connect_timeout: float
     read_timeout: float
+    # Mutual TLS (issue 15, and issue 14's "mutual-TLS certificate, key and CA"): PEM paths, "" = none.
+    client_cert: str = ""  # the terminal's certificate, presented to the backend
+    client_key: str = ""  # its private key
+    ca_file: str = ""  # the CA the backend's certificate must chain to ("": the system's CAs)
 
 
 @dataclass(frozen=True)
@@ -134,42 +146,6 @@ class LoggingConfig:
 class DiagnosticsConfig:
     idle: float = 600.0  # technician diagnostics leaves by itself after this long without a touch
     export_dir: str = "out/export"  # the removable drive's mount point (a folder in the simulator)
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    enabled: bool = False  # issue 14: Prometheus text format on 127.0.0.1 only (kiosk/metrics.py)
-    port: int = 9464
-
-
-@dataclass(frozen=True)
-class TelemetryConfig:
-    """Fleet telemetry over MQTT (fleet/, docs/fleet.md); off unless enabled."""
-    enabled: bool = False
-    broker_host: str = "127.0.0.1"
-    broker_port: int = 8883
-    tls: bool = True  # client certificate + CA; false only in development mode
-    ca_file: str = ""  # the fleet CA that signed the broker's certificate
-    cert_file: str = ""  # this terminal's client certificate (its CN is the broker's user name)
-    key_file: str = ""
-    terminal_id: str = ""  # empty: terminal.id
-    topic_prefix: str = "rpkiosk/v1"
-    outbox_file: str = "out/telemetry-outbox.sqlite"
-    outbox_max: int = 10000  # messages kept while the broker is unreachable; the oldest go first
-    keepalive: int = 30  # seconds; the broker publishes the last will after 1.5 times this
-
-
-@dataclass(frozen=True)
-class ServiceCentreConfig:
-    """The nearest service centre, shown by every screen's help (the operator sets it)."""
-
-    name_zh: str = ""
-    name_en: str = ""
-    address_zh: str = ""
-    address_en: str = ""
-    hours_zh: str = ""
-    hours_en: str = ""
-    hotline: str = "12345"  # Shanghai's citizen hotline answers when no centre is set
 
 
 @dataclass(frozen=True)
@@ -303,25 +279,13 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
         raise ConfigError("display.width: the display size must be positive")
     _check_qr_scanner(cfg.devices.qr_scanner)
     _check_logging(cfg.logging)
-    _check_services(cfg.terminal.services)
+    check_services(cfg.terminal.services)
     if not 1 <= cfg.metrics.port <= 65535:
         raise ConfigError("metrics.port: a TCP port, 1 to 65535")
-    _check_telemetry(cfg.telemetry, cfg)
-    _check_service_centre(cfg.service_centre)
+    check_telemetry(cfg.telemetry, cfg.terminal.id, cfg.terminal.mode)
+    check_service_centre(cfg.service_centre)
+    _check_backend_tls(cfg.backend, path.parent)
     return cfg
-
-
-SERVICES = ("new_permit", "card_rewrite", "registration", "status_query")  # kiosk/reasons.py Service
-
-
-def _check_services(services: tuple[str, ...]) -> None:
-    if not services:
-        raise ConfigError("terminal.services: name at least one service")
-    for name in services:
-        if name not in SERVICES:
-            raise ConfigError(f"terminal.services: {name!r} is not one of {', '.join(SERVICES)}")
-    if len(set(services)) != len(services):
-        raise ConfigError("terminal.services: a service is named twice")
 
 
 def _check_logging(log: LoggingConfig) -> None:
@@ -333,43 +297,25 @@ def _check_logging(log: LoggingConfig) -> None:
         raise ConfigError("logging.file: empty, and logging.stdout is false: the events would go nowhere")
 
 
-def _check_telemetry(t: TelemetryConfig, cfg: KioskConfig) -> None:
-    import re
-
-    if not 1 <= t.broker_port <= 65535:
-        raise ConfigError("telemetry.broker_port: must be 1 to 65535")
-    if t.outbox_max < 1:
-        raise ConfigError("telemetry.outbox_max: must be at least 1")
-    if not 5 <= t.keepalive <= 3600:
-        raise ConfigError("telemetry.keepalive: must be 5 to 3600 seconds")
-    ident = t.terminal_id or cfg.terminal.id
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", ident):
-        raise ConfigError(f"telemetry.terminal_id: {ident!r} is not a topic level (letters, digits, _ . -)")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", t.topic_prefix):
-        raise ConfigError(f"telemetry.topic_prefix: {t.topic_prefix!r} is not a topic without wildcards")
-    if not t.enabled:
-        return
-    if not t.broker_host:
-        raise ConfigError("telemetry.broker_host: empty")
-    if not t.tls and cfg.terminal.mode == "production":
-        raise ConfigError("telemetry.tls: must be true in production (commands are authenticated by certificates)")
-    if t.tls:
-        for key in ("ca_file", "cert_file", "key_file"):
-            value = getattr(t, key)
-            if not value or not Path(value).is_file():
-                raise ConfigError(f"telemetry.{key}: {value!r} is not a readable file")
-
-
-def _check_service_centre(centre: ServiceCentreConfig) -> None:
-    texts = [f.name for f in fields(centre) if f.name != "hotline"]
-    # No section at all: help shows the hotline alone. A section given is given whole.
-    if any(getattr(centre, name).strip() for name in texts):
-        for name in texts:
-            if not getattr(centre, name).strip():
-                raise ConfigError(f"service_centre.{name}: must not be empty (help shows it to residents)")
-    digits = centre.hotline.replace("-", "").replace(" ", "")
-    if not digits.isdigit() or not 3 <= len(digits) <= 15:
-        raise ConfigError(f"service_centre.hotline: {centre.hotline!r} is not a phone number")
+def _check_backend_tls(b: BackendConfig, base: Path) -> None:
+    """The certificate, key and CA files exist and read as PEM; cert and key go together; https only."""
+    if bool(b.client_cert) != bool(b.client_key):
+        raise ConfigError(f"backend.{'client_key' if b.client_cert else 'client_cert'}: "
+                          "client_cert and client_key go together")
+    for key, value, marker in (("client_cert", b.client_cert, b"-----BEGIN CERTIFICATE"),
+                               ("client_key", b.client_key, b"PRIVATE KEY-----"), ("ca_file", b.ca_file,
+                                                                                   b"-----BEGIN CERTIFICATE")):
+        if not value:
+            continue
+        if not b.url.startswith("https://"):
+            raise ConfigError(f"backend.{key}: set, but backend.url is not https://")
+        file = Path(value) if Path(value).is_absolute() else base.parent / value
+        try:
+            text = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"backend.{key}: {value} cannot be read ({exc.strerror})") from exc
+        if marker not in text:
+            raise ConfigError(f"backend.{key}: {value} is not a PEM {'key' if key == 'client_key' else 'certificate'}")
 
 
 def _check_qr_scanner(qr: QrScannerConfig) -> None:

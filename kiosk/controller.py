@@ -14,11 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from devices.events import (
-    CameraFailed,
     ChipCardPresent,
     ChipResult,
     DeviceLogged,
-    PhotoCaptured,
     PrintedCardTaken,
     PrinterOp,
     PrinterResult,
@@ -31,13 +29,15 @@ from kiosk.chart import Trigger as T
 from kiosk.clock import Clock
 from kiosk.commands import BackendOp, Progress, send
 from kiosk.config import KioskConfig
-from kiosk.events import BackendReply, FaceRendered, PhotoAnalysed, WorkFailed
+from kiosk.events import DONE_WORK, BackendReply
 from kiosk.flows import FLOWS, chart_parts
 from kiosk.flows.base import CardJob, Flow, ScreenFn, Snapshot
+from kiosk.flows.buttons import TAPS
 from kiosk.flows.ending import Ending
 from kiosk.flows.new_permit import NewPermit
 from kiosk.intents import Intent, Tap
 from kiosk.journal import Journal
+from kiosk.journal_health import watch_storage
 from kiosk.logevents import EventLog, LogEvent, log_device_note
 from kiosk.machine import Chart, InvalidTrigger, build_machine, fire
 from kiosk.policy import PolicyPack
@@ -51,17 +51,6 @@ from kiosk.session import Session, SessionSummary
 from kiosk.settle import Call, Settler
 from kiosk.view import View
 
-TAPS: dict[str, T] = {
-    "start": T.TAP_START, "back": T.TAP_BACK, "confirm": T.TAP_CONFIRM, "cancel": T.TAP_CANCEL,
-    "capture": T.TAP_CAPTURE, "answer.yes": T.TAP_ANSWER_YES, "answer.no": T.TAP_ANSWER_NO,
-    "cancel_confirm": T.TAP_CANCEL_CONFIRM, "cancel_keep": T.TAP_CANCEL_KEEP, "more_time": T.TAP_MORE_TIME,
-}
-# Events whose arrival ends work the runtime counted as in flight.
-_DONE_WORK: dict[type, Callable[[Any], str]] = {
-    PhotoCaptured: lambda e: "camera", CameraFailed: lambda e: "camera",
-    PhotoAnalysed: lambda e: "work.photo", FaceRendered: lambda e: "work.face",
-    WorkFailed: lambda e: f"work.{e.what}",
-}
 AT_BOOT = ("boot", "self_test", "recovery")
 
 
@@ -89,9 +78,8 @@ class Kiosk:
         owners: dict[str, Any] = {f.CHART.owner: f for f in self.flows}
         self._new_permit = next(f for f in self.flows if isinstance(f, NewPermit))
         owners["issuing"] = self._new_permit.issuing
-        if photo_detector is not None:
-            self._new_permit.photo_detector = photo_detector
-        self._new_permit.photo_decoder = photo_decoder if photo_decoder is not None else wlt.photo_decoder(log=log)
+        self._new_permit.photo_detector, self._new_permit.photo_decoder = (
+            photo_detector, photo_decoder or wlt.photo_decoder(log=log))
         self._ending = next(f for f in self.flows if isinstance(f, Ending))
         self.screens: dict[str, ScreenFn] = {k: v for f in self.flows for k, v in f.SCREENS.items()}
         self._settler = Settler(journal, self._printer_facts, log) if journal is not None else None
@@ -129,9 +117,7 @@ class Kiosk:
     def offer(self, trigger: StrEnum) -> bool:
         """A trigger for whichever state takes it (device changes, a card job's outcome after the
         session moved on); False when the current state does not."""
-        if not self.chart.accepts(self.state, trigger):
-            return False
-        return self.fire(trigger)
+        return self.chart.accepts(self.state, trigger) and self.fire(trigger)
 
     def run(self, progress: Progress, session: str, on_backend: Callable[[BackendOp, Any], None]) -> None:
         for command in progress.commands:
@@ -184,6 +170,9 @@ class Kiosk:
         if chrome.is_chrome_tap(target):
             chrome.apply(target, self.state, self.session, self.config, self.log)
         elif target.startswith("service."):
+            self.check_storage()  # the disk may have filled since the last look: no half-journaled session
+            if not self.availability.offers(Service(target.removeprefix("service."))):
+                return
             self.session.chosen = Service(target.removeprefix("service."))
             self.fire(T.TAP_SERVICE)
         elif target.startswith("key."):
@@ -286,7 +275,7 @@ class Kiosk:
         return next(f for f in self.flows if f.CHART.owner == owner)
 
     def _dispatch(self, event: Any) -> None:
-        done = _DONE_WORK.get(type(event))
+        done = DONE_WORK.get(type(event))
         if done is not None:
             self.runtime.pending.discard(done(event))
         job = self.card_job
@@ -361,10 +350,17 @@ class Kiosk:
     # --- the backend's health and open rows --------------------------------------------------
 
     def _check_health(self) -> None:
+        self.check_storage()
         if "backend.health" not in self.runtime.pending:
             self.runtime.call("health", self.ports.backend.health, "", then=self._health)
         if self._spec().checks_health:
             self.runtime.set_timer("health", self.config.timeouts.health_interval)
+
+    def check_storage(self) -> None:
+        """The journal's disk, read with the backend's health (kiosk/journal_health.py; issue 15)."""
+        if self.journal is not None and watch_storage(self.journal.path, self.availability, self.log):
+            self.services_changed()
+            self.offer(T.DEVICES_CHANGED)
 
     def _health(self, result: Any) -> None:
         up = bool(result)
@@ -376,8 +372,7 @@ class Kiosk:
             self._owner().on_status(DeviceKind.BACKEND)
 
     def _printer_facts(self) -> PrinterFacts | None:
-        printer = self.availability.status.get(DeviceKind.PRINTER)
-        return PrinterFacts.from_status(printer) if printer is not None else None
+        return PrinterFacts.from_status(p) if (p := self.availability.status.get(DeviceKind.PRINTER)) else None
 
     def _kick_settler(self, now: bool = False) -> None:
         settler = self._settler

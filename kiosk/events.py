@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devices.events import CameraFailed, PhotoCaptured
+
 
 @dataclass(frozen=True)
 class BackendReply:
@@ -51,3 +53,11 @@ class GuidanceAnalysed:
 
     session: str
     key: str | None
+
+
+# Events whose arrival ends work the runtime counted as in flight.
+DONE_WORK: dict[type, Callable[[Any], str]] = {
+    PhotoCaptured: lambda e: "camera", CameraFailed: lambda e: "camera",
+    PhotoAnalysed: lambda e: "work.photo", FaceRendered: lambda e: "work.face",
+    WorkFailed: lambda e: f"work.{e.what}",
+}

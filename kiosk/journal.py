@@ -98,6 +98,7 @@ class Journal:
         """`log`: where `attempt` reports refused writes and a migration is noted; None logs nothing."""
         self._now = now
         self.log = log
+        self.path = Path(path)
         self._db = sqlite3.connect(str(path), isolation_level=None)  # transactions are explicit
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -245,13 +246,21 @@ class Journal:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+        # A full or read-only disk is a refused write (JournalError), never an sqlite3 crash: the
+        # caller treats it as any refusal, and nothing committed before is touched (issue 15).
         try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise JournalError(Problem.STORAGE, str(exc)) from exc
 
     def _begin(self, kind: Kind, request_id: str, permit_number: str, card_serial: str | None,
                application: str | None = None) -> int:

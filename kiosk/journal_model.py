@@ -68,6 +68,7 @@ class Problem(StrEnum):
     UNKNOWN_ROW = "unknown_row"
     BAD_VALUE = "bad_value"
     SCHEMA = "schema"
+    STORAGE = "storage"  # SQLite could not write: disk full, read-only or an I/O error (issue 15)
 
 
 class JournalError(Exception):

@@ -124,6 +124,11 @@ class LogEvent(Enum):
                                 ("session", "state"))
     CARD_RETENTION = EventSpec("E003", logging.WARNING, "card retained: retention record written",
                                ("session", "number", "reason"))
+    # Storage and TLS faults (issue 15): the journal's disk, the backend's certificates.
+    JOURNAL_STORAGE_FAULT = EventSpec("J003", logging.ERROR, "journal storage cannot take writes: journaling "
+                                      "services out of service", ("problem", "free_bytes"))
+    JOURNAL_STORAGE_OK = EventSpec("J004", logging.INFO, "journal storage writable again", ("free_bytes",))
+    BACKEND_TLS_FAILED = EventSpec("B020", logging.ERROR, "backend TLS handshake failed", ("op", "cause"))
 
 
 LEVELS: dict[str, int] = {

@@ -117,7 +117,8 @@ def start_hub(workdir: Path, residents_file: Path, faults: list[dict[str, Any]],
 
 
 def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
-                  faults: list[dict[str, Any]], wait: bool = True) -> ManagedProcess:
+                  faults: list[dict[str, Any]], wait: bool = True,
+                  tls: tuple[Path, Path, Path] | None = None) -> ManagedProcess:
     """The emulated backend; `wait=False` returns before its ready line (call `wait_ready`)."""
     args = ["-m", "sim.backend_server", "--db", str(workdir / "backend.sqlite"), "--load", str(residents_file),
             "--today", today, "--policy", policy, "--host", "127.0.0.1", "--port", "0"]
@@ -125,5 +126,7 @@ def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
         path = workdir / "backend-faults.json"
         path.write_text(json.dumps(faults), encoding="utf-8")
         args += ["--faults", str(path)]
+    if tls is not None:  # (server certificate, its key, the CA client certificates must chain to)
+        args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--client-ca", str(tls[2])]
     backend = spawn("backend", args, workdir / "backend.log")
     return backend.wait_ready() if wait else backend

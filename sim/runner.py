@@ -540,11 +540,21 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
         config,
         terminal=replace(config.terminal, policy=scenario.policy),
         devices=devices,
-        backend=replace(config.backend, url=backend_url),
+        backend=_backend_tls(replace(config.backend, url=backend_url), scenario, workdir),
         journal=replace(config.journal, file=str(workdir / "journal.sqlite")),
         logging=replace(config.logging, file=str(workdir / "kiosk.jsonl")),
         diagnostics=replace(config.diagnostics, export_dir=str(workdir / "export")),
     )
+
+
+def _backend_tls(backend: Any, scenario: Scenario, workdir: Path) -> Any:
+    """The kiosk's mutual-TLS files for a scenario with `backend_tls` (sim/pki.py made them in _launch)."""
+    if not scenario.backend_tls:
+        return backend
+    from sim.pki import CLIENTS, Pki
+
+    pki, who = Pki(workdir / "pki"), CLIENTS[scenario.backend_tls]
+    return replace(backend, client_cert=str(pki.cert(who)), client_key=str(pki.key(who)), ca_file=str(pki.ca))
 
 
 class SimRig:
@@ -642,9 +652,15 @@ class SimRig:
             for f in scenario.faults if f.device == "backend"
         ]
         t0 = time.monotonic()
+        tls = None
+        if scenario.backend_tls:  # certificates made now, for this run only (issue 15)
+            from sim.pki import make_pki
+
+            pki = make_pki(self.workdir / "pki", self.config.terminal.id)
+            tls = (pki.cert("server"), pki.key("server"), pki.ca)
         # The backend needs nothing of the others: it starts first and comes up while they do.
         self.backend = start_backend(self.workdir, residents_file, scenario.today.isoformat(), scenario.policy,
-                                     backend_faults, wait=False)
+                                     backend_faults, wait=False, tls=tls)
         # One pcscd serves the machine: taken under a machine-wide lock, stopped by its PID.
         self.pcscd = start_pcscd(self.workdir / "pcscd.log")
         tp = time.monotonic()
@@ -657,7 +673,8 @@ class SimRig:
         self.backend.wait_ready()
         t2 = time.monotonic()
         self.timings.update(pcscd_start_s=tp - t0, hub_start_s=t1 - tp, backend_start_s=t2 - t0)
-        return self.hub.ready, f"http://127.0.0.1:{self.backend.ready['port']}"
+        scheme = "https" if tls else "http"
+        return self.hub.ready, f"{scheme}://127.0.0.1:{self.backend.ready['port']}"
 
     def play(self, screenshots: Path | None = None, *, assist_only: bool = False,
              on_view: Callable[[View], None] | None = None) -> ScenarioPlayer:
@@ -704,9 +721,13 @@ class SimRig:
         """The emulated backend's records (/sim/records: nothing personal), or None if it is gone."""
         import httpx
 
-        url = self.cfg.backend.url
+        url, b = self.cfg.backend.url, self.cfg.backend
+        from kiosk.backend_client import tls_verify
+
+        pki = self.workdir / "pki"  # the scenario's own terminal certificate, whatever the kiosk presents
+        verify = tls_verify(False, (str(pki / "client.pem"), str(pki / "client.key"))) if b.client_cert else False
         try:
-            reply = httpx.get(f"{url}/sim/records", timeout=5.0, verify=False)
+            reply = httpx.get(f"{url}/sim/records", timeout=5.0, verify=verify)
         except httpx.HTTPError:
             return None
         return reply.json() if reply.is_success else None

@@ -29,6 +29,7 @@ STEP_KINDS = (
     "stall",  # the main loop blocks for `seconds` of wall time (the watchdog test, issue 14)
 )
 QR_SCANNERS = ("serial", "camera", "absent")  # the kiosk's QR scanner in a run: its driver, or none
+BACKEND_TLS = ("", "mutual", "untrusted_client", "expired_client")  # the backend's transport (sim/pki.py)
 FACE_SCENES = ("nobody", "two_people", "too_dark", "blurred", "off_centre", "too_far")
 # issue 12: more scenes, and sequences (sim/camera_emu.SEQUENCES) of the scenario's resident
 FACE_SCENES += ("too_bright", "too_close", "backlit", "busy_background", "tilted", "eyes_hidden",
@@ -193,6 +194,9 @@ class Scenario:
     path: Path | None = None
     proofs: dict[str, ProofSpec] = field(default_factory=dict)
     qr_scanner: str | None = None  # None: config/sim.toml's [qr_scanner] driver
+    # "": plain HTTP; else the backend serves mutual TLS and the kiosk presents this certificate
+    # (sim/pki.py, issue 15): mutual (its own) | untrusted_client (another CA's) | expired_client.
+    backend_tls: str = ""
     technician: str | None = None  # diagnostics: who stands at the kiosk instead of a resident
     technicians: dict[str, TechnicianSpec] = field(default_factory=dict)
     # false: the kiosk gets no chip keys (its config's keys_file, empty): the encoder is unavailable
@@ -470,7 +474,7 @@ def _step(i: int, data: Any) -> Step:
     where = f"steps[{i}]"
     data = _table(data, where)
     do = data.get("do")
-    if do not in STEP_FIELDS:
+    if not isinstance(do, str) or do not in STEP_FIELDS:  # a list or table for `do` is unhashable
         raise ScenarioError(f"{where}.do: {do!r} is not one of {' | '.join(STEP_KINDS)}")
     optional: tuple[str, ...] = ("resident",) if do in ("present_id", "face", "insert_permit") else ()
     if do == "scan":
@@ -645,10 +649,11 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     if diagnostics:
         _keys(data, "", ("today", "technician", "technicians"),
               ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
-               "proofs", "chip_keys"))
+               "proofs", "chip_keys", "backend_tls"))
     else:
         _keys(data, "", ("today", "resident", "residents"),
-              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys"))
+              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys",
+               "backend_tls"))
     residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "", "")
@@ -685,6 +690,9 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     policy = _str(data, "policy", "", "shanghai")
     if policy not in ("shanghai", "beijing"):
         raise ScenarioError(f"policy: {policy!r} is not one of shanghai | beijing")
+    backend_tls = _str(data, "backend_tls", "", "")
+    if backend_tls not in BACKEND_TLS:
+        raise ScenarioError(f"backend_tls: {backend_tls!r} is not one of {' | '.join(BACKEND_TLS)}")
     qr_scanner = _str(data, "qr_scanner", "") if "qr_scanner" in data else None
     if qr_scanner is not None and qr_scanner not in QR_SCANNERS:
         raise ScenarioError(f"qr_scanner: {qr_scanner!r} is not one of {' | '.join(QR_SCANNERS)}")
@@ -706,6 +714,7 @@ def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
         path=path,
         proofs=proofs,
         qr_scanner=qr_scanner,
+        backend_tls=backend_tls,
         technician=technician,
         technicians=technicians,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiosk.chart import Trigger as T
 from kiosk.view import Button, ButtonStyle
 
 CONFIRM = Button("confirm", "button.confirm")
@@ -23,3 +24,10 @@ def keypad(enabled_confirm: bool) -> tuple[Button, ...]:
     keys = tuple(Button(f"key.{d}", f"key.{d}", style=ButtonStyle.KEY) for d in "1234567890")
     return (*keys, Button("key.del", "button.del", style=ButtonStyle.KEY),
             Button("confirm", "button.confirm", enabled=enabled_confirm), CANCEL)
+
+# A plain button's id -> the trigger it fires (the controller routes the rest: services, keys, choices).
+TAPS: dict[str, T] = {
+    "start": T.TAP_START, "back": T.TAP_BACK, "confirm": T.TAP_CONFIRM, "cancel": T.TAP_CANCEL,
+    "capture": T.TAP_CAPTURE, "answer.yes": T.TAP_ANSWER_YES, "answer.no": T.TAP_ANSWER_NO,
+    "cancel_confirm": T.TAP_CANCEL_CONFIRM, "cancel_keep": T.TAP_CANCEL_KEEP, "more_time": T.TAP_MORE_TIME,
+}

@@ -46,7 +46,7 @@ class CR(StrEnum):
 
 class CardRewriteFlow(ProcedureJob, Flow):
     SERVICE = Service.CARD_REWRITE
-    NEEDS = Needs((DeviceKind.PRINTER, DeviceKind.PERMIT_CARD, DeviceKind.BACKEND), may_retract=True)
+    NEEDS = Needs((DeviceKind.PRINTER, DeviceKind.PERMIT_CARD, DeviceKind.BACKEND), may_retract=True, journals=True)
     SCREENS = SCREENS
     CHART = ChartPart(
         owner=C,

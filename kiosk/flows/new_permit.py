@@ -53,7 +53,7 @@ class NP(StrEnum):
 class NewPermit(Flow):
     SERVICE = Service.NEW_PERMIT
     NEEDS = Needs((DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD,
-                   DeviceKind.BACKEND), blank_cards=True, may_retract=True)
+                   DeviceKind.BACKEND), blank_cards=True, may_retract=True, journals=True)
     SCREENS = SCREENS
     CHART = ChartPart(
         owner=P,

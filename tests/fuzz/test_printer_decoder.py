@@ -1,13 +1,17 @@
-"""The printer frame decoder against arbitrary bytes: it never raises and never invents a frame."""
+"""The printer frame decoder against arbitrary bytes: it never raises and never invents a frame.
+
+Each property runs FUZZ_EXAMPLES examples (tests/fuzz/common.py); `python -m tests.fuzz` runs them at length.
+"""
 
 from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices import printer_protocol as pp
+from tests.fuzz.common import FUZZ
 
 commands = st.builds(
     pp.encode_command,
@@ -48,7 +52,7 @@ def reencode(f: pp.Frame) -> bytes:
     return pp.frame(bytes((f.kind, f.cm, f.pm)) + f.payload)
 
 
-@settings(max_examples=150, deadline=None)
+@FUZZ
 @given(st.binary(max_size=2000), st.lists(st.integers(0, 4000), max_size=20))
 def test_arbitrary_bytes_never_raise_and_frames_are_real(data: bytes, cuts: list[int]) -> None:
     for item in decode_all(chunked(data, cuts)):
@@ -57,14 +61,14 @@ def test_arbitrary_bytes_never_raise_and_frames_are_real(data: bytes, cuts: list
             assert item.kind in b"CPN"
 
 
-@settings(max_examples=100, deadline=None)
+@FUZZ
 @given(st.binary(max_size=600), frames, st.lists(st.integers(0, 2000), max_size=10))
 def test_a_frame_after_any_garbage_is_found(garbage: bytes, raw: bytes, cuts: list[int]) -> None:
     found = [i for i in decode_all(chunked(garbage + raw, cuts)) if isinstance(i, pp.Frame)]
     assert raw in [reencode(f) for f in found]
 
 
-@settings(max_examples=100, deadline=None)
+@FUZZ
 @given(
     st.lists(st.tuples(st.binary(max_size=40).map(lambda b: b.replace(b"\xf2", b"")), frames), max_size=6),
     st.lists(st.integers(0, 3000), max_size=20),
@@ -77,7 +81,7 @@ def test_frames_between_noise_come_out_in_order_however_chunked(
     assert found == [raw for _, raw in parts]
 
 
-@settings(max_examples=100, deadline=None)
+@FUZZ
 @given(frames, st.integers(0, 10_000), st.integers(1, 255))
 def test_a_flipped_byte_is_never_accepted_as_that_frame(raw: bytes, where: int, flip: int) -> None:
     i = where % len(raw)
@@ -87,7 +91,7 @@ def test_a_flipped_byte_is_never_accepted_as_that_frame(raw: bytes, where: int, 
     assert all(f in bad for f in found)
 
 
-@settings(max_examples=100, deadline=None)
+@FUZZ
 @given(st.binary(max_size=500))
 def test_decoder_only_accepts_the_types_it_was_told(data: bytes) -> None:
     for item in decode_all([data], accept=b"C"):
@@ -95,7 +99,7 @@ def test_decoder_only_accepts_the_types_it_was_told(data: bytes) -> None:
             assert item.kind == pp.T_COMMAND
 
 
-@settings(max_examples=100, deadline=None)
+@FUZZ
 @given(st.lists(frames, min_size=1, max_size=8), st.lists(st.integers(0, 4000), max_size=10))
 def test_a_command_decoder_keeps_the_commands_and_drops_the_replies(sent: list[bytes], cuts: list[int]) -> None:
     # Random bytes almost never hold a checksummed frame, so the test above seldom reaches its

@@ -177,11 +177,7 @@ def test_not_reading_means_no_find_at_all(rig: Rig) -> None:
         ("read", "41", IdReaderError.READ_FAILED),
         ("read", "91", IdReaderError.READ_FAILED),
         ("read", "40", IdReaderError.UNKNOWN_CARD),
-        ("read", "31", IdReaderError.SAM_FAULT),
-        ("read", "33", IdReaderError.SAM_FAULT),
-        ("read", "21", IdReaderError.COMMUNICATION),
         ("select", "81", IdReaderError.NO_CARD),
-        ("select", "32", IdReaderError.SAM_FAULT),
     ],
 )
 def test_failed_statuses_are_typed_failures(rig: Rig, at: str, sw3: str, error: IdReaderError) -> None:
@@ -194,6 +190,74 @@ def test_failed_statuses_are_typed_failures(rig: Rig, at: str, sw3: str, error: 
     # The log hears of it as a fixed note: the step and the status byte, nothing of the card.
     failed = [n for n in rig.notes if n.note is DeviceNote.OPERATION_FAILED]
     assert [(n.device, n.detail) for n in failed] == [(DeviceKind.ID_READER, f"{at}:sw3_{sw3}")]
+
+
+# --- transient faults are confirmed first (issue 15): fault_confirm=3 select+read attempts --------
+
+FAULT_STATUSES = [("read", "31"), ("read", "33"), ("read", "21"), ("read", "ff"), ("select", "32"),
+                  ("select", "21"), ("select", "33"), ("select", "ff")]
+
+
+@pytest.mark.parametrize(("at", "sw3"), FAULT_STATUSES)
+def test_a_single_fault_status_is_retried_and_the_card_read(rig: Rig, at: str, sw3: str) -> None:
+    rig.emu.inject_fault(f"sw3:{sw3}", at=at)
+    rig.reader.set_reading(True)
+    assert read_card(rig).text == CARD.text  # no IdReadFailed, no status change on the way
+    note = rig.expect(DeviceLogged, note=DeviceNote.TRANSIENT_FAULT)  # posted after the read
+    assert isinstance(note, DeviceLogged) and note.detail == "read:1"
+    assert rig.reader.status.state is DeviceState.ONLINE
+
+
+@pytest.mark.parametrize(("at", "sw3"), FAULT_STATUSES)
+def test_two_fault_statuses_are_still_transient(rig: Rig, at: str, sw3: str) -> None:
+    rig.emu.inject_fault(f"sw3:{sw3}", at=at, count=2)
+    rig.reader.set_reading(True)
+    assert read_card(rig).text == CARD.text
+    assert rig.emu.command_count(at) == 3
+
+
+@pytest.mark.parametrize(
+    ("at", "sw3", "error"),
+    [("read", "31", IdReaderError.SAM_FAULT), ("read", "33", IdReaderError.SAM_FAULT),
+     ("read", "21", IdReaderError.COMMUNICATION), ("read", "ff", IdReaderError.COMMUNICATION),
+     ("select", "32", IdReaderError.SAM_FAULT), ("select", "60", IdReaderError.SAM_FAULT)],
+)
+def test_a_fault_status_that_stays_is_a_hardware_error(rig: Rig, at: str, sw3: str, error: IdReaderError) -> None:
+    rig.emu.inject_fault(f"sw3:{sw3}", at=at, count=1000)
+    rig.reader.set_reading(True)
+    rig.emu.place_card(CARD)
+    rig.expect(IdCardPlaced)
+    # The status comes first, so the kiosk shows its fault screen rather than "read failed".
+    rig.expect_state(DeviceState.HARDWARE_ERROR, detail=f"{at}_sw3_{sw3}")
+    rig.expect(IdReadFailed, error=error)
+    assert rig.emu.command_count(at) == 3
+    rig.polls(5)  # the SAM still answers find: the fault holds while the card lies there
+    assert rig.reader.status.state is DeviceState.HARDWARE_ERROR
+    assert rig.card_events() == []
+    rig.emu.clear_faults()
+    rig.emu.lift_card()
+    rig.expect(IdCardLifted)
+    assert rig.reader.status.state is DeviceState.ONLINE
+    read_card(rig)
+
+
+def test_three_truncated_replies_are_retried_and_the_card_read(rig: Rig) -> None:
+    rig.emu.inject_fault("truncate", at="read", count=3)  # one whole transact (retries=2) lost
+    rig.reader.set_reading(True)
+    assert read_card(rig).text == CARD.text
+    assert rig.emu.command_count("read") == 4
+
+
+def test_a_fault_status_when_not_reading_is_confirmed_before_a_hardware_error(rig: Rig) -> None:
+    target = rig.emu.command_count("status") + 5
+    rig.emu.inject_fault("sw3:ff", at="status", count=2)
+    assert rig.emu.wait_for_commands("status", target, WAIT)
+    assert rig.reader.status.state is DeviceState.ONLINE
+    assert [e for e in rig.card_events()] == []
+    assert any(n.note is DeviceNote.TRANSIENT_FAULT and n.detail == "status:2" for n in rig.notes)
+    rig.emu.inject_fault("sw3:ff", at="status", count=3)
+    rig.expect_state(DeviceState.HARDWARE_ERROR, detail="sw3_ff")
+    rig.expect_state(DeviceState.ONLINE)
 
 
 def test_after_a_failure_the_card_is_not_retried_until_placed_again(rig: Rig) -> None:
@@ -261,17 +325,26 @@ def test_one_bad_reply_is_recovered_by_a_retry(rig: Rig, kind: str, at: str) -> 
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "truncate", "silent"])
-def test_bad_replies_beyond_the_retries_are_a_communication_failure(rig: Rig, kind: str) -> None:
-    rig.emu.inject_fault(kind, at="read", count=3)  # retries=2: every attempt fails
+def test_bad_replies_beyond_the_confirmations_are_a_communication_fault(rig: Rig, kind: str) -> None:
+    rig.emu.inject_fault(kind, at="read", count=9)  # retries=2 x fault_confirm=3: every attempt fails
     rig.reader.set_reading(True)
     rig.emu.place_card(CARD)
     rig.expect(IdCardPlaced)
+    rig.expect_state(DeviceState.HARDWARE_ERROR, detail="read_no_reply")
     rig.expect(IdReadFailed, error=IdReaderError.COMMUNICATION)
-    assert rig.emu.command_count("read") == 3
+    assert rig.emu.command_count("read") == 9
+
+
+def test_a_reader_silent_for_one_status_request_stays_online(rig: Rig) -> None:
+    target = rig.emu.command_count("status") + 6
+    rig.emu.inject_fault("silent", count=3)  # one whole status transact lost
+    assert rig.emu.wait_for_commands("status", target, WAIT)
+    assert rig.reader.status.state is DeviceState.ONLINE
+    assert rig.card_events() == []
 
 
 def test_a_reader_gone_silent_goes_offline_and_comes_back(rig: Rig) -> None:
-    rig.emu.inject_fault("silent", count=3)  # the next three replies, whatever they answer
+    rig.emu.inject_fault("silent", count=9)  # three status requests, each resent twice
     rig.expect_state(DeviceState.OFFLINE, detail="no_response")
     rig.expect_state(DeviceState.ONLINE)
 

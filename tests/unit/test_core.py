@@ -116,7 +116,7 @@ def test_an_application_that_cannot_be_journaled_is_not_sent(tmp_path):
 
     from kiosk.chart import Trigger
     from kiosk.flows.new_permit import NewPermit
-    from kiosk.journal import Journal
+    from kiosk.journal import Journal, JournalError, Problem
     from kiosk.session import Session
 
     path = tmp_path / "journal.sqlite"
@@ -129,8 +129,9 @@ def test_an_application_that_cannot_be_journaled_is_not_sent(tmp_path):
                            ports=SimpleNamespace(backend=SimpleNamespace(apply=lambda *a: sent.append("apply"))),
                            runtime=SimpleNamespace(call=lambda op, fn, sid, then: sent.append(op)))
     flow = NewPermit(core)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.OperationalError):
-        journal.application_sent("probe-apply")  # the write itself is refused
+    with pytest.raises(JournalError) as refused:
+        journal.application_sent("probe-apply")  # the write itself is refused, as a typed error
+    assert refused.value.problem is Problem.STORAGE and isinstance(refused.value.__cause__, sqlite3.OperationalError)
     flow.enter_submit()
     assert sent == [] and fired == [Trigger.FAULTED] and session.fault_device == "journal"
     assert core.log.recent[-1]["event"] == "JOURNAL_REFUSED"
