@@ -14,6 +14,7 @@ downloaded.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass, field
@@ -92,17 +93,21 @@ class HaarFaceDetector:
     def _load(self) -> tuple[Any, Any, Any]:
         with self._lock:  # analysis runs on a worker thread; load the cascades once
             if self._cascades is None:
-                cv2, _ = _cv()
-                base = cv2.data.haarcascades
-                self._cascades = tuple(
-                    cv2.CascadeClassifier(base + name)
-                    for name in ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml",
-                                 "haarcascade_eye_tree_eyeglasses.xml")
-                )
-                if any(c.empty() for c in self._cascades):
-                    raise RuntimeError("OpenCV's Haar cascades are missing from the installed wheel")
-            assert self._cascades is not None
+                self._cascades = _loaded_cascades()
             return self._cascades
+
+
+@functools.cache
+def _loaded_cascades() -> tuple[Any, Any, Any]:
+    """The three cascades from the wheel, read once per process (they are read-only once loaded)."""
+    cv2, _ = _cv()
+    base = cv2.data.haarcascades
+    cascades = tuple(cv2.CascadeClassifier(base + name)
+                     for name in ("haarcascade_frontalface_default.xml", "haarcascade_eye.xml",
+                                  "haarcascade_eye_tree_eyeglasses.xml"))
+    if any(c.empty() for c in cascades):
+        raise RuntimeError("OpenCV's Haar cascades are missing from the installed wheel")
+    return cascades[0], cascades[1], cascades[2]
 
 
 def _outermost_dropped(faces: list[Face]) -> list[Face]:

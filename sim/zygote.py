@@ -48,16 +48,23 @@ PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visi
            "sim.dev_panel", "sim.killpoints", "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
            # what the kiosk imports as it builds its adapters and its backend client
            "devices.camera", "devices.card_printer", "devices.id_reader", "devices.permit_card",
-           "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna")
+           "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna",
+           # the photo's face detector and the emulated backend's face match (OpenCV, numpy)
+           "numpy", "cv2", "kiosk.face_haar", "sim.faces", "sim.backend.face", "fleet.link")
 
 
 def _warm() -> None:
-    """Work every child would do the same way, done once: the translation tables, PIL's plugins."""
+    """Work every child would do the same way, done once: the translation tables, PIL's plugins,
+    the residents' photograph and the backend's face cascade (sim.faces.warm_up)."""
     from PIL import Image
 
+    from kiosk.face_haar import HaarFaceDetector
     from screens import text
+    from sim import faces
 
     Image.init()
+    faces.warm_up()
+    HaarFaceDetector().warm_up()
     for lang in text.LANGUAGES:
         text.load_table(lang)
 
@@ -242,6 +249,9 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
 
 
 def serve(path: str) -> int:
+    # numpy's and OpenCV's BLAS would start worker threads at import: one thread keeps fork safe
+    # (the children's BLAS then runs on one thread, which nothing here needs more of)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the ready line
         for name in PRELOAD:
             importlib.import_module(name)
@@ -265,6 +275,9 @@ def serve(path: str) -> int:
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_read, selectors.EVENT_READ, "wake")
     children: dict[int, tuple[socket.socket, str]] = {}
+    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    if threads != 1:
+        raise SystemExit(f"sim.zygote: {threads} threads after the preload: forking would not be safe")
     gc.freeze()  # the preloaded objects stay shared between parent and children (no copy on write)
     print(json.dumps({"pid": os.getpid(), "socket": path}), flush=True)
     while not stopping:
