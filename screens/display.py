@@ -403,6 +403,22 @@ class Display:
         self.render(self._last_view)
         self.present()
 
+    def screenshot_pages(self, stem: str) -> list[str]:
+        """A screen whose body scrolls: a screenshot of each further page (`stem.pageN.png`), as a
+        resident scrolling down sees it, then back to the top. [] for a screen that fits."""
+        layer, view = self._layer, self._last_view
+        if layer is None or layer.page is None or view is None:
+            return []
+        paths, start = [], self._offset
+        while self._offset < layer.page.max_offset():
+            self._offset = min(self._offset + layer.page.step(), layer.page.max_offset())
+            self.render(view)
+            paths.append(f"{stem}.page{len(paths) + 2}.png")
+            self.screenshot(paths[-1])
+        self._offset = start
+        self.render(view)
+        return paths
+
     def scrolled(self) -> int:
         """How far the current screen's page is scrolled (0: the top, or no page)."""
         return self._offset

@@ -475,6 +475,10 @@ class PanelWindow:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(self.window, path)
 
+    def screenshot_pages(self, stem: str) -> list[str]:
+        """The window's screenshots are of the whole window: a scrolled page is not taken apart."""
+        return []
+
     def close(self) -> None:
         self.world.http.close()
         self.kiosk.close()

@@ -163,6 +163,8 @@ class ScenarioPlayer:
         path = self.screenshots / f"{self.shot_index:02d}_{view.screen_id}.png"
         self.display.screenshot(str(path))
         self.shots.append(str(path))
+        # a body that scrolls: its further pages too, as the resident sees them scrolling down
+        self.shots += self.display.screenshot_pages(str(path.with_suffix("")))
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -28,13 +28,17 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "scenarios" / "cases"
 
 
-def show_screenshot(shots: Path) -> Path:
+def show_screenshot(shots: Path) -> list[Path]:
+    """The status screen's screenshot and, when its body scrolls, its further pages."""
     (found,) = sorted(shots.glob("*_status_query.show.png"))
-    return found
+    return [found, *sorted(shots.glob("*_status_query.show.page*.png"))]
 
 
-def qr_codes(png: Path) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(Image.open(png)) if r.format == zxingcpp.BarcodeFormat.QRCode]
+def qr_codes(pngs: list[Path]) -> list[str]:
+    """The QR codes a resident sees on the screen, scrolling through it: each once."""
+    found = [r.text for png in pngs for r in zxingcpp.read_barcodes(Image.open(png))
+             if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return list(dict.fromkeys(found))
 
 
 def test_sh_pts_2_the_qr_code_on_the_screen_is_the_points_notice_number(tmp_path: Path):

@@ -22,6 +22,7 @@ import run_kiosk
 from kiosk.clock import VirtualClock
 from kiosk.config import load_kiosk_config, load_sim_config
 from kiosk.controller import Kiosk
+from kiosk.flows.new_permit import COUNTDOWN_S
 from kiosk.view import View
 from sim import runner
 from sim.runner import ScenarioPlayer, SimRig
@@ -69,7 +70,11 @@ def test_wall_clock_steps_mid_session(tmp_path: Path, monkeypatch: pytest.Monkey
     assert forward[0].startswith("2026-11-22 08:") and forward[1].startswith("2026-11-22 10:"), forward
     assert still_here == 0, "an idle warning came up: a timer read the wall clock"
     assert not [f for f in fired if "idle" in f[1] or "timeout" in f[1]], fired
-    repeats = [k for k, n in Counter(fired).items() if n > 1 and k[1] not in ("health", "settle")]
+    # The photo's 3-2-1 re-arms itself each second: each tick once before the one capture, no more.
+    ticks = Counter(fired)[("new_permit.photo", "photo_countdown")]
+    assert ticks == COUNTDOWN_S, f"the photo countdown ticked {ticks} times, not {COUNTDOWN_S}"
+    repeats = [k for k, n in Counter(fired).items()
+               if n > 1 and k[1] not in ("health", "settle", "photo_countdown")]
     assert repeats == [], f"a timer fired twice in one state: {repeats}"
     db = sqlite3.connect(rig.workdir / "journal.sqlite")
     try:
