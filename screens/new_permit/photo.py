@@ -55,12 +55,12 @@ def draw(c: w.Canvas) -> None:
     tips_h = sum(c.lines_height(c.t(f"photo.tip.{k}"), t.body, c.body.width - t.body) + t.px(14) for k in tips)
     strip_h = c.text.line_height(t.subtitle) + t.px(24) if live else 0
     frame_h = min(t.px(820 if live else 560), c.body.bottom - y - tips_h - strip_h - 2 * t.gap)
-    # In large text the words take most of the body: the live picture may be smaller than the
-    # silhouette would be, but the resident still sees themselves and the advice.
-    if frame_h < (240 if live else t.px(200)):
-        y = c.bullets([c.t(f"photo.tip.{k}") for k in tips], y)
-        if live:
-            c.rects["guidance"] = pygame.Rect(c.body.left, y + t.gap, c.body.width, strip_h)
+    if live:
+        # The resident must see themself: in large text the picture keeps at least this much and
+        # the body scrolls (the picture moves with the page) rather than the picture going.
+        frame_h = max(frame_h, t.px(320))
+    elif frame_h < t.px(200):
+        c.bullets([c.t(f"photo.tip.{k}") for k in tips], y)
         return
     frame = pygame.Rect(0, 0, int(frame_h * 0.78), frame_h)
     frame.midtop = (c.body.centerx, y)
