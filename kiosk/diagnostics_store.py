@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kiosk.journal_model import JournalError, Problem
 from kiosk.journal_schema import checked
+from kiosk.sqlite_tx import immediate
 from kiosk.technician_pin import PinRecord
 
 STORE_VERSION = 1
@@ -130,20 +131,8 @@ class DiagnosticsStore:
         with self._transaction() as db:
             create_or_migrate(db)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
-        try:
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.path)
 
     def _at(self) -> str:
         return self._now().isoformat(timespec="seconds")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from kiosk.journal_model import JournalError, Problem
 from kiosk.journal_schema import CARD_SERIAL, checked
 from kiosk.logevents import LogEvent
 from kiosk.reasons import Reason
+from kiosk.sqlite_tx import immediate
 
 STORE_VERSION = 1
 TERMINAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
@@ -98,20 +99,8 @@ class RetentionStore:
         with self._transaction() as db:
             create_or_migrate(db)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
-        try:
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.path)
 
     def record(self, terminal: str, reason: Reason, card_serial: str | None) -> Retention:
         checked("terminal", terminal, TERMINAL)

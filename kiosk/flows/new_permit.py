@@ -24,9 +24,9 @@ from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
 from kiosk.flows.new_permit_issuing import Issuing
 from kiosk.flows.new_permit_views import SCREENS
+from kiosk.flows.phone_step import PhoneStep
 from kiosk.journal import JournalError
 from kiosk.logevents import LogEvent
-from kiosk.phone import phone_problem
 from kiosk.policy import NEW_PERMIT_ORDER, Refusal, first_refusal, grant_disagreement
 from kiosk.reasons import Outcome, Reason, Service
 from kiosk.view import Waiting
@@ -50,7 +50,7 @@ class NP(StrEnum):
     CARD_TAKEN = "card_taken"
 
 
-class NewPermit(Flow):
+class NewPermit(PhoneStep, Flow):
     SERVICE = Service.NEW_PERMIT
     NEEDS = Needs((DeviceKind.ID_READER, DeviceKind.CAMERA, DeviceKind.PRINTER, DeviceKind.PERMIT_CARD,
                    DeviceKind.BACKEND), blank_cards=True, may_retract=True, journals=True)
@@ -151,17 +151,6 @@ class NewPermit(Flow):
     def face_retake_left(self) -> bool:
         s = self.core.session
         return s.face_match is False and s.face_mismatches < FACE_CHECK_TRIES
-
-    def phone_valid(self) -> bool:
-        return phone_problem(self.core.session.phone) is None
-
-    def no_phone_declared(self) -> bool:
-        return self.core.session.no_phone
-
-    def note_phone_problem(self) -> None:
-        s = self.core.session
-        problem = phone_problem(s.phone)
-        s.phone_error = problem.value if problem is not None else None
 
     def on_choice(self, choice: str) -> None:
         if choice == "no_phone" and self.core.state == f"{P}.phone":

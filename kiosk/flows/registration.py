@@ -26,6 +26,7 @@ from kiosk.chart import ChartPart, Edge, StateSpec, TimerSpec
 from kiosk.chart import Trigger as T
 from kiosk.flows.base import Flow
 from kiosk.flows.id_card_step import IdCardStep
+from kiosk.flows.phone_step import PhoneStep
 from kiosk.flows.registration_data import (
     PROOF_NUMBER,
     PROOF_NUMBER_MAX,
@@ -39,7 +40,6 @@ from kiosk.flows.registration_data import (
 )
 from kiosk.flows.registration_views import SCREENS
 from kiosk.logevents import LogEvent
-from kiosk.phone import phone_problem
 from kiosk.policy import REGISTRATION_ORDER, Refusal
 from kiosk.qr_payload import PayloadRejected, parse_proof_payload
 from kiosk.reasons import Outcome, Reason, Service
@@ -63,7 +63,7 @@ class RG(StrEnum):
     RECEIPT_TIMEOUT = "reg_receipt_timeout"
 
 
-class Registration(Flow):
+class Registration(PhoneStep, Flow):
     SERVICE = Service.REGISTRATION
     # DESIGN.md: the QR scanner is optional, the proof's number can be typed.
     NEEDS = Needs((DeviceKind.ID_READER, DeviceKind.BACKEND))
@@ -172,17 +172,6 @@ class Registration(Flow):
 
     def purpose_chosen(self) -> bool:
         return self.data.purpose is not None
-
-    def phone_valid(self) -> bool:
-        return phone_problem(self.core.session.phone) is None
-
-    def no_phone_declared(self) -> bool:
-        return self.core.session.no_phone
-
-    def note_phone_problem(self) -> None:
-        s = self.core.session
-        problem = phone_problem(s.phone)
-        s.phone_error = problem.value if problem is not None else None
 
     # --- taps ---------------------------------------------------------------------------------
 

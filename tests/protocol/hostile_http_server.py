@@ -30,6 +30,16 @@ def _serve(conn: socket.socket, mode: str) -> None:
             if not chunk:
                 return
             data += chunk
+        # The whole request, body included: closing a socket with unread bytes sends a reset, which
+        # can destroy the reply still on its way to the client (a flaky "unreachable" in the tests).
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            body += chunk
         try:
             if mode == "drip":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -50,6 +60,10 @@ def _serve(conn: socket.socket, mode: str) -> None:
             elif mode == "stall":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
                 time.sleep(30)
+            # Half-close, then let the client read to the end and close first (no reset either way).
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
         except OSError:
             pass  # the client gave up and closed: that is what the tests want to see
 
