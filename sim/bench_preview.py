@@ -53,6 +53,7 @@ def measure(display: Any, view: Any, counts: dict[str, int], timed: Any,
     from devices.camera_preview import PreviewChannel
     from devices.events import PreviewSampled
     from kiosk import photo, photo_guidance
+    from kiosk.face_haar import HaarFaceDetector
     from sim.camera_emu import SceneFrameSource
 
     source = SceneFrameSource()
@@ -61,10 +62,11 @@ def measure(display: Any, view: Any, counts: dict[str, int], timed: Any,
     pool = ThreadPoolExecutor(max_workers=1)
     busy = threading.Event()
     analysed: list[str] = []
+    detector = HaarFaceDetector()  # the kiosk's own ([devices.camera] detector = "haar")
 
     def analyse(e: PreviewSampled) -> None:
         try:
-            check = photo.check_photo(e.width, e.height, e.rgb)
+            check = photo.check_photo(e.width, e.height, e.rgb, detector=detector)
             analysed.append(photo_guidance.guidance(check, e.width, e.height).key)
         finally:
             busy.clear()
