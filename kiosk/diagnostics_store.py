@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from kiosk.journal_model import JournalError, Problem
+from kiosk import sqlite_tx as side_tables
 from kiosk.journal_schema import checked
 from kiosk.sqlite_tx import immediate
 from kiosk.technician_pin import PinRecord
@@ -89,19 +89,8 @@ CREATE TABLE selftest_result (
 
 
 def create_or_migrate(db: sqlite3.Connection) -> int | None:
-    """Bring diagnostics' tables to STORE_VERSION inside the caller's transaction; the version
-    migrated from (0: created), or None when current."""
-    has = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='diagnostics_schema'").fetchone()
-    version = 0 if has is None else int(db.execute("SELECT version FROM diagnostics_schema").fetchone()[0])
-    if version == STORE_VERSION:
-        return None
-    if version != 0:
-        raise JournalError(Problem.SCHEMA, f"diagnostics schema {version}, expected {STORE_VERSION}")
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute("INSERT INTO diagnostics_schema (version) VALUES (?)", (STORE_VERSION,))
-    return version
+    """Bring diagnostics' tables to STORE_VERSION inside the caller's transaction (kiosk/sqlite_tx.py)."""
+    return side_tables.create_or_migrate(db, "diagnostics", STORE_VERSION, SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.journal_model import JournalError, Problem
+from kiosk import sqlite_tx as side_tables
+from kiosk.journal_model import JournalError
 from kiosk.journal_schema import CARD_SERIAL, checked
 from kiosk.logevents import LogEvent
 from kiosk.reasons import Reason
@@ -54,19 +55,8 @@ CREATE TABLE card_retention (
 
 
 def create_or_migrate(db: sqlite3.Connection) -> int | None:
-    """Bring the retention table to STORE_VERSION inside the caller's transaction; the version
-    migrated from (0: created), or None when current."""
-    has = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='retention_schema'").fetchone()
-    version = 0 if has is None else int(db.execute("SELECT version FROM retention_schema").fetchone()[0])
-    if version == STORE_VERSION:
-        return None
-    if version != 0:
-        raise JournalError(Problem.SCHEMA, f"retention schema {version}, expected {STORE_VERSION}")
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute("INSERT INTO retention_schema (version) VALUES (?)", (STORE_VERSION,))
-    return version
+    """Bring the retention table to STORE_VERSION inside the caller's transaction (kiosk/sqlite_tx.py)."""
+    return side_tables.create_or_migrate(db, "retention", STORE_VERSION, SCHEMA)
 
 
 @dataclass(frozen=True)

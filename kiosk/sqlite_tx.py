@@ -1,5 +1,5 @@
-"""One write transaction on an SQLite file of the journal's database: the side tables'
-stores (diagnostics, retention) open the file, take the write lock at once and sync fully."""
+"""The side tables of the journal's database file (diagnostics, retention): one write
+transaction (the write lock at once, full sync), and creating a store's tables at its version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from kiosk.journal_model import JournalError, Problem
 
 
 @contextmanager
@@ -24,3 +26,19 @@ def immediate(path: Path) -> Iterator[sqlite3.Connection]:
         db.execute("COMMIT")
     finally:
         db.close()
+
+
+def create_or_migrate(db: sqlite3.Connection, store: str, version: int, schema: str) -> int | None:
+    """Bring `store`'s tables (its version in `<store>_schema`) to `version` inside the caller's
+    transaction; the version migrated from (0: created), or None when current."""
+    has = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"{store}_schema",)).fetchone()
+    found = 0 if has is None else int(db.execute(f"SELECT version FROM {store}_schema").fetchone()[0])
+    if found == version:
+        return None
+    if found != 0:
+        raise JournalError(Problem.SCHEMA, f"{store} schema {found}, expected {version}")
+    for statement in schema.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"INSERT INTO {store}_schema (version) VALUES (?)", (version,))
+    return found
