@@ -8,7 +8,10 @@ pcscd and HTTP on 127.0.0.1; only the interpreter's start and the imports are sh
 `multiprocessing`'s forkserver does. The server is single-threaded (fork is safe) and imports but
 never initialises anything (no SDL, no sockets, no threads).
 
-  python -m sim.zygote --socket PATH      serve until SIGTERM; prints one JSON ready line
+  python -m sim.zygote --socket PATH [--watch-stdin]
+                                          serve until SIGTERM (or, with --watch-stdin, until its
+                                          stdin closes: the test process that started it is gone);
+                                          prints one JSON ready line
 
 A client (`popen`, `run`) sends the argument vector, the working directory, the environment and
 its three standard streams (SCM_RIGHTS) and gets the child's PID, later its exit code, on the
@@ -248,7 +251,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         os._exit(code)
 
 
-def serve(path: str) -> int:
+def serve(path: str, watch_stdin: bool = False) -> int:
     # numpy's and OpenCV's BLAS would start worker threads at import: one thread keeps fork safe
     # (the children's BLAS then runs on one thread, which nothing here needs more of)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -274,7 +277,9 @@ def serve(path: str) -> int:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_read, selectors.EVENT_READ, "wake")
-    children: dict[int, tuple[socket.socket, str]] = {}
+    if watch_stdin:  # the starter holds the other end: if it dies unstopped, so does the server
+        selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "starter")
+    children = _Children(selector)
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     if threads != 1:
         raise SystemExit(f"sim.zygote: {threads} threads after the preload: forking would not be safe")
@@ -287,64 +292,107 @@ def serve(path: str) -> int:
                 selector.register(conn, selectors.EVENT_READ, "request")
             elif key.data == "wake":
                 os.read(wake_read, 4096)
-                _reap(children)
-            else:
+                children.announce_exits()
+            elif key.data == "starter":
+                if not os.read(sys.stdin.fileno(), 4096):
+                    stopping = True
+            elif key.data == "request":
                 conn = key.fileobj  # type: ignore[assignment]
                 selector.unregister(conn)
-                _start(conn, children)
+                children.start(conn)
+            else:
+                children.client_gone(key.data)
     listener.close()
     with contextlib.suppress(OSError):
         os.unlink(path)
     return 0
 
 
-def _start(conn: socket.socket, children: dict[int, tuple[socket.socket, str]]) -> None:
-    try:
-        message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
-        request = json.loads(message)
-    except (OSError, ValueError):
-        conn.close()
-        return
-    if len(fds) != 3:
+class _Children:
+    """The forked children, each until its client is done with it.
+
+    A child that ends is announced to its client at once but stays a zombie, so its PID cannot
+    be given to another process, until the client closes the connection: as with a
+    `subprocess.Popen` nobody has waited for, a signal sent to that PID by the client (a stop
+    after the end) can never reach a stranger. PIDs wrap around quickly on a busy machine
+    (pid_max 32768 here), and reaping at once once let a later SIGTERM stop another test's hub."""
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        self._selector = selector
+        self._conn: dict[int, socket.socket] = {}  # a client still connected
+        self._module: dict[int, str] = {}
+        self._ended: set[int] = set()  # announced, not yet reaped
+
+    def start(self, conn: socket.socket) -> None:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+            request = json.loads(message)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(request, fds)
         for fd in fds:
             os.close(fd)
-        conn.close()
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child(request, fds)
-    for fd in fds:
-        os.close(fd)
-    children[pid] = (conn, request["module"])
-    with contextlib.suppress(OSError):
-        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-
-
-def _reap(children: dict[int, tuple[socket.socket, str]]) -> None:
-    while True:
+        self._conn[pid], self._module[pid] = conn, request["module"]
         try:
-            pid, status, usage = os.wait4(-1, os.WNOHANG)
-        except ChildProcessError:
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            self.client_gone(pid)
             return
-        if pid == 0:
-            return
-        conn, module = children.pop(pid, (None, "?"))
-        code = os.waitstatus_to_exitcode(status)
-        # what each child cost, for whoever measures the suite (the log is the server's stderr)
-        print(json.dumps({"pid": pid, "module": module, "exit": code,
-                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)}), file=sys.stderr, flush=True)
-        if conn is not None:
+        self._selector.register(conn, selectors.EVENT_READ, pid)  # its end: the client is done
+
+    def announce_exits(self) -> None:
+        """Tell each client whose child ended its exit code (the child stays a zombie)."""
+        for pid in [p for p in self._module if p not in self._ended]:
+            try:
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+            if info is None:
+                continue
+            self._ended.add(pid)
+            code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+            conn = self._conn.get(pid)
+            if conn is None:
+                self._reap(pid)
+                continue
             with contextlib.suppress(OSError):
                 conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+
+    def client_gone(self, pid: int) -> None:
+        """The client closed its connection: its child is reaped now if it ended, else when it does."""
+        conn = self._conn.pop(pid, None)
+        if conn is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn)
             conn.close()
+        if pid in self._ended:
+            self._reap(pid)
+
+    def _reap(self, pid: int) -> None:
+        _, status, usage = os.wait4(pid, 0)
+        module = self._module.pop(pid, "?")
+        self._ended.discard(pid)
+        # what each child cost, for whoever measures the suite (the log is the server's stderr)
+        print(json.dumps({"pid": pid, "module": module, "exit": os.waitstatus_to_exitcode(status),
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)}), file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.zygote")
     parser.add_argument("--socket", required=True)
-    return serve(parser.parse_args(argv).socket)
+    parser.add_argument("--watch-stdin", action="store_true", help="stop when stdin closes")
+    args = parser.parse_args(argv)
+    return serve(args.socket, args.watch_stdin)
 
 
 if __name__ == "__main__":

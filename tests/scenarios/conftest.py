@@ -30,8 +30,10 @@ def fork_server() -> Iterator[None]:
     path = folder / "socket"
     log = (folder / "server.log").open("ab")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", str(path)], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    # Its stdin is a pipe this process holds: should pytest be killed before the teardown, the
+    # server sees the pipe close and stops (nothing is left running).
+    proc = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", str(path), "--watch-stdin"], cwd=ROOT,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     log.close()
     server = ManagedProcess("fork server", proc, log_path=folder / "server.log").wait_ready(60)
     os.environ[zygote.ENV] = str(path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -20,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("zygote")
     path = str(folder / "socket")
-    proc = launcher.spawn("fork server", ["-m", "sim.zygote", "--socket", path], folder / "server.log")
-    proc.wait_ready(60)
+    with (folder / "server.log").open("ab") as log:
+        popen = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", path, "--watch-stdin"], cwd=ROOT,
+                                 env=env_with(None), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    proc = launcher.ManagedProcess("fork server", popen, log_path=folder / "server.log").wait_ready(60)
     try:
         yield path
     finally:
@@ -68,6 +72,45 @@ def test_a_killed_child_reports_the_signal(server: str, tmp_path: Path) -> None:
     launcher.ManagedProcess("backend", proc).wait_ready()
     proc.kill()
     assert proc.wait(10) == -signal.SIGKILL
+
+
+def test_the_server_stops_when_its_starter_is_gone(tmp_path: Path) -> None:
+    """A pytest killed before its teardown leaves no fork server behind: its stdin closes."""
+    path = str(tmp_path / "socket")
+    popen = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", path, "--watch-stdin"], cwd=ROOT,
+                             env=env_with(None), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    launcher.ManagedProcess("fork server", popen).wait_ready(60)
+    assert popen.stdin is not None
+    popen.stdin.close()  # as the starter's death would
+    assert popen.wait(30) == 0
+    assert not os.path.exists(path)
+    assert popen.stdout is not None
+    popen.stdout.close()
+
+
+def test_a_child_keeps_its_pid_until_its_client_is_done(server: str, tmp_path: Path) -> None:
+    """An ended child stays a zombie until its client has read the end: its PID cannot go to a
+    stranger that a late signal from the client would then hit."""
+    proc = zygote.popen([sys.executable, "-m", "sim.visit", "--help"], cwd=ROOT, env=env_with(server),
+                        stdout=subprocess.DEVNULL)
+    assert isinstance(proc, zygote.ForkedProcess)
+    # Ended (its help printed) but not yet waited for by us: the PID is still its own, a zombie.
+    deadline = 100
+    state = ""
+    while deadline and state != "Z":
+        with contextlib.suppress(FileNotFoundError):
+            state = Path(f"/proc/{proc.pid}/stat").read_text().split(")")[-1].split()[0]
+        if state != "Z":
+            select.select([], [], [], 0.05)
+            deadline -= 1
+    assert state == "Z", "the ended child was reaped before its client knew"
+    assert proc.wait(10) == 0
+    for _ in range(100):  # reaped once the client has closed its end
+        if not Path(f"/proc/{proc.pid}").exists():
+            break
+        select.select([], [], [], 0.05)
+    assert not Path(f"/proc/{proc.pid}").exists()
 
 
 def test_anything_else_starts_a_new_interpreter(server: str) -> None:
