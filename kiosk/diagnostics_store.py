@@ -13,17 +13,12 @@ between a technician's taps, and a write is on disk when the call returns.
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
 from kiosk import sqlite_tx as side_tables
 from kiosk.journal_schema import checked
-from kiosk.sqlite_tx import immediate
 from kiosk.technician_pin import PinRecord
 
 STORE_VERSION = 1
@@ -88,11 +83,6 @@ CREATE TABLE selftest_result (
 """
 
 
-def create_or_migrate(db: sqlite3.Connection) -> int | None:
-    """Bring diagnostics' tables to STORE_VERSION inside the caller's transaction (kiosk/sqlite_tx.py)."""
-    return side_tables.create_or_migrate(db, "diagnostics", STORE_VERSION, SCHEMA)
-
-
 @dataclass(frozen=True)
 class AuditRow:
     id: int
@@ -112,16 +102,8 @@ class SelfTestRow:
     at: str
 
 
-class DiagnosticsStore:
-    def __init__(self, path: str | Path, *, now: Callable[[], datetime] = datetime.now) -> None:
-        self.path = Path(path)
-        self._now = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as db:
-            create_or_migrate(db)
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate(self.path)
+class DiagnosticsStore(side_tables.SideStore):
+    STORE, VERSION, SCHEMA = "diagnostics", STORE_VERSION, SCHEMA
 
     def _at(self) -> str:
         return self._now().isoformat(timespec="seconds")

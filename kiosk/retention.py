@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 from kiosk import sqlite_tx as side_tables
@@ -29,7 +26,6 @@ from kiosk.journal_model import JournalError
 from kiosk.journal_schema import CARD_SERIAL, checked
 from kiosk.logevents import LogEvent
 from kiosk.reasons import Reason
-from kiosk.sqlite_tx import immediate
 
 STORE_VERSION = 1
 TERMINAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
@@ -81,16 +77,8 @@ def referral_payload(reason: Reason | str, on: date, back_on: date | None, termi
     return f"{PREFIX}|R|{reason}|{on.isoformat()}|{back_on.isoformat() if back_on else '-'}|{terminal}"
 
 
-class RetentionStore:
-    def __init__(self, path: str | Path, *, now: Callable[[], datetime] = datetime.now) -> None:
-        self.path = Path(path)
-        self._now = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as db:
-            create_or_migrate(db)
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate(self.path)
+class RetentionStore(side_tables.SideStore):
+    STORE, VERSION, SCHEMA = "retention", STORE_VERSION, SCHEMA
 
     def record(self, terminal: str, reason: Reason, card_serial: str | None) -> Retention:
         checked("terminal", terminal, TERMINAL)

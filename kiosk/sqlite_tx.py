@@ -4,8 +4,9 @@ transaction (the write lock at once, full sync), and creating a store's tables a
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from kiosk.journal_model import JournalError, Problem
@@ -42,3 +43,22 @@ def create_or_migrate(db: sqlite3.Connection, store: str, version: int, schema: 
             db.execute(statement)
     db.execute(f"INSERT INTO {store}_schema (version) VALUES (?)", (version,))
     return found
+
+
+class SideStore:
+    """A store of side tables in the journal's file: its tables created at `VERSION` when opened,
+    one write transaction per change. Subclasses name `STORE`, `VERSION` and `SCHEMA`."""
+
+    STORE: str
+    VERSION: int
+    SCHEMA: str
+
+    def __init__(self, path: str | Path, *, now: Callable[[], datetime] = datetime.now) -> None:
+        self.path = Path(path)
+        self._now = now
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            create_or_migrate(db, self.STORE, self.VERSION, self.SCHEMA)
+
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.path)
