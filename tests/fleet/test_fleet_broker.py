@@ -221,15 +221,20 @@ def test_the_broker_lets_only_the_operator_command_and_only_the_fleet_ca_in(brok
     # A certificate from another CA, and none at all: the TLS handshake fails.
     other = Pki.make(tmp_path / "other", name="not the fleet CA")
     stranger = other.issue(OPERATOR)
+    # The client's loop runs in this thread only: paho's loop thread and a second caller of loop()
+    # would use one OpenSSL connection from two threads at once, which crashed the test worker.
     for cert, key in ((str(stranger.cert), str(stranger.key)), ("", "")):
         c = view.client("127.0.0.1", broker.port, str(pki.ca), cert, key)
-        with pytest.raises((ssl.SSLError, OSError)):
-            c.connect("127.0.0.1", broker.port, keepalive=10)
-            c.loop_start()
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and not c.is_connected():
-                c.loop(0.1)
-            raise OSError("refused") if not c.is_connected() else AssertionError("a stranger connected")
+        try:
+            with pytest.raises((ssl.SSLError, OSError)):
+                c.connect("127.0.0.1", broker.port, keepalive=10)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and not c.is_connected():
+                    if c.loop(0.1) != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        raise OSError("refused")
+                raise OSError("refused") if not c.is_connected() else AssertionError("a stranger connected")
+        finally:
+            c.disconnect()
 
 
 def test_nothing_lost_when_the_broker_comes_back_to_the_same_link(broker: Broker, tmp_path: Path) -> None:
