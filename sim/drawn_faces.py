@@ -33,21 +33,12 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 from kiosk.photo import PERMIT_PHOTO_SIZE, PlainBackgroundDetector, portrait
+from sim import faces as _faces
+from sim.faces import AUTHORITY_BACKDROP, kiosk_backdrop, sensor_noise
 
-KIOSK_BACKDROP = (206, 220, 238)
-AUTHORITY_BACKDROP = (247, 247, 247)
-
-SCENE_KINDS = (
-    "face",
-    "nobody",
-    "two_people",
-    "too_dark",
-    "too_bright",
-    "blurred",
-    "off_centre",
-    "too_far",
-    "too_close",
-)
+# The backdrops and the first scene kinds are the real-photograph faces' (sim/faces.py): a scenario
+# can switch between the two kinds of face without its scenes changing meaning.
+SCENE_KINDS = _faces.SCENE_KINDS[: _faces.SCENE_KINDS.index("too_close") + 1]
 
 _SKIN = ((255, 224, 196), (241, 194, 160), (224, 172, 135), (198, 140, 100), (161, 110, 75), (110, 74, 50))
 _HAIR = (
@@ -425,7 +416,7 @@ def scene(
         raise ValueError(f"unknown scene kind {kind!r}")
     key = face_key or "visitor"
     rng = random.Random(f"{key}|{kind}|{seed}")
-    img = _backdrop(width, height, rng)
+    img = kiosk_backdrop(width, height, rng)
     jx, jy, js = rng.uniform(-0.02, 0.02), rng.uniform(-0.015, 0.015), rng.uniform(0.96, 1.04)
     person = face_params(key)
     if kind in ("face", "too_dark", "too_bright", "blurred"):
@@ -448,32 +439,7 @@ def scene(
     img = img.point([min(255, round(v * gain)) for v in range(256)] * 3)
     if kind == "blurred":
         img = img.filter(ImageFilter.GaussianBlur(width / 110))
-    return ImageChops.add(img, _noise(width, height, rng), scale=1.0, offset=-128)
-
-
-def _noise(width: int, height: int, rng: random.Random) -> Image.Image:
-    """Sensor noise around 128 (uniform, about 4 levels rms), a fresh pattern per seed.
-
-    A seeded tile repeated over the frame: deterministic, unlike pillow's effect_noise, and
-    much cheaper; the repeat is invisible to the checks, which average blocks of pixels.
-    """
-    tile = Image.frombytes("L", (256, 256), rng.randbytes(256 * 256))
-    tile = tile.point([128 + round((v - 128) * 7 / 128) for v in range(256)]).convert("RGB")
-    noise = Image.new("RGB", (width, height))
-    for y in range(0, height, 256):
-        for x in range(0, width, 256):
-            noise.paste(tile, (x, y))
-    return noise
-
-
-def _backdrop(width: int, height: int, rng: random.Random) -> Image.Image:
-    """The kiosk backdrop, lit a little unevenly from above."""
-    top = _shade(KIOSK_BACKDROP, rng.uniform(0.98, 1.02))
-    bottom = _shade(top, 0.95)
-    column = Image.new("RGB", (1, 64))
-    for y in range(64):
-        column.putpixel((0, y), _mix(top, bottom, y / 63))
-    return column.resize((width, height), Image.Resampling.BILINEAR)
+    return ImageChops.add(img, sensor_noise(width, height, rng), scale=1.0, offset=-128)
 
 
 def _place(img: Image.Image, p: FaceParams, cx: float, crown: float, head: float) -> None:

@@ -208,7 +208,7 @@ def scene(
     elif kind == "backlit":
         img = Image.new("RGB", (width, height), (255, 255, 255))
     else:
-        img = _backdrop(width, height, rng)
+        img = kiosk_backdrop(width, height, rng)
     cx = (0.5 + jx + offset) * width
     layer = person_layer(who) if kind != "nobody" else Image.new("RGBA", (1, 1))  # nobody: no photograph to load
     if kind in ("face", "too_dark", "too_bright", "blurred", "busy_background", "eyes_hidden"):
@@ -238,7 +238,7 @@ def scene(
     img = img.point([min(255, round(v * gain)) for v in range(256)] * 3)
     if kind == "blurred":
         img = img.filter(ImageFilter.GaussianBlur(width / 110))
-    return ImageChops.add(img, _noise(width, height, rng), scale=1.0, offset=-128)
+    return ImageChops.add(img, sensor_noise(width, height, rng), scale=1.0, offset=-128)
 
 
 def _brick_wall(width: int, height: int) -> Image.Image:
@@ -253,7 +253,7 @@ def _darker(layer: Image.Image, k: float) -> Image.Image:
     return Image.merge("RGBA", [c.point(lambda v: round(v * k)) for c in (r, g, b)] + [a])
 
 
-def _noise(width: int, height: int, rng: random.Random) -> Image.Image:
+def sensor_noise(width: int, height: int, rng: random.Random) -> Image.Image:
     """Sensor noise around 128 (uniform, about 4 levels rms), a fresh pattern per seed: a seeded tile repeated."""
     tile = Image.frombytes("L", (256, 256), rng.randbytes(256 * 256))
     tile = tile.point([128 + round((v - 128) * 7 / 128) for v in range(256)]).convert("RGB")
@@ -264,7 +264,7 @@ def _noise(width: int, height: int, rng: random.Random) -> Image.Image:
     return noise
 
 
-def _backdrop(width: int, height: int, rng: random.Random) -> Image.Image:
+def kiosk_backdrop(width: int, height: int, rng: random.Random) -> Image.Image:
     """The kiosk backdrop, lit a little unevenly from above."""
     k = rng.uniform(0.98, 1.02)
     top = tuple(min(255, round(c * k)) for c in KIOSK_BACKDROP)
