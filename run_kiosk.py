@@ -186,14 +186,17 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
         size = (size[1], size[0])
     voice = None
     if not headless:
-        # The prompts rendered at setup (render_voice.py); without them the kiosk runs silent.
+        # The prompts rendered at setup (render_voice.py; without them the prompts are silent) and
+        # the sound cues, made in memory, both through pygame's mixer.
         from render_voice import DEFAULT_CACHE
         from screens.voice import Voice
 
-        if DEFAULT_CACHE.is_dir():
-            voice = Voice(DEFAULT_CACHE, config.display.lang)
-    return Display(size, fullscreen=config.display.fullscreen and not headless, font=font,
-                   lang=config.display.lang, show_cursor=config.terminal.mode != "production", voice=voice)
+        voice = Voice(DEFAULT_CACHE, config.display.lang)
+    display = Display(size, fullscreen=config.display.fullscreen and not headless, font=font,
+                      lang=config.display.lang, show_cursor=config.terminal.mode != "production", voice=voice)
+    if voice is not None:
+        display.on_cue = voice.cue  # the retract warning's sound (screens/last_call.py)
+    return display
 
 
 def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None, taps: Any = ()) -> Any:
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float,
                     help="windowed --sim: scale of the kiosk's picture (default: to fit the screen)")
     ap.add_argument("--keep-workdir", action="store_true", help="keep the emulators' files for debugging")
+    ap.add_argument("--variant", help="with --scenario: the resident switches to large text and/or English "
+                                      "(large | en | large,en) and every frame's text is checked for overflow "
+                                      "(sim/variants.py)")
     args = ap.parse_args(argv)
     # SIGTERM (a watchdog, systemd, a test's clean-up) unwinds like Ctrl-C, so every finally block
     # runs: devices are closed and emulator processes stopped by PID, never left behind.
@@ -291,8 +297,18 @@ def run_headless(args: argparse.Namespace, config: Any, sim: Any, notifier: Any 
             print(f"  {png}")
         print(f"report: {report}")
         return code
+    variant = None
+    if args.variant is not None:
+        from sim.variants import Variant
+
+        try:
+            variant = Variant.parse(args.variant)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     return run_scenario(args.scenario, args.report, args.screenshots, config=config, sim=sim, build=build_kiosk,
-                        make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier)
+                        make_display=make_display, keep_workdir=args.keep_workdir, notifier=notifier,
+                        variant=variant)
 
 
 def run_windowed_sim(config: Any, sim: Any, scenario_file: Path, scale: float | None) -> int:

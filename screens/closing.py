@@ -7,6 +7,8 @@ key), so its tick costs one line of text.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pygame
 import segno
 
@@ -22,8 +24,13 @@ def countdown(c: w.Canvas, band: pygame.Rect, seconds: int, key: str = "countdow
     t = c.theme
     size, colour = (t.subtitle, th.ERROR) if loud else (t.body, th.MUTED)
     text = c.t(key, seconds=max(0, int(seconds)))
+    # Long words (English in large text) step down until the line fits the band's width, never
+    # below normal text's size: the band is one line high, and its line stays inside it.
+    floor = min(size, replace(t, large=False).body)
+    while size > floor and c.text.width(text, size, True) > band.width:
+        size = max(floor, int(size * 0.92))
     top = band.centery - c.text.line_height(size) // 2
-    c.line(text, size, colour, band.centerx, top, "center", strong=True)
+    replace(c, body=band).line(text, size, colour, band.centerx, top, "center", strong=True)
 
 
 def qr_block(c: w.Canvas, payload: str, top: int, side: int, caption: str | None = None) -> int:

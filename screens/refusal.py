@@ -52,11 +52,17 @@ def draw(c: w.Canvas) -> None:
 QR_SIDE = 260  # px at 1080 wide: a phone camera reads it from arm's length
 
 
+def _caption_height(c: w.Canvas) -> int:
+    # As many lines as the caption wraps to (English in large text takes three).
+    lines = len(c.text.wrap(c.t("referral.caption"), c.theme.small, c.body.width))
+    return max(2, lines) * c.text.line_height(c.theme.small)
+
+
 def referral_room(c: w.Canvas) -> int:
     """The room the referral QR code takes at the bottom of the body (0 without one)."""
     if not c.data.get("referral_qr"):
         return 0
-    return c.theme.px(QR_SIDE + 40) + 2 * c.text.line_height(c.theme.small) + c.theme.gap
+    return c.theme.px(QR_SIDE + 40) + _caption_height(c) + c.theme.gap
 
 
 def referral(c: w.Canvas, top: int) -> None:
@@ -64,6 +70,6 @@ def referral(c: w.Canvas, top: int) -> None:
     payload = c.data.get("referral_qr")
     if not payload:
         return
-    caption = pygame.Rect(c.body.left, top, c.body.width, 2 * c.text.line_height(c.theme.small))
+    caption = pygame.Rect(c.body.left, top, c.body.width, _caption_height(c))
     c.paragraph(c.t("referral.caption"), caption, c.theme.small, th.MUTED, align="center", fit=True)
     closing.qr_block(c, str(payload), caption.bottom, c.theme.px(QR_SIDE))

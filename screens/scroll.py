@@ -21,7 +21,10 @@ from screens import widgets as w
 
 UP = Button("scroll.up", "scroll.up", style=ButtonStyle.SECONDARY)
 DOWN = Button("scroll.down", "scroll.down", style=ButtonStyle.SECONDARY)
-TALL = (2, 4)  # the page's height in windows: tried in turn until everything fits
+# The page's height in windows, tried in turn until everything fits: the first that holds the body
+# is the shortest, so that a screen which anchors something to its body's bottom (a QR code) does not
+# leave a window or two of blank page above it.
+TALL = (1.25, 1.5, 2.0, 3.0, 4.0)
 
 
 @dataclass
@@ -55,7 +58,7 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
     if window.height < theme.px(200):
         return None
     for factor in TALL:
-        tall = pygame.Rect(body.left, body.top, body.width, window.height * factor)
+        tall = pygame.Rect(body.left, body.top, body.width, int(window.height * factor))
         surf = pygame.Surface((frame.get_width(), tall.bottom), 0, frame)
         surf.fill(th.BACKGROUND)
         audit_mark = len(w.AUDIT) if w.AUDIT is not None else 0
@@ -65,11 +68,14 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
             lines = w.WATCH
         finally:
             w.WATCH = None
-        if overflows(lines, tall) and factor != TALL[-1]:
+        # Ink down to the page's very bottom: something (a QR code) ran off it.
+        if (overflows(lines, tall) or ink_bottom(surf, tall) >= tall.bottom - 1) and factor != TALL[-1]:
             if w.AUDIT is not None:
                 del w.AUDIT[audit_mark:]
             continue
-        bottom = max([d.rect.bottom for d in lines] + [window.bottom]) + theme.gap
+        # Down to the last ink, not only the last line of text: a QR code or a mark drawn below the
+        # words is on the page too (a kept card's code was cut off the page in large text).
+        bottom = max([d.rect.bottom for d in lines] + [window.bottom, ink_bottom(surf, tall)]) + theme.gap
         height = min(tall.bottom, bottom) - body.top
         page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
         gap = theme.gap
@@ -79,6 +85,15 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
                  DOWN.id: pygame.Rect(body.left + each + gap, top, each, strip - gap)}
         return Page(page, window, rects, tall.height)
     return None
+
+
+def ink_bottom(surf: pygame.Surface, area: pygame.Rect) -> int:
+    """The lowest row within `area` holding anything but the background."""
+    sub = surf.subsurface(area.clip(surf.get_rect()))
+    drawn = pygame.mask.from_threshold(sub, th.BACKGROUND, (1, 1, 1, 255))
+    drawn.invert()
+    rects = drawn.get_bounding_rects()
+    return area.top + max(r.bottom for r in rects) if rects else area.top
 
 
 def buttons(page: Page, offset: int) -> tuple[Button, ...]:

@@ -32,6 +32,11 @@ def on_view(player: Any, view: Any) -> None:
         path = Path(folder) / f"ending_{view.screen_id}.png"
         player.display.screenshot(str(path))
         shots[view.screen_id] = str(path)
+        for stale in [k for k in shots if k.startswith(f"{view.screen_id}.page")]:
+            del shots[stale]  # the pages of an earlier shot of this screen
+        # A body that scrolls (large text): the resident scrolls down to the code; so do we.
+        for n, page in enumerate(player.display.screenshot_pages(str(path.with_suffix(""))), 2):
+            shots[f"{view.screen_id}.page{n}"] = page
         seen[view.screen_id] = number
 
 

@@ -27,7 +27,7 @@ from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import OverlayKind, View, Waiting
-from sim import answers, endings_check
+from sim import answers, endings_check, variants
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
@@ -67,8 +67,10 @@ class ScenarioPlayer:
     def __init__(self, scenario: Scenario, kiosk: Kiosk, display: Any, hub: Any, camera: Any,
                  clock: Any, *, max_session_seconds: float, max_wall_seconds: float,
                  screenshots: Path | None = None, assist_only: bool = False, fps: int = 30,
-                 qr_camera: Any = None) -> None:
+                 qr_camera: Any = None, variant: Any = None) -> None:
         self.scenario = scenario
+        # sim/variants.py: the resident switches to large text and/or English on the first header
+        self.switcher = variants.Switcher(variant) if variant is not None else None
         self.kiosk = kiosk
         self.display = display
         self.hub = hub
@@ -139,6 +141,8 @@ class ScenarioPlayer:
             return None if not self.assist_only else self.frame
         if self.wait_until is not None:
             return self._waiting()
+        if self.switcher is not None and self.switcher.step(view, self._tap):
+            return 0.0
         if not self.assist_only and self.step_i < len(self.steps) and self._try_step(view):
             return 0.0
         if self._cooperate(view):
@@ -452,7 +456,16 @@ class ScenarioPlayer:
             report["registration"] = self.registration
         report["menu"] = self.menu
         report.update(endings_check.report_part(self))
-        failures = list(self.failures) + check_expectations(self.scenario, report) \
+        scenario = self.scenario
+        if self.switcher is not None and self.switcher.variant.large_text:
+            # The resident chose large text: whether age would have switched it is not this run's to show.
+            scenario = replace(scenario, expect=replace(scenario.expect, large_text=None))
+        audit = getattr(self.display, "audit", None)
+        if audit is not None:  # a variant's run: every frame's text was checked (sim/overflow.py)
+            report["variant"] = str(self.switcher.variant) if self.switcher is not None else None
+            report["overflow"] = audit.as_report()
+            self.failures += [f"overflow: {p}" for p in audit.problems[:50]]
+        failures = list(self.failures) + check_expectations(scenario, report) \
             + endings_check.check(self.scenario, report)
         if self.scenario.diagnostics:
             failures += diag.check(self.scenario, report)
@@ -564,10 +577,11 @@ class SimRig:
 
     def __init__(self, scenario: Scenario, *, config: KioskConfig, sim: SimConfig, build: Builder,
                  make_display: Callable[[KioskConfig], Any], workdir: Path | None = None,
-                 attach: dict[str, Any] | None = None, notifier: Any = None) -> None:
+                 attach: dict[str, Any] | None = None, notifier: Any = None, variant: Any = None) -> None:
         """`attach`: emulators already running (`hub`: the hub's ready line, `backend_url`), so a
         kiosk process can be killed and started again against the same devices and records."""
         self.scenario = scenario
+        self.variant = variant  # sim/variants.Variant: large text and/or English, every frame checked
         self.attach = attach
         self.config = config
         self.sim = sim
@@ -629,6 +643,11 @@ class SimRig:
         self.kiosk = self.build(cfg, load_pack(scenario.policy), self.clock, log, self.camera, chip_keys=keys,
                                 qr_camera_source=self.qr_camera)
         self.display = self.make_display(cfg)
+        if self.variant is not None:
+            from kiosk.fonts import find_cjk_font
+            from sim.overflow import CheckedDisplay
+
+            self.display = CheckedDisplay(self.display, find_cjk_font(cfg.display.font or None))
         # The photo screen's live preview: the camera adapter's channel to the display (issue 12).
         preview = getattr(self.kiosk.ports.camera, "preview", None)
         if preview is not None and hasattr(self.display, "attach_preview"):
@@ -691,7 +710,7 @@ class SimRig:
             self.scenario, self.kiosk, self.display, self.client, self.camera, self.clock,
             max_session_seconds=self.sim.run.max_session_seconds + (self.clock.monotonic() if self.started else 0),
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
-            assist_only=assist_only, qr_camera=self.qr_camera,
+            assist_only=assist_only, qr_camera=self.qr_camera, variant=self.variant,
         )
         player.receipt_dir = self.workdir
         if not self.started:
@@ -759,7 +778,7 @@ class SimRig:
 
 def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None, *, config: KioskConfig,
                  sim: SimConfig, build: Builder, make_display: Callable[[KioskConfig], Any],
-                 keep_workdir: bool = False, notifier: Any = None) -> int:
+                 keep_workdir: bool = False, notifier: Any = None, variant: Any = None) -> int:
     """Exit code: 0 when every expectation holds, 1 when one fails, 2 when the scenario is malformed."""
     from sim.launcher import LaunchError
 
@@ -769,7 +788,8 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
         print(f"scenario {path}: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display, notifier=notifier)
+    rig = SimRig(scenario, config=config, sim=sim, build=build, make_display=make_display, notifier=notifier,
+                 variant=variant)
     report: dict[str, Any]
     try:
         rig.start()

@@ -103,7 +103,8 @@ def _draw(c: w.Canvas) -> None:
         c.line(f"{name}: {sup.get('count')}  ({level})", small, th.TEXT, indent, y)
         y += lh_s
     counters = c.data.get("counters") or {}
-    if isinstance(counters, dict) and counters and y + lh_b + lh_s < c.body.bottom:
+    # Always drawn: without room the body scrolls (screens/scroll.py), the counters never dropped.
+    if isinstance(counters, dict) and counters:
         y += t.px(4)
         c.line(c.t("diag.board.counters"), body, th.MUTED, left, y, strong=True)
         y += lh_b

@@ -40,8 +40,9 @@ def draw_question(c: w.Canvas, key: str) -> None:
     """The question, the address in a box, and what a move means; texts under `key`."""
     t = c.theme
     y = c.title(f"{key}.title")
-    c.line(c.t(f"{key}.address_label"), t.body, th.MUTED, c.body.left, y)
-    y += c.text.line_height(t.body) + t.px(10)
+    # A paragraph, not a line: English in large text needs two.
+    y = c.paragraph(c.t(f"{key}.address_label"), pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y),
+                    t.body, th.MUTED) + t.px(10)
     address = str(c.data.get("address") or "")
     pad = t.px(32)
     room = pygame.Rect(c.body.left + pad, y + pad, c.body.width - 2 * pad, c.body.bottom - y - 2 * pad)

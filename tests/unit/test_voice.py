@@ -5,6 +5,7 @@ resident's data; the mixer plays the new screen's prompt, mutes at volume 0 and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,50 @@ def test_the_mixer_plays_each_new_screen_mutes_and_replays(cache: Path) -> None:
         assert voice.played[-2:] == ["zh/step.new_permit.photo"] * 2
     finally:
         voice.close()
+
+
+def test_the_retract_warning_cue_reaches_the_mixer_and_outlasts_the_prompt(cache: Path) -> None:
+    """Issue 13: before an untaken card is taken back in, a loud sound. The kiosk's display as
+    run_kiosk.py makes it (on_cue wired to the voice) plays the last-call screen's cue on the
+    mixer's cue channel at full volume, even muted; the screen's spoken prompt, started in the
+    same frame, goes on the speech channel and does not stop it."""
+    from array import array
+
+    import pygame
+
+    import render_voice
+    import run_kiosk
+    from kiosk.config import load_kiosk_config
+    from screens import voice as voice_mod
+
+    old = render_voice.DEFAULT_CACHE
+    render_voice.DEFAULT_CACHE = cache
+    try:
+        display = run_kiosk.make_display(load_kiosk_config(), headless=False)
+    finally:
+        render_voice.DEFAULT_CACHE = old
+    try:
+        assert display.voice is not None and display.voice.ready and display.on_cue == display.voice.cue
+        last_call = View("new_permit.last_call", Waiting.TOUCH, data={"service": "new_permit",
+                                                                       "cue": "retract_warning"},
+                         countdown=20, lang="zh", volume=0)
+        display.render(View("new_permit.take_card", Waiting.TOUCH, lang="zh"))
+        display.render(last_call)
+        cue = pygame.mixer.Channel(voice_mod.CUE)
+        assert cue.get_busy(), "the cue is not playing"
+        sound = cue.get_sound()
+        assert sound is not None and cue.get_volume() == 1.0 and sound.get_volume() == 1.0
+        assert sound.get_length() > 1.0, sound.get_length()
+        samples = array("h", sound.get_raw())
+        assert rms(samples) > RMS_FLOOR * 10, "the cue is (nearly) silent"
+        assert display.voice.played[-1] == "cue/retract_warning"
+        # Volume up again and the prompt of the same screen replayed: speech starts, the cue goes on.
+        display.render(replace(last_call, volume=3, replay=1))
+        assert display.voice.played[-1] == "zh/step.new_permit.last_call"
+        assert pygame.mixer.Channel(voice_mod.SPEECH).get_busy() and cue.get_busy()
+        # The next frame of the same screen: the cue is not started again.
+        display.render(replace(last_call, volume=3, replay=1, countdown=19))
+        assert display.voice.played.count("cue/retract_warning") == 1
+    finally:
+        display.voice.close()
+        display.close()
