@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fault-rate", type=float, default=0.2)
     ap.add_argument("--json", type=Path, help="also write the summary here (it is scanned too)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (it holds the residents file)")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="also trace allocations: print what grew most between the second and the last sample")
     args = ap.parse_args(argv)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -160,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed + 1)
     outcomes: dict[str, int] = {}
     rss: list[tuple[int, float]] = []
+    cache: list[tuple[int, float]] = []  # the display's text cache (bounded by bytes) at each sample
+    snapshots: list[Any] = []
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(4)
     faults = 0
     stuck: list[str] = []
     crashed: list[str] = []
@@ -193,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 back_in_service(rig)
             if n % 100 == 0 or n == len(sessions):
                 rss.append((n, round(rss_mb(), 1)))
+                cache.append((n, round(rig.display.text.cache_bytes() / 2**20, 1)))
+                if args.tracemalloc:
+                    snapshots.append(tracemalloc.take_snapshot())
                 rate = n / (time.monotonic() - started)
-                print(f"  {n:6d} sessions  rss {rss[-1][1]:7.1f} MB  {rate:5.2f} sessions/s", flush=True)
+                print(f"  {n:6d} sessions  rss {rss[-1][1]:7.1f} MB  text cache {cache[-1][1]:5.1f} MB  "
+                      f"{rate:5.2f} sessions/s", flush=True)
         wall = time.monotonic() - started
         technician(rig)
         printer = rig.hub_state()["printer"]
@@ -206,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = {
             "sessions": len(sessions), "seed": args.seed, "fault_rate": args.fault_rate, "faults_armed": faults,
             "wall_s": round(wall, 1), "sessions_per_s": round(len(sessions) / wall, 3), "rss_mb": rss,
+            "text_cache_mb": cache,
             "rss_growth_after_warmup_mb": round(rss[-1][1] - rss[min(1, len(rss) - 1)][1], 1) if rss else None,
             "outcomes": dict(sorted(outcomes.items())), "stuck": stuck, "crashed": crashed,
             "journal": counters, "printer": {k: printer.get(k) for k in ("cards_issued", "cards_retained")},
@@ -216,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         }
     finally:
         rig.close(keep_workdir=True)
+    if len(snapshots) >= 3:  # after warm-up (the first sample) to the end: where the bytes went
+        for stat in snapshots[-1].compare_to(snapshots[1], "traceback")[:15]:
+            print(f"  grew {stat.size_diff / 1024:9.1f} kB in {stat.count_diff:+d} blocks  "
+                  + " <- ".join(str(f) for f in reversed(stat.traceback)), flush=True)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
