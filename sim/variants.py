@@ -11,6 +11,13 @@ a failure. This command plays every scenario of tests/scenarios/cases in each va
 (default: `large`, `en`, `large,en`), one kiosk process each, and prints the summary: scenarios
 run, frames checked, overflows found. Technicians' scenarios (diagnostics) have no header and
 are left out. The suite plays a fixed sample (tests/scenarios/test_variants.py).
+
+Runs side by side (`--jobs N`) each run in a network and mount namespace of their own
+(scripts/isolated, as scripts/test.sh runs xdist workers): pcscd's socket, the virtual readers'
+lock and vpcd's fixed ports are machine-wide otherwise, and two kiosks fought over them. Without
+root there are no namespaces, so the runs go one at a time. A run that did not get as far as a
+report (the harness's fault: pcscd, a port, a crash, a timeout) is counted apart as a harness
+failure, never as an overflow or a pass.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +39,7 @@ from kiosk import chrome
 from kiosk.view import View
 
 ROOT = Path(__file__).resolve().parent.parent
+ISOLATED = ROOT / "scripts" / "isolated"
 CASES = ROOT / "tests" / "scenarios" / "cases"
 DEFAULT = ("large", "en", "large,en")
 
@@ -99,24 +108,42 @@ def scenarios(only: list[str]) -> list[Path]:
     return out
 
 
-def play(path: Path, variant: Variant, out: Path) -> dict[str, Any]:
-    """One scenario in one variant, in its own kiosk process (as tests/scenarios/play.py runs it)."""
+def can_isolate() -> bool:
+    """Namespaces need root (and util-linux's unshare)."""
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def play(path: Path, variant: Variant, out: Path, isolate: bool) -> dict[str, Any]:
+    """One scenario in one variant, in its own kiosk process (as tests/scenarios/play.py runs it), in
+    namespaces of its own when `isolate`. `outcome`: passed | overflow | failed (the scenario's own
+    expectations) | harness (no report: the run never got to judge the screens)."""
     report = out / f"{path.stem}.{variant}.json"
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    cmd = [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario",
+           str(path), "--report", str(report), "--variant", str(variant)]
     t0 = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario",
-                               str(path), "--report", str(report), "--variant", str(variant)],
+        proc = subprocess.run([str(ISOLATED), *cmd] if isolate else cmd,
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         code, err = proc.returncode, proc.stderr[-2000:]
     except subprocess.TimeoutExpired:
         code, err = -1, "timed out after 300 s"
-    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    try:
+        data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    except (OSError, ValueError):
+        data = {}
     audit = data.get("overflow") or {}
-    return {"scenario": path.stem, "variant": str(variant), "exit": code, "passed": bool(data.get("passed")),
+    if not data or "overflow" not in data or code not in (0, 1):
+        outcome = "harness"
+    elif audit.get("problem_count", 0):
+        outcome = "overflow"
+    else:
+        outcome = "passed" if data.get("passed") and code == 0 else "failed"
+    return {"scenario": path.stem, "variant": str(variant), "exit": code, "outcome": outcome,
+            "passed": outcome == "passed",
             "frames": audit.get("frames_checked", 0), "overflows": audit.get("problem_count", 0),
             "problems": audit.get("problems", [])[:20], "failures": data.get("failures", [])[:10],
-            "wall_s": round(time.monotonic() - t0, 1), **({"stderr": err} if code not in (0, 1) else {})}
+            "wall_s": round(time.monotonic() - t0, 1), **({"stderr": err} if outcome != "passed" else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,29 +159,40 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     runs = [(p, v) for p in scenarios(args.only) for v in variants]
+    isolate = can_isolate()
+    jobs = max(1, args.jobs) if isolate else 1
+    if args.jobs > 1 and not isolate:
+        print("not root: no namespaces for side-by-side runs (pcscd and vpcd are machine-wide), so one at a time",
+              file=sys.stderr)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="kiosk-variants-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda pv: play(pv[0], pv[1], Path(tmp)), runs))
+    with tempfile.TemporaryDirectory(prefix="kiosk-variants-") as tmp, ThreadPoolExecutor(jobs) as pool:
+        results = list(pool.map(lambda pv: play(pv[0], pv[1], Path(tmp), isolate), runs))
     for r in results:
-        if not r["passed"] or r["overflows"]:
-            print(f"{r['scenario']} [{r['variant']}]: exit {r['exit']}, {r['overflows']} overflows")
+        if r["outcome"] != "passed":
+            print(f"{r['scenario']} [{r['variant']}]: {r['outcome']}, exit {r['exit']}, {r['overflows']} overflows")
             for line in r["problems"][:5] + [f for f in r["failures"] if "overflow" not in f][:3]:
                 print(f"    {line}")
+            if r["outcome"] == "harness":
+                print("    " + "\n    ".join(r.get("stderr", "").strip().splitlines()[-4:]))
     totals = {"scenarios": len({r["scenario"] for r in results}), "runs": len(results),
               "frames_checked": sum(r["frames"] for r in results),
               "overflows": sum(r["overflows"] for r in results),
               "runs_with_overflows": sum(1 for r in results if r["overflows"]),
-              "runs_failed": sum(1 for r in results if not r["passed"]),
-              "wall_s": round(time.monotonic() - started, 1), "jobs": args.jobs}
+              "runs_failed": sum(1 for r in results if r["outcome"] == "failed"),
+              "runs_harness": sum(1 for r in results if r["outcome"] == "harness"),
+              "wall_s": round(time.monotonic() - started, 1), "jobs": jobs, "isolated": isolate}
     print(f"{totals['scenarios']} scenarios x {len(variants)} variants ({', '.join(map(str, variants))}): "
           f"{totals['runs']} runs, {totals['frames_checked']} frames checked, {totals['overflows']} overflows "
-          f"in {totals['runs_with_overflows']} runs, {totals['runs_failed']} runs failed; "
-          f"{totals['wall_s']} s wall with {args.jobs} job(s)")
+          f"in {totals['runs_with_overflows']} runs, {totals['runs_failed']} runs failed their expectations, "
+          f"{totals['runs_harness']} runs failed for the harness (no verdict); "
+          f"{totals['wall_s']} s wall with {jobs} job(s){', each isolated' if isolate else ''}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"totals": totals, "runs": results}, indent=1, ensure_ascii=False),
                              encoding="utf-8")
-    return 0 if totals["runs_failed"] == 0 else 1
+    if totals["runs_harness"]:
+        return 3  # no verdict for some runs: neither a pass nor an overflow
+    return 0 if all(r["outcome"] == "passed" for r in results) else 1
 
 
 if __name__ == "__main__":

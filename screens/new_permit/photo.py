@@ -53,7 +53,12 @@ def draw(c: w.Canvas) -> None:
     # text says the same as normal text, only larger (the body scrolls when it does not fit).
     tips = TIPS[:1] if live else TIPS
     tips_h = sum(c.lines_height(c.t(f"photo.tip.{k}"), t.body, c.body.width - t.body) + t.px(14) for k in tips)
-    strip_h = c.text.line_height(t.subtitle) + t.px(24) if live else 0
+    # The advice changes as the resident moves, so its strip holds the longest advice in this language
+    # and size (a long English line wraps to two in large text rather than being cut).
+    guides = [v for k, v in c.texts.table.items() if k.startswith("photo.guide.")]
+    advice_h = max((c.lines_height(g, t.subtitle, c.body.width, strong=True) for g in guides),
+                   default=c.text.line_height(t.subtitle))
+    strip_h = advice_h + t.px(24) if live else 0
     frame_h = min(t.px(820 if live else 560), c.body.bottom - y - tips_h - strip_h - 2 * t.gap)
     if live:
         # The resident must see themself: in large text the picture keeps at least this much and

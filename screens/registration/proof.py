@@ -28,8 +28,11 @@ def _top(c: w.Canvas) -> int:
     y = c.body.top + c.lines_height(c.t("reg_proof.title"), t.title, c.body.width, strong=True) + t.gap
     scan = c.t("reg_proof.scan") if c.data.get("scanner") else c.t("reg_proof.no_scanner")
     y += c.lines_height(scan, t.body, c.body.width) + t.gap
-    if c.data.get("problem"):
-        y += c.text.line_height(t.body) * 2 + t.gap * 2
+    problem = c.data.get("problem")
+    if problem:  # the banner's own height (widgets.Canvas.banner), not a guess: English large wraps to 3+
+        message = c.t_opt(f"reg_proof.problem.{problem}") or c.t("reg_proof.problem.other")
+        pad = t.px(28)
+        y += c.lines_height(message, t.subtitle, c.body.width - 2 * pad, strong=True) + 2 * pad + t.gap
     return y + c.lines_height(c.t("reg_proof.type"), t.body, c.body.width) + t.px(10)
 
 
