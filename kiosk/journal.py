@@ -181,9 +181,16 @@ class Journal:
                              (valid_from.isoformat(), valid_until.isoformat(), row_id))
         return row_id
 
-    def step_started(self, row_id: int, step: Step) -> None:
-        self._change(row_id, lambda row, at: advance(row, step, StepStatus.STARTED, at),
-                     needs_free_machine=step is Step.PICKED)
+    def step_started(self, row_id: int, step: Step, bin_count: int | None = None) -> None:
+        """`bin_count`: for a retract, the reject bin's count before it (the printer's sensors)."""
+        if bin_count is not None and (step is not Step.RETRACTED or not isinstance(bin_count, int) or bin_count < 0):
+            raise JournalError(Problem.BAD_VALUE, "bin_count is a retract's count, an int >= 0")
+
+        def change(row: JournalRow, at: datetime) -> JournalRow:
+            new = advance(row, step, StepStatus.STARTED, at)
+            return new if bin_count is None else replace(new, bin_before=bin_count)
+
+        self._change(row_id, change, needs_free_machine=step is Step.PICKED)
 
     def step_done(self, row_id: int, step: Step, card_serial: str | None = None) -> None:
         serial = None if card_serial is None else checked("card_serial", card_serial, CARD_SERIAL)
@@ -296,9 +303,9 @@ class Journal:
                 self._require_free_machine(row_id)
             self._db.execute(
                 "UPDATE journal_row SET card_serial = ?, step = ?, step_status = ?, updated = ?, final = ?,"
-                " attempts = ? WHERE id = ?",
+                " attempts = ?, bin_before = ? WHERE id = ?",
                 (new.card_serial, new.step.value, new.step_status.value, _iso(new.updated),
-                 None if new.final is None else new.final.value, new.attempts, row_id),
+                 None if new.final is None else new.final.value, new.attempts, new.bin_before, row_id),
             )
             self._db.executemany(
                 "INSERT INTO journal_mark VALUES (?, ?, ?, ?, ?)",
@@ -318,7 +325,7 @@ class Journal:
             raise JournalError(Problem.BAD_VALUE, "row id must be an int")
         r = self._db.execute(
             "SELECT id, kind, request_id, permit_number, card_serial, step, step_status, created, updated,"
-            " final, attempts, valid_from, valid_until FROM journal_row WHERE id = ?", (row_id,),
+            " final, attempts, valid_from, valid_until, bin_before FROM journal_row WHERE id = ?", (row_id,),
         ).fetchone()
         if r is None:
             raise JournalError(Problem.UNKNOWN_ROW, f"no row {row_id}")
@@ -332,7 +339,7 @@ class Journal:
             step=Step(r[5]), step_status=StepStatus(r[6]), created=datetime.fromisoformat(r[7]),
             updated=datetime.fromisoformat(r[8]), final=None if r[9] is None else Final(r[9]), attempts=r[10],
             marks=marks, valid_from=None if r[11] is None else date.fromisoformat(r[11]),
-            valid_until=None if r[12] is None else date.fromisoformat(r[12]),
+            valid_until=None if r[12] is None else date.fromisoformat(r[12]), bin_before=r[13],
         )
 
 

@@ -121,6 +121,9 @@ class JournalRow:
     marks: tuple[Mark, ...]  # the whole history, oldest first
     valid_from: date | None = None  # a rewrite's new validity
     valid_until: date | None = None
+    # The reject bin's count when a retract of the card at the slot began (None: not known). A retract
+    # the printer never answered leaves the card's fate open; the bin's count at boot settles it.
+    bin_before: int | None = None
 
     def began(self, step: Step) -> bool:
         return any(m.step is step for m in self.marks)

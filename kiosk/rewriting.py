@@ -239,7 +239,7 @@ class CardRewrite:
         self.in_flight = None
         return self.fail("permit_card" if step in CHIP_OPS else "printer", "no_result", step)
 
-    def not_taken(self, printer_answers: bool = True) -> Progress:
+    def not_taken(self, printer_answers: bool = True, bin_count: int | None = None) -> Progress:
         """Nobody took the card back in time: retract it. A printer that does not answer was never
         told to, and cannot say whether a hand took the card: the row stays at `returned` started
         and the next boot's recovery decides from the sensors (as Issuance.not_taken, issue 15)."""
@@ -249,7 +249,7 @@ class CardRewrite:
             self.stuck = True
             return report(Outcome.STUCK, device="printer", error="no_answer")
         self.retained = True
-        return self._retract()
+        return self._retract(bin_count)  # the bin's count: see Issuance.not_taken
 
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
         self.backend_pending = False
@@ -307,9 +307,9 @@ class CardRewrite:
             return PrinterCommand(PrinterOp.PRINT, a.x, a.y, a.width, a.height, self.validity_bits)
         return PrinterCommand(PRINTER_OPS[step])
 
-    def _retract(self) -> Progress:
+    def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
-        self._journal("step_started", Step.RETRACTED)
+        self._journal("step_started", Step.RETRACTED, bin_count)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
     def _retracted(self, event: PrinterResult) -> Progress:
@@ -337,9 +337,9 @@ class CardRewrite:
         self._journal("finish", final)
         return report(Outcome.CLOSED)
 
-    def _journal(self, what: str, arg: Any) -> None:
+    def _journal(self, what: str, *args: Any) -> None:
         if self.journal is not None and self.row_id is not None:
-            attempt(self.journal, self.row_id, what, arg)
+            attempt(self.journal, self.row_id, what, *(a for a in args if a is not None))
 
 
 def validity_face(chip: PermitChipData, authority: str, valid_from: Any, valid_until: Any) -> cardface.CardFace:

@@ -27,6 +27,7 @@ from kiosk.logevents import LogEvent
 from kiosk.policy import Refusal, is_large_text
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
+from kiosk.recovery import bin_count
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
 from kiosk.view import Waiting
 
@@ -225,7 +226,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
                 retention.keep(self.core, s, Reason.TIMEOUT, _serial(self.rw))
             self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
             try:
-                self._carry_out(self.rw.not_taken(answers))
+                self._carry_out(self.rw.not_taken(answers, bin_count(printer)))
             finally:
                 self._ending = False
 
