@@ -32,12 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.journal_model import (
+    INTAKE_OPEN,
     LEAVING,
     OBSERVED,
     SEQUENCE,
     SIDE,
     ApplicationState,
     Final,
+    Intake,
+    IntakeState,
     JournalError,
     JournalRow,
     Kind,
@@ -66,6 +69,8 @@ __all__ = [
     "SEQUENCE",
     "SIDE",
     "Final",
+    "Intake",
+    "IntakeState",
     "Journal",
     "JournalError",
     "JournalRow",
@@ -168,6 +173,35 @@ class Journal:
                              " AND state = ?", (state.value, _iso(self._now()), request_id,
                                                 ApplicationState.SENT.value))
 
+    # --- a rewrite's card intake, before its row begins ------------------------------------------
+
+    def intake(self, request_id: str, step: IntakeState, bin_count: int | None = None) -> None:
+        """The intake of `request_id` moves to `step` (TAKING_IN creates it; a final one is never left).
+
+        `bin_count`: with RETRACTING, the reject bin's count before the retract."""
+        request_id = checked("request_id", request_id, REQUEST_ID)
+        if not isinstance(step, IntakeState) or (bin_count is not None and (
+                step is not IntakeState.RETRACTING or not isinstance(bin_count, int) or bin_count < 0)):
+            raise JournalError(Problem.BAD_VALUE, "an intake step, and a bin count only with a retract")
+        at = _iso(self._now())
+        with self._transaction():
+            if step is IntakeState.TAKING_IN:
+                self._db.execute("INSERT INTO journal_intake (request_id, state, created, updated) VALUES"
+                                 " (?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                                 (request_id, step.value, at, at))
+                return
+            self._db.execute(
+                f"UPDATE journal_intake SET state = ?, updated = ?, bin_before = COALESCE(?, bin_before)"
+                f" WHERE request_id = ? AND state IN ({', '.join('?' * len(INTAKE_OPEN))})",
+                (step.value, at, bin_count, request_id, *(s.value for s in INTAKE_OPEN)))
+
+    def open_intakes(self) -> list[Intake]:
+        """Cards taken in whose whereabouts no row accounts for yet."""
+        return [Intake(r[0], IntakeState(r[1]), r[2]) for r in self._db.execute(
+            f"SELECT request_id, state, bin_before FROM journal_intake WHERE state IN"
+            f" ({', '.join('?' * len(INTAKE_OPEN))}) ORDER BY created, request_id",
+            tuple(s.value for s in INTAKE_OPEN))]
+
     def begin_rewrite(self, request_id: str, permit_number: str, card_serial: str,
                       valid_from: date | None = None, valid_until: date | None = None) -> int:
         """The resident's card is inside and its chip was read: the row begins at `taken_in`, done.
@@ -241,7 +275,10 @@ class Journal:
             "picked": count(f"{new} AND ({done(Step.PICKED)} OR r.final = 'retained')"),
             "handed_out": count(f"{new} AND {done(Step.TAKEN)}"),
             "returned": count(f"r.kind = 'rewrite' AND ({done(Step.RETURNED)} OR {done(Step.RETURNED_UNCHANGED)})"),
-            "retained": count("r.final = 'retained'"),
+            # A rewrite's card retained before its row began counts as well (journal_intake).
+            "retained": count("r.final = 'retained'") + int(self._db.execute(
+                "SELECT COUNT(*) FROM journal_intake WHERE state = 'retained'").fetchone()[0]),
+            "intakes_open": len(self.open_intakes()),
             "voided": count(done(Step.VOIDED)),
             "confirmed": count(done(Step.CONFIRMED)),
             "unfinished": count("r.final IS NULL"),
@@ -278,6 +315,9 @@ class Journal:
         with self._transaction():
             if kind is Kind.REWRITE:
                 self._require_free_machine(None)
+                # The row accounts for the card its intake took in (the same transaction).
+                self._db.execute("UPDATE journal_intake SET state = ?, updated = ? WHERE request_id = ?",
+                                 (IntakeState.ROW.value, _iso(at), request_id))
             try:
                 cur = self._db.execute(
                     "INSERT INTO journal_row (kind, request_id, permit_number, card_serial, step, step_status,"
@@ -301,6 +341,8 @@ class Journal:
             new = change(row, at)
             if needs_free_machine:
                 self._require_free_machine(row_id)
+                if self.open_intakes():
+                    raise JournalError(Problem.CARD_IN_PLAY, "a card taken in for a rewrite is not accounted for")
             self._db.execute(
                 "UPDATE journal_row SET card_serial = ?, step = ?, step_status = ?, updated = ?, final = ?,"
                 " attempts = ?, bin_before = ? WHERE id = ?",

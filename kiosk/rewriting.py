@@ -35,7 +35,7 @@ from kiosk.commands import (
     report,
 )
 from kiosk.endorsement import Rewrite
-from kiosk.journal import Final, Journal, JournalError, Step, attempt
+from kiosk.journal import Final, IntakeState, Journal, JournalError, Step, attempt, log_refusal
 
 
 class RewriteStep(StrEnum):
@@ -142,6 +142,10 @@ class CardRewrite:
         self.in_flight = step
         if step in (RewriteStep.TO_ENCODER, RewriteStep.VERIFY_MOVE):
             self._floor = self.insertions
+        if step is RewriteStep.TAKE_IN:
+            self._intake(IntakeState.TAKING_IN)  # the card may be inside from now on
+        elif step is RewriteStep.PRESENT and self.row_id is None:
+            self._intake(IntakeState.RETURNING)
         if step is RewriteStep.WRITE_CHIP:
             self.write_began = True
             self._journal("step_started", Step.CHIP_UPDATED)
@@ -160,6 +164,7 @@ class CardRewrite:
         self.in_flight = None
         if not event.ok:
             if step is RewriteStep.TAKE_IN and event.error is PrinterError.NO_CARD:
+                self._intake(IntakeState.RETURNED)  # it never came in: the resident has it
                 self.queue.clear()
                 return report(Outcome.FAILED, device="printer", error="no_card")
             if step is RewriteStep.TAKE_IN:
@@ -212,6 +217,8 @@ class CardRewrite:
         if not self.at_slot or self.taken:
             return NOTHING
         self.taken, self.at_slot = True, False
+        if self.row_id is None:
+            self._intake(IntakeState.RETURNED)
         self._journal("step_done", Step.RETURNED if self.rewritten else Step.RETURNED_UNCHANGED)
         if self.rewritten and self.decision is not None and self.chip is not None:
             self._journal("step_started", Step.CONFIRMED)
@@ -309,6 +316,8 @@ class CardRewrite:
 
     def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
+        if self.row_id is None:
+            self._intake(IntakeState.RETRACTING, bin_count)
         self._journal("step_started", Step.RETRACTED, bin_count)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
@@ -316,6 +325,8 @@ class CardRewrite:
         self.retracting = False
         if event.ok:
             self.card_inside = self.at_slot = False
+            if self.row_id is None:
+                self._intake(IntakeState.RETAINED)
             self._journal("step_done", Step.RETRACTED)
             # Nothing was confirmed with the backend: the void is a journal record, no call.
             self._journal("step_started", Step.VOIDED)
@@ -336,6 +347,14 @@ class CardRewrite:
         self.closed = True
         self._journal("finish", final)
         return report(Outcome.CLOSED)
+
+    def _intake(self, step: IntakeState, bin_count: int | None = None) -> None:
+        """The card's intake before its row begins; a refusal is logged, and recovery sees the card."""
+        if self.journal is not None:
+            try:
+                self.journal.intake(self.session_id, step, bin_count)
+            except JournalError as exc:
+                log_refusal(self.journal, "intake", exc, None, step)
 
     def _journal(self, what: str, *args: Any) -> None:
         if self.journal is not None and self.row_id is not None:
