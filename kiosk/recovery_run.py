@@ -10,6 +10,7 @@ blocks recovery: the row stays open for a technician.
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -216,9 +217,14 @@ class RecoveryRun:
 
     def _retract(self, rplan: RecoveryPlan) -> Progress:
         self.retracting = True
-        if rplan.row_id is None:  # a stray card: a rewrite's intake with no row, if one is open
-            for intake in self.journal.open_intakes():
-                self._intake(intake.request_id, IntakeState.RETRACTING, self._bin_count())
+        if rplan.row_id is None:
+            # A stray card: a rewrite's intake with no row if one is open, else an intake of its own
+            # (a resident's card left in the slot the kiosk never took in, a card a technician left),
+            # so the journal counts the card the printer bins (issue 15: printer silent at insert_card).
+            intakes = [i.request_id for i in self.journal.open_intakes()] or [f"stray-{uuid.uuid4().hex}"]
+            for request_id in intakes:
+                self._intake(request_id, IntakeState.TAKING_IN)
+                self._intake(request_id, IntakeState.RETRACTING, self._bin_count())
         if rplan.row_id is not None:
             self._journal(rplan, "step_started", Step.RETRACTED)
         commands: tuple[Command, ...] = (PrinterCommand(PrinterOp.RETRACT),)

@@ -15,6 +15,7 @@ leaves the card inside and the row open, for a technician.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -96,6 +97,9 @@ class CardRewrite:
     validity_bits: bytes = field(default=b"", repr=False)
     ticket: dict[str, str] = field(default_factory=dict)
     _floor: int | None = None
+    # The reject bin's count now (the printer's latest status): journaled with an intake's retract,
+    # so a boot that finds the card gone can tell the bin from a hand at the slot.
+    bins: Callable[[], int | None] | None = field(default=None, repr=False)
 
     # --- phases -----------------------------------------------------------------------------
 
@@ -317,7 +321,8 @@ class CardRewrite:
     def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
         if self.row_id is None:
-            self._intake(IntakeState.RETRACTING, bin_count)
+            bins = bin_count if bin_count is not None or self.bins is None else self.bins()
+            self._intake(IntakeState.RETRACTING, bins)
         self._journal("step_started", Step.RETRACTED, bin_count)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 

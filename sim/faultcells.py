@@ -116,6 +116,8 @@ SUITE = (
     # A retract the printer never answered while a hand took the card: the bin's count decides.
     Cell("new_permit", "printer", "silent", None, "take_card"),
     Cell("card_rewrite", "printer", "silent", None, "return_card"),
+    # A card the kiosk never took in, binned at boot as a stray: journaled with an intake of its own.
+    Cell("card_rewrite", "printer", "silent", None, "insert_card"),
 )
 
 

@@ -142,7 +142,9 @@ class CardRewriteFlow(ProcedureJob, Flow):
     def enter_read_chip(self) -> None:
         s = self.core.session
         s.rewrite_error = None
-        self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions)
+        status = self.core.availability.status
+        self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions,
+                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)))
         self.core.card_job = self
         self._carry_out(self.rw.start(READ_PHASE))
 
