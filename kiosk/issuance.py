@@ -173,7 +173,7 @@ class Issuance:
         self.in_flight = None
         return self.fail("permit_card" if step in CHIP_OP else "printer", "no_result")
 
-    def not_taken(self, printer_answers: bool = True) -> Progress:
+    def not_taken(self, printer_answers: bool = True, bin_count: int | None = None) -> Progress:
         """Nobody took the card in time: retract it, then void the approval (TIMEOUT).
 
         A printer that does not answer (silent, or its port gone) cannot have been told to
@@ -181,14 +181,17 @@ class Issuance:
         and nothing is voided. The row stays at `presented` and the next boot's recovery decides
         from the sensors (gone: taken, confirmed; at the slot: retracted, voided). Journaling a
         retract that never went out made recovery book a card the resident holds as retained
-        (the fault matrix: new_permit/printer/silent and vanish at take_card, issue 15)."""
+        (the fault matrix: new_permit/printer/silent and vanish at take_card, issue 15).
+
+        `bin_count`: the reject bin's count now, journaled with the retract: if the printer falls
+        silent under it, the next boot tells a card in the bin from one a hand took."""
         if not self.at_slot or self.retracting:
             return NOTHING
         self.void_reason = Reason.TIMEOUT
         if not printer_answers:
             self.stuck = True
             return report(Outcome.STUCK, device="printer", error="no_answer")
-        return self._retract()
+        return self._retract(bin_count)
 
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
         self.backend_pending = False
@@ -269,9 +272,9 @@ class Issuance:
             return report(Outcome.PRESENTED)
         return self.advance()
 
-    def _retract(self) -> Progress:
+    def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
-        self._journal("step_started", Step.RETRACTED)
+        self._journal("step_started", Step.RETRACTED, bin_count)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
     def _retracted(self, event: PrinterResult) -> Progress:
@@ -288,9 +291,14 @@ class Issuance:
                 return self.card_taken()
             self.card_inside = False
             return self._void()
-        # Jammed, or the bin is full: the card stays inside. The row stays open, the approval is voided.
         self.stuck = True
-        return report(Outcome.STUCK, device="printer", error=str(event.error)).then(self._void())
+        stuck = report(Outcome.STUCK, device="printer", error=str(event.error))
+        if event.error in (PrinterError.COMMUNICATION, PrinterError.NO_DEVICE) and self.at_slot:
+            # No answer: the card at the slot may be in the bin or in a hand. Nothing is voided; the
+            # next boot decides from the sensors and the bin's count (recovery, issue 15).
+            return stuck
+        # Jammed, or the bin is full: the card stays inside. The row stays open, the approval is voided.
+        return stuck.then(self._void())
 
     def _void(self) -> Progress:
         return Progress((self._backend(BackendOp.VOID),))

@@ -32,12 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.journal_model import (
+    INTAKE_OPEN,
     LEAVING,
     OBSERVED,
     SEQUENCE,
     SIDE,
     ApplicationState,
     Final,
+    Intake,
+    IntakeState,
     JournalError,
     JournalRow,
     Kind,
@@ -66,6 +69,8 @@ __all__ = [
     "SEQUENCE",
     "SIDE",
     "Final",
+    "Intake",
+    "IntakeState",
     "Journal",
     "JournalError",
     "JournalRow",
@@ -168,6 +173,35 @@ class Journal:
                              " AND state = ?", (state.value, _iso(self._now()), request_id,
                                                 ApplicationState.SENT.value))
 
+    # --- a rewrite's card intake, before its row begins ------------------------------------------
+
+    def intake(self, request_id: str, step: IntakeState, bin_count: int | None = None) -> None:
+        """The intake of `request_id` moves to `step` (TAKING_IN creates it; a final one is never left).
+
+        `bin_count`: with RETRACTING, the reject bin's count before the retract."""
+        request_id = checked("request_id", request_id, REQUEST_ID)
+        if not isinstance(step, IntakeState) or (bin_count is not None and (
+                step is not IntakeState.RETRACTING or not isinstance(bin_count, int) or bin_count < 0)):
+            raise JournalError(Problem.BAD_VALUE, "an intake step, and a bin count only with a retract")
+        at = _iso(self._now())
+        with self._transaction():
+            if step is IntakeState.TAKING_IN:
+                self._db.execute("INSERT INTO journal_intake (request_id, state, created, updated) VALUES"
+                                 " (?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                                 (request_id, step.value, at, at))
+                return
+            self._db.execute(
+                f"UPDATE journal_intake SET state = ?, updated = ?, bin_before = COALESCE(?, bin_before)"
+                f" WHERE request_id = ? AND state IN ({', '.join('?' * len(INTAKE_OPEN))})",
+                (step.value, at, bin_count, request_id, *(s.value for s in INTAKE_OPEN)))
+
+    def open_intakes(self) -> list[Intake]:
+        """Cards taken in whose whereabouts no row accounts for yet."""
+        return [Intake(r[0], IntakeState(r[1]), r[2]) for r in self._db.execute(
+            f"SELECT request_id, state, bin_before FROM journal_intake WHERE state IN"
+            f" ({', '.join('?' * len(INTAKE_OPEN))}) ORDER BY created, request_id",
+            tuple(s.value for s in INTAKE_OPEN))]
+
     def begin_rewrite(self, request_id: str, permit_number: str, card_serial: str,
                       valid_from: date | None = None, valid_until: date | None = None) -> int:
         """The resident's card is inside and its chip was read: the row begins at `taken_in`, done.
@@ -181,9 +215,16 @@ class Journal:
                              (valid_from.isoformat(), valid_until.isoformat(), row_id))
         return row_id
 
-    def step_started(self, row_id: int, step: Step) -> None:
-        self._change(row_id, lambda row, at: advance(row, step, StepStatus.STARTED, at),
-                     needs_free_machine=step is Step.PICKED)
+    def step_started(self, row_id: int, step: Step, bin_count: int | None = None) -> None:
+        """`bin_count`: for a retract, the reject bin's count before it (the printer's sensors)."""
+        if bin_count is not None and (step is not Step.RETRACTED or not isinstance(bin_count, int) or bin_count < 0):
+            raise JournalError(Problem.BAD_VALUE, "bin_count is a retract's count, an int >= 0")
+
+        def change(row: JournalRow, at: datetime) -> JournalRow:
+            new = advance(row, step, StepStatus.STARTED, at)
+            return new if bin_count is None else replace(new, bin_before=bin_count)
+
+        self._change(row_id, change, needs_free_machine=step is Step.PICKED)
 
     def step_done(self, row_id: int, step: Step, card_serial: str | None = None) -> None:
         serial = None if card_serial is None else checked("card_serial", card_serial, CARD_SERIAL)
@@ -234,7 +275,10 @@ class Journal:
             "picked": count(f"{new} AND ({done(Step.PICKED)} OR r.final = 'retained')"),
             "handed_out": count(f"{new} AND {done(Step.TAKEN)}"),
             "returned": count(f"r.kind = 'rewrite' AND ({done(Step.RETURNED)} OR {done(Step.RETURNED_UNCHANGED)})"),
-            "retained": count("r.final = 'retained'"),
+            # A rewrite's card retained before its row began counts as well (journal_intake).
+            "retained": count("r.final = 'retained'") + int(self._db.execute(
+                "SELECT COUNT(*) FROM journal_intake WHERE state = 'retained'").fetchone()[0]),
+            "intakes_open": len(self.open_intakes()),
             "voided": count(done(Step.VOIDED)),
             "confirmed": count(done(Step.CONFIRMED)),
             "unfinished": count("r.final IS NULL"),
@@ -271,6 +315,9 @@ class Journal:
         with self._transaction():
             if kind is Kind.REWRITE:
                 self._require_free_machine(None)
+                # The row accounts for the card its intake took in (the same transaction).
+                self._db.execute("UPDATE journal_intake SET state = ?, updated = ? WHERE request_id = ?",
+                                 (IntakeState.ROW.value, _iso(at), request_id))
             try:
                 cur = self._db.execute(
                     "INSERT INTO journal_row (kind, request_id, permit_number, card_serial, step, step_status,"
@@ -294,11 +341,13 @@ class Journal:
             new = change(row, at)
             if needs_free_machine:
                 self._require_free_machine(row_id)
+                if self.open_intakes():
+                    raise JournalError(Problem.CARD_IN_PLAY, "a card taken in for a rewrite is not accounted for")
             self._db.execute(
                 "UPDATE journal_row SET card_serial = ?, step = ?, step_status = ?, updated = ?, final = ?,"
-                " attempts = ? WHERE id = ?",
+                " attempts = ?, bin_before = ? WHERE id = ?",
                 (new.card_serial, new.step.value, new.step_status.value, _iso(new.updated),
-                 None if new.final is None else new.final.value, new.attempts, row_id),
+                 None if new.final is None else new.final.value, new.attempts, new.bin_before, row_id),
             )
             self._db.executemany(
                 "INSERT INTO journal_mark VALUES (?, ?, ?, ?, ?)",
@@ -318,7 +367,7 @@ class Journal:
             raise JournalError(Problem.BAD_VALUE, "row id must be an int")
         r = self._db.execute(
             "SELECT id, kind, request_id, permit_number, card_serial, step, step_status, created, updated,"
-            " final, attempts, valid_from, valid_until FROM journal_row WHERE id = ?", (row_id,),
+            " final, attempts, valid_from, valid_until, bin_before FROM journal_row WHERE id = ?", (row_id,),
         ).fetchone()
         if r is None:
             raise JournalError(Problem.UNKNOWN_ROW, f"no row {row_id}")
@@ -332,7 +381,7 @@ class Journal:
             step=Step(r[5]), step_status=StepStatus(r[6]), created=datetime.fromisoformat(r[7]),
             updated=datetime.fromisoformat(r[8]), final=None if r[9] is None else Final(r[9]), attempts=r[10],
             marks=marks, valid_from=None if r[11] is None else date.fromisoformat(r[11]),
-            valid_until=None if r[12] is None else date.fromisoformat(r[12]),
+            valid_until=None if r[12] is None else date.fromisoformat(r[12]), bin_before=r[13],
         )
 
 

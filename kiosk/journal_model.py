@@ -58,6 +58,31 @@ class ApplicationState(StrEnum):
     VOIDED = "voided"  # the reply was lost and the application was withdrawn by its request id
 
 
+class IntakeState(StrEnum):
+    """A resident's card taken in for a rewrite, before its row begins (journal_intake, by request id).
+
+    The card is in the machine from the take-in, but the row can begin only once its chip was read
+    and the decision is a rewrite; until then the intake accounts for it (issue 15, the fault matrix)."""
+
+    TAKING_IN = "taking_in"  # journaled before the take-in goes out: the card may be inside from now on
+    RETURNING = "returning"  # sent back to the slot before any row began
+    RETRACTING = "retracting"  # a retract to the bin began (with the bin's count before it)
+    ROW = "row"  # the rewrite's row began and accounts for the card (the same transaction): final
+    RETURNED = "returned"  # the resident has it (taken back, or it never came in): final
+    RETAINED = "retained"  # in the reject bin: final
+
+
+INTAKE_OPEN: frozenset[IntakeState] = frozenset({IntakeState.TAKING_IN, IntakeState.RETURNING,
+                                                 IntakeState.RETRACTING})
+
+
+@dataclass(frozen=True)
+class Intake:
+    request_id: str
+    state: IntakeState
+    bin_before: int | None
+
+
 class Problem(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     NOT_STARTED = "not_started"
@@ -121,6 +146,9 @@ class JournalRow:
     marks: tuple[Mark, ...]  # the whole history, oldest first
     valid_from: date | None = None  # a rewrite's new validity
     valid_until: date | None = None
+    # The reject bin's count when a retract of the card at the slot began (None: not known). A retract
+    # the printer never answered leaves the card's fate open; the bin's count at boot settles it.
+    bin_before: int | None = None
 
     def began(self, step: Step) -> bool:
         return any(m.step is step for m in self.marks)

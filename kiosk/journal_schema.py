@@ -13,9 +13,9 @@ import sqlite3
 from enum import StrEnum
 
 from kiosk import idnumber
-from kiosk.journal_model import ApplicationState, Final, JournalError, Kind, Problem, Step
+from kiosk.journal_model import ApplicationState, Final, IntakeState, JournalError, Kind, Problem, Step
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # --- values ------------------------------------------------------------------------------
 
@@ -66,6 +66,19 @@ CREATE TABLE journal_application (
 )
 """
 
+INTAKE_TABLE = f"""
+-- A resident's card taken in for a rewrite before its row begins: the card is in the machine from
+-- the take-in, and recovery must know it is there (a stray card retracted at boot was counted by
+-- the printer and by no journal).
+CREATE TABLE journal_intake (
+    request_id TEXT PRIMARY KEY CHECK ({_text("request_id", 128)}),
+    state TEXT NOT NULL CHECK (state IN ({_one_of(IntakeState)})),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    bin_before INTEGER CHECK (bin_before IS NULL OR bin_before >= 0)
+)
+"""
+
 SCHEMA = f"""
 CREATE TABLE journal_row (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,12 +93,14 @@ CREATE TABLE journal_row (
     final TEXT CHECK (final IS NULL OR final IN ({_one_of(Final)})),
     attempts INTEGER NOT NULL DEFAULT 1,
     valid_from TEXT CHECK (valid_from IS NULL OR valid_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
-    valid_until TEXT CHECK (valid_until IS NULL OR valid_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')
+    valid_until TEXT CHECK (valid_until IS NULL OR valid_until GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    bin_before INTEGER CHECK (bin_before IS NULL OR bin_before >= 0)
 );
 -- One approval, one card: a permit number begins at most one new-permit row.
 CREATE UNIQUE INDEX journal_row_one_issuance ON journal_row (permit_number) WHERE kind = 'new_permit';
 CREATE INDEX journal_row_unfinished ON journal_row (id) WHERE final IS NULL;
 {APPLICATION_TABLE};
+{INTAKE_TABLE};
 CREATE TABLE journal_mark (
     row_id INTEGER NOT NULL REFERENCES journal_row (id),
     seq INTEGER NOT NULL,
@@ -108,13 +123,18 @@ def create_or_migrate(db: sqlite3.Connection) -> int | None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-    elif version in (1, 2):
+    elif version in (1, 2, 3):
         if version == 1:
             # 2 adds the validity a rewrite writes, so recovery can confirm it after a power cut.
             db.execute("ALTER TABLE journal_row ADD COLUMN valid_from TEXT")
             db.execute("ALTER TABLE journal_row ADD COLUMN valid_until TEXT")
-        # 3 adds the applications journaled before they are sent.
-        db.execute(APPLICATION_TABLE)
+        if version < 3:
+            # 3 adds the applications journaled before they are sent.
+            db.execute(APPLICATION_TABLE)
+        # 4 adds the reject bin's count when a retract of a card at the slot began, so recovery can
+        # tell a card that reached the bin from one a hand took while the printer did not answer.
+        db.execute("ALTER TABLE journal_row ADD COLUMN bin_before INTEGER")
+        db.execute(INTAKE_TABLE)  # and the rewrite's card intake before its row begins
     elif version == SCHEMA_VERSION:
         return None
     else:

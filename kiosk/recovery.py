@@ -33,6 +33,7 @@ class CardPlace(StrEnum):
 @dataclass(frozen=True)
 class PrinterFacts:
     card: CardPlace
+    bin_count: int | None = None  # the reject bin's count, when the printer reports one
 
     @classmethod
     def from_status(cls, status: DeviceStatus) -> PrinterFacts | None:
@@ -43,11 +44,19 @@ class PrinterFacts:
         """
         if status.state in (DeviceState.OFFLINE, DeviceState.NO_DEVICE):
             return None
+        count = bin_count(status)
         if status.media in (MediaPosition.NONE, MediaPosition.RETRACTED):
-            return cls(CardPlace.NONE)
+            return cls(CardPlace.NONE, count)
         if status.media is MediaPosition.ENTERING:  # ST0 31: at the front slot
-            return cls(CardPlace.AT_SLOT)
-        return cls(CardPlace.INSIDE)  # present (print station, encoder), jammed, latched
+            return cls(CardPlace.AT_SLOT, count)
+        return cls(CardPlace.INSIDE, count)  # present (print station, encoder), jammed, latched
+
+
+def bin_count(status: DeviceStatus | None) -> int | None:
+    """The reject bin's count in a printer status, or None (no status, or a printer that counts nothing)."""
+    if status is None:
+        return None
+    return next((s.count for s in status.supplies if s.name == "reject_bin"), None)
 
 
 class BackendStatus(StrEnum):
@@ -238,8 +247,25 @@ _ALREADY = {Backend.CONFIRM: BackendStatus.CONFIRMED, Backend.VOID: BackendStatu
 _CALL = {Backend.CONFIRM: ActionKind.CONFIRM_ISSUANCE, Backend.VOID: ActionKind.VOID_APPROVAL}
 
 
+# A retract of a card at the slot the printer never answered (silent, unplugged), and the card is
+# gone while the reject bin counts what it counted when the retract began: the card left through the
+# slot, so a hand took it (issue 15, the fault matrix: printer silent at take_card / return_card).
+_TAKEN_DURING_RETRACT = {
+    N: Rule("taken_during_retract", Card.SEEN_TAKEN, Backend.CONFIRM, Final.ISSUED),
+    R: Rule("taken_during_retract", Card.SEEN_TAKEN, Backend.CONFIRM, Final.RETURNED),
+}
+
+
+def _retract_never_reached_bin(row: JournalRow, p: Phase, printer: PrinterFacts) -> bool:
+    at_slot = row.began(Step.PRESENTED) if row.kind is Kind.NEW_PERMIT else row.began(Step.RETURNED)
+    return (p is Phase.RETRACTING and printer.card is CardPlace.NONE and at_slot and not row.began(Step.VOIDED)
+            and row.bin_before is not None and printer.bin_count == row.bin_before)
+
+
 def rule_for(row: JournalRow, printer: PrinterFacts) -> Rule:
     p = phase(row)
+    if _retract_never_reached_bin(row, p, printer):
+        return _TAKEN_DURING_RETRACT[row.kind]
     found = RULES.get((row.kind, p, printer.card)) or RULES.get((row.kind, p, ANY))
     if found is None:  # the table is total; a test walks every reachable row
         raise LookupError(f"no recovery rule for {row.kind} in {p} with the card {printer.card}")

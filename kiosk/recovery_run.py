@@ -10,6 +10,7 @@ blocks recovery: the row stays open for a technician.
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from devices.events import PrinterError, PrinterOp, PrinterResult
 from kiosk import backend as bk
 from kiosk.commands import NOTHING, BackendCommand, BackendOp, Command, Outcome, PrinterCommand, Progress, report
 from kiosk.endorsement import Rewrite
-from kiosk.journal import Journal, JournalRow, Kind, Step, attempt
+from kiosk.journal import IntakeState, Journal, JournalError, JournalRow, Kind, Step, attempt, log_refusal
 from kiosk.logevents import EventLog, LogEvent
 from kiosk.reasons import Reason
 from kiosk.recovery import Action, ActionKind, CardPlace, PrinterFacts, RecoveryPlan, plan, plan_stray_card
@@ -69,6 +70,8 @@ class RecoveryRun:
                 # Without the printer's sensors nothing may be planned: a card could still be inside.
                 return self._block("printer_silent")
             return report(Outcome.CLOSED)
+        if facts.card is CardPlace.NONE:
+            self._settle_intakes(facts)
         plans = [plan(r, facts if r.card_in_play else PrinterFacts(CardPlace.NONE), None) for r in rows]
         stray = plan_stray_card(rows, facts)
         if stray is not None:
@@ -88,6 +91,9 @@ class RecoveryRun:
             self.retracting = False
             if event.ok:
                 self._journal(rplan, "step_done", Step.RETRACTED)
+                if rplan.row_id is None:
+                    for intake in self.journal.open_intakes():
+                        self._intake(intake.request_id, IntakeState.RETAINED)
                 self._done(rplan, action, "ok")
                 if rplan.rule == "not_taken":
                     return self.start()  # plan again: the card is in the bin now
@@ -193,12 +199,40 @@ class RecoveryRun:
         self.log.emit(LogEvent.RECOVERY_ENDED, disposition="resolved")
         return report(Outcome.CLOSED)
 
+    def _settle_intakes(self, facts: PrinterFacts) -> None:
+        """No card inside: a rewrite's intake with no row ends where its card went. A retract begun
+        ended in the bin unless the bin counts what it counted then (a hand took it at the slot)."""
+        for intake in self.journal.open_intakes():
+            taken = intake.bin_before is not None and facts.bin_count == intake.bin_before
+            in_bin = intake.state is IntakeState.RETRACTING and not taken
+            self._intake(intake.request_id, IntakeState.RETAINED if in_bin else IntakeState.RETURNED)
+            self.log.emit(LogEvent.RECOVERY_ACTION, row=0, rule="intake", action="record",
+                          disposition="retained" if in_bin else "returned")
+
+    def _intake(self, request_id: str, step: IntakeState, bin_count: int | None = None) -> None:
+        try:
+            self.journal.intake(request_id, step, bin_count)
+        except JournalError as exc:
+            log_refusal(self.journal, "intake", exc, None, step)
+
     def _retract(self, rplan: RecoveryPlan) -> Progress:
         self.retracting = True
+        if rplan.row_id is None:
+            # A stray card: a rewrite's intake with no row if one is open, else an intake of its own
+            # (a resident's card left in the slot the kiosk never took in, a card a technician left),
+            # so the journal counts the card the printer bins (issue 15: printer silent at insert_card).
+            intakes = [i.request_id for i in self.journal.open_intakes()] or [f"stray-{uuid.uuid4().hex}"]
+            for request_id in intakes:
+                self._intake(request_id, IntakeState.TAKING_IN)
+                self._intake(request_id, IntakeState.RETRACTING, self._bin_count())
         if rplan.row_id is not None:
             self._journal(rplan, "step_started", Step.RETRACTED)
         commands: tuple[Command, ...] = (PrinterCommand(PrinterOp.RETRACT),)
         return Progress(commands)
+
+    def _bin_count(self) -> int | None:
+        facts = self.facts()
+        return None if facts is None else facts.bin_count
 
     def _leaving_step(self, row: JournalRow) -> Step | None:
         if row.kind is Kind.NEW_PERMIT:

@@ -15,6 +15,7 @@ leaves the card inside and the row open, for a technician.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,7 +36,7 @@ from kiosk.commands import (
     report,
 )
 from kiosk.endorsement import Rewrite
-from kiosk.journal import Final, Journal, JournalError, Step, attempt
+from kiosk.journal import Final, IntakeState, Journal, JournalError, Step, attempt, log_refusal
 
 
 class RewriteStep(StrEnum):
@@ -96,6 +97,9 @@ class CardRewrite:
     validity_bits: bytes = field(default=b"", repr=False)
     ticket: dict[str, str] = field(default_factory=dict)
     _floor: int | None = None
+    # The reject bin's count now (the printer's latest status): journaled with an intake's retract,
+    # so a boot that finds the card gone can tell the bin from a hand at the slot.
+    bins: Callable[[], int | None] | None = field(default=None, repr=False)
 
     # --- phases -----------------------------------------------------------------------------
 
@@ -142,6 +146,10 @@ class CardRewrite:
         self.in_flight = step
         if step in (RewriteStep.TO_ENCODER, RewriteStep.VERIFY_MOVE):
             self._floor = self.insertions
+        if step is RewriteStep.TAKE_IN:
+            self._intake(IntakeState.TAKING_IN)  # the card may be inside from now on
+        elif step is RewriteStep.PRESENT and self.row_id is None:
+            self._intake(IntakeState.RETURNING)
         if step is RewriteStep.WRITE_CHIP:
             self.write_began = True
             self._journal("step_started", Step.CHIP_UPDATED)
@@ -160,6 +168,7 @@ class CardRewrite:
         self.in_flight = None
         if not event.ok:
             if step is RewriteStep.TAKE_IN and event.error is PrinterError.NO_CARD:
+                self._intake(IntakeState.RETURNED)  # it never came in: the resident has it
                 self.queue.clear()
                 return report(Outcome.FAILED, device="printer", error="no_card")
             if step is RewriteStep.TAKE_IN:
@@ -212,6 +221,8 @@ class CardRewrite:
         if not self.at_slot or self.taken:
             return NOTHING
         self.taken, self.at_slot = True, False
+        if self.row_id is None:
+            self._intake(IntakeState.RETURNED)
         self._journal("step_done", Step.RETURNED if self.rewritten else Step.RETURNED_UNCHANGED)
         if self.rewritten and self.decision is not None and self.chip is not None:
             self._journal("step_started", Step.CONFIRMED)
@@ -239,7 +250,7 @@ class CardRewrite:
         self.in_flight = None
         return self.fail("permit_card" if step in CHIP_OPS else "printer", "no_result", step)
 
-    def not_taken(self, printer_answers: bool = True) -> Progress:
+    def not_taken(self, printer_answers: bool = True, bin_count: int | None = None) -> Progress:
         """Nobody took the card back in time: retract it. A printer that does not answer was never
         told to, and cannot say whether a hand took the card: the row stays at `returned` started
         and the next boot's recovery decides from the sensors (as Issuance.not_taken, issue 15)."""
@@ -249,7 +260,7 @@ class CardRewrite:
             self.stuck = True
             return report(Outcome.STUCK, device="printer", error="no_answer")
         self.retained = True
-        return self._retract()
+        return self._retract(bin_count)  # the bin's count: see Issuance.not_taken
 
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
         self.backend_pending = False
@@ -307,15 +318,20 @@ class CardRewrite:
             return PrinterCommand(PrinterOp.PRINT, a.x, a.y, a.width, a.height, self.validity_bits)
         return PrinterCommand(PRINTER_OPS[step])
 
-    def _retract(self) -> Progress:
+    def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
-        self._journal("step_started", Step.RETRACTED)
+        if self.row_id is None:
+            bins = bin_count if bin_count is not None or self.bins is None else self.bins()
+            self._intake(IntakeState.RETRACTING, bins)
+        self._journal("step_started", Step.RETRACTED, bin_count)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
     def _retracted(self, event: PrinterResult) -> Progress:
         self.retracting = False
         if event.ok:
             self.card_inside = self.at_slot = False
+            if self.row_id is None:
+                self._intake(IntakeState.RETAINED)
             self._journal("step_done", Step.RETRACTED)
             # Nothing was confirmed with the backend: the void is a journal record, no call.
             self._journal("step_started", Step.VOIDED)
@@ -337,9 +353,17 @@ class CardRewrite:
         self._journal("finish", final)
         return report(Outcome.CLOSED)
 
-    def _journal(self, what: str, arg: Any) -> None:
+    def _intake(self, step: IntakeState, bin_count: int | None = None) -> None:
+        """The card's intake before its row begins; a refusal is logged, and recovery sees the card."""
+        if self.journal is not None:
+            try:
+                self.journal.intake(self.session_id, step, bin_count)
+            except JournalError as exc:
+                log_refusal(self.journal, "intake", exc, None, step)
+
+    def _journal(self, what: str, *args: Any) -> None:
         if self.journal is not None and self.row_id is not None:
-            attempt(self.journal, self.row_id, what, arg)
+            attempt(self.journal, self.row_id, what, *(a for a in args if a is not None))
 
 
 def validity_face(chip: PermitChipData, authority: str, valid_from: Any, valid_until: Any) -> cardface.CardFace:

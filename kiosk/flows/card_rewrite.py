@@ -27,6 +27,7 @@ from kiosk.logevents import LogEvent
 from kiosk.policy import Refusal, is_large_text
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
+from kiosk.recovery import bin_count
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
 from kiosk.view import Waiting
 
@@ -141,7 +142,9 @@ class CardRewriteFlow(ProcedureJob, Flow):
     def enter_read_chip(self) -> None:
         s = self.core.session
         s.rewrite_error = None
-        self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions)
+        status = self.core.availability.status
+        self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions,
+                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)))
         self.core.card_job = self
         self._carry_out(self.rw.start(READ_PHASE))
 
@@ -225,7 +228,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
                 retention.keep(self.core, s, Reason.TIMEOUT, _serial(self.rw))
             self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
             try:
-                self._carry_out(self.rw.not_taken(answers))
+                self._carry_out(self.rw.not_taken(answers, bin_count(printer)))
             finally:
                 self._ending = False
 

@@ -20,6 +20,7 @@ from kiosk.logevents import LogEvent
 from kiosk.permit_face import build_card_face, render_face
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason
+from kiosk.recovery import bin_count
 
 ISSUING = "new_permit.issuing"
 TAKE_CARD = "new_permit.take_card"
@@ -60,7 +61,7 @@ class Issuing(ProcedureJob):
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
             if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
                 retention.keep(self.core, s, Reason.TIMEOUT, self.issuance.card_serial)
-            self._carry_out(self.issuance.not_taken(answers))
+            self._carry_out(self.issuance.not_taken(answers, bin_count(printer)))
 
     def void_unprinted(self, permit_number: str, application: str) -> None:
         """An approval the kiosk will not print on: journal it and void it at once."""

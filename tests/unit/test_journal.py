@@ -71,7 +71,7 @@ def problem(excinfo: pytest.ExceptionInfo[JournalError]) -> Problem:
 
 def test_wal_and_synchronous_full_are_set(journal: Journal, path: Path) -> None:
     s = journal.settings()
-    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 3)  # 2 is FULL; schema 3
+    assert (s.journal_mode, s.synchronous, s.schema_version) == ("wal", 2, 4)  # 2 is FULL; schema 4
     other = sqlite3.connect(path)  # WAL is a property of the file: another connection sees it
     try:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -411,7 +411,7 @@ def test_counters(journal: Journal) -> None:
 
     assert journal.counters() == {
         "picked": 3, "handed_out": 1, "returned": 1, "retained": 1,
-        "voided": 3, "confirmed": 1, "unfinished": 1, "applications_open": 0,
+        "voided": 3, "confirmed": 1, "unfinished": 1, "applications_open": 0, "intakes_open": 0,
     }
 
 
@@ -471,9 +471,10 @@ def test_intent_survives_sigkill(path: Path) -> None:
 
 ALLOWED_COLUMNS = {
     "journal_row": {"id", "kind", "request_id", "permit_number", "card_serial", "step", "step_status",
-                    "created", "updated", "final", "attempts", "valid_from", "valid_until"},
+                    "created", "updated", "final", "attempts", "valid_from", "valid_until", "bin_before"},
     "journal_mark": {"row_id", "seq", "step", "step_status", "at"},
     "journal_application": {"request_id", "state", "created", "updated", "attempts"},
+    "journal_intake": {"request_id", "state", "created", "updated", "bin_before"},
 }
 
 
@@ -490,7 +491,7 @@ def test_schema_has_no_column_for_personal_data(journal: Journal, path: Path) ->
 
 def test_api_takes_only_the_journal_fields() -> None:
     allowed = {"self", "path", "now", "row_id", "request_id", "permit_number", "card_serial", "step", "final",
-               "valid_from", "valid_until", "application"}
+               "valid_from", "valid_until", "application", "bin_count"}
     public = {name: method for name, method in inspect.getmembers(Journal, inspect.isfunction)
               if not name.startswith("_")}
     assert {"begin_issuance", "begin_rewrite", "step_started", "step_done", "finish"} <= set(public)
@@ -541,7 +542,7 @@ def test_a_schema_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     old = tmp_path / "old.sqlite"
     db = sqlite3.connect(old, isolation_level=None)
     v1 = _re.sub(r",\s*valid_from TEXT CHECK \(.*?\),\s*valid_until TEXT CHECK \(.*?\)\n\);", "\n);",
-                 jmod.SCHEMA.replace(APPLICATION_TABLE + ";", ""), flags=_re.S)
+                 _without_bin_before(jmod.SCHEMA).replace(APPLICATION_TABLE + ";", ""), flags=_re.S)
     assert "valid_from" not in v1
     for statement in v1.split(";"):
         if statement.strip():
@@ -551,7 +552,7 @@ def test_a_schema_1_journal_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     with Journal(old) as j:
         row = j.begin_rewrite("req-1", "SH2025000123", "5B00000000000001", date(2026, 12, 10), date(2027, 12, 10))
         assert (j.get(row).valid_from, j.get(row).valid_until) == (date(2026, 12, 10), date(2027, 12, 10))
-        assert j.settings().schema_version == 3
+        assert j.settings().schema_version == 4
         j.application_sent("req-2-apply")
         assert j.open_applications() == ["req-2-apply"]
 
@@ -585,13 +586,48 @@ def test_an_application_survives_a_reopen(path: Path) -> None:
 def test_a_schema_2_journal_gains_the_applications_and_keeps_its_rows(tmp_path: Path) -> None:
     old = tmp_path / "v2.sqlite"
     db = sqlite3.connect(old, isolation_level=None)
-    for statement in SCHEMA.replace(APPLICATION_TABLE + ";", "").split(";"):
+    for statement in _without_bin_before(SCHEMA).replace(APPLICATION_TABLE + ";", "").split(";"):
         if statement.strip():
             db.execute(statement)
     db.execute("PRAGMA user_version=2")
     db.close()
     with Journal(old) as j:
         row = j.begin_issuance("v2", "SH20260000009")
-        assert j.settings().schema_version == 3 and j.get(row).permit_number == "SH20260000009"
+        assert j.settings().schema_version == 4 and j.get(row).permit_number == "SH20260000009"
         j.application_sent("v2b-apply")
         assert j.open_applications() == ["v2b-apply"]
+
+
+def _without_bin_before(schema: str) -> str:
+    """The schema before version 4 (no reject-bin count with a retract)."""
+    import re
+
+    from kiosk.journal_schema import INTAKE_TABLE
+
+    old = re.sub(r",\s*bin_before INTEGER CHECK \([^)]*\)\n\);", "\n);", schema.replace(INTAKE_TABLE + ";", ""))
+    assert "bin_before" not in old and "journal_intake" not in old
+    return old
+
+
+def test_a_schema_3_journal_gains_the_bin_count_and_keeps_its_rows(tmp_path: Path) -> None:
+    old = tmp_path / "v3.sqlite"
+    db = sqlite3.connect(old, isolation_level=None)
+    for statement in _without_bin_before(SCHEMA).split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version=3")
+    db.close()
+    with Journal(old) as j:
+        row = j.begin_issuance("v3", "SH20260000010")
+        for step in (Step.PICKED, Step.PRINTED, Step.ENCODED, Step.VERIFIED, Step.PRESENTED):
+            j.step_started(row, step)
+            j.step_done(row, step)
+        j.step_started(row, Step.RETRACTED, bin_count=7)
+        assert j.settings().schema_version == 4 and j.get(row).bin_before == 7
+
+
+def test_a_bin_count_goes_only_with_a_retract(journal: Journal) -> None:
+    row = journal.begin_issuance("b1", "SH20260000011")
+    with pytest.raises(JournalError) as e:
+        journal.step_started(row, Step.PICKED, bin_count=3)
+    assert e.value.problem is Problem.BAD_VALUE

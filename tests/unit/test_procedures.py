@@ -320,3 +320,20 @@ def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_re
 def test_phases_are_the_documented_steps():
     assert [s.value for s in REWRITE_PHASE] == ["write_chip", "erase", "ticket", "print"]
     assert isinstance(PrinterCommand(PrinterOp.FEED), PrinterCommand)
+
+
+def test_a_retract_before_the_row_begins_journals_the_bins_count_with_the_intake(journal: Journal):
+    """Issue 15, fault matrix card_rewrite/printer/cover_open@read_chip: the cover opens, the card
+    cannot be presented and the retract fails; the intake carries the bin's count from the printer's
+    latest status, so a boot that finds the card gone with the bin unchanged books it returned, not
+    retained (it was booked retained when this retract journaled no count)."""
+    rw = CardRewrite("s2", journal, bins=lambda: 7)
+    rw.start(READ_PHASE)
+    rw.printer_result(ok(PrinterOp.TAKE_IN))
+    p = rw.printer_result(PrinterResult(PrinterOp.TO_ENCODER, False, PrinterError.COVER_OPEN))
+    assert ops(p) == [PrinterOp.PRESENT]
+    p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.COVER_OPEN))
+    assert ops(p) == [PrinterOp.RETRACT]
+    assert Outcome.STUCK in rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.COVER_OPEN)).outcomes
+    [intake] = journal.open_intakes()
+    assert (intake.state.value, intake.bin_before) == ("retracting", 7)

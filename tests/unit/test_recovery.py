@@ -10,7 +10,8 @@ every plan is executed against them: a plan the journal would refuse fails here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -407,3 +408,41 @@ def test_a_plan_cut_short_is_finished_by_the_next(row: JournalRow, place: CardPl
         assert plan(partial, PrinterFacts(later), backend).actions == ()
     else:
         check_plan(partial, later, backend)
+
+
+# --- a retract of a card at the slot that the printer never answered (issue 15) ---------------
+
+def _retract_unanswered(tmp_path: Path, kind: str, bin_before: int) -> JournalRow:
+    from kiosk.journal import Journal
+
+    with Journal(tmp_path / f"{kind}.sqlite") as j:
+        if kind == "new_permit":
+            row = j.begin_issuance("s1", "SH20260000001")
+            steps = (Step.PICKED, Step.PRINTED, Step.ENCODED, Step.VERIFIED, Step.PRESENTED)
+        else:
+            row = j.begin_rewrite("s1", "SH20260000001", "5A01", date(2026, 12, 1), date(2027, 12, 1))
+            steps = (Step.CHIP_UPDATED, Step.FACE_REWRITTEN)
+        for step in steps:
+            j.step_started(row, step)
+            j.step_done(row, step)
+        if kind == "rewrite":
+            j.step_started(row, Step.RETURNED)
+        j.step_started(row, Step.RETRACTED, bin_count=bin_before)  # and then the printer fell silent
+        return j.get(row)
+
+
+@pytest.mark.parametrize("kind", ["new_permit", "rewrite"])
+def test_a_card_gone_while_the_bin_counts_the_same_was_taken_by_a_hand(tmp_path: Path, kind: str) -> None:
+    row = _retract_unanswered(tmp_path, kind, 4)
+    p = plan(row, PrinterFacts(CardPlace.NONE, bin_count=4), None)
+    assert p.rule == "taken_during_retract"
+    assert p.final is (Final.ISSUED if kind == "new_permit" else Final.RETURNED)
+    assert [a.kind for a in p.actions] == [ActionKind.RECORD, ActionKind.CONFIRM_ISSUANCE, ActionKind.MARK_FINAL]
+
+
+@pytest.mark.parametrize("kind", ["new_permit", "rewrite"])
+@pytest.mark.parametrize("now", [5, 0, None])  # in the bin; the bin emptied since; a printer without a count
+def test_a_card_gone_otherwise_reached_the_bin(tmp_path: Path, kind: str, now: int | None) -> None:
+    row = _retract_unanswered(tmp_path, kind, 4)
+    p = plan(row, PrinterFacts(CardPlace.NONE, bin_count=now), None)
+    assert (p.rule, p.final) == ("retract_finished", Final.RETAINED)

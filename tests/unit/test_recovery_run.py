@@ -192,3 +192,18 @@ def test_the_settler_leaves_the_row_of_the_card_job_under_way_alone(tmp_path: Pa
     settler = Settler(journal, lambda: PrinterFacts(CardPlace.NONE), EventLog())
     assert settler.due(rid) == []
     journal.close()
+
+
+def test_a_stray_card_binned_at_boot_is_journaled_and_counted(tmp_path: Path) -> None:
+    """A card no row and no intake accounts for (a resident's card left in a slot the kiosk never took
+    in: the printer silent at insert_card) is binned with an intake of its own, so the journal counts
+    the card the printer counts (issue 15). A retract that fails keeps one intake open; the next boot
+    retracts again under the same intake, and the card is counted once."""
+    with Journal(tmp_path / "j.sqlite", now=lambda: T0) as journal:
+        printer = Printer(CardPlace.AT_SLOT, retract_error=PrinterError.COVER_OPEN)
+        assert Outcome.STUCK in drive(RecoveryRun(journal, printer.facts, EventLog()), printer).outcomes
+        assert [i.state.value for i in journal.open_intakes()] == ["retracting"]
+        printer.retract_error = None
+        assert Outcome.CLOSED in drive(RecoveryRun(journal, printer.facts, EventLog()), printer).outcomes
+        counters = journal.counters()
+        assert (counters["retained"], counters["intakes_open"]) == (1, 0)
