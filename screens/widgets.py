@@ -249,6 +249,8 @@ class TextRenderer:
         for key, lines in self._wraps.entries():
             texts.add(key[0])
             texts.update(lines)
+        for memo_key, _ in self._memo.entries():  # what a screen derived a value from (a notice's number)
+            texts.update(str(part) for part in (memo_key if isinstance(memo_key, tuple) else (memo_key,)))
         return texts
 
     def cache_bytes(self) -> int:
