@@ -145,9 +145,16 @@ class TextRenderer:
         self._widths: Lru[tuple[str, int, bool], int] = Lru(4000)
         self._wraps: Lru[tuple[str, int, int, bool], tuple[str, ...]] = Lru(500)
         self._ascender: dict[int, int] = {}
+        # Values a screen derives from the session's data (a QR code's modules): gone with it.
+        self._memo: Lru[Hashable, Any] = Lru(16)
         # Texts that hold no resident's data (the translations): kept across sessions. Any other
         # text (names, addresses, numbers, formatted messages) goes when the session ends.
         self.static: frozenset[str] = frozenset()
+
+    def memo(self, key: Hashable, make: Callable[[], V]) -> V:
+        """make(), kept for this session (a screen drawn again while it scrolls or redraws)."""
+        value: V = self._memo.get(key, make)
+        return value
 
     def line(self, text: str, size: int, color: th.Color, strong: bool = False) -> Line:
         return self._lines.get((text, size, color, strong), lambda: self._render(text, size, color, strong))
@@ -185,18 +192,28 @@ class TextRenderer:
         return self._wraps.get((text, size, max_width, strong), lambda: self._wrap(text, size, max_width, strong))
 
     def _wrap(self, text: str, size: int, max_width: int, strong: bool) -> tuple[str, ...]:
+        # Greedy: each line takes as many tokens as fit. Measuring every prefix (one freetype call
+        # per character of Chinese) made a long text's first frame cost ~100 ms; the break is found
+        # by a search from a guess (the previous line's count) instead, a few measures per line.
         lines: list[str] = []
         for paragraph in text.split("\n"):
-            line = ""
-            for tok in tokens(paragraph):
-                candidate = line + tok
-                if not line or self.width(candidate.rstrip(), size, strong) <= max_width:
-                    line = candidate
-                    continue
-                lines.append(line.rstrip())
-                line = tok.lstrip()
-            # One token wider than the line (a long number): break it by characters.
-            lines.append(line.rstrip())
+            toks = tokens(paragraph)
+            i, guess = 0, 0
+            while True:
+                head = toks[i].lstrip() if i else (toks[0] if toks else "")
+
+                def fits(j: int, i: int = i, head: str = head, toks: list[str] = toks) -> bool:
+                    return self.width((head + "".join(toks[i + 1:j])).rstrip(), size, strong) <= max_width
+
+                if i == 0 and toks and not guess:
+                    whole = self.width(paragraph.rstrip(), size, strong)
+                    guess = len(toks) if whole <= max_width else max(1, len(toks) * max_width // max(1, whole))
+                j = _last_fit(fits, i + 1, len(toks), i + guess) if toks else 0
+                # One token wider than the line (a long number): broken by characters below.
+                lines.append((head + "".join(toks[i + 1:j])).rstrip())
+                if j >= len(toks):
+                    break
+                i, guess = j, j - i
         out: list[str] = []
         for ln in lines:
             out.extend(self._hard_break(ln, size, max_width, strong))
@@ -224,6 +241,7 @@ class TextRenderer:
         static = self.static.union(*(lines for _, lines in self._wraps.entries()))
         self._lines.discard(lambda k: k[0] in static)
         self._widths.discard(lambda k: k[0] in static)
+        self._memo.clear()
 
     def cached_texts(self) -> set[str]:
         """Every text the caches hold now (for tests of what survives a session)."""
@@ -231,6 +249,8 @@ class TextRenderer:
         for key, lines in self._wraps.entries():
             texts.add(key[0])
             texts.update(lines)
+        for memo_key, _ in self._memo.entries():  # what a screen derived a value from (a notice's number)
+            texts.update(str(part) for part in (memo_key if isinstance(memo_key, tuple) else (memo_key,)))
         return texts
 
     def cache_bytes(self) -> int:
@@ -240,6 +260,40 @@ class TextRenderer:
         self._lines.clear()
         self._widths.clear()
         self._wraps.clear()
+        self._memo.clear()
+
+
+def _last_fit(fits: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:
+    """The largest j in [lo, hi] with fits(j), fits(lo) taken as true and fits as monotone (a
+    longer line is no narrower): one probe each side of a good guess, else galloping and bisection."""
+    bad = hi + 1  # the smallest j known not to fit (hi + 1: none known)
+    g = min(max(guess, lo + 1), hi)
+    if g <= lo:
+        return lo
+    step = 1
+    if fits(g):
+        lo = g
+        while lo + step < bad:
+            if not fits(lo + step):
+                bad = lo + step
+                break
+            lo += step
+            step *= 2
+    else:
+        bad = g
+        while bad - step > lo:
+            if fits(bad - step):
+                lo = bad - step
+                break
+            bad -= step
+            step *= 2
+    while bad - lo > 1:
+        mid = (lo + bad) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            bad = mid
+    return lo
 
 
 @dataclass(frozen=True)

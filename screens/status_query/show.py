@@ -151,6 +151,35 @@ def _heights(c: w.Canvas, items: list[tuple[str, str]], qr: int, scale: float) -
     return total + (max(beside, qr + t.px(8)) if beside else 0)
 
 
+# The scales tried, largest first: 1.0 down by 0.05 to about 0.5 (summed as the old loop did,
+# so that int(size * scale) rounds the same).
+def _steps() -> tuple[float, ...]:
+    out = [1.0]
+    while len(out) < 11:
+        out.append(out[-1] - 0.05)
+    return tuple(out)
+
+
+SCALES = _steps()
+
+
+def _scale(c: w.Canvas, items: list[tuple[str, str]], qr: int, room: int) -> float:
+    """The largest scale whose items fit `room`, else the smallest: found by bisection (every
+    scale tried in turn wrapped the whole text at up to 11 sizes, ~100 ms of a first frame)."""
+    if _heights(c, items, qr, SCALES[0]) <= room:
+        return SCALES[0]
+    if _heights(c, items, qr, SCALES[-1]) > room:
+        return SCALES[-1]
+    over, fits = 0, len(SCALES) - 1  # the text is taller than the room at SCALES[over], fits at SCALES[fits]
+    while fits - over > 1:
+        mid = (over + fits) // 2
+        if _heights(c, items, qr, SCALES[mid]) <= room:
+            fits = mid
+        else:
+            over = mid
+    return SCALES[fits]
+
+
 def draw(c: w.Canvas) -> None:
     t = c.theme
     y = c.title(f"{KEY}.title", top=c.body.top - t.px(10))
@@ -161,9 +190,7 @@ def draw(c: w.Canvas) -> None:
     items = _items(c)
     room = c.body.bottom - y
     # Everything on one screen: smaller type rather than a fact cut off (never below `small`).
-    scale = 1.0
-    while scale > 0.5 and _heights(c, items, qr, scale) > room:
-        scale -= 0.05
+    scale = _scale(c, items, qr, room)
     sizes = _sizes(c, scale)
     left = c.body.left + t.px(20)
     beside_top: int | None = None
@@ -202,14 +229,19 @@ def _matrix(notice: str) -> list[Any]:
     return [list(row) for row in segno.make_qr(notice, error="m").matrix]
 
 
+def _modules(c: w.Canvas, notice: str) -> list[Any]:
+    # ~3 ms to encode, and the screen is drawn up to five times when it scrolls: once a session.
+    return c.text.memo(("status_query.qr", notice), lambda: _matrix(notice))
+
+
 def _qr_side(c: w.Canvas, notice: str) -> int:
-    n = len(_matrix(notice)) + 2 * QUIET
+    n = len(_modules(c, notice)) + 2 * QUIET
     return n * max(4, c.theme.px(260) // n)
 
 
 def _qr(c: w.Canvas, notice: str, box: pygame.Rect) -> None:
     """The code, black on white with its quiet zone."""
-    rows = _matrix(notice)
+    rows = _modules(c, notice)
     module = box.width // (len(rows) + 2 * QUIET)
     pygame.draw.rect(c.surface, (255, 255, 255), box)
     for r, row in enumerate(rows):

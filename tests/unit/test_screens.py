@@ -16,9 +16,10 @@ from kiosk.fonts import FontFile, FontMissing, find_cjk_font
 from kiosk.intents import Quit, Tap
 from kiosk.reasons import Reason
 from kiosk.view import Button, ButtonStyle, Overlay, Photo, View, Waiting
-from screens import registry
+from screens import registry, widgets
 from screens.display import Display
 from screens.text import load_table
+from screens.widgets import TextRenderer
 
 # tests/conftest.py sets the dummy drivers too; these keep the file runnable on its own.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -536,7 +537,38 @@ def test_forget_session_keeps_translations_and_drops_everything_else(display: Di
         text.line(t, 40, (0, 0, 0))
         text.width(t, 40)
     text.wrap("安徽省合肥市瑶海区长江东路100号", 40, 120)
+    text.memo(("status_query.qr", "JFSH2025000456"), lambda: [[True]])
+    assert "JFSH2025000456" in display.cached_texts()  # a memoised value is seen by the wipe's check
     display.forget_session()
     kept = display.cached_texts()
     assert set(static) <= kept
-    assert not any("张伟" in t or "3401" in t or "长江东路" in t for t in kept)
+    assert not any("张伟" in t or "3401" in t or "长江东路" in t or "JFSH" in t for t in kept)
+    assert text.memo(("status_query.qr", "JFSH2025000456"), lambda: "made again") == "made again"
+
+
+def _greedy(text: TextRenderer, s: str, size: int, width: int, strong: bool) -> tuple[str, ...]:
+    """The wrap as it was: every prefix measured, the line broken before the first that is too wide."""
+    lines: list[str] = []
+    for paragraph in s.split("\n"):
+        line = ""
+        for tok in widgets.tokens(paragraph):
+            if not line or text.width((line + tok).rstrip(), size, strong) <= width:
+                line += tok
+                continue
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        lines.append(line.rstrip())
+    return tuple(part for ln in lines for part in text._hard_break(ln, size, width, strong))
+
+
+def test_the_wrap_breaks_where_measuring_every_prefix_does(display: Display) -> None:
+    """The wrap searches for each break instead of measuring every prefix: the same lines, for
+    every translation (both languages) and a long address and number, at several sizes and widths."""
+    text = display.text
+    samples = [*sorted(display.texts.table.values()), *sorted(display._texts["en"].table.values()),
+               "上海市浦东新区张江镇碧波路690号3幢1201室（张江高科技园区）上海市浦东新区张江镇碧波路\n第二段",
+               "JFSH2025000456JFSH2025000456JFSH2025000456 Room 1201, Building 3, 690 Bibo Road", ""]
+    for s in samples:
+        for size, width in ((38, 300), (44, 700), (60, 1000)):
+            for strong in (False, True):
+                assert text.wrap(s, size, width, strong) == _greedy(text, s, size, width, strong), (s, size, width)
