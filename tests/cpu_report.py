@@ -6,8 +6,8 @@ One JSON line a test (appended, so xdist workers can share the file): its node i
 time and the CPU (user + sys) of this pytest process, of the processes it waited for
 (subprocesses a test runs) and of the fork server and its children (sim/zygote.py: the kiosk,
 hub and backend of a whole session, and what they waited for: pcscd), each taken before the
-test's set-up and after its teardown (the fork server's start counts in a worker's first test). `python -m tests.cpu_report FILE` prints the totals and the
-costliest tests.
+test's set-up and after its teardown (the fork server's start counts in a worker's first test).
+`python -m tests.cpu_report FILE` prints the totals and the costliest tests.
 """
 
 from __future__ import annotations
