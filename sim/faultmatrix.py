@@ -19,6 +19,7 @@ next cell's figures, which shared emulators would allow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -28,6 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from sim import zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 # What /work/shared/tools/iso does, per worker: a private loopback, /run/pcscd and TMPDIR.
@@ -66,12 +69,14 @@ def run_matrix(cells: list[Any], jobs: int, progress: bool = True) -> list[dict[
         (work / f"cells{j}.json").write_text(json.dumps(share), encoding="utf-8")
         cmd = [sys.executable, "-m", "sim.faultmatrix", "--worker", str(work / f"cells{j}.json"),
                str(work / f"out{j}.jsonl")]
-        procs.append(subprocess.Popen([*ISOLATE, *cmd] if jobs > 1 else cmd, cwd=ROOT, env=env,
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=(work / f"err{j}.log").open("w")))
+        # one worker: forked by the test suite's fork server when one runs (sim/zygote.py)
+        with (work / f"err{j}.log").open("w") as err:
+            procs.append(zygote.popen([*ISOLATE, *cmd] if jobs > 1 else cmd, cwd=ROOT, env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err))
     done_before = 0
     while any(p.poll() is None for p in procs):
-        time.sleep(1.0)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            next(p for p in procs if p.poll() is None).wait(1.0)  # returns as soon as it ends
         done = sum(_count_lines(work / f"out{j}.jsonl") for j in range(jobs))
         if progress and done != done_before:
             print(f"\r  {done}/{len(cells)} cells", end="", file=sys.stderr, flush=True)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 ENV = "RPKIOSK_ZYGOTE"
+PID_ENV = "RPKIOSK_ZYGOTE_PID"  # the server's PID, for whoever measures its children's CPU (tests/cpu_report.py)
 ROOT = Path(__file__).resolve().parent.parent
 # argv[1] (a script or `-m module`) -> the module whose main(argv) runs it
 ENTRY_POINTS = {
@@ -46,9 +47,12 @@ ENTRY_POINTS = {
     "sim.backend_server": "sim.backend_server",
     "sim.visit": "sim.visit",
     "sim.killpoints": "sim.killpoints",
+    "sim.faultmatrix": "sim.faultmatrix",
+    "sim.soak": "sim.soak",
 }
 PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visit", "screens.display",
-           "sim.dev_panel", "sim.killpoints", "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
+           "sim.dev_panel", "sim.killpoints", "sim.faultmatrix", "sim.faultcells", "sim.soak",
+           "kiosk.mainloop", "sim.camera_emu", "sim.qr_frames",
            # what the kiosk imports as it builds its adapters and its backend client
            "devices.camera", "devices.card_printer", "devices.id_reader", "devices.permit_card",
            "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna",

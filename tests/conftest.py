@@ -1,4 +1,5 @@
-"""Shared test set-up: headless SDL, and the project root on sys.path."""
+"""Shared test set-up: headless SDL, the project root on sys.path, and the order the suite's
+xdist workers get their tests in."""
 
 from __future__ import annotations
 
@@ -6,8 +7,64 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+# The suite's longest tests, by node id prefix, and their wall seconds together alone on a quiet
+# machine (measured with `--durations`; estimates for scheduling only, nothing asserts them).
+# xdist's worksteal gives each worker one contiguous share of the collection and lets idle workers
+# steal from the end of the others' shares: a long test near an end runs alone while the other
+# workers sit idle. The tests of one prefix stay together (their module's fixtures are made once).
+LONG: dict[str, float] = {
+    "tests/scenarios/test_dev_panel.py::": 26,
+    "tests/unit/test_screen_overflow.py::": 14,
+    "tests/unit/test_voice.py::": 8,
+    "tests/scenarios/test_fault_matrix.py::test_a_short_mixed_soak": 10,
+    "tests/scenarios/test_watchdog.py::": 8,
+    "tests/scenarios/test_metrics_endpoint.py::": 6,
+    "tests/unit/test_deploy.py::": 6,
+    "tests/fleet/test_fleet_200.py::": 6,
+}
+
+
+def _group(nodeid: str) -> str | None:
+    return next((prefix for prefix in LONG if nodeid.startswith(prefix)), None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the long tests go to the start of the workers' initial shares, spread so that
+    each share starts with about as many long seconds (longest first to the least loaded share).
+    Every worker computes the same order (xdist requires one collection); in series it is untouched."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers < 2 or len(items) < workers:
+        return
+    groups: dict[str, list[pytest.Item]] = {}
+    rest = []
+    for it in items:
+        prefix = _group(it.nodeid)
+        if prefix is None:
+            rest.append(it)
+        else:
+            groups.setdefault(prefix, []).append(it)
+    # The shares as xdist's worksteal scheduler first sends them: len(pending) // workers left.
+    sizes, left = [], len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for prefix in sorted(groups, key=lambda p: -LONG[p]):
+        i = min(range(workers), key=lambda j: (load[j], j))
+        heads[i] += groups[prefix]
+        load[i] += LONG[prefix]
+    ordered: list[pytest.Item] = []
+    for i, size in enumerate(sizes):
+        take = max(0, size - len(heads[i]))
+        ordered += heads[i] + rest[:take]
+        del rest[:take]
+    items[:] = ordered + rest

@@ -36,11 +36,11 @@ def fork_server() -> Iterator[None]:
                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     log.close()
     server = ManagedProcess("fork server", proc, log_path=folder / "server.log").wait_ready(60)
-    os.environ[zygote.ENV] = str(path)
+    os.environ[zygote.ENV], os.environ[zygote.PID_ENV] = str(path), str(server.pid)
     try:
         yield
     finally:
-        del os.environ[zygote.ENV]
+        del os.environ[zygote.ENV], os.environ[zygote.PID_ENV]
         server.stop()
         for leftover in folder.iterdir():
             leftover.unlink()

@@ -3,10 +3,11 @@
 `python -m sim.faultmatrix --suite` runs sim/faultcells.SUITE: one cell for each way a fault
 strikes (an emulator's moment, an answer lost, a fault injected at a screen, a chip write, a
 reader status), each followed by a reboot, with the power-cut harness's invariants (card
-accounting between the journal, the printer emulator and the backend; no approval open). The
-whole matrix is `python -m sim.faultmatrix` (minutes, not the suite's). The soak's short run
-checks that it serves every kind of session it draws, that its file scan sees the residents in
-the harness's own input (the positive control) and finds none anywhere else (SH-PRIV-1).
+accounting between the journal, the printer emulator and the backend; no approval open); here
+one test a cell (`--suite --only CELL`), so that the cells run side by side. The whole matrix is
+`python -m sim.faultmatrix` (minutes, not the suite's). The soak's short run checks that it
+serves every kind of session it draws, that its file scan sees the residents in the harness's
+own input (the positive control) and finds none anywhere else (SH-PRIV-1).
 """
 
 from __future__ import annotations
@@ -16,47 +17,72 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from sim import zygote
 from sim.faultcells import SUITE
 from sim.faultmatrix import print_table, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+DUMMY_SDL = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+ENV = dict(os.environ, **DUMMY_SDL)
 
 
-def test_the_suite_cells_hold_every_invariant_after_a_reboot(tmp_path: Path) -> None:
-    out = tmp_path / "matrix.json"
-    proc = subprocess.run([sys.executable, "-m", "sim.faultmatrix", "--suite", "--jobs", "1", "--json", str(out)],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    data = json.loads(out.read_text(encoding="utf-8"))
-    cells = {f"{c['service']}/{c['device']}/{c['kind']}/{c['step']}": c for c in data["cells"]}
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    n = len(SUITE)
-    assert data["totals"]["cells"] == len(cells) == n and data["totals"]["ok"] == n
-    assert f"totals: {n} cells, {n} ok" in proc.stdout
-    for c in cells.values():
-        assert c["stuck"] is False and c["crash"] is None and c["approvals_open"] == 0 and c["journal_open"] == 0
-    jam = cells["new_permit/printer/jam/feed"]  # the card jammed inside: a technician frees it, recovery bins it
-    assert (jam["issued"], jam["retained"], jam["technician"]) == (0, 1, True)
-    lost = cells["new_permit/backend/drop/apply"]  # the approval whose reply was lost is voided, no card
-    assert (lost["reason"], lost["picked"]) == ("BACKEND_UNAVAILABLE", 0)
-    cover = cells["new_permit/printer/cover_open/@take_card"]  # opened with the card at the slot: taken
-    assert (cover["outcome"], cover["issued"], cover["retained"]) == ("issued", 1, 0)
-    pulled = cells["card_rewrite/permit_card/pull/next"]  # the chip torn mid-write: the card retained
-    assert pulled["retained"] == 1 and pulled["issued"] == 0
-    assert cells["status_query/id_reader/sw3:33/read"]["picked"] == 0
+# What each cell of the fixed subset must show beyond the invariants every cell holds.
+EXPECTED: dict[str, dict[str, Any]] = {
+    # the card jammed inside: a technician frees it, recovery bins it
+    "new_permit/printer/jam/feed": {"issued": 0, "retained": 1, "technician": True},
+    # the approval whose reply was lost is voided, no card
+    "new_permit/backend/drop/apply": {"reason": "BACKEND_UNAVAILABLE", "picked": 0},
+    # opened with the card at the slot: taken
+    "new_permit/printer/cover_open/@take_card": {"outcome": "issued", "issued": 1, "retained": 0},
+    # the chip torn mid-write: the card retained
+    "card_rewrite/permit_card/pull/next": {"retained": 1, "issued": 0},
+    "status_query/id_reader/sw3:33/read": {"picked": 0},
     # The printer's port went with the card at the slot and the resident took it: no retract was
     # journaled, so the reboot books the card handed out and confirms it (the journal, the printer
     # and the backend agree; before the fix the journal said retained).
-    gone = cells["new_permit/printer/vanish/@take_card"]
-    assert (gone["issued"], gone["retained"], gone["violations"]) == (1, 0, [])
-    back = cells["card_rewrite/printer/vanish/@return_card"]  # likewise the resident's rewritten card
-    assert (back["retained"], back["violations"]) == (0, [])
+    "new_permit/printer/vanish/@take_card": {"issued": 1, "retained": 0, "violations": []},
+    # likewise the resident's rewritten card
+    "card_rewrite/printer/vanish/@return_card": {"retained": 0, "violations": []},
+    # A retract the printer never answered while a hand took the card: the bin's count unchanged,
+    # so the reboot books it taken (before the fix: retained, and the approval voided)
+    "new_permit/printer/silent/@take_card": {"retained": 0, "violations": []},
+    "card_rewrite/printer/silent/@return_card": {"retained": 0, "violations": []},
     # The printer silent as the resident inserts the card: the kiosk never took it in, the session
     # timed out with the card in the slot, and the reboot binned it as a stray card; the journal
     # counts it with an intake of its own (before the fix: journal 0, printer 1).
-    left = cells["card_rewrite/printer/silent/@insert_card"]
-    assert (left["retained"], left["violations"]) == (1, [])
+    "card_rewrite/printer/silent/@insert_card": {"retained": 1, "violations": []},
+}
+
+
+def test_the_suite_subset_is_the_cells_checked_here() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sim.faultmatrix", "--suite", "--list"], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == [*(c.name for c in SUITE), f"{len(SUITE)} cells"]
+    assert [c.name for c in SUITE] == list(EXPECTED)
+
+
+# One cell a test, so that the cells run side by side in the suite's workers; each is the
+# command as a person runs it (`--suite --only CELL`), forked by the fork server when one runs.
+@pytest.mark.parametrize("name", [c.name for c in SUITE])
+def test_a_suite_cell_holds_every_invariant_after_a_reboot(name: str, tmp_path: Path) -> None:
+    out = tmp_path / "matrix.json"
+    proc = zygote.run([sys.executable, "-m", "sim.faultmatrix", "--suite", "--only", name, "--jobs", "1",
+                       "--json", str(out)], cwd=ROOT, env=dict(os.environ, **DUMMY_SDL), timeout=300,
+                      out_dir=tmp_path / "output")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    cells = {f"{c['service']}/{c['device']}/{c['kind']}/{c['step']}": c for c in data["cells"]}
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert list(cells) == [name] and data["totals"]["cells"] == 1 and data["totals"]["ok"] == 1
+    assert "totals: 1 cells, 1 ok" in proc.stdout
+    c = cells[name]
+    assert c["stuck"] is False and c["crash"] is None and c["approvals_open"] == 0 and c["journal_open"] == 0
+    want = EXPECTED[name]
+    assert {k: c[k] for k in want} == want, c
 
 
 def test_the_table_fails_a_cell_on_any_violation(capsys) -> None:
@@ -75,8 +101,8 @@ def test_the_table_fails_a_cell_on_any_violation(capsys) -> None:
 
 def test_a_short_mixed_soak_accounts_for_every_card_and_writes_no_resident(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
-    proc = subprocess.run([sys.executable, "-m", "sim.soak", "--sessions", "12", "--seed", "5", "--json", str(out)],
-                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    proc = zygote.run([sys.executable, "-m", "sim.soak", "--sessions", "12", "--seed", "5", "--json", str(out)],
+                      cwd=ROOT, env=dict(os.environ, **DUMMY_SDL), timeout=300, out_dir=tmp_path / "output")
     summary = json.loads(out.read_text(encoding="utf-8"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert sum(summary["outcomes"].values()) == 12 and not summary["stuck"] and not summary["crashed"]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from sim import zygote
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,20 +41,23 @@ def test_the_endpoint_counts_the_session_while_it_runs(tmp_path: Path) -> None:
     sock.bind("\0" + name)
     sock.settimeout(60.0)
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET="@" + name)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "run_kiosk.py"), "--config", str(tmp_path / "kiosk.toml"), "--sim",
-         "--headless", "--scenario", str(tmp_path / "case.toml"), "--report", str(tmp_path / "report.json")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    err_path = tmp_path / "kiosk-stderr.txt"
+    with err_path.open("wb") as err:  # forked by the fork server when one runs (sim/zygote.py)
+        proc = zygote.popen(
+            [sys.executable, str(ROOT / "run_kiosk.py"), "--config", str(tmp_path / "kiosk.toml"), "--sim",
+             "--headless", "--scenario", str(tmp_path / "case.toml"), "--report", str(tmp_path / "report.json")],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     try:
         while "STATUS=serving: new_permit.done" not in sock.recv(4096).decode().split("\n"):
             pass
         reply = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10.0)
-        _, stderr = proc.communicate(timeout=90)
+        proc.wait(90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         sock.close()
+    stderr = err_path.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode == 0, stderr[-3000:]
     assert reply.status_code == 200
     lines = reply.text.splitlines()

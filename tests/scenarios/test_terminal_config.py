@@ -9,12 +9,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.scenarios.play import run
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "scenarios" / "cases"
@@ -22,16 +20,10 @@ AT_REST = '\n[expect]\nfinal_screen = "ready.attract"\ncards_issued = 0\ncards_r
 
 
 def _run(tmp_path: Path, scenario_text: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    """`run_kiosk.py --sim --headless --scenario ...` (tests/scenarios/play.py: the fork server's)."""
     scenario = tmp_path / "case.toml"
     scenario.write_text(scenario_text, encoding="utf-8")
-    report = tmp_path / "report.json"
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario", str(scenario),
-         "--report", str(report), *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
-    return proc.returncode, data, proc.stderr
+    return run(scenario, tmp_path, *extra)
 
 
 def _without_expect(path: Path) -> str:

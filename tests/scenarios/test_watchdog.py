@@ -17,6 +17,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+
+from sim import zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 WATCHDOG_S = 0.1  # WATCHDOG_USEC=100000: a heartbeat at most every 0.05 s
@@ -34,7 +37,7 @@ seconds = {STALL_S}
 """
 
 
-def _receive_all(sock: socket.socket, proc: subprocess.Popen[str]) -> list[tuple[float, list[str]]]:
+def _receive_all(sock: socket.socket, proc: Any) -> list[tuple[float, list[str]]]:
     """Every datagram with the time it arrived, until STOPPING=1 (or 30 s of silence: a failure)."""
     got: list[tuple[float, list[str]]] = []
     sock.settimeout(30.0)
@@ -58,10 +61,12 @@ def test_ready_heartbeats_stop_while_the_loop_blocks_and_stopping(tmp_path: Path
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", NOTIFY_SOCKET="@" + name,
                WATCHDOG_USEC=str(int(WATCHDOG_S * 1_000_000)))
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario", str(scenario),
-         "--report", str(tmp_path / "report.json")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    err_path = tmp_path / "kiosk-stderr.txt"
+    with err_path.open("wb") as err:  # forked by the fork server when one runs (sim/zygote.py)
+        proc = zygote.popen(
+            [sys.executable, str(ROOT / "run_kiosk.py"), "--sim", "--headless", "--scenario", str(scenario),
+             "--report", str(tmp_path / "report.json")],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     try:
         got = _receive_all(sock, proc)
         sock.settimeout(5.0)
@@ -69,12 +74,13 @@ def test_ready_heartbeats_stop_while_the_loop_blocks_and_stopping(tmp_path: Path
             late = sock.recv(4096)
         except TimeoutError:
             late = b""
-        _, stderr = proc.communicate(timeout=60)
+        proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         sock.close()
+    stderr = err_path.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode == 0, stderr[-3000:]
     assert late == b"", f"a datagram after STOPPING=1: {late!r}"
 
