@@ -47,7 +47,9 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     d = config.devices
     id_reader = IdReader(d.id_reader.port, sink, baudrate=d.id_reader.baudrate,
                          poll_interval=d.id_reader.poll_interval)
-    printer = CardPrinter(d.printer.port, sink, baudrate=d.printer.baudrate, poll_interval=d.printer.poll_interval)
+    printer = CardPrinter(d.printer.port, sink, baudrate=d.printer.baudrate, poll_interval=d.printer.poll_interval,
+                          slot_poll_interval=d.printer.slot_poll_interval,
+                          take_poll_interval=d.printer.take_poll_interval)
     if d.camera.driver == "sim":
         if camera_source is None:
             raise SystemExit("devices.camera.driver = sim needs --sim")
