@@ -47,7 +47,9 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     d = config.devices
     id_reader = IdReader(d.id_reader.port, sink, baudrate=d.id_reader.baudrate,
                          poll_interval=d.id_reader.poll_interval)
-    printer = CardPrinter(d.printer.port, sink, baudrate=d.printer.baudrate, poll_interval=d.printer.poll_interval)
+    printer = CardPrinter(d.printer.port, sink, baudrate=d.printer.baudrate, poll_interval=d.printer.poll_interval,
+                          slot_poll_interval=d.printer.slot_poll_interval,
+                          take_poll_interval=d.printer.take_poll_interval)
     if d.camera.driver == "sim":
         if camera_source is None:
             raise SystemExit("devices.camera.driver = sim needs --sim")
@@ -56,7 +58,8 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
         source = OpenCvFrameSource(d.camera.index, d.camera.width, d.camera.height, exposure=d.camera.exposure)
     # The live preview's frames go from the camera's worker to this channel's thread and on to the
     # display (attach_preview), never through the core's queue: the core only turns it on and off.
-    camera = Camera(source, sink, preview=PreviewChannel(), reconnect_interval=d.camera.reconnect_interval)
+    camera = Camera(source, sink, preview=PreviewChannel(), reconnect_interval=d.camera.reconnect_interval,
+                    clock=clock.monotonic)
     keys = chip_keys if chip_keys is not None else load_chip_keys(d.encoder.keys_file)
     encoder: Any
     if keys is None:  # no chip keys: the encoder is unavailable, services needing it are not offered

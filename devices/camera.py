@@ -53,9 +53,13 @@ class Camera:
         preview: PreviewConsumer | None = None,
         preview_fps: float = 30.0,
         sample_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`preview`: gets every frame read while the preview is on, at most `preview_fps` a
-        second; the kiosk's sink gets one of them as `PreviewSampled` every `sample_interval` s."""
+        second; the kiosk's sink gets one of them as `PreviewSampled` every `sample_interval` s.
+        A capture while the preview is on takes the frame the preview just showed, when its read
+        began at most two preview frames ago by `clock` (the kiosk's: a source whose scenes follow
+        a virtual clock is read anew after the clock jumped), instead of waiting for another."""
         self._source = source
         self._sink = sink
         self._reconnect_interval = reconnect_interval
@@ -69,6 +73,8 @@ class Camera:
         self._preview_period = 1.0 / max(1.0, preview_fps)
         self._sample_interval = sample_interval
         self._last_sample = 0.0
+        self._clock = clock
+        self._fresh: tuple[float, Frame] | None = None  # worker only: the preview's newest frame
         self._worker = Worker("camera", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.CAMERA))
 
     @property
@@ -86,6 +92,7 @@ class Camera:
         if self.preview is not None:
             self.preview.stop()  # its thread ends and every frame it held goes
         # The worker has ended, so closing from this thread cannot race with a read.
+        self._fresh = None
         self._close()
         self._set(DeviceState.OFFLINE)
 
@@ -101,17 +108,19 @@ class Camera:
     def _set_preview(self, on: bool) -> None:
         self._preview_on = on and self.preview is not None
         self._last_sample = 0.0
+        self._fresh = None
         if not on and self.preview is not None:
             self.preview.clear()  # again: a frame read before the job ran may have been offered
 
     def _stream(self) -> float:
         """One preview frame (the worker's idle while the preview is on): seconds until the next."""
-        started = time.monotonic()
+        started, stamp = time.monotonic(), self._clock()  # the frame shows the scene from about now
         frame = self._grab()
         if isinstance(frame, CameraError):
             return self._reconnect_interval
         assert self.preview is not None
         self.preview.offer(frame)
+        self._fresh = (stamp, frame)
         if started - self._last_sample >= self._sample_interval:
             self._last_sample = started
             width, height, rgb = frame
@@ -119,7 +128,11 @@ class Camera:
         return max(0.0, self._preview_period - (time.monotonic() - started))
 
     def _capture(self, request_id: int) -> None:
-        got = self._grab()
+        # The frame the resident saw last in the preview, if it is that recent: a camera would
+        # make us wait up to a frame for the next one, and the emulator draws each one.
+        fresh, self._fresh = self._fresh, None
+        recent = self._preview_on and fresh is not None and self._clock() - fresh[0] <= 2 * self._preview_period
+        got = fresh[1] if recent and fresh is not None else self._grab()
         if isinstance(got, CameraError):
             post_safely(self._sink, CameraFailed(request_id, got), DeviceKind.CAMERA)
         else:

@@ -2,7 +2,8 @@
 
 Every command returns at once; its worker thread talks to the printer and posts exactly
 one PrinterResult. Between commands the worker polls status, so jams, an opened cover,
-supplies and a card taken from the slot reach the kiosk as events. Nothing here raises
+supplies and a card taken from the slot reach the kiosk as events: slowly at rest, fast while
+a card waits at the front slot to be taken or a screen waits for one to be pushed in. Nothing here raises
 into the caller, and nothing about the resident (ticket fields, bitmaps) is ever logged:
 the adapter posts DeviceLogged notes with fixed codes to its sink instead.
 
@@ -125,14 +126,19 @@ class CardPrinter:
         poll_interval: float = 0.2,
         response_timeout: float = 2.0,
         retries: int = 2,
-        take_poll_interval: float = 0.05,
+        slot_poll_interval: float = 0.05,
+        take_poll_interval: float = 0.02,
     ) -> None:
-        """`poll_interval`: seconds between status polls; `take_poll_interval` instead while a card
-        waits at the front slot, so a hand taking it is seen at once (the protocol has no event)."""
+        """`poll_interval`: seconds between status polls at rest (jams, the cover, supplies);
+        `slot_poll_interval` instead while a screen waits for a card pushed into the front slot
+        (`watch_slot`), and `take_poll_interval` while a card the printer put there waits to be
+        taken, so a hand taking it is seen at once. The protocol has no events: polls only."""
         self._port = SerialPort(port_path, baudrate)
         self._sink = sink
         self._poll_interval = poll_interval
+        self._slot_poll_interval = min(poll_interval, slot_poll_interval)
         self._take_poll_interval = min(poll_interval, take_poll_interval)
+        self._watching_slot = threading.Event()
         self._timeout = response_timeout
         self._retries = max(0, retries)
         self._worker = Worker("card-printer", idle=self._idle, on_crash=crash_reporter(sink, DeviceKind.PRINTER))
@@ -194,6 +200,16 @@ class CardPrinter:
 
     def refresh_status(self) -> None:
         self._submit(PrinterOp.STATUS, self._refresh)
+
+    def watch_slot(self, on: bool) -> None:
+        """A screen waits (on) or no longer waits (off) for a card pushed into the front slot:
+        the status is polled every `slot_poll_interval` meanwhile. A flag, not a job, so that a
+        card pushed in at once is looked for at the fast rate; the worker is woken to look now."""
+        if on:
+            self._watching_slot.set()
+            self._worker.submit(lambda: None)  # the worker polls as soon as a job is done
+        else:
+            self._watching_slot.clear()
 
     # --- jobs (worker thread) ---------------------------------------------------------------
 
@@ -283,7 +299,9 @@ class CardPrinter:
     def _idle(self) -> float:
         if self._ensure_open():
             self._poll(1)
-        return self._take_poll_interval if self._at_slot else self._poll_interval
+        if self._at_slot:
+            return self._take_poll_interval
+        return self._slot_poll_interval if self._watching_slot.is_set() else self._poll_interval
 
     # --- status ---------------------------------------------------------------------------
 

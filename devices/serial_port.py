@@ -1,12 +1,17 @@
 """Opening a serial device by path, as a kiosk opens /dev/ttyUSB0, and noticing when it vanishes.
 
 The same code opens a pty slave in simulation: drivers cannot tell the difference.
+
+pyserial's port is opened non-blocking (timeout 0) and a read waits for its first byte in
+select() itself: setting pyserial's timeout per read reconfigures the line (tcgetattr,
+tcsetattr, flock) each time, which was half of a status poll's CPU (issue 16).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import termios
 
 import serial
@@ -36,7 +41,7 @@ class SerialPort:
         try:
             self._ser = serial.Serial(
                 self.path, self.baudrate, bytesize=8, parity="N", stopbits=1,
-                timeout=self.read_timeout, write_timeout=1.0, exclusive=True,
+                timeout=0, write_timeout=1.0, exclusive=True,
             )
         except (serial.SerialException, OSError, termios.error):
             self._ser = None
@@ -69,16 +74,18 @@ class SerialPort:
             raise PortGone(self.path) from exc
 
     def read(self, size: int, timeout: float | None = None) -> bytes:
-        """Up to `size` bytes, waiting at most `timeout` (default: the port's read timeout)."""
+        """Up to `size` bytes: those that have arrived, or else the first to arrive within `timeout`
+        (default: the port's read timeout); b"" when none did."""
         if self._ser is None:
             raise PortGone(self.path)
+        wait = self.read_timeout if timeout is None else timeout
         try:
-            if timeout is not None:
-                self._ser.timeout = timeout
             data = self._ser.read(size)
-            if timeout is not None:
-                self._ser.timeout = self.read_timeout
-        except (serial.SerialException, OSError, termios.error) as exc:
+            if not data and wait > 0:
+                ready, _, _ = select.select([self._ser.fileno()], [], [], wait)
+                if ready:
+                    data = self._ser.read(size)
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             self.close()
             raise PortGone(self.path) from exc
         if not data and not os.path.exists(self.path):

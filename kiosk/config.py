@@ -73,6 +73,14 @@ class SerialDevice:
 
 
 @dataclass(frozen=True)
+class PrinterDevice(SerialDevice):
+    # poll_interval is the rate at rest; these instead while a screen waits for a card pushed into
+    # the front slot, and while a presented card waits there to be taken (devices/card_printer.py)
+    slot_poll_interval: float = 0.05
+    take_poll_interval: float = 0.02
+
+
+@dataclass(frozen=True)
 class EncoderConfig:
     driver: str
     reader: str
@@ -114,7 +122,7 @@ class QrScannerConfig:
 @dataclass(frozen=True)
 class Devices:
     id_reader: SerialDevice
-    printer: SerialDevice
+    printer: PrinterDevice
     encoder: EncoderConfig
     camera: CameraConfig
     qr_scanner: QrScannerConfig

@@ -3,10 +3,15 @@
 It never blocks on I/O: it waits on the event queue at most one frame, which is also how
 it sleeps between frames at rest. The display is anything with poll/render/present, so
 this module needs no pygame.
+
+At rest nothing changes the view but the passing time (the header's clock, a countdown), so
+a frame that handled no touch, event or timer reuses the last view for up to REBUILD_S
+instead of building it again: building it was most of the loop's CPU at the attract screen.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -29,6 +34,10 @@ class Display(Protocol):
 # before the next frame, or None to end the loop.
 FrameHook = Callable[[View], float | None]
 
+# With nothing handled, the view is built again this often (real seconds): a countdown or the
+# clock shows its change at most this late.
+REBUILD_S = 0.1
+
 
 class LoopWatch(Protocol):
     """Told of every frame by the loop itself (kiosk/sdnotify.py: READY, the watchdog's heartbeat)."""
@@ -41,12 +50,18 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
     frame = 1.0 / max(1, fps)
     last: View | None = None
     session = kiosk.session.id
+    handled, built = 1, 0.0
     while True:
-        for intent in display.poll():
+        intents = display.poll()
+        for intent in intents:
             if isinstance(intent, Quit):
                 return
             kiosk.handle_intent(intent)
-        view = kiosk.view()
+        now = time.monotonic()
+        if last is None or handled or intents or now - built >= REBUILD_S:
+            view, built = kiosk.view(), now
+        else:
+            view = last
         if view != last or display.needs_frame():
             display.render(view)
             display.present()
@@ -66,4 +81,4 @@ def run(kiosk: Kiosk, display: Display, *, fps: int, hook: FrameHook | None = No
             if asked is None:
                 return
             wait = min(wait, asked)
-        kiosk.pump(wait)
+        handled = kiosk.pump(wait)

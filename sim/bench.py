@@ -22,6 +22,9 @@ On the emulated stack of the scenario runner (device hub over ptys, backend over
 - memory: the resident set after every session (`--rss-every` prints the curve);
 - idle: the kiosk process's CPU at the attract screen over `--idle` seconds, as % of one core.
 
+Where each service's session time goes (render, core, each device's waits, the backend, the
+harness), for all four services, repeated: `python -m sim.bench_overhead`.
+
 The honest frame figures of every screen are `python -m sim.bench_frames`.
 """
 
@@ -171,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def many_residents(base: Any, n: int) -> Any:
-    """The demo's resident n times over, each with an ID number of their own (sequence code and
-    birth date varied, check digit computed), so that every session is a whole new issuance."""
+    """The scenario's resident n times over, each with an ID number of their own (sequence code and
+    birth date varied, its parity kept to the sex, check digit computed), so that every session is a
+    whole new issuance (or registration)."""
     from datetime import timedelta
 
     from kiosk.idnumber import check_digit
@@ -181,26 +185,19 @@ def many_residents(base: Any, n: int) -> Any:
     residents = {}
     for i in range(max(1, n)):
         birth = who.birth + timedelta(days=i // 400)
-        first17 = who.id_number[:6] + birth.strftime("%Y%m%d") + f"{(i % 400) * 2 + 1:03d}"
+        parity = 1 if who.sex == "M" else 2  # GB 11643: the sequence code's last digit is odd for men
+        first17 = who.id_number[:6] + birth.strftime("%Y%m%d") + f"{(i % 400) * 2 + parity:03d}"
         key = f"r{i}"  # the backend's face check compares with the portrait of the resident's key
         residents[key] = replace(who, key=key, face=key, birth=birth, id_number=first17 + check_digit(first17))
     return replace(base, residents=residents, resident="r0")
 
 
-def idle_cpu(rig: Any, seconds: float) -> dict[str, float]:
+def idle_cpu(rig: Any, seconds: float) -> dict[str, Any]:
     """The kiosk's main loop left alone at the attract screen: its process's CPU (every thread:
-    the loop, the device workers, the encoder's watcher) as % of one core."""
-    from kiosk.mainloop import run
+    the loop, the device workers, the encoder's watcher) as % of one core, by thread."""
+    from sim.bench_overhead import idle_cpu as measure
 
-    kiosk, display = rig.kiosk, rig.display
-    fps = rig.cfg.display.fps
-    end = time.monotonic() + seconds
-    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-    run(kiosk, display, fps=fps, hook=lambda view: None if time.monotonic() >= end else 1.0 / fps)
-    cpu1, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - wall0
-    used = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-    return {"seconds": round(wall, 2), "cpu_s": round(used, 3), "percent_of_a_core": round(100 * used / wall, 2),
-            "screen": kiosk.view().screen}
+    return measure(rig, seconds)
 
 
 def rewrite_time(config: Any, sim: Any, run_kiosk: Any) -> tuple[float, float]:
@@ -303,8 +300,9 @@ def print_figures(figures: dict[str, Any], config: Any) -> None:
     print(f"overhead per whole session at zero device delay: new permit {o['new_permit']:.3f} s, "
           f"card rewrite {o['card_rewrite']:.3f} s")
     idle = figures["idle"]
+    threads = ", ".join(f"{k} {v:.2f}%" for k, v in idle["by_thread_percent"].items())
     print(f"idle at {idle['screen']}: {idle['cpu_s']:.3f} s CPU in {idle['seconds']:.1f} s = "
-          f"{idle['percent_of_a_core']:.2f}% of one core")
+          f"{idle['percent_of_a_core']:.2f}% of one core ({threads})")
     b = figures["backend"]
     print(f"backend on loopback: precheck median {b['precheck_median_ms']} ms, application median "
           f"{b['apply_median_ms']} ms ({b['calls_each']} calls each; the application carries the photo "

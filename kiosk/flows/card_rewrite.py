@@ -54,7 +54,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
         states=(StateSpec(C, on_enter="enter_service", children=(
             StateSpec("notice", Waiting.TOUCH, session=True),
             StateSpec("insert_card", Waiting.PERMIT_CARD, session=True, back=f"{C}.notice",
-                      on_enter="enter_insert_card"),
+                      on_enter="enter_insert_card", on_exit="exit_insert_card"),
             StateSpec("read_chip", on_enter="enter_read_chip"),
             # The card is inside: leaving gives it back first, so the shared exits do not apply.
             StateSpec("residence", Waiting.TOUCH, session=True, own_exits=True),
@@ -130,6 +130,10 @@ class CardRewriteFlow(ProcedureJob, Flow):
         self.rw = None
         # A card already waiting at the slot counts as inserted: the next status tells.
         self.core.ports.printer.refresh_status()
+        self.core.ports.printer.watch_slot(True)
+
+    def exit_insert_card(self) -> None:
+        self.core.ports.printer.watch_slot(False)
 
     def on_status(self, device: Any) -> bool:
         if device is DeviceKind.PRINTER and self.core.state == f"{C}.insert_card":

@@ -233,9 +233,10 @@ class NewPermit(PhoneStep, Flow):
 
     def on_preview_sample(self, event: PreviewSampled) -> None:
         """A live frame: the checks run on it off the main thread, one at a time (a frame that
-        arrives meanwhile is dropped), and their verdict becomes the guidance the screen shows."""
+        arrives meanwhile is dropped), and their verdict becomes the guidance the screen shows.
+        None while a photo is taken and checked: its checks then have the CPU to themselves."""
         s = self.core.session
-        if self.core.state != f"{P}.photo" or self._guiding:
+        if self.core.state != f"{P}.photo" or self._guiding or s.photo_request is not None:
             return
         self._guiding = True
         session, detector = s.id, self.photo_detector

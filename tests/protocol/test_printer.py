@@ -204,6 +204,43 @@ def test_a_card_at_the_slot_is_watched_closely_while_the_rest_poll_is_slow(tmp_p
         r.close()
 
 
+def test_a_card_pushed_in_is_looked_for_fast_while_a_screen_waits_for_one(tmp_path: pathlib.Path) -> None:
+    """Issue 16: at rest the printer is polled once a minute here. While the core says a screen
+    waits for a card at the front slot (`watch_slot(True)`), it is polled every 50 ms, so a card
+    pushed in is reported long before the next rest poll would have seen it."""
+    r = Rig(tmp_path)
+    try:
+        p = r.connect(poll_interval=60.0, slot_poll_interval=0.05)
+        p.watch_slot(True)
+        assert r.emu.insert_card()
+        r.status(lambda s: s.media == MediaPosition.ENTERING)  # DEADLINE is far below 60 s
+        assert ok(r.do(PrinterOp.TAKE_IN, p.take_in))
+    finally:
+        r.close()
+
+
+def test_the_poll_interval_follows_the_slot(tmp_path: pathlib.Path) -> None:
+    """The worker's rest between polls (its idle step, run here on the test's thread with no
+    worker started): slow at rest, fast while a screen waits for a card at the slot, fastest
+    while a card is at the slot (presented, or pushed in and not yet taken in), slow again after."""
+    r = Rig(tmp_path)
+    try:
+        p = CardPrinter(r.link.path, r.events.put, poll_interval=60.0, slot_poll_interval=0.05,
+                        take_poll_interval=0.02)
+        assert p._idle() == 60.0
+        p.watch_slot(True)
+        assert p._idle() == 0.05
+        assert r.emu.insert_card()
+        assert p._idle() == 0.02
+        p.watch_slot(False)
+        assert p._idle() == 0.02  # still at the slot: the resident may take it back
+        assert r.emu.take_card()
+        assert p._idle() == 60.0
+        p.stop()
+    finally:
+        r.close()
+
+
 def test_card_taken_at_once_is_reported_after_the_present_result(tmp_path: pathlib.Path) -> None:
     r = Rig(tmp_path, emulator=SnatchingResident)
     try:

@@ -122,6 +122,53 @@ def test_the_camera_streams_preview_frames_only_while_the_preview_is_on():
         camera.stop()
 
 
+class NumberedSource(CountingSource):
+    """Every frame carries the number of its read in its first four bytes."""
+
+    def read(self):
+        w, h, rgb = super().read()
+        with self.lock:
+            number = self.reads
+        return w, h, number.to_bytes(4, "big") + rgb[4:]
+
+
+class RecordingChannel(PreviewChannel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.numbers: list[bytes] = []
+
+    def offer(self, frame) -> None:
+        self.numbers.append(frame[2][:4])
+        super().offer(frame)
+
+
+def test_a_capture_during_the_preview_takes_the_frame_the_preview_just_showed():
+    """Issue 16: no wait for another frame. The clock stands still here, so the preview's newest
+    frame is always recent; with the preview off a capture reads a frame of its own."""
+    events: queue.Queue = queue.Queue()
+    channel = RecordingChannel()
+    camera = Camera(NumberedSource(), events.put, preview=channel, preview_fps=200, sample_interval=0.0,
+                    clock=lambda: 50.0)
+    camera.start()
+    got: list = []
+
+    def captured(request_id: int) -> PhotoCaptured:
+        camera.capture(request_id)
+        assert until(lambda: any(isinstance(e, PhotoCaptured) and e.request_id == request_id
+                                 for e in drain(events, got)))
+        return next(e for e in got if isinstance(e, PhotoCaptured) and e.request_id == request_id)
+
+    try:
+        channel.want((16, 20), "RGBX")
+        camera.set_preview(True)
+        assert until(lambda: len(channel.numbers) >= 2)
+        assert captured(1).rgb[:4] in channel.numbers
+        camera.set_preview(False)
+        assert captured(2).rgb[:4] not in channel.numbers
+    finally:
+        camera.stop()
+
+
 def drain(events: queue.Queue, into: list) -> list:
     while True:
         try:
