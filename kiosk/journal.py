@@ -62,29 +62,9 @@ from kiosk.journal_schema import (
 from kiosk.logevents import EventLog, LogEvent
 
 __all__ = [
-    "LEAVING",
-    "OBSERVED",
-    "SCHEMA",
-    "SCHEMA_VERSION",
-    "SEQUENCE",
-    "SIDE",
-    "Final",
-    "Intake",
-    "IntakeState",
-    "Journal",
-    "JournalError",
-    "JournalRow",
-    "JournalSettings",
-    "Kind",
-    "Mark",
-    "Problem",
-    "Step",
-    "StepStatus",
-    "advance",
-    "attempt",
-    "conclude",
-    "log_refusal",
-    "record",
+    "LEAVING", "OBSERVED", "SCHEMA", "SCHEMA_VERSION", "SEQUENCE", "SIDE", "Final", "Intake", "IntakeState",
+    "Journal", "JournalError", "JournalRow", "JournalSettings", "Kind", "Mark", "Problem", "Step",
+    "StepStatus", "advance", "attempt", "conclude", "log_refusal", "record"
 ]
 
 

@@ -26,7 +26,7 @@ from devices.status import DeviceKind, DeviceState, DeviceStatus
 from devices.worker import Worker, crash_reporter
 from kiosk.backend import BackendClient, BackendFailure, FailureKind
 from kiosk.config import load_kiosk_config
-from kiosk.journal import Final, Journal, JournalError, Problem, Step, attempt, log_refusal
+from kiosk.journal import SCHEMA_VERSION, Final, Journal, JournalError, Problem, Step, attempt, log_refusal
 from kiosk.logevents import (
     LEVELS,
     EventLog,
@@ -292,7 +292,8 @@ def test_a_new_journal_is_not_a_migration_but_an_old_one_is(tmp_path: Path) -> N
     old.execute("PRAGMA user_version=1")
     old.close()
     Journal(tmp_path / "old.sqlite", log=log).close()
-    assert [(r["event"], r["from_version"], r["to_version"]) for r in log.recent] == [("JOURNAL_MIGRATED", 1, 3)]
+    assert [(r["event"], r["from_version"], r["to_version"]) for r in log.recent] == [
+        ("JOURNAL_MIGRATED", 1, SCHEMA_VERSION)]
 
 
 # --- the backend client -------------------------------------------------------------------------------
