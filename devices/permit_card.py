@@ -41,22 +41,9 @@ from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from smartcard.reader.Reader import Reader
 from smartcard.System import readers as pcsc_readers
 
-from devices.apdu import (
-    CHALLENGE_LEN,
-    MAC_LEN,
-    MAX_LC,
-    CommandApdu,
-    Response,
-    StatusWord,
-    external_authenticate,
-    get_challenge,
-    read_binary,
-    select_aid,
-    select_ef,
-    sm_update_binary,
-    sm_update_mac_input,
-)
+from devices import chip_operations as ops
 from devices.chip_keys import CardKeys, KeyService, KeyServiceError, SoftwareKeyService
+from devices.chip_operations import CardLink, ChipLost, ChipRefused
 from devices.events import (
     ChipCardPresent,
     ChipCardRemoved,
@@ -66,40 +53,15 @@ from devices.events import (
     DeviceLogged,
     DeviceNote,
 )
-from devices.permit_profile import (
-    AID,
-    EF_SIZE,
-    PROFILE_VERSION,
-    CardKind,
-    ChipCardInfo,
-    Fid,
-    KeyRef,
-    PermitChipData,
-    PermitContents,
-    PermitValidity,
-    ProfileError,
-    TechnicianChipData,
-    ValidityRecord,
-    assemble_permit,
-    decode_card_info,
-    decode_technician,
-    decode_technician_terms,
-    decode_validity_ef,
-    encode_card_info,
-    encode_validity_slot,
-    parse_serial,
-    permit_files,
-    record_length,
-    validity_slot_offset,
-)
+from devices.pcsc_watch import ReaderWatcher
+from devices.permit_profile import PermitContents, ProfileError, TechnicianChipData, parse_serial
 from devices.publish import post_safely, publish
 from devices.status import DeviceInfo, DeviceKind, DeviceState, DeviceStatus, MediaPosition
 from devices.worker import Worker, crash_reporter
 
-READ_CHUNK = 256
 UNANSWERED_LIMIT = 3
 WATCHED_POLL = 2.0  # seconds between the worker's own looks while the watcher waits in pcscd
-WRITE_CHUNK = MAX_LC - MAC_LEN
+
 
 # Context errors after which the context is useless: pcscd stopped or restarted.
 _SERVICE_GONE = {
@@ -110,100 +72,6 @@ _SERVICE_GONE = {
 }
 _READER_GONE = {scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_NO_READERS_AVAILABLE}
 
-
-class _Refused(Exception):
-    """An operation ends with a typed failure (raised inside the worker only)."""
-
-    def __init__(self, error: ChipError, sw: int | None = None, data: ChipCardInfo | None = None) -> None:
-        super().__init__(error.value)
-        self.error, self.sw, self.data = error, sw, data
-
-
-class _Lost(Exception):
-    """pyscard could not complete an exchange: the card left, or the reader/service failed."""
-
-    def __init__(self, hresult: int) -> None:
-        super().__init__(hresult)
-        self.hresult = hresult
-
-
-class _Card:
-    """One connected card during one operation: APDUs in, typed responses out."""
-
-    def __init__(self, connection: object) -> None:
-        self._connection = connection
-
-    def send(self, cmd: CommandApdu) -> Response:
-        try:
-            data, sw1, sw2 = self._connection.transmit(list(cmd.encode()))  # type: ignore[attr-defined]
-        except CardConnectionException as exc:
-            raise _Lost(exc.hresult) from None
-        return Response(bytes(data), sw1, sw2)
-
-    def ok(self, cmd: CommandApdu, error: ChipError) -> Response:
-        response = self.send(cmd)
-        if not response.ok and response.status is not StatusWord.END_OF_FILE:
-            raise _Refused(error, response.sw)
-        return response
-
-    def read(self, offset: int, length: int) -> bytes:
-        """`length` bytes of the current EF from `offset`, in READ BINARY chunks."""
-        out = bytearray()
-        while len(out) < length:
-            want = min(READ_CHUNK, length - len(out))
-            chunk = self.ok(read_binary(offset + len(out), want), ChipError.COMMUNICATION).data
-            if not chunk:
-                raise _Refused(ChipError.COMMUNICATION)
-            out += chunk[:want]
-        return bytes(out)
-
-    def read_record(self, fid: Fid, missing: ChipError) -> bytes:
-        self.ok(select_ef(fid), missing)
-        size = EF_SIZE[fid]
-        head = self.read(0, min(READ_CHUNK, size))
-        total = record_length(head)
-        if total > size:
-            raise ProfileError("corrupt")
-        if total <= len(head):
-            return head[:total]
-        return head + self.read(len(head), total - len(head))
-
-    def read_file(self, fid: Fid, missing: ChipError) -> bytes:
-        self.ok(select_ef(fid), missing)
-        return self.read(0, EF_SIZE[fid])
-
-
-class _Session:
-    """An authenticated secure-messaging session: the challenge and the command counter."""
-
-    def __init__(self, card: _Card, keys: KeyService, ref: KeyRef, serial: bytes) -> None:
-        self._card, self._keys, self._ref, self._serial = card, keys, ref, serial
-        challenge = card.ok(get_challenge(), ChipError.COMMUNICATION).data
-        if len(challenge) != CHALLENGE_LEN:
-            raise _Refused(ChipError.COMMUNICATION)
-        response = card.send(external_authenticate(ref, keys.cryptogram(ref, serial, challenge)))
-        if not response.ok:
-            raise _Refused(ChipError.AUTH_FAILED, response.sw)
-        self._challenge = challenge
-        self._counter = 0
-
-    def update(self, offset: int, data: bytes) -> None:
-        """UPDATE BINARY of the current EF, chunked, each chunk MACed."""
-        for start in range(0, len(data), WRITE_CHUNK):
-            chunk = data[start : start + WRITE_CHUNK]
-            at = offset + start
-            mac = self._keys.mac(self._ref, self._serial,
-                                 sm_update_mac_input(self._challenge, self._counter, at, chunk))
-            response = self._card.send(sm_update_binary(at, chunk, mac))
-            if response.status is StatusWord.SECURITY_NOT_SATISFIED:
-                raise _Refused(ChipError.AUTH_FAILED, response.sw)
-            if not response.ok:
-                raise _Refused(ChipError.WRITE_FAILED, response.sw)
-            self._counter += 1
-
-    def write_file(self, fid: Fid, data: bytes, offset: int = 0) -> None:
-        self._card.ok(select_ef(fid), ChipError.WRITE_FAILED)
-        self.update(offset, data)
 
 
 class PermitCardEncoder:
@@ -230,11 +98,10 @@ class PermitCardEncoder:
         self._poll_interval = poll_interval
         self._removal_grace = removal_grace
         self._watch = watch
-        self._watch_timeout_ms = max(1, int(watch_timeout * 1000))
-        self._watcher: threading.Thread | None = None
-        self._watch_stop = threading.Event()
-        self._watch_context: int | None = None  # the watcher's own context, cancelled by stop()
         self._reader_found = threading.Event()  # set by the worker while it knows the reader
+        self._watcher = ReaderWatcher(
+            "permit-card-watch", lambda: self._reader, lambda: self._worker.submit(self._poll),
+            found=self._reader_found, timeout_ms=max(1, int(watch_timeout * 1000)), backoff=min(poll_interval, 0.5))
         self._worker = Worker("permit-card", idle=self._tick, on_crash=crash_reporter(sink, DeviceKind.PERMIT_CARD))
         self._status = DeviceStatus(DeviceKind.PERMIT_CARD, DeviceState.OFFLINE, detail="not_started")
         # Worker-thread state only.
@@ -254,15 +121,13 @@ class PermitCardEncoder:
 
     def start(self) -> None:
         self._worker.start()
-        if self._watch and self._watcher is None:
-            self._watch_stop.clear()
+        if self._watch and not self._watcher.running:
             if self._reader is None:
                 self._reader_found.clear()
-            self._watcher = threading.Thread(target=self._watch_loop, name="permit-card-watch", daemon=True)
             self._watcher.start()
 
     def stop(self) -> None:
-        self._stop_watcher()
+        self._watcher.stop()
         self._worker.stop()
         self._release_context()
         self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
@@ -279,20 +144,20 @@ class PermitCardEncoder:
 
     def read_card(self) -> None:
         """Posts ChipResult(READ) with PermitChipData."""
-        self._submit(ChipOp.READ, self._read_permit)
+        self._submit(ChipOp.READ, ops.read_permit)
 
     def read_technician_card(self) -> None:
         """Posts ChipResult(READ_TECHNICIAN) with TechnicianChipData."""
-        self._submit(ChipOp.READ_TECHNICIAN, self._read_technician)
+        self._submit(ChipOp.READ_TECHNICIAN, ops.read_technician)
 
     def personalise(self, data: PermitContents) -> None:
         """Blank card -> permit. Posts ChipResult(PERSONALISE) with the PermitChipData read back."""
-        self._submit(ChipOp.PERSONALISE, lambda card: self._personalise(card, data))
+        self._submit(ChipOp.PERSONALISE, lambda card: ops.personalise(card, self._keys, data))
 
     def write_validity(self, valid_from: date, valid_until: date, endorsement_count: int) -> None:
         """Authenticated validity update. Posts ChipResult(WRITE_VALIDITY) with the PermitValidity read back."""
         self._submit(ChipOp.WRITE_VALIDITY,
-                     lambda card: self._write_validity(card, valid_from, valid_until, endorsement_count))
+                     lambda card: ops.write_validity(card, self._keys, valid_from, valid_until, endorsement_count))
 
     def pin_matches(self, card: TechnicianChipData, pin: str) -> bool:
         """Whether `pin` is the PIN of this technician card (compares verification values)."""
@@ -302,83 +167,10 @@ class PermitCardEncoder:
             return False
         return hmac.compare_digest(expected, card.pin_verification_value)
 
-    # --- operations (worker) ------------------------------------------------------------------
-
-    def _read_permit(self, card: _Card) -> ChipResult:
-        info = self._open_application(card, CardKind.PERMIT, ChipError.NOT_A_PERMIT_CARD)
-        data = self._read_permit_files(card, info)
-        return ChipResult(ChipOp.READ, True, data=data)
-
-    def _read_permit_files(self, card: _Card, info: ChipCardInfo) -> PermitChipData:
-        missing = ChipError.NOT_A_PERMIT_CARD
-        return assemble_permit(
-            info,
-            card.read_record(Fid.HOLDER, missing),
-            card.read_record(Fid.ADDRESS, missing),
-            card.read_file(Fid.VALIDITY, missing),
-            card.read_record(Fid.PHOTO, missing),
-        )
-
-    def _read_technician(self, card: _Card) -> ChipResult:
-        info = self._open_application(card, CardKind.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD)
-        raw = card.read_record(Fid.TECHNICIAN, ChipError.NOT_A_TECHNICIAN_CARD)
-        technician_id, pvv = decode_technician(raw)
-        terms = decode_technician_terms(raw)
-        return ChipResult(ChipOp.READ_TECHNICIAN, True, data=TechnicianChipData(
-            info, technician_id, pvv, role=terms.role, valid_until=terms.valid_until, status=terms.status))
-
-    def _personalise(self, card: _Card, contents: PermitContents) -> ChipResult:
-        try:
-            files = permit_files(contents)
-        except ProfileError:
-            raise _Refused(ChipError.INVALID_DATA) from None
-        info = self._open_application(card, CardKind.BLANK, ChipError.NOT_A_BLANK_CARD)
-        session = _Session(card, self._keys, KeyRef.ISSUER, parse_serial(info.serial))
-        for fid, record in files.items():
-            session.write_file(fid, record)
-        # The commit: until the card says "permit", an interrupted personalisation left a blank card.
-        session.write_file(Fid.CARD_INFO, encode_card_info(ChipCardInfo(info.serial, PROFILE_VERSION, CardKind.PERMIT)))
-        written = self._read_permit_files(card, self._read_info(card))
-        if written.card.kind is not CardKind.PERMIT or written.contents != contents:
-            raise _Refused(ChipError.WRITE_FAILED)
-        return ChipResult(ChipOp.PERSONALISE, True, data=written)
-
-    def _write_validity(self, card: _Card, valid_from: date, valid_until: date, endorsements: int) -> ChipResult:
-        if valid_until < valid_from or endorsements < 0:
-            raise _Refused(ChipError.INVALID_DATA)
-        info = self._open_application(card, CardKind.PERMIT, ChipError.NOT_A_PERMIT_CARD)
-        state = decode_validity_ef(card.read_file(Fid.VALIDITY, ChipError.NOT_A_PERMIT_CARD))
-        if state.current is None:
-            raise ProfileError("corrupt")
-        validity = PermitValidity(state.current.validity.issue_date, valid_from, valid_until, endorsements)
-        try:
-            slot = encode_validity_slot(ValidityRecord(state.next_sequence, validity))
-        except ProfileError:
-            raise _Refused(ChipError.INVALID_DATA) from None
-        session = _Session(card, self._keys, KeyRef.WRITE, parse_serial(info.serial))
-        # Never over the current record: a write torn half-way leaves the old validity readable.
-        session.write_file(Fid.VALIDITY, slot, validity_slot_offset(state.next_slot))
-        after = decode_validity_ef(card.read_file(Fid.VALIDITY, ChipError.WRITE_FAILED)).current
-        if after is None or after.sequence != state.next_sequence or after.validity != validity:
-            raise _Refused(ChipError.WRITE_FAILED)
-        return ChipResult(ChipOp.WRITE_VALIDITY, True, data=validity)
-
-    def _open_application(self, card: _Card, kind: CardKind, wrong: ChipError) -> ChipCardInfo:
-        card.ok(select_aid(AID), wrong)
-        info = self._read_info(card)
-        if info.kind is not kind:
-            raise _Refused(wrong, data=info)
-        return info
-
-    def _read_info(self, card: _Card) -> ChipCardInfo:
-        return decode_card_info(card.read_record(Fid.CARD_INFO, ChipError.COMMUNICATION))
-
-    # --- running an operation (worker) --------------------------------------------------------
-
-    def _submit(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> None:
+    def _submit(self, op: ChipOp, body: Callable[[CardLink], ChipResult]) -> None:
         self._worker.submit(lambda: self._post(self._run(op, body)))
 
-    def _run(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
+    def _run(self, op: ChipOp, body: Callable[[CardLink], ChipResult]) -> ChipResult:
         self._note(DeviceNote.OPERATION_STARTED, f"op={op.value}")
         started = time.monotonic()
         try:
@@ -395,7 +187,7 @@ class PermitCardEncoder:
             self._note(DeviceNote.OPERATION_FAILED, f"op={op.value} error={error} sw={sw} ms={elapsed}")
         return result
 
-    def _connected(self, op: ChipOp, body: Callable[[_Card], ChipResult]) -> ChipResult:
+    def _connected(self, op: ChipOp, body: Callable[[CardLink], ChipResult]) -> ChipResult:
         reader = self._find_reader_object()
         if reader is None:
             return ChipResult(op, False, ChipError.NO_DEVICE)
@@ -412,15 +204,15 @@ class PermitCardEncoder:
             connected = self._reader_state(timeout_ms=0)
             insertions = _counter(connected) if connected is not None else None
             try:
-                return body(_Card(connection))
-            except _Refused as refused:
+                return body(CardLink(connection))
+            except ChipRefused as refused:
                 return ChipResult(op, False, refused.error, data=refused.data, sw=refused.sw)
             except ProfileError as exc:
                 self._note(DeviceNote.RECORD_CORRUPT, f"op={op.value} code={exc.code}")
                 return ChipResult(op, False, ChipError.CORRUPT_DATA)
             except KeyServiceError:
                 return ChipResult(op, False, ChipError.SECURITY_MODULE)
-            except _Lost as lost:
+            except ChipLost as lost:
                 return ChipResult(op, False, self._classify_loss(lost.hresult, insertions))
         finally:
             # The card, reader or service may be gone: there is nothing left to hand back then.
@@ -462,71 +254,9 @@ class PermitCardEncoder:
 
     def _tick(self) -> float:
         self._poll()
-        if self._watcher is not None and self._reader is not None:
+        if self._watcher.running and self._reader is not None:
             return max(self._poll_interval, WATCHED_POLL)  # the watcher reports changes; this is a backstop
         return self._poll_interval
-
-    # --- the watcher (its own thread and context) -----------------------------------------------
-
-    def _watch_loop(self) -> None:
-        state = scard.SCARD_STATE_UNAWARE
-        watched: str | None = None
-        while not self._watch_stop.is_set():
-            reader = self._reader  # the worker's find: a plain reference, read once per wait
-            context = self._watch_context if reader is not None else None
-            if reader is not None and context is None:
-                hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-                self._watch_context = context if hresult == scard.SCARD_S_SUCCESS else None
-                context = self._watch_context
-            if reader is None or context is None:
-                # No reader yet, or no pcscd: the worker's own polls look for one and wake us.
-                self._reader_found.wait(self._watch_timeout_ms / 1000)
-                if context is None and reader is not None:
-                    self._watch_stop.wait(min(self._poll_interval, 0.5))
-                continue
-            if reader != watched:
-                watched, state = reader, scard.SCARD_STATE_UNAWARE
-            hresult, states = scard.SCardGetStatusChange(context, self._watch_timeout_ms, [(reader, state)])
-            if hresult in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
-                continue
-            if hresult != scard.SCARD_S_SUCCESS or not states:
-                # The reader or pcscd went away: a fresh context, once the worker found a reader again.
-                self._release_watch_context()
-                state = scard.SCARD_STATE_UNAWARE
-                self._worker.submit(self._poll)
-                self._watch_stop.wait(min(self._poll_interval, 0.5))
-                continue
-            new = int(states[0][1]) & ~scard.SCARD_STATE_CHANGED
-            if new == state:
-                continue
-            state = new
-            if state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
-                # pcscd answers at once for a reader in this state: let the worker judge it, then wait.
-                self._worker.submit(self._poll)
-                self._watch_stop.wait(min(self._poll_interval, 0.5))
-                continue
-            self._worker.submit(self._poll)
-        self._release_watch_context()
-
-    def _stop_watcher(self) -> None:
-        if self._watcher is None:
-            return
-        self._watch_stop.set()
-        self._reader_found.set()
-        context = self._watch_context
-        if context is not None:
-            # Ends the wait in pcscd now (a cancel that comes before the wait begins is lost, and
-            # then the wait's own timeout ends it).
-            with contextlib.suppress(Exception):
-                scard.SCardCancel(context)
-        self._watcher.join(self._watch_timeout_ms / 1000 + 1.0)
-        self._watcher = None
-
-    def _release_watch_context(self) -> None:
-        context, self._watch_context = self._watch_context, None
-        if context is not None:
-            with contextlib.suppress(Exception):
-                scard.SCardReleaseContext(context)
 
     def _poll(self) -> None:
         if not self._ensure_context():
@@ -575,7 +305,7 @@ class PermitCardEncoder:
         if self._present:
             self._card_left()
         self._reader = None
-        if not self._watch_stop.is_set():
+        if not self._watcher.stopping:
             self._reader_found.clear()
         self._set_status(state=DeviceState.NO_DEVICE, detail=detail, media=MediaPosition.NONE)
 
