@@ -12,7 +12,8 @@ capture happens at the same kiosk time in every run.
 A sequence (SEQUENCES) is a list of (seconds, scene kind, sideways offset): what the camera
 sees from that many seconds after the first frame read since `show` (the camera starts reading
 when the photo screen turns its live preview on), the last entry held: a resident walking into
-the frame and standing still, or standing and then leaving. The seconds are on the clock the
+the frame and standing still, or standing and then leaving (`show(..., from_now=True)`: from the
+call instead, as the scenario runner shows them). The seconds are on the clock the
 emulator is given: the kiosk's, so that under a scenario's virtual clock a walk lasts the same
 in the kiosk's time however fast the preview reads and however slow the machine is.
 """
@@ -51,14 +52,18 @@ class SceneFrameSource:
         self._opened = False
         self._frames = 0
 
-    def show(self, kind: str, face_key: str | None = None) -> None:
-        """`face_key` in the scene `kind` (SCENE_KINDS), or playing the sequence `kind` (SEQUENCES)."""
+    def show(self, kind: str, face_key: str | None = None, *, from_now: bool = False) -> None:
+        """`face_key` in the scene `kind` (SCENE_KINDS), or playing the sequence `kind` (SEQUENCES).
+
+        A sequence starts at the first frame read after this call, or with `from_now` at this call
+        (the resident steps up now: a scenario's step at the photo screen, whose clock may jump
+        before the camera's worker reads its next frame)."""
         if kind not in SCENE_KINDS and kind not in SEQUENCES:
             raise ValueError(f"unknown scene kind {kind!r}")
         with self._lock:
             self._kind, self._key = kind, face_key
             self._qr = None
-            self._sequence_start = None
+            self._sequence_start = self._clock() if from_now else None
 
     def show_qr(self, payload: bytes | str, view: QrView | None = None, frames: int | None = None) -> None:
         """A QR code of `payload` in front of the camera, as `view` says (rotated, blurred, ...);

@@ -243,7 +243,9 @@ class ScenarioPlayer:
 
     def _show_face(self, key: str) -> None:
         if key in FACE_SCENES:  # the scenario's resident, in that scene (the face match needs them)
-            self.camera.show(key, self.scenario.resident)
+            # A sequence (walk_in, leaving) is timed from now on the kiosk's clock: a `wait` step
+            # after it may jump that clock before the camera's worker reads a frame.
+            self.camera.show(key, self.scenario.resident, from_now=True)
         else:
             self.camera.show("face", self.scenario.residents[key].face if key in self.scenario.residents else key)
 

@@ -55,6 +55,19 @@ def test_a_resident_stands_still_then_leaves_and_nobody_stays() -> None:
     assert got[4:] == [PhotoProblem.NO_FACE, PhotoProblem.NO_FACE]
 
 
+def test_a_sequence_shown_from_now_is_timed_from_the_show_not_the_first_read() -> None:
+    # The scenario runner's way: a `wait` step may jump the kiosk's clock before the camera's
+    # worker reads a frame; the resident still left at the time the sequence says.
+    clock = Clock()
+    source = SceneFrameSource(clock=clock)
+    assert source.open()
+    source.show("leaving", "zhang", from_now=True)
+    clock.now += 8.0
+    assert problems(source, clock, [0.0]) == [PhotoProblem.NO_FACE]
+    source.show("leaving", "zhang")  # from the first read: standing still there
+    assert problems(source, clock, [0.0]) == [None]
+
+
 def test_showing_again_restarts_a_sequence() -> None:
     clock = Clock()
     source = SceneFrameSource(clock=clock)
