@@ -225,9 +225,13 @@ class FleetLink:
                 break
             if kind != "stop":
                 self._handle(kind, value)
-        if self._connected:
+        # `_connected` lags paho: its notice of a lost connection may still wait on the queue (the
+        # broker went while this drained). paho's own state decides, and a publish that paho did not
+        # take (rc, e.g. "not currently connected") is not waited for: it would raise in this thread.
+        if self._connected and self.client.is_connected():
             info = self.client.publish(self.topics.of(topics.STATE), self._state_payload("offline"), qos=1, retain=True)
-            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+            if info.rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(max(0.1, deadline - time.monotonic()))
         self.client.disconnect()
 
     # --- commands ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from fleet.topics import DEFAULT_PREFIX
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+GUARD = Path(__file__).with_name("child_guard.py")
 OPERATOR = "fleet-operator"  # may publish commands
 VIEWER = "fleet-view"  # may only read
 
@@ -106,7 +108,8 @@ class Broker:
                  max_connections: int = -1) -> None:
         self.folder, self.pki = folder, pki
         self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None  # the guard
+        self._pid = 0  # Mosquitto's
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "acl").write_text(acl_text(prefix))
         self.conf = folder / "mosquitto.conf"
@@ -123,17 +126,27 @@ class Broker:
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        """Mosquitto's PID (not the guard's)."""
+        assert self.proc is not None and self._pid
+        return self._pid
 
     def start(self, timeout: float = 10.0) -> Broker:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The guard's stdin is a pipe this process never writes to: its end closes when this
+        # process ends, by any death, and the guard then stops Mosquitto (sim/child_guard.py).
+        self.proc = subprocess.Popen([sys.executable, str(GUARD), MOSQUITTO, "-c", str(self.conf)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()  # the guard's first line: Mosquitto's PID
+        self.proc.stdout.close()
+        self._pid = int(first) if first.strip().isdigit() else 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if not self._pid or self.proc.poll() is not None:
+                self.proc.wait(5)
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited {self.proc.returncode}: {err.strip()}")
+                rc = self.proc.returncode
+                self._close()
+                raise RuntimeError(f"mosquitto exited {rc}: {err.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
@@ -143,19 +156,25 @@ class Broker:
         raise RuntimeError("mosquitto did not listen in time")
 
     def stop(self) -> None:
-        """SIGTERM to its PID (it saves its persistence), then SIGKILL if it lingers."""
+        """Closes the guard's stdin: the guard sends Mosquitto SIGTERM (it saves its persistence),
+        SIGKILL if it lingers, and exits; a guard that lingers is killed, and Mosquitto with it."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # Mosquitto's parent-death signal is SIGKILL
+            self.proc.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        assert self.proc is not None
+        for f in (self.proc.stdin, self.proc.stderr):
+            if f:
+                f.close()
+        self.proc, self._pid = None, 0
 
     def figures(self) -> dict[str, float]:
         """RSS (KiB) and CPU seconds (user + system) from /proc/PID."""

@@ -10,6 +10,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,38 @@ def test_nothing_lost_when_the_broker_comes_back_to_the_same_link(broker: Broker
     ob = Outbox(tmp_path / "outbox.sqlite", 10)
     assert ob.count() == 0
     ob.close()
+
+
+def test_a_stop_during_an_outage_the_link_has_not_noticed_yet(broker: Broker, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kiosk stops while the broker is gone but the link's worker has not yet taken paho's
+    notice of it (it waits on the queue behind the stop): the link must not publish and wait on a
+    connection that is no longer there (paho raised "Message publish failed: The client is not
+    currently connected" in the worker thread); it ends cleanly and the messages wait on disk."""
+    crashed: list[BaseException | None] = []
+    monkeypatch.setattr("threading.excepthook", lambda args: crashed.append(args.exc_value))
+    fleet, sub = connect(broker, OPERATOR, persistent=True, client_id="fleet-backend-3")
+    outbox = tmp_path / "outbox.sqlite"
+    link = FleetLink(settings(broker, "T-0001", outbox), lambda e: None).start()
+    try:
+        assert fleet.wait_for(lambda f: f.terminals.get("T-0001", view.Terminal()).state == "online", WAIT)
+        gone = threading.Event()
+        # The worst case of a late notice: paho's disconnect never reaches the worker's queue.
+        link.client.on_disconnect = lambda cl, ud, flags, rc, props: gone.set()
+        broker.stop()
+        assert gone.wait(WAIT) and not link.client.is_connected()
+        link.sink(session(1))
+        link.close(timeout=0.5)
+        assert not link._thread.is_alive()
+        assert crashed == [], crashed
+        waiting = Outbox(outbox, 10)
+        assert waiting.count() > 0, "the outcome and the counters wait on disk"
+        waiting.close()
+        # And it is delivered by the next start.
+        broker.start()
+        link = FleetLink(settings(broker, "T-0001", outbox), lambda e: None).start()
+        assert fleet.wait_for(lambda f: any(o["reason"] == "TIMEOUT_1" for _, o in f.outcome_log), 40.0)
+    finally:
+        link.close()
+        sub.loop_stop()  # type: ignore[attr-defined]
+        sub.disconnect()  # type: ignore[attr-defined]
