@@ -20,6 +20,7 @@ from kiosk.config_sections import (
     TelemetryConfig,
     check_service_centre,
     check_services,
+    check_site,
     check_telemetry,
 )
 
@@ -33,6 +34,8 @@ class Terminal:
     site: str
     policy: str
     mode: str
+    # the site's name in the header in English mode (issue 13); empty: `site` in either language
+    site_en: str = ""
     # issue 14: the services this terminal offers (kiosk/reasons.py Service values); one not listed
     # is not on the menu, nor offered from another service's screen
     services: tuple[str, ...] = ("new_permit", "card_rewrite", "registration", "status_query")
@@ -288,6 +291,7 @@ def load_kiosk_config(path: Path = CONFIG_DIR / "kiosk.toml") -> KioskConfig:
     _check_qr_scanner(cfg.devices.qr_scanner)
     _check_logging(cfg.logging)
     check_services(cfg.terminal.services)
+    check_site(cfg.terminal.site, cfg.terminal.site_en)
     if not 1 <= cfg.metrics.port <= 65535:
         raise ConfigError("metrics.port: a TCP port, 1 to 65535")
     check_telemetry(cfg.telemetry, cfg.terminal.id, cfg.terminal.mode)

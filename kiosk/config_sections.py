@@ -88,6 +88,16 @@ def check_telemetry(t: TelemetryConfig, terminal_id: str, mode: str) -> None:
                 raise ConfigError(f"telemetry.{key}: {value!r} is not a readable file")
 
 
+def check_site(site: str, site_en: str) -> None:
+    """terminal.site (the header's name of the place) and terminal.site_en, its English form (optional)."""
+    if not site.strip():
+        raise ConfigError("terminal.site: must not be empty (the header shows it to residents)")
+    if site_en and not site_en.strip():
+        raise ConfigError("terminal.site_en: blank; leave it out to show terminal.site in English too")
+    if any("\u3400" <= ch <= "\u9fff" for ch in site_en):
+        raise ConfigError(f"terminal.site_en: {site_en!r} has Chinese characters; the English name, or leave it out")
+
+
 def check_service_centre(centre: ServiceCentreConfig) -> None:
     texts = [f.name for f in fields(centre) if f.name != "hotline"]
     # No section at all: help shows the hotline alone. A section given is given whole.

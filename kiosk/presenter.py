@@ -34,6 +34,9 @@ def build_view(snap: Snapshot, screens: dict[str, ScreenFn], *, spec: StateSpec 
         overlay = Overlay(warning_left, (Button("still_here", "button.still_here"), CANCEL))
     elif snap.session.cancel_asked and spec is not None and spec.session:
         overlay = Overlay(0, (CANCEL_KEEP, CANCEL_CONFIRM), OverlayKind.CANCEL)
+    lang = chrome.language(snap.session, config) if config is not None else snap.session.lang or ""
+    if config is not None and lang == "en" and config.terminal.site_en:
+        site = config.terminal.site_en  # the header in English (issue 13); without one, the Chinese name
     return View(
         screen=snap.state,
         waiting_for=spec.waits if spec is not None else Waiting.NOTHING,
@@ -44,7 +47,7 @@ def build_view(snap: Snapshot, screens: dict[str, ScreenFn], *, spec: StateSpec 
         site=site,
         clock_text=clock_text,
         chrome=chrome.chrome_buttons(snap.state, snap.session),
-        lang=chrome.language(snap.session, config) if config is not None else snap.session.lang or "",
+        lang=lang,
         help=chrome.help_view(snap.state, snap.session, config) if config is not None else None,
         volume=snap.session.volume,
         replay=snap.session.replays,

@@ -45,7 +45,4 @@ def paint(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool) -> None
         size -= 2
         lines = c.text.wrap(label, size, inner.width, True)
     lh = c.text.line_height(size)
-    y = box.centery - len(lines) * lh // 2
-    for ln in lines:
-        c.line(ln, size, th.ON_ACCENT, box.centerx, y, "center", strong=True)
-        y += lh
+    c.lines(lines, size, th.ON_ACCENT, box.centerx, box.centery - len(lines) * lh // 2, "center", strong=True)

@@ -46,6 +46,7 @@ class _Layer:
     rects: dict[str, pygame.Rect]
     body: pygame.Rect
     page: scroll.Page | None = None  # the body's words on a taller page (they did not fit)
+    on_page: frozenset[str] = frozenset()  # buttons drawn on that page, scrolling with it
 
 
 def freeze(value: Any) -> Hashable:
@@ -174,6 +175,8 @@ class Display:
                 scroll.paint_buttons(canvas, page, self._offset)
                 # First in the hit order: the scroll buttons lie over a screen-wide button (attract's start).
                 buttons, rects = scroll.buttons(page, self._offset) + buttons, {**rects, **page.rects}
+                rects = {k: r for k, r in rects.items() if k not in layer.on_page}
+                rects.update(scroll.shifted(page, self._offset, {k: layer.rects[k] for k in layer.on_page}))
                 # An animation (a spinner) moves with the page and stays inside its window.
                 canvas = replace(canvas, body=pygame.Rect(layer.body.left, layer.body.top - self._offset,
                                                           layer.body.width, page.tall))
@@ -222,7 +225,13 @@ class Display:
             button, rect = self._active[self._press]
             if button in view.chrome and view.overlay is None and view.help is None:
                 painter = chrome.paint
-            if button.enabled:
+            on_page = button.id in layer.on_page and view.overlay is None and view.help is None
+            if button.enabled and on_page and layer.page is not None:
+                self.screen.set_clip(layer.page.window)  # it lies on the scrolled page, maybe partly seen
+                full = layer.rects[button.id].move(0, -self._offset)
+                painter(replace(canvas, body=full.copy()), button, full, True)
+                self.screen.set_clip(None)
+            elif button.enabled:
                 painter(canvas, button, rect, True)
         if self.voice is not None:
             self.voice.follow(view)
@@ -283,25 +292,28 @@ class Display:
         finally:
             w.WATCH = None
         page = None
+        on_page = frozenset(b.id for b in view.buttons if spec.on_page is not None and spec.on_page(b)
+                            and b.id in rects)
         if scroll.overflows(lines, body):
             end = len(w.AUDIT) if w.AUDIT is not None else 0
-            page = scroll.paged(surf, theme, body, lambda s, b: spec.draw(
-                w.Canvas(s, theme, texts, self.text, view, b, rects)))
+            page = scroll.paged(surf, theme, body, lambda s, b: scroll.draw_page(
+                w.Canvas(s, theme, texts, self.text, view, b, rects), spec.draw, spec.paint_button, on_page))
             if page is not None:
                 # The first drawing goes (with whatever of it ran below the body); the page shows
                 # through its window, the footer's buttons are painted next.
                 surf.fill(th.BACKGROUND, pygame.Rect(0, body.top, surf.get_width(), surf.get_height() - body.top))
                 if w.AUDIT is not None:
                     del w.AUDIT[mark:end]
+        on_page = on_page if page is not None else frozenset()
         for button in view.buttons:
-            if button.id in rects:
+            if button.id in rects and button.id not in on_page:
                 # A button's words stay inside the button (its own canvas, for the overflow test).
                 spec.paint_button(replace(canvas, body=rects[button.id].copy()), button, rects[button.id], False)
         chrome_rects = chrome.layout(view.chrome, theme)
         for button in view.chrome:
             chrome.paint(canvas, button, chrome_rects[button.id], False)
         rects = {**rects, **chrome_rects}
-        return _Layer(surf, rects, body, page)
+        return _Layer(surf, rects, body, page, on_page)
 
     def _dim(self, layer: _Layer, view: View, theme: th.Theme) -> _Layer:
         surf = self._surface()
@@ -422,6 +434,24 @@ class Display:
     def scrolled(self) -> int:
         """How far the current screen's page is scrolled (0: the top, or no page)."""
         return self._offset
+
+    def reveal(self, button_id: str) -> None:
+        """Scroll the page with its up and down buttons, as a finger would, until a button that lies on it (a long
+        list of answers in large text) is whole in the window; nothing for any other button."""
+        layer = self._layer
+        if layer is None or layer.page is None or button_id not in layer.on_page:
+            return
+        whole = layer.rects[button_id]
+        for _ in range(20):  # a page is at most 4 windows, a step most of one
+            shown = self.button_rect(button_id)
+            if shown is not None and shown.height == whole.height:
+                return
+            way = scroll.UP.id if whole.top - self._offset < layer.page.window.top else scroll.DOWN.id
+            at = self.button_rect(way)
+            if at is None or not self._active[way][0].enabled:
+                return
+            self.handle_events([pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=at.center, button=1),
+                                pygame.event.Event(pygame.MOUSEBUTTONUP, pos=at.center, button=1)])
 
     def button_rect(self, button_id: str) -> pygame.Rect | None:
         """Where the last rendered frame drew an active button (the overlay's, when shown)."""

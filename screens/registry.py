@@ -163,6 +163,8 @@ class Screen:
     animate: Callable[[w.Canvas], None] | None
     layout: Layout
     paint_button: Painter
+    # Buttons that lie in the body and scroll with it when it does not fit (a long list of answers).
+    on_page: Callable[[Button], bool] | None = None
 
 
 def _default_layout(step: int | None) -> Layout:
@@ -190,6 +192,7 @@ def lookup(screen_id: str) -> Screen:
             animate=getattr(module, "animate", None),
             layout=getattr(module, "layout", None) or _default_layout(step),
             paint_button=getattr(module, "paint_button", None) or w.paint_button,
+            on_page=getattr(module, "on_page", None),
         )
         _cache[screen_id] = found
     return found

@@ -11,7 +11,7 @@ the top.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pygame
@@ -121,3 +121,23 @@ def paint_buttons(c: w.Canvas, page: Page, offset: int) -> None:
     for b in buttons(page, offset):
         rect = page.rects[b.id]
         w.paint_button(w.Canvas(c.surface, c.theme, c.texts, c.text, c.view, rect.copy(), c.rects), b, rect)
+
+
+def draw_page(c: w.Canvas, draw: Callable[[w.Canvas], None],
+              paint: Callable[[w.Canvas, Button, pygame.Rect, bool], None], on_page: frozenset[str]) -> None:
+    """The body on its page as the screen draws it, with the buttons that lie in it (`on_page`)."""
+    draw(c)
+    for b in c.view.buttons:
+        if b.id in on_page:
+            paint(replace(c, body=c.rects[b.id].copy()), b, c.rects[b.id], False)
+
+
+def shifted(page: Page, offset: int, rects: dict[str, pygame.Rect]) -> dict[str, pygame.Rect]:
+    """Where the page's buttons are on the glass, scrolled by `offset`: the part inside the window
+    (a button scrolled out of it is not there to touch)."""
+    out = {}
+    for key, rect in rects.items():
+        seen = rect.move(0, -offset).clip(page.window)
+        if seen.height > 0:
+            out[key] = seen
+    return out

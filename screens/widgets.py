@@ -7,6 +7,7 @@ and memory must stay flat over thousands of sessions).
 
 from __future__ import annotations
 
+import itertools
 import math
 import unicodedata
 from collections import OrderedDict
@@ -305,6 +306,13 @@ class Drawn:
     rect: pygame.Rect
     box: pygame.Rect
     cut: bool = False  # a fitted paragraph ran out of room and dropped this line
+    size: int = 0  # the font size
+    top: int = 0  # the top of its line box: a paragraph's lines advance by their line height
+    paragraph: int = 0  # the wrapped paragraph (or button label) it is a line of; 0: a line on its own
+
+
+_paragraphs = itertools.count(1)
+_PARAGRAPH = 0  # the paragraph being laid out (Canvas.lines), for the line spacing test
 
 
 # Set to a list by the overflow test (tests/unit/test_screen_overflow.py); None in the kiosk.
@@ -376,7 +384,7 @@ class Canvas:
         if (AUDIT is not None or WATCH is not None) and text.strip():  # (reach() records boxes)
             # The ink, not the line box: a box's leading may touch the edge, the glyphs may not.
             ink = pygame.Rect(x + ln.left, baseline - ln.top, ln.surface.get_width(), ln.surface.get_height())
-            _record(Drawn(text, ink, self.body.copy()))
+            _record(Drawn(text, ink, self.body.copy(), size=size, top=top, paragraph=_PARAGRAPH))
         return drawn
 
     def paragraph(
@@ -403,15 +411,30 @@ class Canvas:
         y = rect.top
         clip = self.surface.get_clip()
         self.surface.set_clip(rect.clip(clip) if fit else clip)
-        for i, ln in enumerate(lines):
-            if fit and y + lh > rect.bottom + lh // 3:
-                for rest in lines[i:]:
-                    _record(Drawn(rest, rect.copy(), rect.copy(), cut=True))
-                break
-            self.line(ln, size, color, x, y, align, strong)
-            y += lh
+        shown = len(lines)
+        if fit:
+            shown = next((i for i in range(len(lines)) if y + (i + 1) * lh > rect.bottom + lh // 3), len(lines))
+            for rest in lines[shown:]:
+                _record(Drawn(rest, rect.copy(), rect.copy(), cut=True))
+        y = self.lines(lines[:shown], size, color, x, y, align, strong)
         self.surface.set_clip(clip)
         return y
+
+    def lines(self, lines: Sequence[str], size: int, color: th.Color, x: int, top: int, align: str = "left",
+              strong: bool = False) -> int:
+        """Wrapped lines one under another, a line height (theme.LINE_SPACING x the size) apart: every
+        paragraph and button label goes through here (the MIIT guideline's line spacing >= 1.3x,
+        tests/unit/test_screen_overflow.py). Returns the bottom."""
+        global _PARAGRAPH
+        outer, _PARAGRAPH = _PARAGRAPH, next(_paragraphs)
+        try:
+            lh = self.text.line_height(size)
+            for ln in lines:
+                self.line(ln, size, color, x, top, align, strong)
+                top += lh
+        finally:
+            _PARAGRAPH = outer
+        return top
 
     def reach(self, rect: pygame.Rect) -> None:
         """Say that something other than text (a box the animation fills) reaches down to `rect`:
@@ -524,12 +547,8 @@ def paint_button(
     cap_lines = c.text.wrap(caption, t.small, inner.width) if caption else ()
     cap_lh = c.text.line_height(t.small)
     y = box.centery - (len(lines) * lh + len(cap_lines) * cap_lh) // 2
-    for ln in lines:
-        c.line(ln, size, fg, box.centerx, y, "center", strong=True)
-        y += lh
-    for ln in cap_lines:
-        c.line(ln, t.small, fg, box.centerx, y, "center")
-        y += cap_lh
+    y = c.lines(lines, size, fg, box.centerx, y, "center", strong=True)
+    c.lines(cap_lines, t.small, fg, box.centerx, y, "center")
 
 
 # --- layout -----------------------------------------------------------------------

@@ -470,6 +470,9 @@ class PanelWindow:
     def button_rect(self, button_id: str) -> Any:
         return self.kiosk.button_rect(button_id)
 
+    def reveal(self, button_id: str) -> None:
+        self.kiosk.reveal(button_id)
+
     def screenshot(self, path: str) -> None:
         """The whole window: the scaled kiosk and the panel."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -215,6 +215,8 @@ class ScenarioPlayer:
 
     def _tap(self, view: View, button_id: str) -> bool:
         button = next((b for b in view.all_buttons() if b.id == button_id and b.enabled), None)
+        if button is not None:
+            self.display.reveal(button_id)  # an answer further down a scrolling list: scroll to it first
         rect = self.display.button_rect(button_id) if button is not None else None
         if rect is None:
             return False

@@ -20,7 +20,7 @@ def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.
     answers = [b for b in view.buttons if b.id in ANSWERS]
     rects, body = w.footer_layout([b for b in view.buttons if b.id not in ANSWERS], theme, with_progress=True)
     if answers:
-        height = theme.px(300 if theme.large else 260)
+        height = theme.big(260)  # large text: 1.5x the answers (issue 13)
         row, top = w.rows_from_bottom([answers], theme, body.bottom, body.left, body.width, height)
         rects.update(row)
         body = pygame.Rect(body.left, body.top, body.width, top - theme.gap * 2 - body.top)

@@ -29,7 +29,7 @@ def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.
     cols = 2 if len(tiles) > 1 else 1
     n_rows = math.ceil(len(tiles) / cols)
     gap = theme.gap
-    tile_h = min(theme.px(480), (area.height - gap * (n_rows - 1)) // n_rows)
+    tile_h = min(theme.big(480), (area.height - gap * (n_rows - 1)) // n_rows)
     tile_w = (area.width - gap * (cols - 1)) // cols
     for i, b in enumerate(tiles):
         row, col = divmod(i, cols)

@@ -20,26 +20,46 @@ Layout = Callable[[View, th.Theme], tuple[dict[str, pygame.Rect], pygame.Rect]]
 
 
 def choice_layout(title_room: int, cols: int = 2) -> Layout:
-    """A layout: the `choice.*` buttons in a grid under `title_room` px of title, the rest in the footer."""
+    """A layout: the `choice.*` buttons in a grid under `title_room` px of title, the rest in the footer.
 
-    def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+    Large text's cells are at least 1.5x the normal ones (issue 13's touch targets): when that many
+    rows do not fit, the grid runs on below the body, which then holds title and choices and
+    scrolls (the Display's page, screens/scroll.py: the choices are `ON_PAGE`) instead of shrinking."""
+
+    def cells(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect, int]:
         choices = [b for b in view.buttons if is_choice(b)]
         rects, body = w.footer_layout([b for b in view.buttons if not is_choice(b)], theme, with_progress=False)
         if not choices:
-            return rects, body
+            return rects, body, 0
         top_h = theme.big(title_room)  # large text: a title 1.5x as big needs 1.5x the room
         area = pygame.Rect(body.left, body.top + top_h, body.width, body.height - top_h)
         n_cols = min(cols, len(choices))
         n_rows = math.ceil(len(choices) / n_cols)
         gap = theme.px(20)
         cell_h = min(theme.big(200), (area.height - gap * (n_rows - 1)) // n_rows)
+        if theme.large:
+            normal = cells(view, th.Theme(theme.width, theme.height))[2]
+            cell_h = max(cell_h, math.ceil(normal * th.LARGE), theme.px(th.MIN_TARGET))
         cell_w = (area.width - gap * (n_cols - 1)) // n_cols
         for i, b in enumerate(choices):
             row, col = divmod(i, n_cols)
             rects[b.id] = pygame.Rect(area.left + col * (cell_w + gap), area.top + row * (cell_h + gap), cell_w, cell_h)
-        return rects, pygame.Rect(body.left, body.top, body.width, top_h)
+        if max(rects[b.id].bottom for b in choices) > body.bottom:
+            return rects, body, cell_h  # the body (title and choices) scrolls
+        return rects, pygame.Rect(body.left, body.top, body.width, top_h), cell_h
+
+    def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+        rects, body, _ = cells(view, theme)
+        return rects, body
 
     return layout
+
+
+def draw_choices(c: w.Canvas) -> None:
+    """Say where the choices reach (Canvas.reach): a grid that runs below the body makes it scroll."""
+    for b in c.view.buttons:
+        if is_choice(b) and b.id in c.rects and c.rects[b.id].top < c.body.bottom:
+            c.reach(c.rects[b.id])  # (a grid under a body of the title alone does not scroll it)
 
 
 def paint_choice(c: w.Canvas, button: Button, rect: pygame.Rect, pressed: bool = False) -> None:

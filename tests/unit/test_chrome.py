@@ -80,6 +80,29 @@ def test_english_help_names_the_centre_in_english() -> None:
     assert h is not None and h.centre_name.isascii() and h.centre_address.isascii()
 
 
+def test_the_header_names_the_site_in_english_in_english_mode() -> None:
+    """terminal.site_en in English mode (the resident's switch or display.lang); without it, terminal.site."""
+    from dataclasses import replace
+
+    k = at("ready.attract")
+    site, site_en = k.config.terminal.site, k.config.terminal.site_en
+    assert site_en and site_en.isascii() and not site.isascii()
+    assert k.view().site == site
+    k.handle_intent(Tap("ui.lang"))
+    assert k.view().site == site_en
+    k.handle_intent(Tap("ui.lang"))
+    assert k.view().site == site
+    k.config = replace(k.config, terminal=replace(k.config.terminal, site_en=""))
+    k.handle_intent(Tap("ui.lang"))
+    assert (k.view().lang, k.view().site) == ("en", site)
+    k.config = replace(k.config, display=replace(k.config.display, lang="en"),
+                       terminal=replace(k.config.terminal, site_en=site_en))
+    k.handle_intent(Tap("ui.lang"))  # back to the session's default: the terminal's English
+    assert (k.view().lang, k.view().site) == ("zh", site)
+    k.session.lang = ""
+    assert (k.view().lang, k.view().site) == ("en", site_en)
+
+
 def test_machine_screens_have_no_resident_controls() -> None:
     for state in ("self_test", "diagnostics.pin"):
         k = at(state)

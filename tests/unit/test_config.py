@@ -83,3 +83,22 @@ def test_no_service_centre_section_means_the_hotline_alone(tmp_path: Path):
     path.write_text(text.split("[service_centre]")[0], encoding="utf-8")
     centre = load_kiosk_config(path).service_centre
     assert centre.name_zh == "" and centre.hotline == "12345"
+
+
+# --- the site's English name in the header (issue 13) ----------------------------------------
+
+
+def test_site_en_is_optional_and_checked(tmp_path: Path):
+    assert load_kiosk_config().terminal.site_en.isascii()
+    text = (CONFIG_DIR / "kiosk.toml").read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("site_en"))
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text.replace(line + "\n", ""), encoding="utf-8")
+    assert load_kiosk_config(path).terminal.site_en == ""
+    for bad in ('site_en = " "', 'site_en = "虹桥党建之家"', "site_en = 7", 'site_eng = "Hongqiao"'):
+        path.write_text(text.replace(line, bad), encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"terminal\.site_e"):
+            load_kiosk_config(path)
+    path.write_text(text.replace('site = "长宁区虹桥街道党建之家"', 'site = ""'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"terminal\.site:"):
+        load_kiosk_config(path)

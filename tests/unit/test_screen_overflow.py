@@ -11,9 +11,11 @@ overlay of every step and the longest names. `screens.widgets.AUDIT` collects ev
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 
+import pygame
 import pytest
 
 from kiosk import chrome
@@ -166,3 +168,48 @@ def test_the_runners_frame_checker_finds_a_missing_glyph(display: Display, font:
     display._layers.clear()
     clean.render(view_of(screen, buttons, data, large_text=True, lang="en"))
     assert clean.audit.problems == [] and clean.audit.as_report()["problem_count"] == 0
+
+
+def line_spacing_problems(drawn: list[w.Drawn], where: str, ratio: float = 1.3) -> list[str]:
+    """Lines of one wrapped paragraph (or button label) that follow the one above by less than
+    `ratio` x their font size (the MIIT elder-friendly guideline: line spacing >= 1.3x)."""
+    paragraphs: dict[int, list[w.Drawn]] = {}
+    for d in drawn:
+        if d.paragraph and not d.cut:
+            paragraphs.setdefault(d.paragraph, []).append(d)
+    out = []
+    for lines in paragraphs.values():
+        lines.sort(key=lambda d: d.top)
+        for above, below in itertools.pairwise(lines):
+            advance = below.top - above.top
+            if advance < ratio * max(above.size, below.size):
+                out.append(f"{where}: {below.text!r} {advance} px under {above.text!r} at {below.size} px "
+                           f"({advance / below.size:.2f}x)")
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_wrapped_lines_are_spaced_at_least_1_3_times_their_size(display: Display, lang: str) -> None:
+    """The MIIT guideline's line spacing, in both sizes: every paragraph of two lines or more on
+    every screen case (and its help), measured from where its lines were drawn."""
+    problems: list[str] = []
+    checked = 0
+    for name, view in views():
+        drawn, _ = _draw(display, replace(view, lang=lang))
+        counts: dict[int, int] = {}
+        for d in drawn:
+            counts[d.paragraph] = counts.get(d.paragraph, 0) + 1
+        checked += sum(n - 1 for p, n in counts.items() if p and n > 1)
+        problems += line_spacing_problems(drawn, f"{name} {lang} {'large' if view.large_text else 'normal'}")
+    assert checked > 200, checked  # wrapped paragraphs were seen, not none
+    assert not problems, f"{len(problems)} lines too close:\n" + "\n".join(problems[:100])
+
+
+def test_the_line_spacing_check_finds_lines_too_close() -> None:
+    box = pygame.Rect(0, 0, 10, 10)
+    r = w.Drawn("a", box, box, size=50, top=0, paragraph=7)
+    ok = replace(r, text="b", top=65)
+    close = replace(r, text="b", top=60)
+    alone = replace(r, text="b", top=20, paragraph=0)
+    assert line_spacing_problems([r, ok], "x") == []
+    assert line_spacing_problems([close, r], "x") and line_spacing_problems([r, alone], "x") == []
