@@ -148,7 +148,8 @@ class CardRewriteFlow(ProcedureJob, Flow):
         s.rewrite_error = None
         status = self.core.availability.status
         self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions,
-                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)))
+                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)),
+                              slot_has_card=lambda: _media(status.get(DeviceKind.PRINTER)) is MediaPosition.ENTERING)
         self.core.card_job = self
         self._carry_out(self.rw.start(READ_PHASE))
 
@@ -314,6 +315,10 @@ def _code(decision: Any) -> str:
     if isinstance(decision, Refusal):
         return str(decision.reason)
     return type(decision).__name__
+
+
+def _media(printer: Any) -> MediaPosition | None:
+    return printer.media if printer is not None else None
 
 
 def _serial(rw: CardRewrite) -> str | None:
