@@ -123,6 +123,8 @@ SUITE = (
     Cell("card_rewrite", "printer", "silent", None, "insert_card"),
     # A take-in refused with the card still at the slot: given back, no retention record.
     Cell("card_rewrite", "printer", "cover_open", "take_in"),
+    # Nobody took the card in time, and the retract found the slot empty: no retention record.
+    Cell("new_permit", "printer", "bin_full", None, "take_card"),
 )
 
 

@@ -229,8 +229,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
         if self.rw is not None:
             printer = self.core.availability.status.get(DeviceKind.PRINTER)
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
-            if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
-                retention.keep(self.core, s, Reason.TIMEOUT, _serial(self.rw))
+            # The retention record comes with the retract's answer, as in new_permit_issuing.py.
             self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
             try:
                 self._carry_out(self.rw.not_taken(answers, bin_count(printer)))
