@@ -100,6 +100,10 @@ class CardRewrite:
     # The reject bin's count now (the printer's latest status): journaled with an intake's retract,
     # so a boot that finds the card gone can tell the bin from a hand at the slot.
     bins: Callable[[], int | None] | None = field(default=None, repr=False)
+    # Whether the printer's latest status shows a card waiting at the front slot. The driver polls
+    # after every reply before it posts the result, so after a refused TAKE_IN it says where the
+    # card is: still at the slot (the cover opened, nothing moved) or inside (stuck on its way).
+    slot_has_card: Callable[[], bool] | None = field(default=None, repr=False)
 
     # --- phases -----------------------------------------------------------------------------
 
@@ -172,7 +176,14 @@ class CardRewrite:
                 self.queue.clear()
                 return report(Outcome.FAILED, device="printer", error="no_card")
             if step is RewriteStep.TAKE_IN:
-                self.card_inside = True  # it may have stuck on its way in
+                if self._refused_at_slot(event.error):
+                    # Refused with the card still at the slot (issue 15, fault matrix
+                    # card_rewrite/printer/cover_open/take_in): it is the resident's to take back,
+                    # not a card to keep; a retract begins only if nobody takes it in time.
+                    self.at_slot = True
+                    self._intake(IntakeState.RETURNING)
+                else:
+                    self.card_inside = True  # it may have stuck on its way in
             return self.fail("printer", str(event.error), step)
         if step is RewriteStep.TAKE_IN:
             self.card_inside = True
@@ -291,6 +302,12 @@ class CardRewrite:
         return self.closed or self.stuck or (self.taken and not self.backend_pending) or (self.row_id is None and out)
 
     # --- inside -----------------------------------------------------------------------------
+
+    def _refused_at_slot(self, error: PrinterError | None) -> bool:
+        """A TAKE_IN the printer answered with a refusal, and its status since shows the card at the
+        slot. An unanswered one (no reply, no port) leaves no fresh status: the card may be inside."""
+        answered = error not in (PrinterError.COMMUNICATION, PrinterError.NO_DEVICE, None)
+        return answered and self.slot_has_card is not None and self.slot_has_card()
 
     def _next_of_phase(self) -> Progress:
         if self.queue:

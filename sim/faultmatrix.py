@@ -4,9 +4,10 @@ service, each run followed by a reboot (issue 15).
   python -m sim.faultmatrix [--jobs N] [--json OUT] [--only TEXT] [--suite] [--list]
 
 The cells and one cell's run are sim/faultcells.py. Prints one table, a row a cell: outcome,
-reason, cards issued / retained / left in the printer, journal rows and approvals open after the
-reboot, whether the session or a boot was stuck, whether a technician had to clear something,
-and the verdict; then the totals. Exit 1 when any cell is stuck, crashed, breaks card accounting
+reason, cards issued / retained / retention records written (`kpt`: a resident told "your card
+was kept", never more than the cards retained) / left in the printer, journal rows and approvals
+open after the reboot, whether the session or a boot was stuck, whether a technician had to clear
+something, and the verdict; then the totals. Exit 1 when any cell is stuck, crashed, breaks card accounting
 or leaves an approval open; 0 otherwise.
 
 `--jobs N` runs the cells in N worker processes, each in network and mount namespaces of its
@@ -123,11 +124,12 @@ def verdict(r: dict[str, Any]) -> str:
 
 def print_table(results: list[dict[str, Any]]) -> dict[str, Any]:
     head = (f"{'service':13s} {'device':11s} {'kind':13s} {'step':18s} {'outcome':16s} {'reason':20s} "
-            f"{'iss':>3s} {'ret':>3s} {'in':>3s} {'jrn':>3s} {'apr':>3s} {'stuck':5s} {'tech':4s} verdict")
+            f"{'iss':>3s} {'ret':>3s} {'kpt':>3s} {'in':>3s} {'jrn':>3s} {'apr':>3s} {'stuck':5s} {'tech':4s} verdict")
     print(head)
     for r in results:
         print(f"{r['service']:13s} {r['device']:11s} {r['kind']:13s} {r['step']:18s} {r.get('outcome')!s:16s} "
               f"{r.get('reason')!s:20s} {r.get('issued', '-')!s:>3s} {r.get('retained', '-')!s:>3s} "
+              f"{r.get('kept_records', '-')!s:>3s} "
               f"{r.get('in_printer', '-')!s:>3s} {r.get('journal_open', '-')!s:>3s} "
               f"{r.get('approvals_open', '-')!s:>3s} {'yes' if r.get('stuck') else 'no':5s} "
               f"{'yes' if r.get('technician') else 'no':4s} {verdict(r)}"

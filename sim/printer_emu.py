@@ -50,6 +50,7 @@ _log = logging.getLogger(__name__)
 FAULT_KINDS = ("jam", "hopper_empty", "cover_open", "bin_full", "silent", "garbage", "vanish", "take")
 JAM_STEPS = ("feed", "take_in", "erase", "print", "present")
 TAKE_STEPS = ("retract", "present")  # when a waiting resident's hand takes the card at the slot
+COVER_STEPS = ("take_in",)  # cover_open armed for a moment: opened as that command arrives
 
 _INSIDE = (CardPosition.IN_PATH, CardPosition.ENCODER)
 
@@ -93,6 +94,7 @@ class PrinterEmulator:
         self._garbage: str | None = None  # "before" | "replace", for the next reply
         self._jam_at: str | None = None
         self._take_at: str | None = None  # "retract" | "present": the resident's hand, armed
+        self._cover_at: str | None = None  # "take_in": the cover opens as the next TAKE_IN arrives
         self._take_after_reply = False  # take the card at the slot once the current reply is out
         self._last_command: tuple[int, int, bytes] | None = None
         self._last_reply = b""
@@ -148,6 +150,8 @@ class PrinterEmulator:
         """Make trouble (kinds: FAULT_KINDS).
 
         jam: `at` feed|take_in|erase|print|present, or None for the card inside now (else the next feed).
+        cover_open: `at` None (open now) or "take_in" (opened as the next TAKE_IN arrives, which is
+        refused with the card still at the slot). One-shot; armed until it fires.
         garbage: `at` "before" (default: noise precedes the next reply to a command other than
         STATUS) or "replace" (noise instead of that reply, so the driver must retransmit).
         take: `at` "retract" (the next RETRACT that finds a card at the slot finds the slot empty:
@@ -173,7 +177,11 @@ class PrinterEmulator:
             elif kind == "hopper_empty":
                 self._hopper = 0
             elif kind == "cover_open":
-                self._cover_open = True
+                if at is not None and at not in COVER_STEPS:
+                    raise ValueError(f"cover_open: at must be one of {COVER_STEPS} or none")
+                if at is None:
+                    self._cover_open = True
+                self._cover_at = at
             elif kind == "bin_full":
                 self._bin = self._bin_capacity
             elif kind == "silent":
@@ -196,7 +204,7 @@ class PrinterEmulator:
         else:
             with self._lock:
                 if kind == "cover_open":
-                    self._cover_open = False
+                    self._cover_open, self._cover_at = False, None
                 elif kind == "silent":
                     self._silent = False
                 elif kind == "garbage":
@@ -343,6 +351,8 @@ class PrinterEmulator:
     def _execute_frame(self, f: Frame) -> bytes:
         if f.cm == Cmd.STATUS:
             return self._positive(f)
+        if self._cover_at == "take_in" and f.cm == Cmd.MOVE and f.pm == Move.TAKE_IN:
+            self._cover_at, self._cover_open = None, True  # opened just as the card was to come in
         if self._cover_open:
             return encode_negative(f.cm, f.pm, ErrorCode.COVER_OPEN)
         if self._card is not None and self._card.position == CardPosition.JAMMED:

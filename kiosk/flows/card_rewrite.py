@@ -148,7 +148,8 @@ class CardRewriteFlow(ProcedureJob, Flow):
         s.rewrite_error = None
         status = self.core.availability.status
         self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions,
-                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)))
+                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)),
+                              slot_has_card=lambda: _media(status.get(DeviceKind.PRINTER)) is MediaPosition.ENTERING)
         self.core.card_job = self
         self._carry_out(self.rw.start(READ_PHASE))
 
@@ -228,8 +229,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
         if self.rw is not None:
             printer = self.core.availability.status.get(DeviceKind.PRINTER)
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
-            if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
-                retention.keep(self.core, s, Reason.TIMEOUT, _serial(self.rw))
+            # The retention record comes with the retract's answer, as in new_permit_issuing.py.
             self._ending = True  # on the way to goodbye already: a card stuck now fires nothing
             try:
                 self._carry_out(self.rw.not_taken(answers, bin_count(printer)))
@@ -314,6 +314,10 @@ def _code(decision: Any) -> str:
     if isinstance(decision, Refusal):
         return str(decision.reason)
     return type(decision).__name__
+
+
+def _media(printer: Any) -> MediaPosition | None:
+    return printer.media if printer is not None else None
 
 
 def _serial(rw: CardRewrite) -> str | None:

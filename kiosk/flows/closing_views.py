@@ -99,7 +99,8 @@ def fault(snap: Snapshot) -> Screen:
 def kept(snap: Snapshot) -> Screen:
     s = snap.session
     return {"service": s.service.value if s.service else None, "reason": str(s.reason),
-            "id_card_used": s.identity is not None, **retention_data(s)}, (UNDERSTOOD,)
+            "id_card_used": s.identity is not None, **retention_data(s)}, \
+        (replace(UNDERSTOOD, enabled=not snap.card_moving),)  # the number comes with the retract's answer
 
 
 def last_call(snap: Snapshot) -> Screen:

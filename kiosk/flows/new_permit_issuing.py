@@ -59,8 +59,10 @@ class Issuing(ProcedureJob):
         if self.issuance is not None:
             printer = self.core.availability.status.get(DeviceKind.PRINTER)
             answers = printer is None or printer.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE)
-            if answers:  # a printer that does not answer cannot be told to keep it: recovery decides
-                retention.keep(self.core, s, Reason.TIMEOUT, self.issuance.card_serial)
+            # A printer that does not answer cannot be told to keep it: recovery decides. The
+            # retention record comes with the retract's answer (RETRACTED, or STUCK inside), not
+            # before it: a hand may beat the rollers, and a record for the card the resident holds
+            # told them it was kept (issue 15, the fault matrix's new_permit/printer/bin_full/@take_card).
             self._carry_out(self.issuance.not_taken(answers, bin_count(printer)))
 
     def void_unprinted(self, permit_number: str, application: str) -> None:

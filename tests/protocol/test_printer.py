@@ -433,6 +433,26 @@ def test_cover_open(rig: Rig) -> None:
     assert ok(rig.do(PrinterOp.FEED, p.feed))
 
 
+def test_cover_opened_at_take_in_refuses_it_with_the_card_still_at_the_slot(rig: Rig) -> None:
+    """Issue 15 (fault matrix card_rewrite/printer/cover_open/take_in): the cover opens as the
+    resident's card was to come in. The TAKE_IN gets the cover-open error, the card stays at the
+    slot, and the status the driver publishes before that result says so (the kiosk gives the card
+    back from it instead of counting it inside)."""
+    from devices.events import StatusChanged
+
+    p = rig.connect()
+    rig.emu.inject_fault("cover_open", "take_in")
+    assert rig.emu.insert_card()
+    rig.status(lambda s: s.media == MediaPosition.ENTERING and s.state == DeviceState.ONLINE)
+    result = rig.do(PrinterOp.TAKE_IN, p.take_in)
+    assert result == PrinterResult(PrinterOp.TAKE_IN, False, PrinterError.COVER_OPEN)
+    before = [e for e in rig.seen[:rig.seen.index(result)] if isinstance(e, StatusChanged)]
+    assert (before[-1].status.state, before[-1].status.media) == (DeviceState.USER_ERROR, MediaPosition.ENTERING)
+    assert rig.emu.take_card() and rig.emu.cards_retained == 0
+    with pytest.raises(ValueError):
+        rig.emu.inject_fault("cover_open", "print")
+
+
 def test_bin_full(rig: Rig) -> None:
     p = rig.connect()
     rig.emu.inject_fault("bin_full")

@@ -55,6 +55,17 @@ EXPECTED: dict[str, dict[str, Any]] = {
     # timed out with the card in the slot, and the reboot binned it as a stray card; the journal
     # counts it with an intake of its own (before the fix: journal 0, printer 1).
     "card_rewrite/printer/silent/@insert_card": {"retained": 1, "violations": []},
+    # The cover opened as the resident's card was to come in: the TAKE_IN refused, the card still
+    # at the slot, the resident takes it back. Nothing retained and no retention record (before the
+    # fix the failed take-in counted the card inside, and a retention record told the resident it
+    # was kept while the journal and the printer had it returned).
+    "card_rewrite/printer/cover_open/take_in": {"outcome": "counter_referral", "reason": "DEVICE_FAULT",
+                                                "retained": 0, "kept_records": 0, "violations": []},
+    # The bin reported full as the card waited at the slot: the card handed out (whether the kiosk saw
+    # the hand or its retract found the slot empty), and no retention record (before the fix the
+    # record was written before the retract's answer: "kept" for the card in the resident's hand).
+    # The deterministic case is tests/scenarios/cases/aborted_card_taken_as_retracted.toml.
+    "new_permit/printer/bin_full/@take_card": {"issued": 1, "retained": 0, "kept_records": 0, "violations": []},
 }
 
 

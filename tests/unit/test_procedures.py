@@ -337,3 +337,31 @@ def test_a_retract_before_the_row_begins_journals_the_bins_count_with_the_intake
     assert Outcome.STUCK in rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.COVER_OPEN)).outcomes
     [intake] = journal.open_intakes()
     assert (intake.state.value, intake.bin_before) == ("retracting", 7)
+
+
+def test_a_take_in_refused_with_the_card_still_at_the_slot_gives_it_back_and_keeps_nothing(journal: Journal):
+    """Issue 15, fault matrix card_rewrite/printer/cover_open/take_in: the cover opened as the card
+    was to come in; the printer refused the TAKE_IN and its status shows the card at the slot. It is
+    the resident's to take back: no PRESENT, no retract, nothing retained (before the fix the failed
+    take-in set card_inside, the PRESENT and the retract failed on the open cover, and a retention
+    record told the resident the card was kept while the journal and the printer had it returned)."""
+    rw = CardRewrite("s2", journal, bins=lambda: 0, slot_has_card=lambda: True)
+    rw.start(READ_PHASE)
+    p = rw.printer_result(PrinterResult(PrinterOp.TAKE_IN, False, PrinterError.COVER_OPEN))
+    assert Outcome.FAILED in p.outcomes and p.commands == ()
+    assert rw.at_slot and not rw.card_inside and not rw.retained
+    assert rw.give_back().outcomes == (Outcome.PRESENTED,)
+    assert Outcome.TAKEN in rw.card_taken().outcomes and rw.over
+    assert journal.open_intakes() == [] and journal.rows() == []
+    assert journal.counters()["retained"] == 0
+
+
+@pytest.mark.parametrize("error", [PrinterError.JAM, PrinterError.COMMUNICATION])
+def test_a_take_in_refused_with_the_card_not_seen_at_the_slot_counts_it_inside(journal: Journal,
+                                                                                error: PrinterError):
+    """A jam leaves the card inside (the status shows no card at the slot); an unanswered TAKE_IN
+    leaves no fresh status, so a stale "at the slot" is not believed: both go the inside way."""
+    rw = CardRewrite("s2", journal, slot_has_card=lambda: error is PrinterError.COMMUNICATION)
+    rw.start(READ_PHASE)
+    p = rw.printer_result(PrinterResult(PrinterOp.TAKE_IN, False, error))
+    assert ops(p) == [PrinterOp.PRESENT] and rw.card_inside and not rw.at_slot
