@@ -38,7 +38,11 @@ def qr_block(c: w.Canvas, payload: str, top: int, side: int, caption: str | None
     Returns the bottom."""
     modules = segno.make_qr(payload, error="m").symbol_size(scale=1, border=QUIET_ZONE)[0]
     code = qr_surface(payload, max(3, side // modules))
-    c.surface.blit(code, code.get_rect(midtop=(c.body.centerx, top)))
+    rect = code.get_rect(midtop=(c.body.centerx, top))
+    c.surface.blit(code, rect)
+    # A code below the body's bottom (a kept card's, under the banner in large text) makes the body
+    # scroll as words would; it was drawn over the countdown band, and no reader could decode it.
+    c.reach(rect)
     y = top + code.get_height() + c.theme.px(8)
     if caption:
         c.line(caption, c.theme.subtitle, th.TEXT, c.body.centerx, y, "center", strong=True)

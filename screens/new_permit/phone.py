@@ -32,19 +32,21 @@ GRID_LARGE = (
 )
 
 
-def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+def layout(view: View, theme: th.Theme, with_progress: bool = True) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+    """The keypad above the footer; `with_progress`: room is kept for the progress hint (a screen
+    without one, as the registration's, gives that band to its body)."""
     grid = GRID_LARGE if theme.large else GRID
     known = {k for row in grid for k in row if k}
     keys = {b.id for b in view.buttons if b.id in known}
     others = [b for b in view.buttons if b.id not in known]
     if theme.large and others:
         # One row for the rest (cancel at the left, confirm at the right): the keys need the height.
-        area = theme.content_rect(True)
+        area = theme.content_rect(with_progress)
         order = sorted(others, key=lambda b: (not w.is_secondary(b), b.id != "cancel"))
         rects, top = w.rows_from_bottom([order], theme, area.bottom, area.left, area.width)
         body = pygame.Rect(area.left, area.top, area.width, top - theme.gap - area.top)
     else:
-        rects, body = w.footer_layout(others, theme, with_progress=True)
+        rects, body = w.footer_layout(others, theme, with_progress=with_progress)
     if not keys:
         return rects, body
     gap = theme.px(20)

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import pygame
 
+from kiosk.view import View
 from screens import theme as th
 from screens import widgets as w
-from screens.new_permit.phone import layout
+from screens.new_permit import phone
 
 DYNAMIC = frozenset({"digits"})
 __all__ = ["DYNAMIC", "animate", "draw", "layout"]
+
+
+def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
+    """The phone's keypad; the registration has no progress hint, so its band goes to the body
+    (in large text English with the banner the words need every pixel, and scroll)."""
+    return phone.layout(view, theme, with_progress=False)
 
 
 def _box(c: w.Canvas, top: int) -> pygame.Rect:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pygame
 import pytest
@@ -61,6 +62,10 @@ def registration_cases() -> list[tuple[str, tuple[Button, ...], dict[str, object
     for screen, fn in REG.items():
         data, buttons = fn(snap)
         out.append((screen, buttons, data))
+        if screen == "registration.proof":
+            # With the error banner and no scanner (the longest words over the keypad): in large text
+            # English they ran below the body into the keypad (registration_scanner_fault_garbage).
+            out.append((screen, buttons, {**data, "problem": "unknown_host", "scanner": False}))
     return out
 
 
@@ -213,3 +218,25 @@ def test_the_line_spacing_check_finds_lines_too_close() -> None:
     alone = replace(r, text="b", top=20, paragraph=0)
     assert line_spacing_problems([r, ok], "x") == []
     assert line_spacing_problems([close, r], "x") and line_spacing_problems([r, alone], "x") == []
+
+
+def test_a_kept_cards_code_is_readable_in_both_sizes_and_languages(display: Display, tmp_path: Path) -> None:
+    """The fault screen of a kept card (its number under the banner, a countdown below): the QR code
+    must be on the body, scrolled to when it does not fit, never drawn over the countdown band.
+    fault_chip_write_refused [large] decoded nothing: the code had been drawn under the countdown."""
+    from kiosk.retention import PREFIX
+    from sim.registration_check import decode_qr
+
+    payload = f"{PREFIX}|K|00000001|DEVICE_FAULT|2026-11-22|SH-CN-0001"
+    data = {"reason": "DEVICE_FAULT", "card_retained": True, "device": "permit_card", "service": "new_permit",
+            "retention_number": "00000001", "retention_qr": payload, "terminal": "SH-CN-0001"}
+    for large in (False, True):
+        for lang in LANGUAGES:
+            view = view_of("fault", (Button("confirm", "button.understood"),), data, large_text=large, lang=lang,
+                           countdown=15, chrome=chrome.chrome_buttons("fault", Session(large_text=large)))
+            _draw(display, view)
+            stem = tmp_path / f"fault-{lang}-{int(large)}"
+            display.screenshot(f"{stem}.png")
+            shots = [f"{stem}.png", *display.screenshot_pages(str(stem))]
+            codes = [code for shot in shots for code in decode_qr(Path(shot))]
+            assert payload in codes, f"{lang} large={large}: decoded {codes} from {len(shots)} shots"
