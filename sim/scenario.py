@@ -647,9 +647,14 @@ def _shown(data: Any) -> dict[str, Any]:
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
     diagnostics = data.get("service") == "diagnostics"
     if diagnostics:
-        _keys(data, "", ("today", "technician", "technicians"),
-              ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
-               "proofs", "chip_keys", "backend_tls"))
+        try:
+            _keys(data, "", ("today", "technician", "technicians"),
+                  ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
+                   "proofs", "chip_keys", "backend_tls"))
+        except ScenarioError as exc:
+            # Say why: the service key is what makes a technician required (fuzz: a file whose
+            # service was edited to "diagnostics" got only "missing key technician").
+            raise ScenarioError(f'{exc} (service = "diagnostics")') from None
     else:
         _keys(data, "", ("today", "resident", "residents"),
               ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys",

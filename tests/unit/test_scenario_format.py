@@ -186,6 +186,16 @@ def test_diagnostics_mistakes_are_errors(change: tuple[str, str], message: str):
         parse(tomllib.loads(DIAGNOSTICS.replace(*change)))
 
 
+def test_a_resident_file_turned_diagnostics_says_the_service_needs_a_technician():
+    """Found by `python -m tests.fuzz --total 1000000`: a resident's scenario whose service was edited
+    to "diagnostics" said only "missing key technician"; the author must see which key made it needed."""
+    data = tomllib.loads((Path(__file__).resolve().parents[1] / "scenarios" / "cases" / "aborted_cancel.toml")
+                         .read_text("utf-8"))
+    data["service"] = "diagnostics"
+    with pytest.raises(ScenarioError, match=r'missing key technician \(service = "diagnostics"\)'):
+        parse(data)
+
+
 def test_a_file_that_is_not_utf8_is_malformed_not_a_crash(tmp_path):
     """Issue 15: a scenario in another encoding gives ScenarioError (exit 2), never a traceback."""
 
