@@ -51,9 +51,14 @@ class Lru(Generic[K, V]):
         return list(self._items.items())
 
     def clear(self) -> None:
+        """Evict everything (on_evict sees each value: a display's layer surface is reused)."""
+        values = list(self._items.values())
         self._items.clear()
         self._weights.clear()
         self.weight = 0
+        if self.on_evict is not None:
+            for value in values:
+                self.on_evict(value)
 
     def __len__(self) -> int:
         return len(self._items)

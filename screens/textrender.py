@@ -23,6 +23,10 @@ from screens.lru import Lru
 V = TypeVar("V")
 
 LINE_CACHE_BYTES = 16 * 1024 * 1024
+# Glyphs freetype keeps rendered per font (its default, 64, is less than one screen of Chinese at
+# one size): pygame.freetype.init(cache_size=...), read when a font is opened. A glyph is the
+# font's, not a resident's: the cache holds shapes of characters, never which text they formed.
+GLYPH_CACHE = 4096
 
 
 def _line_bytes(line: Line) -> int:
@@ -83,10 +87,9 @@ def tokens(text: str) -> list[str]:
 class TextRenderer:
     def __init__(self, font_file: FontFile) -> None:
         if not pygame.freetype.get_init():
-            pygame.freetype.init()
-        self.font = pygame.freetype.Font(font_file.path, 0, font_index=font_file.index)
-        self.font.antialiased = True
-        self.font.pad = False
+            pygame.freetype.init(cache_size=GLYPH_CACHE)
+        self.font_file = font_file
+        self.font = self._open()
         # Bounded by bytes, not entries: one line of large text is up to ~110 kB.
         self._lines: Lru[tuple[str, int, th.Color, bool], Line] = Lru(LINE_CACHE_BYTES, weigh=_line_bytes)
         self._widths: Lru[tuple[str, int, bool], int] = Lru(4000)
@@ -98,12 +101,39 @@ class TextRenderer:
         # text (names, addresses, numbers, formatted messages) goes when the session ends.
         self.static: frozenset[str] = frozenset()
 
+    def _open(self) -> pygame.freetype.Font:
+        font = pygame.freetype.Font(self.font_file.path, 0, font_index=self.font_file.index)
+        font.antialiased = True
+        font.pad = False
+        font.origin = True  # render_to places the pen's start on the baseline, as a line is laid out
+        return font
+
     def memo(self, key: Hashable, make: Callable[[], V]) -> V:
         """make(), kept for this session (a screen drawn again while it scrolls or redraws)."""
         value: V = self._memo.get(key, make)
         return value
 
+    def draw(self, surface: pygame.Surface, text: str, size: int, color: th.Color, origin: tuple[int, int],
+             strong: bool = False) -> None:
+        """The text drawn straight onto `surface` (its clip holds), the pen starting at `origin` on
+        the baseline. A layer's text is drawn this way, not from a cached picture of the line:
+        rendering onto the layer costs about what blitting a cached line does (a fifth to a tenth of
+        rendering the line into a surface of its own at body sizes), so a first frame pays for
+        nothing but its glyphs and a resident's name is never kept as pixels (SH-PRIV-1)."""
+        if text:
+            style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
+            self.font.render_to(surface, origin, text, color, None, style=style, size=size)
+
+    def ink(self, text: str, size: int, origin: tuple[int, int], strong: bool = False) -> pygame.Rect:
+        """Where draw() puts the ink of `text` (the glyphs' box, unclipped)."""
+        if not text:
+            return pygame.Rect(origin, (0, 0))
+        style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
+        rect = self.font.get_rect(text, style=style, size=size)
+        return pygame.Rect(origin[0] + rect.x, origin[1] - rect.y, rect.width, rect.height)
+
     def line(self, text: str, size: int, color: th.Color, strong: bool = False) -> Line:
+        """The text as a picture of its own, kept (the header's clock, drawn every frame)."""
         return self._lines.get((text, size, color, strong), lambda: self._render(text, size, color, strong))
 
     def _render(self, text: str, size: int, color: th.Color, strong: bool) -> Line:
@@ -125,6 +155,28 @@ class TextRenderer:
             return int(self.font.get_rect(text, style=style, size=size).width)
 
         return self._widths.get((text, size, strong), measure)
+
+    def shrink(self, text: str, size: int, floor: int, room: int, strong: bool = False, step: int = 2) -> int:
+        """The size a one-line text is drawn at to fit `room`: the first of size, size - step, ...
+        that fits, stopping once at or below `floor` (what stepping down one size at a time gives).
+        Each size tried loads every glyph anew, so the search starts from the proportional guess
+        (a width scales with the size) and walks from there: two or three sizes, not a dozen."""
+        def done(k: int) -> bool:
+            return size - k * step <= floor or self.width(text, size - k * step, strong) <= room
+
+        if done(0):
+            return size
+        wide = self.width(text, size, strong)
+        last = max(1, -(-(size - floor) // step))  # the first k at or below the floor: always done
+        k = min(last, max(1, round((size - size * room / max(1, wide)) / step)))
+        if done(k):
+            while k > 1 and done(k - 1):
+                k -= 1
+        else:
+            while not done(k + 1):
+                k += 1
+            k += 1
+        return size - k * step
 
     def ascender(self, size: int) -> int:
         if size not in self._ascender:
@@ -204,6 +256,9 @@ class TextRenderer:
         return self._lines.weight
 
     def clear(self) -> None:
+        """Everything rendered goes, the font's own glyph cache too: the state right after boot."""
+        self.font = self._open()
+        self._ascender.clear()
         self._lines.clear()
         self._widths.clear()
         self._wraps.clear()

@@ -17,13 +17,13 @@ from screens import theme as th
 from screens.lru import Lru
 from screens.shapes import alert_mark, arrow_down, check_mark, id_card, placeholder_person, spinner
 from screens.text import Texts
-from screens.textrender import LINE_CACHE_BYTES, Line, TextRenderer, tokens
+from screens.textrender import GLYPH_CACHE, LINE_CACHE_BYTES, Line, TextRenderer, tokens
 
 __all__ = [
-    "AUDIT", "LINE_CACHE_BYTES", "WATCH", "Canvas", "Drawn", "Line", "Lru", "TextRenderer", "alert_mark",
-    "animate_spinner", "arrow_down", "button_label", "check_mark", "chunk", "draw_busy", "footer_layout",
-    "footer_rows", "id_card", "is_secondary", "paint_button", "placeholder_person", "rows_from_bottom", "spinner",
-    "spinner_geometry", "step_list", "tokens",
+    "AUDIT", "DEFER", "GLYPH_CACHE", "LINE_CACHE_BYTES", "WATCH", "Canvas", "Deferred", "Drawn", "Line",
+    "Lru", "TextRenderer", "alert_mark", "animate_spinner", "arrow_down", "button_label", "check_mark",
+    "chunk", "draw_busy", "footer_layout", "footer_rows", "id_card", "is_secondary", "paint_button",
+    "placeholder_person", "replay", "rows_from_bottom", "spinner", "spinner_geometry", "step_list", "tokens",
 ]
 
 
@@ -43,6 +43,30 @@ AUDIT: list[Drawn] | None = None
 # Set to a list by the Display while it draws a screen's body, to learn whether it fits or must
 # scroll (screens/scroll.py).
 WATCH: list[Drawn] | None = None
+
+
+# Set to a list by the Display while it draws a screen's body the first time: the lines are laid
+# out and watched but not drawn yet (the drawing is replay()ed once the body is known to fit).
+# A body that must scroll is drawn again on a taller page, so its first drawing's text would have
+# been rasterised for nothing: on a screen of text, half of its first frame.
+DEFER: list[Deferred] | None = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    surface: pygame.Surface
+    clip: pygame.Rect
+    text: TextRenderer
+    line: tuple[str, int, th.Color, tuple[int, int], bool]  # text, size, colour, origin, strong
+
+
+def replay(items: Iterable[Deferred]) -> None:
+    """Draw the deferred lines, in order, each inside the clip it had."""
+    for d in items:
+        clip = d.surface.get_clip()
+        d.surface.set_clip(d.clip)
+        d.text.draw(d.surface, *d.line)
+        d.surface.set_clip(clip)
 
 
 def _record(drawn: Drawn) -> None:
@@ -94,20 +118,24 @@ class Canvas:
         align: str = "left",
         strong: bool = False,
     ) -> pygame.Rect:
-        """One line in a line box starting at `top`; x is the left, centre or right edge."""
-        ln = self.text.line(text, size, color, strong)
+        """One line in a line box starting at `top`; x is the left, centre or right edge. Drawn
+        straight onto the surface (TextRenderer.draw): no picture of the line is kept."""
+        width = self.text.width(text, size, strong)
         if align == "center":
-            x -= ln.width // 2
+            x -= width // 2
         elif align == "right":
-            x -= ln.width
+            x -= width
         height = self.text.line_height(size)
         baseline = top + (height - size) // 2 + self.text.ascender(size)
-        self.surface.blit(ln.surface, (x + ln.left, baseline - ln.top))
-        drawn = pygame.Rect(x, top, ln.width, height)
+        if DEFER is not None:
+            DEFER.append(Deferred(self.surface, self.surface.get_clip(), self.text,
+                                  (text, size, color, (x, baseline), strong)))
+        else:
+            self.text.draw(self.surface, text, size, color, (x, baseline), strong)
+        drawn = pygame.Rect(x, top, width, height)
         if (AUDIT is not None or WATCH is not None) and text.strip():  # (reach() records boxes)
             # The ink, not the line box: a box's leading may touch the edge, the glyphs may not.
-            ink = pygame.Rect(x + ln.left, baseline - ln.top, ln.surface.get_width(), ln.surface.get_height())
-            _record(Drawn(text, ink, self.body.copy()))
+            _record(Drawn(text, self.text.ink(text, size, (x, baseline), strong), self.body.copy()))
         return drawn
 
     def paragraph(
@@ -332,8 +360,8 @@ def step_list(c: Canvas, labels: list[str], rows: list[pygame.Rect], current: in
             color = th.DISABLED_TEXT
         size = t.subtitle
         room = row.right - (row.left + 3 * mark)
-        while size > t.small and c.text.width(label, size, i == current) > room:
-            size -= 2  # a long step name (English, large text) shrinks to its row, never runs out
+        # a long step name (English, large text) shrinks to its row, never runs out
+        size = c.text.shrink(label, size, t.small, room, i == current)
         c.line(label, size, color, row.left + 3 * mark, row.centery - c.text.line_height(size) // 2,
                strong=i == current)
 
