@@ -75,15 +75,19 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
             lines, deferred = w.WATCH, w.DEFER
         finally:
             w.WATCH, w.DEFER = None, None
-        # Ink down to the page's very bottom: something (a QR code) ran off it.
-        if (overflows(lines, tall) or ink_bottom(surf, tall) >= tall.bottom - 1) and factor != TALL[-1]:
+        # Ink down to the page's very bottom: something (a QR code) ran off it (its last rows tell).
+        edge = pygame.Rect(tall.left, tall.bottom - 2, tall.width, 2)
+        if (overflows(lines, tall) or ink_bottom(surf, edge) >= tall.bottom - 1) and factor != TALL[-1]:
             if w.AUDIT is not None:
                 del w.AUDIT[audit_mark:]
             continue
         w.replay(deferred)
         # Down to the last ink, not only the last line of text: a QR code or a mark drawn below the
         # words is on the page too (a kept card's code was cut off the page in large text).
-        bottom = max([d.rect.bottom for d in lines] + [window.bottom, ink_bottom(surf, tall)]) + theme.gap
+        # (Only the rows below the last line and the window need looking at: the rest is in the max.)
+        low = max([d.rect.bottom for d in lines] + [window.bottom])
+        below = pygame.Rect(tall.left, low, tall.width, tall.bottom - low)
+        bottom = max(low, ink_bottom(surf, below) if below.height > 0 else low) + theme.gap
         height = min(tall.bottom, bottom) - body.top
         page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
         gap = theme.gap

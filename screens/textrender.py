@@ -100,6 +100,7 @@ class TextRenderer:
         # Texts that hold no resident's data (the translations): kept across sessions. Any other
         # text (names, addresses, numbers, formatted messages) goes when the session ends.
         self.static: frozenset[str] = frozenset()
+        self._static_lines: set[str] = set()  # the lines a translation wraps into: no resident's data
 
     def _open(self) -> pygame.freetype.Font:
         font = pygame.freetype.Font(self.font_file.path, 0, font_index=self.font_file.index)
@@ -115,14 +116,19 @@ class TextRenderer:
 
     def draw(self, surface: pygame.Surface, text: str, size: int, color: th.Color, origin: tuple[int, int],
              strong: bool = False) -> None:
-        """The text drawn straight onto `surface` (its clip holds), the pen starting at `origin` on
-        the baseline. A layer's text is drawn this way, not from a cached picture of the line:
-        rendering onto the layer costs about what blitting a cached line does (a fifth to a tenth of
-        rendering the line into a surface of its own at body sizes), so a first frame pays for
-        nothing but its glyphs and a resident's name is never kept as pixels (SH-PRIV-1)."""
-        if text:
-            style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
-            self.font.render_to(surface, origin, text, color, None, style=style, size=size)
+        """The text onto `surface` (its clip holds), the pen starting at `origin` on the baseline.
+        A translation (or a line of one) is kept as a picture and blitted: a blit costs a tenth of
+        rendering, and a layer is rebuilt each time its data changes. Any other text (a name, an
+        address, a number, a formatted message) is rendered straight onto the surface, which costs
+        about what making its picture would, and is never kept as pixels (SH-PRIV-1)."""
+        if not text:
+            return
+        if text in self.static or text in self._static_lines:
+            ln = self.line(text, size, color, strong)
+            surface.blit(ln.surface, (origin[0] + ln.left, origin[1] - ln.top))
+            return
+        style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
+        self.font.render_to(surface, origin, text, color, None, style=style, size=size)
 
     def ink(self, text: str, size: int, origin: tuple[int, int], strong: bool = False) -> pygame.Rect:
         """Where draw() puts the ink of `text` (the glyphs' box, unclipped)."""
@@ -140,10 +146,14 @@ class TextRenderer:
         if not text:
             return Line(pygame.Surface((1, 1), pygame.SRCALPHA), 0, 0, 0)
         style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
-        surf, rect = self.font.render(text, color, None, style=style, size=size)
-        # freetype hands back RGBA; in the display's pixel order an alpha blit is ~15x faster.
+        rect = self.font.get_rect(text, style=style, size=size)
+        # Rendered onto a transparent surface in the display's pixel order (an alpha blit of it is
+        # ~15x faster than of freetype's own RGBA): half to a third of the cost of render() + convert.
+        surf = pygame.Surface((max(1, rect.width), max(1, rect.height)), pygame.SRCALPHA, 32)
         if pygame.display.get_surface() is not None:
             surf = surf.convert_alpha()
+        surf.fill((0, 0, 0, 0))
+        self.font.render_to(surf, (-rect.x, rect.y), text, color, None, style=style, size=size)
         return Line(surf, rect.x, rect.y, self.width(text, size, strong))
 
     def width(self, text: str, size: int, strong: bool = False) -> int:
@@ -188,7 +198,10 @@ class TextRenderer:
         return round(size * th.LINE_SPACING)
 
     def wrap(self, text: str, size: int, max_width: int, strong: bool = False) -> tuple[str, ...]:
-        return self._wraps.get((text, size, max_width, strong), lambda: self._wrap(text, size, max_width, strong))
+        lines = self._wraps.get((text, size, max_width, strong), lambda: self._wrap(text, size, max_width, strong))
+        if text in self.static:
+            self._static_lines.update(lines)
+        return lines
 
     def _wrap(self, text: str, size: int, max_width: int, strong: bool) -> tuple[str, ...]:
         # Greedy: each line takes as many tokens as fit. Measuring every prefix (one freetype call
@@ -259,6 +272,7 @@ class TextRenderer:
         """Everything rendered goes, the font's own glyph cache too: the state right after boot."""
         self.font = self._open()
         self._ascender.clear()
+        self._static_lines.clear()
         self._lines.clear()
         self._widths.clear()
         self._wraps.clear()
