@@ -49,6 +49,10 @@ class _Layer:
     on_page: frozenset[str] = frozenset()  # buttons drawn on that page, scrolling with it
 
 
+# The scratch page grows to at most this many frames' height; a taller page is its own surface.
+SCRATCH_PAGES = 2
+
+
 def freeze(value: Any) -> Hashable:
     """A hashable copy of view data for the layer cache key."""
     if isinstance(value, dict):
@@ -91,7 +95,7 @@ class Display:
         # The resident may switch language on any screen (View.lang): one table per language.
         self._texts = {other: self.texts if other == lang else Texts(other) for other in LANGUAGES}
         pygame.display.init()
-        pygame.freetype.init()
+        pygame.freetype.init(cache_size=w.GLYPH_CACHE)  # (no effect when freetype is already up)
         flags = pygame.FULLSCREEN if fullscreen else 0
         self.screen = surface if surface is not None else pygame.display.set_mode(size, flags)
         self._flip = present or pygame.display.flip
@@ -106,7 +110,10 @@ class Display:
         # before (back and forth) and the dimmed copy under the idle warning.
         self._layers: w.Lru[Hashable, _Layer] = w.Lru(3, on_evict=self._recycle)
         # An evicted layer's surface is reused: a fresh 8 MB surface costs more than drawing.
-        self._spare: list[pygame.Surface] = []
+        self._spare: list[pygame.Surface] = [self._new_surface()]  # the first screen's, ready at boot
+        # The page a scrolling body is drawn on (screens/scroll.py), reused: a tall surface of
+        # several megabytes costs more to allocate than the page costs to draw.
+        self._scratch: pygame.Surface | None = None
         self._panels: w.Lru[Hashable, timeout_warning.Panel] = w.Lru(3)
         self._active: dict[str, tuple[Button, pygame.Rect]] = {}
         self._screen_id: str | None = None
@@ -269,7 +276,19 @@ class Display:
     def _surface(self) -> pygame.Surface:
         if self._spare:
             return self._spare.pop()
+        return self._new_surface()
+
+    def _new_surface(self) -> pygame.Surface:
         return pygame.Surface(self.size, 0, self.screen)  # the display's pixel format: no convert
+
+    def _page_surface(self, height: int) -> pygame.Surface:
+        """A surface of the frame's width and `height` for scroll.paged to draw a page on: part of
+        the scratch page, which grows to the tallest page asked for (up to SCRATCH_PAGES frames)."""
+        if self._scratch is None or self._scratch.get_height() < height:
+            if height > SCRATCH_PAGES * self.size[1]:
+                return pygame.Surface((self.size[0], height), 0, self.screen)
+            self._scratch = pygame.Surface((self.size[0], height), 0, self.screen)
+        return self._scratch.subsurface(pygame.Rect(0, 0, self.size[0], height))
 
     def _build(self, view: View, spec: registry.Screen, theme: th.Theme, texts: Texts) -> _Layer:
         surf = self._surface()
@@ -285,26 +304,31 @@ class Display:
             body = pygame.Rect(body.left, body.top, body.width, body.height - countdown_band(body, theme).height)
         canvas = w.Canvas(surf, theme, texts, self.text, view, body, rects)
         mark = len(w.AUDIT) if w.AUDIT is not None else 0
-        w.WATCH = []
+        w.WATCH, w.DEFER = [], []
         try:
             spec.draw(canvas)
-            lines = w.WATCH
+            lines, deferred = w.WATCH, w.DEFER
         finally:
-            w.WATCH = None
+            w.WATCH, w.DEFER = None, None
         page = None
         on_page = frozenset(b.id for b in view.buttons if spec.on_page is not None and spec.on_page(b)
                             and b.id in rects)
         if scroll.overflows(lines, body):
             end = len(w.AUDIT) if w.AUDIT is not None else 0
             page = scroll.paged(surf, theme, body, lambda s, b: scroll.draw_page(
-                w.Canvas(s, theme, texts, self.text, view, b, rects), spec.draw, spec.paint_button, on_page))
+                w.Canvas(s, theme, texts, self.text, view, b, rects), spec.draw, spec.paint_button, on_page),
+                self._page_surface)
             if page is not None:
                 # The first drawing goes (with whatever of it ran below the body); the page shows
                 # through its window, the footer's buttons are painted next.
+                # Of the first drawing's text only what stands above the body is drawn.
+                w.replay(d for d in deferred if d.line[3][1] < body.top)
                 surf.fill(th.BACKGROUND, pygame.Rect(0, body.top, surf.get_width(), surf.get_height() - body.top))
                 if w.AUDIT is not None:
                     del w.AUDIT[mark:end]
         on_page = on_page if page is not None else frozenset()
+        if page is None:  # the body fits (or no page holds it): the first drawing stays
+            w.replay(deferred)
         for button in view.buttons:
             if button.id in rects and button.id not in on_page:
                 # A button's words stay inside the button (its own canvas, for the overflow test).
@@ -331,8 +355,7 @@ class Display:
         # The clock takes the right; the site's name shrinks to the room left, never cut.
         room = band.width - 2 * theme.margin - self.text.width("2026-11-22 09:00", size) - theme.gap
         text = site or texts.get("app.title")
-        while self.text.width(text, size, True) > room and size > theme.px(24):
-            size -= 2
+        size = self.text.shrink(text, size, theme.px(24), room, True)
         top = band.centery - self.text.line_height(size) // 2
         canvas = w.Canvas(surf, theme, texts, self.text, View("", Waiting.NOTHING), band)
         canvas.line(text, size, th.HEADER_TEXT, theme.margin, top, strong=True)
@@ -383,7 +406,11 @@ class Display:
         self._layers.discard(lambda key: key == current)
         if self._layer is not None and self._last_key != current:
             self._layer = None
-        self._spare.clear()  # a reused surface must not carry a resident's pixels either
+        # A reused surface must not carry a resident's pixels either: the spare and the scratch
+        # page are wiped (kept: allocating them again would cost the next session's first frames).
+        for surf in (*self._spare, self._scratch):
+            if surf is not None:
+                surf.fill(th.BACKGROUND)
         self._panels.clear()
         self.text.forget_session()
         self._drop_preview()  # the last live frame is the resident's picture
@@ -400,6 +427,7 @@ class Display:
         self._layer = None
         self._layers.clear()
         self._spare.clear()
+        self._scratch = None
         self._panels.clear()
         self.text.clear()
         pygame.display.quit()
@@ -421,7 +449,8 @@ class Display:
         layer, view = self._layer, self._last_view
         if layer is None or layer.page is None or view is None:
             return []
-        paths, start = [], self._offset
+        paths: list[str] = []
+        start = self._offset
         while self._offset < layer.page.max_offset():
             self._offset = min(self._offset + layer.page.step(), layer.page.max_offset())
             self.render(view)

@@ -51,32 +51,43 @@ def overflows(lines: list[w.Drawn], body: pygame.Rect) -> bool:
 
 
 def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
-          draw: Callable[[pygame.Surface, pygame.Rect], None]) -> Page | None:
+          draw: Callable[[pygame.Surface, pygame.Rect], None],
+          surface: Callable[[int], pygame.Surface] | None = None) -> Page | None:
     """Draw the body on a taller page (draw(surface, body) as the screen would); None if even the
-    tallest page does not hold it (then the frame keeps the first drawing)."""
+    tallest page does not hold it (then the frame keeps the first drawing). `surface(height)`: a
+    surface of the frame's width to draw each try on (the display's reused scratch page); the page
+    kept is a copy of the body's part of it."""
     strip = theme.big(th.MIN_TARGET) + theme.gap
     window = pygame.Rect(body.left, body.top, body.width, body.height - strip)
     if window.height < theme.px(200):
         return None
     for factor in TALL:
         tall = pygame.Rect(body.left, body.top, body.width, int(window.height * factor))
-        surf = pygame.Surface((frame.get_width(), tall.bottom), 0, frame)
+        if surface is not None:
+            surf = surface(tall.bottom)
+        else:
+            surf = pygame.Surface((frame.get_width(), tall.bottom), 0, frame)
         surf.fill(th.BACKGROUND)
         audit_mark = len(w.AUDIT) if w.AUDIT is not None else 0
-        w.WATCH = []
+        w.WATCH, w.DEFER = [], []  # the text is drawn only on the page that is kept
         try:
             draw(surf, tall)
-            lines = w.WATCH
+            lines, deferred = w.WATCH, w.DEFER
         finally:
-            w.WATCH = None
-        # Ink down to the page's very bottom: something (a QR code) ran off it.
-        if (overflows(lines, tall) or ink_bottom(surf, tall) >= tall.bottom - 1) and factor != TALL[-1]:
+            w.WATCH, w.DEFER = None, None
+        # Ink down to the page's very bottom: something (a QR code) ran off it (its last rows tell).
+        edge = pygame.Rect(tall.left, tall.bottom - 2, tall.width, 2)
+        if (overflows(lines, tall) or ink_bottom(surf, edge) >= tall.bottom - 1) and factor != TALL[-1]:
             if w.AUDIT is not None:
                 del w.AUDIT[audit_mark:]
             continue
+        w.replay(deferred)
         # Down to the last ink, not only the last line of text: a QR code or a mark drawn below the
         # words is on the page too (a kept card's code was cut off the page in large text).
-        bottom = max([d.rect.bottom for d in lines] + [window.bottom, ink_bottom(surf, tall)]) + theme.gap
+        # (Only the rows below the last line and the window need looking at: the rest is in the max.)
+        low = max([d.rect.bottom for d in lines] + [window.bottom])
+        below = pygame.Rect(tall.left, low, tall.width, tall.bottom - low)
+        bottom = max(low, ink_bottom(surf, below) if below.height > 0 else low) + theme.gap
         height = min(tall.bottom, bottom) - body.top
         page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
         gap = theme.gap

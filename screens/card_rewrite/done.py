@@ -53,8 +53,7 @@ def _period(c: w.Canvas, top: int, period: str) -> int:
     y = top + c.text.line_height(t.body)
     # One line, smaller rather than a date broken in two (large text, long words).
     size = t.subtitle
-    while size > t.small and c.text.width(period, size, True) > c.body.width:
-        size -= 2
+    size = c.text.shrink(period, size, t.small, c.body.width, True)
     y = c.paragraph(
         period,
         pygame.Rect(c.body.left, y, c.body.width, 2 * c.text.line_height(size)),

@@ -60,6 +60,5 @@ def animate(c: w.Canvas) -> None:
     t = c.theme
     text = c.t("reg_receipt.countdown", seconds=int(c.data.get("seconds_left") or 0))
     size = t.small
-    while size > t.px(30) and c.text.width(text, size) > c.body.width:
-        size -= 2  # one line, shrunk to the width (large text, English)
+    size = c.text.shrink(text, size, t.px(30), c.body.width)  # one line, shrunk to the width (large text, English)
     c.line(text, size, th.MUTED, c.body.centerx, c.body.bottom - c.text.line_height(size), "center")
