@@ -497,7 +497,10 @@ def _step(i: int, data: Any) -> Step:
     value = data.get("value")
     if value is not None and not isinstance(value, str):
         value = str(value)
-    for key in ("payload", "payload_hex", "number"):
+    # Every text field: a list or table there would reach a dict lookup unhashable (fuzz: a step's
+    # `resident = []` was a TypeError, not a ScenarioError).
+    for key in ("payload", "payload_hex", "number", "target", "resident", "screen", "technician", "device",
+                "kind", "at"):
         if key in data and not isinstance(data[key], str):
             raise ScenarioError(f"{where}.{key}: expected a string")
     if "payload_hex" in data:

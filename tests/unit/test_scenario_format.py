@@ -245,3 +245,18 @@ def test_every_fault_kind_an_emulator_knows_parses(device: str, kind: str):
     data = demo()
     data["faults"] = [{"device": device, "kind": kind}]
     assert parse(data).faults[0].kind == kind
+
+
+@pytest.mark.parametrize(("step", "key"), [
+    ({"do": "face"}, "resident"), ({"do": "tap"}, "target"), ({"do": "expect_screen"}, "screen"),
+    ({"do": "insert_technician_card"}, "technician"), ({"do": "fault", "kind": "jam", "at": "x"}, "device"),
+    ({"do": "fault", "device": "printer", "at": "x"}, "kind"),
+    ({"do": "fault", "device": "printer", "kind": "jam"}, "at"),
+])
+def test_a_steps_text_field_that_is_not_text_is_malformed(step: dict[str, str], key: str):
+    """Found by the fuzz run: `resident = []` in a step was a TypeError (unhashable) and a traceback."""
+    data = tomllib.loads((Path(__file__).resolve().parents[1] / "scenarios" / "cases" / "photo_leaving.toml")
+                         .read_text("utf-8"))
+    data["steps"][1] = {**step, key: []}
+    with pytest.raises(ScenarioError, match=rf"steps\[1\]\.{key}: expected a string"):
+        parse(data)
