@@ -15,11 +15,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pygame
 import zxingcpp
 from PIL import Image
 
 import run_kiosk
 from kiosk.config import load_kiosk_config, load_sim_config
+from screens.theme import BACKGROUND
 from sim.runner import SimRig
 from sim.scenario import load
 from tests.scenarios.play import run
@@ -99,6 +101,14 @@ def test_sh_priv_1_nothing_shown_survives_goodbye_in_the_session_or_the_display(
         assert not left, f"the display still caches the resident's {', '.join(left)} after goodbye"
         screens = [key[0] if key[0] != "dim" else key[1][0] for key in display._layers._items]
         assert not [s for s in screens if s.startswith("status_query.")], screens
-        assert display._spare == [], "a spare surface may still hold the pixels of the status screen"
+        # The spare layer surface and the scroll page's scratch surface are kept for speed (issue 16),
+        # so they must have been wiped: nothing on them but the background.
+        kept = [s for s in (*display._spare, display._scratch) if s is not None]
+        for surface in kept:
+            pixels = pygame.surfarray.pixels3d(surface)
+            try:
+                assert (pixels == BACKGROUND[:3]).all(), "a kept surface still holds pixels of a screen"
+            finally:
+                del pixels  # the surface stays locked while the array lives
     finally:
         rig.close()
