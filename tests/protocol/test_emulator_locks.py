@@ -33,7 +33,7 @@ from sim.printer_emu import PrinterEmulator
 from sim.pty_link import WRITE_LIMIT_S, PtyLink
 from sim.qr_scanner_emu import QrScannerEmulator
 
-PROMPT = 0.5  # a control call that takes longer than this waited behind the line
+PROMPT = 1.0  # a control call that takes longer than this waited behind the line (it took µs)
 FLOOD = 5000  # commands whose replies (27 or 28 bytes each) are twice what a pty buffers
 
 CARD = encode_card(
@@ -111,8 +111,8 @@ def test_id_reader_answers_every_command_of_a_peer_that_never_reads(id_rig: tupl
 
 
 def test_id_reader_control_calls_do_not_wait_for_a_paced_reply(tmp_path: Path) -> None:
-    # At 9600 baud the 1295-byte read reply takes 1.35 s on the wire.
-    link = PtyLink(str(tmp_path / "ttySLOW"), baudrate=9600)
+    # At 2400 baud the 1295-byte read reply takes 5.4 s on the wire.
+    link = PtyLink(str(tmp_path / "ttySLOW"), baudrate=2400)
     emu = IdReaderEmulator(link)
     emu.start()
     peer = DeafPeer(link)
@@ -122,15 +122,16 @@ def test_id_reader_control_calls_do_not_wait_for_a_paced_reply(tmp_path: Path) -
         assert emu.wait_for_commands("select", 1)
         os.read(peer.fd, 4096)  # find's and select's replies (short; some may still be on the wire)
         peer.send(build_command(Command.READ))
-        peer.first_reply_byte()  # the read reply is on the wire now, for 1.35 s
-        promptly(lambda: emu.place_card(CARD), "place_card during a paced reply", 0.2)
-        promptly(emu.lift_card, "lift_card during a paced reply", 0.2)
-        # Still on the wire: the calls above did not wait for its end (counted once it is out).
+        peer.first_reply_byte()  # the read reply is on the wire now, for 5.4 s
+        promptly(lambda: emu.place_card(CARD), "place_card during a paced reply")
+        promptly(emu.lift_card, "lift_card during a paced reply")
+        # Still on the wire: the calls above did not wait for its end. (The count itself, not
+        # command_count(), which waits for a reply on the wire to be out.)
         assert emu._counts.get("read", 0) == 0, "the read reply was not on the wire for long"
     finally:
         peer.close()
+        link.close()  # first: the rest of the reply is lost with the port, and stop() need not wait
         emu.stop()
-        link.close()
 
 
 def test_printer_reappears_while_its_peer_never_reads(tmp_path: Path) -> None:
