@@ -121,7 +121,8 @@ class Hub:
         return buf.getvalue()
 
     def _card_moved(self, job: int, origin: str, position: CardPosition | None) -> None:
-        """Called by the printer emulator (its thread, under its lock) after each movement."""
+        """Called by the printer emulator (its thread, none of its locks held) after each movement,
+        before the move is answered."""
         if self.slot is None:
             return
         if job not in self.chips and origin == "hopper":

@@ -62,6 +62,8 @@ FAULT_KINDS = ("garbage", "corrupt", "truncate", "silent", "lift_mid_read", "van
 # Faults that stand for a command the SAM never carried out: the card's state does not change.
 _NOT_EXECUTED = ("sw3", "silent", "vanish")
 # Noise with a broken preamble in it, the worst kind of garbage for a resyncing decoder.
+# command_count's longest wait for a reply on the wire (a read reply at 9600 baud: 1.35 s).
+REPLY_WAIT_S = 3.0
 GARBAGE = b"\x00\xff\x13\xaa\xaa\x96\xaa\xaa\xaa\x96\x00\x55"
 
 
@@ -86,6 +88,7 @@ class IdReaderEmulator:
         self._found = self._selected = self._read = False
         self._counts: dict[str, int] = {}
         self._wake_r = self._wake_w = -1
+        self._replying = False  # a reply is being written (no lock held meanwhile)
         # perf_counter() when the find that found the current placement arrived (benchmarks).
         self.found_at: float | None = None
 
@@ -166,7 +169,10 @@ class IdReaderEmulator:
     # --- for tests: wait on the emulator instead of sleeping ---------------------------------
 
     def command_count(self, name: str) -> int:
+        """Commands named `name` answered so far; a reply still on the wire is waited for (a
+        bounded wait, for tests: the driver may have the reply before the emulator counts it)."""
         with self._lock:
+            self._lock.wait_for(lambda: not self._replying, REPLY_WAIT_S)
             return self._counts.get(name, 0)
 
     def wait_for_commands(self, name: str, count: int, timeout: float = 2.0) -> bool:
@@ -215,10 +221,17 @@ class IdReaderEmulator:
                 reply = self._answer(request, command)
                 if fault is not None:
                     reply = self._apply(fault, reply)
-            if reply:
-                self._link.write(reply)
+            generation = self._link.generation
+            self._replying = True
+        # The reply goes out with no lock held: a paced reply takes wire time, and a driver that
+        # stopped reading must not hold up the hub's control calls (place_card, reappear, ...).
+        # Lost with the port if it vanished since (generation), as a real reader's would be.
+        if reply:
+            self._link.write(reply, generation=generation)
+        with self._lock:
             if name:
                 self._counts[name] = self._counts.get(name, 0) + 1
+            self._replying = False
             self._lock.notify_all()
 
     def _take_fault(self, name: str) -> _Fault | None:

@@ -5,7 +5,7 @@ bounded) and records every card it handled: the composed face as PNG and a JSON 
 so a scenario can check what was printed and where each card went.
 
 Every public method and property may be called from any thread: state lives behind one
-lock, the serial line behind another.
+lock, the serial line behind another; neither is held across a wait on the line or a write.
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class PrinterEmulator:
         # Told of every card movement: (job, origin, position, or None once the card left the
         # printer). The device hub uses it to put a card's chip into the encoder's field.
         self.on_card_moved: Callable[[int, str, CardPosition | None], None] | None = None
+        self._moves: list[tuple[int, str, CardPosition | None]] = []  # for on_card_moved, outside the locks
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -269,34 +270,38 @@ class PrinterEmulator:
     # --- the line -------------------------------------------------------------------
 
     def _run(self) -> None:
+        # The wait for the driver's bytes and the write of each reply hold no lock: `_io` (the
+        # decoder, against vanish/reappear) is taken only between them, so the hub's control
+        # calls never queue behind a select() or a driver that stopped reading.
         last_rx = time.monotonic()
         while not self._stop.is_set():
-            with self._io:
-                if self._link.master < 0:
-                    data = None
-                else:
-                    try:
-                        data = self._link.read(65536, timeout=0.05)
-                    except (OSError, ValueError):
-                        data = b""
-                if data is not None:
-                    items: list[Frame | Corrupt] = []
-                    now = time.monotonic()
-                    if data:
-                        last_rx = now
-                        items = self._decoder.feed(data)
-                    elif self._decoder.pending and now - last_rx >= INTER_CHAR_TIMEOUT:
-                        items = self._decoder.flush()
-                    for item in items:
-                        reply = self._answer(item)
-                        if reply:
-                            self._link.write(reply)
-                        if self._take_after_reply:
-                            # The resident's hand, between this reply and the next command.
-                            self._take_after_reply = False
-                            self.take_card()
-            if data is None:
+            if self._link.master < 0:
                 self._stop.wait(0.05)  # unplugged: nothing to listen to
+                continue
+            generation = self._link.generation
+            data = self._link.read(65536, timeout=0.05)
+            with self._io:
+                if self._link.generation != generation:
+                    continue  # vanished or replugged meanwhile: those bytes went with the old port
+                items: list[Frame | Corrupt] = []
+                now = time.monotonic()
+                if data:
+                    last_rx = now
+                    items = self._decoder.feed(data)
+                elif self._decoder.pending and now - last_rx >= INTER_CHAR_TIMEOUT:
+                    items = self._decoder.flush()
+            for item in items:
+                with self._io:
+                    if self._link.generation != generation:
+                        break
+                    reply = self._answer(item)
+                self._tell_moves()
+                if reply:
+                    self._link.write(reply, generation=generation)
+                if self._take_after_reply:
+                    # The resident's hand, between this reply and the next command.
+                    self._take_after_reply = False
+                    self.take_card()
 
     def _answer(self, item: Frame | Corrupt) -> bytes:
         with self._lock:
@@ -340,13 +345,20 @@ class PrinterEmulator:
         return reply
 
     def _moved(self, before: tuple[int, CardPosition] | None, after: tuple[int, CardPosition] | None) -> None:
-        hook = self.on_card_moved
-        if hook is None:
-            return
+        # Told by _run once the locks are released, before the reply goes out (the hook may wait
+        # on pcscd and vpcd: the chip is in the encoder's field when the move is answered).
         if before is not None and (after is None or after[0] != before[0]):
-            hook(before[0], "", None)
+            self._moves.append((before[0], "", None))
         if after is not None and self._card is not None:
-            hook(after[0], self._card.origin, after[1])
+            self._moves.append((after[0], self._card.origin, after[1]))
+
+    def _tell_moves(self) -> None:
+        with self._lock:
+            moves, self._moves = self._moves, []
+        hook = self.on_card_moved
+        if hook is not None:
+            for move in moves:
+                hook(*move)
 
     def _execute_frame(self, f: Frame) -> bytes:
         if f.cm == Cmd.STATUS:

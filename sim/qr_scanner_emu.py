@@ -14,23 +14,20 @@ next `count` scans; `vanish` and `replug` act on the port:
 - `replug`: the next scan is lost because the port disappears and comes back straight away (a
   USB reset): the driver must find it again by itself.
 
-Writes never block for long: with nobody reading the slave, bytes that do not fit the pty's
-buffer within a second are dropped, as a scanner's would be with no host listening.
+Writes never block for long and hold no lock: with nobody reading the slave, bytes that do not
+fit the pty's buffer within a second are dropped (sim/pty_link.py), as a scanner's would be with
+no host listening.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import threading
-import time
 from dataclasses import dataclass
 
 from sim.pty_link import PtyLink
 
 FAULT_KINDS = ("garbage", "no_cr", "overlong", "not_utf8", "vanish", "replug")
 GARBAGE = b"\x00\xff\x1b[\x9c\x00\xfe\x07\x7f\x00\x81"
-WRITE_LIMIT_S = 1.0
 
 
 @dataclass
@@ -58,24 +55,34 @@ class QrScannerEmulator:
             fault = self._take_fault()
             if self.gone:
                 return "gone"
-            if fault is None:
-                self._send(data + b"\r")
-                return "sent"
-            if fault == "garbage":
-                self._send(GARBAGE + b"\r")
-            elif fault == "no_cr":
-                self._send(data)
-            elif fault == "overlong":
-                self._send((data * (self.max_line // max(1, len(data)) + 2))[: self.max_line + 64] + b"\r")
-            elif fault == "not_utf8":
-                half = len(data) // 2
-                self._send(data[:half] + b"\xc3\x28\xff" + data[half:] + b"\r")
-            elif fault == "vanish":
+            line = self._line(data, fault)
+            if fault == "vanish":
                 self._vanish()
             elif fault == "replug":
                 self._vanish()
                 self._reappear()
-            return fault
+            generation = self._link.generation
+            if line is not None and self._link.master >= 0:
+                self.lines += 1
+        # Sent with no lock held: a host that does not read must not hold up the hub's calls.
+        if line is not None:
+            self._link.write(line, generation=generation)
+        return fault or "sent"
+
+    def _line(self, data: bytes, fault: str | None) -> bytes | None:
+        """The bytes the scanner sends for this code under `fault` (None: nothing)."""
+        if fault is None:
+            return data + b"\r"
+        if fault == "garbage":
+            return GARBAGE + b"\r"
+        if fault == "no_cr":
+            return data
+        if fault == "overlong":
+            return (data * (self.max_line // max(1, len(data)) + 2))[: self.max_line + 64] + b"\r"
+        if fault == "not_utf8":
+            half = len(data) // 2
+            return data[:half] + b"\xc3\x28\xff" + data[half:] + b"\r"
+        return None
 
     def inject_fault(self, kind: str, at: str | None = None, count: int = 1) -> None:
         """kind: one of FAULT_KINDS. `vanish` without at = "scan" unplugs the port at once."""
@@ -119,29 +126,6 @@ class QrScannerEmulator:
     def _reappear(self) -> None:
         self._link.reappear()
         self.gone = False
-
-    def _send(self, data: bytes) -> None:
-        fd = self._link.master
-        if fd < 0:
-            return
-        self.lines += 1
-        view = memoryview(data)
-        deadline = time.monotonic() + WRITE_LIMIT_S
-        os.set_blocking(fd, False)
-        while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            _, ready, _ = select.select([], [fd], [], left)
-            if not ready:
-                return
-            try:
-                n = os.write(fd, view)
-            except BlockingIOError:
-                continue
-            except OSError:
-                return
-            view = view[n:]
 
 
 # --- the device hub's commands for the scanner (sim/hub.py) ----------------------------------
