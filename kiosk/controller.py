@@ -47,7 +47,7 @@ from kiosk.reasons import Service
 from kiosk.recovery import PrinterFacts
 from kiosk.remote import RemoteCommand, carry_out
 from kiosk.runtime import Runtime
-from kiosk.session import Session, SessionSummary
+from kiosk.session import Session, SessionHistory
 from kiosk.settle import Call, Settler
 from kiosk.view import View
 
@@ -90,7 +90,7 @@ class Kiosk:
     # --- life cycle -----------------------------------------------------------------------
 
     @property
-    def finished(self) -> list[SessionSummary]:
+    def finished(self) -> SessionHistory:
         return self._ending.finished
 
     def post(self, event: Any) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 from kiosk.identity import Identity
 from kiosk.policy import Refusal
@@ -95,3 +97,43 @@ class SessionSummary:
     available_on: str | None
     screens: tuple[str, ...]
     large_text: bool = False  # SH-AGE-2: the session switched to large text
+
+
+class SessionHistory:
+    """The summaries of the sessions that ended, numbered from 0 since start, of which only the last
+    `keep` are held: a terminal runs for months, and a list of every summary grew by about 1 kB a
+    session (the 10,000-session soak's RSS crept up with it). Every summary also went to the log
+    channel (SESSION_ENDED), which is where history lives. Indexing and slicing use the numbers since
+    start (`len` is how many ended), so a caller that noted `len` before a session reads its
+    summaries after it; a number no longer held is an IndexError, never another session's summary."""
+
+    def __init__(self, keep: int = 100) -> None:
+        self._recent: deque[SessionSummary] = deque(maxlen=keep)
+        self._ended = 0
+
+    def append(self, summary: SessionSummary) -> None:
+        self._recent.append(summary)
+        self._ended += 1
+
+    def __len__(self) -> int:
+        return self._ended
+
+    def __iter__(self) -> Iterator[SessionSummary]:
+        return iter(self._recent)
+
+    @overload
+    def __getitem__(self, i: int) -> SessionSummary: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[SessionSummary]: ...
+
+    def __getitem__(self, i: int | slice) -> SessionSummary | list[SessionSummary]:
+        first = self._ended - len(self._recent)  # the number of the oldest summary held
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._ended)
+            if start < first and start < stop:
+                raise IndexError(f"sessions before {first} are no longer held")
+            return [self._recent[n - first] for n in range(start, stop, step)]
+        n = i + self._ended if i < 0 else i
+        if not first <= n < self._ended:
+            raise IndexError(f"session {i} is not held (held: {first}..{self._ended - 1})")
+        return self._recent[n - first]

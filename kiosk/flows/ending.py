@@ -16,7 +16,7 @@ from kiosk.flows import closing_views as views
 from kiosk.flows.base import Flow, Snapshot
 from kiosk.logevents import LogEvent
 from kiosk.reasons import Outcome, Reason, Service
-from kiosk.session import Session, SessionSummary
+from kiosk.session import Session, SessionHistory, SessionSummary
 from kiosk.view import Button, Waiting
 
 
@@ -40,7 +40,7 @@ class Ending(Flow):
 
     def __init__(self, core: Any) -> None:
         super().__init__(core)
-        self.finished: list[SessionSummary] = []
+        self.finished = SessionHistory()
 
     # --- guards ------------------------------------------------------------------------------
 
