@@ -398,3 +398,36 @@ def test_a_printer_silent_before_the_take_in_journals_the_last_bin_count_and_the
     assert Outcome.CLOSED in boot.start().outcomes
     counters = journal.counters()
     assert (counters["retained"], counters["intakes_open"]) == (0, 0)
+
+
+def test_a_present_cut_off_by_a_vanished_port_journals_the_rows_retract_with_the_last_bin_count(
+        journal: Journal):
+    """Fault matrix card_rewrite/printer/vanish/@return_card (1 run in 37 cells): the port vanished
+    as the PRESENT of the rewritten card went out; the card reached the slot and the resident took
+    it, but the kiosk heard NO_DEVICE and began a retract whose mark had no bin count, so the boot
+    (no card, bin unchanged) booked the card retained and voided: journal retained 1, printer 0, the
+    resident holding an unconfirmed card. With the last count journaled it is taken: confirmed."""
+    status = [DeviceStatus(DeviceKind.PRINTER, DeviceState.ONLINE, MediaPosition.PRESENT,
+                           (Supply("reject_bin", SupplyLevel.EMPTY, 0, 50),))]
+    rw = rewriting(journal)
+    rw.bins = LastBinCount(lambda: status[0])
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
+    for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
+        rw.printer_result(ok(op))
+    rw.start(VERIFY_PHASE)
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    rw.chip_arrived(5)
+    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    status[0] = DeviceStatus(DeviceKind.PRINTER, DeviceState.NO_DEVICE, detail="port_gone")
+    p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.NO_DEVICE))
+    assert ops(p) == [PrinterOp.RETRACT]
+    assert Outcome.STUCK in rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_DEVICE)).outcomes
+    [row] = journal.unfinished()
+    assert row.bin_before == 0
+    boot = RecoveryRun(journal, lambda: PrinterFacts(CardPlace.NONE, 0), EventLog())
+    p = boot.start()
+    assert [c.op for c in p.commands] == [BackendOp.REWRITE_CONFIRM]
+    boot.backend_result(BackendOp.REWRITE_CONFIRM, bk.Rewritten("SH2026000001", NEW.valid_from, NEW.valid_until))
+    assert journal.rows()[0].final is Final.RETURNED and journal.counters()["retained"] == 0
