@@ -16,7 +16,7 @@ jammed card makes RETRACT_TO_BIN fail every time: that is for a technician
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,6 +57,26 @@ def bin_count(status: DeviceStatus | None) -> int | None:
     if status is None:
         return None
     return next((s.count for s in status.supplies if s.name == "reject_bin"), None)
+
+
+class LastBinCount:
+    """The reject bin's count in the printer's latest status, else in the last one that reported it
+    (taken when made, and at every call). A printer that stops answering is published offline, with
+    no supplies; its bin moves meanwhile only by the card in play (one card at a time), whose
+    retract is what the count is journaled for. Fault matrix card_rewrite/printer/silent/@read_chip:
+    the printer fell silent before the TAKE_IN, a hand took the card from the slot, and the intake's
+    retract journaled no count, so the boot booked the card retained while the bin never moved."""
+
+    def __init__(self, status: Callable[[], DeviceStatus | None]) -> None:
+        self._status = status
+        self._known: int | None = None
+        self()
+
+    def __call__(self) -> int | None:
+        now = bin_count(self._status())
+        if now is not None:
+            self._known = now
+        return self._known
 
 
 class BackendStatus(StrEnum):

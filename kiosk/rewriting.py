@@ -337,10 +337,11 @@ class CardRewrite:
 
     def _retract(self, bin_count: int | None = None) -> Progress:
         self.retracting = True
+        # The bin's count before the retract, for the row's as for the intake's (a PRESENT cut off).
+        bins = bin_count if bin_count is not None or self.bins is None else self.bins()
         if self.row_id is None:
-            bins = bin_count if bin_count is not None or self.bins is None else self.bins()
             self._intake(IntakeState.RETRACTING, bins)
-        self._journal("step_started", Step.RETRACTED, bin_count)
+        self._journal("step_started", Step.RETRACTED, bins)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
     def _retracted(self, event: PrinterResult) -> Progress:

@@ -199,7 +199,7 @@ def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -
             approvals_open=sum(1 for i in records.get("issuances", []) if i["state"] == "approved")
             + counters.get("applications_open", 0), kept_records=kept,
         )
-        if kept > out["retained"] and not _unseen_at_slot(cell):
+        if kept > out["retained"] and not _unseen_at_slot(cell, printer):
             # A resident shown "your card was kept" (a retention record, its number on screen) for a
             # card the printer never binned: the card went back out (issue 15, cover_open at take_in).
             out["violations"].append(f"{kept} retention record(s) for {out['retained']} card(s) retained")
@@ -217,11 +217,17 @@ def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -
     return out
 
 
-def _unseen_at_slot(cell: Cell) -> bool:
+def _unseen_at_slot(cell: Cell, printer: dict[str, Any]) -> bool:
     """The printer stopped answering with the card at the slot: the kiosk cannot tell a hand from
     the bin, and errs on the resident's side, a retention record for a card that may be kept (the
-    boot's recovery books where it went). Its record is no accounting error there."""
-    return cell.device == "printer" and cell.kind in ("silent", "vanish") and cell.screen in AT_SLOT_SCREENS
+    boot's recovery books where it went). Its record is no accounting error there. The card is at
+    the slot at the screens that wait for a hand, or wherever the printer's records show it left
+    through the slot: a fault injected at a screen strikes when it lands, and at read_chip it can
+    land before the TAKE_IN, the card still at the slot, then taken there (silent/@read_chip)."""
+    if cell.device != "printer" or cell.kind not in ("silent", "vanish"):
+        return False
+    taken = any(r.get("outcome") == "taken" for r in printer.get("records", []))
+    return cell.screen in AT_SLOT_SCREENS or taken
 
 
 def _injector(cell: Cell, rig: Any) -> Any:

@@ -27,7 +27,7 @@ from kiosk.logevents import LogEvent
 from kiosk.policy import Refusal, is_large_text
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason, Service
-from kiosk.recovery import bin_count
+from kiosk.recovery import LastBinCount, bin_count
 from kiosk.rewriting import READ_PHASE, VERIFY_PHASE, CardRewrite, validity_face
 from kiosk.view import Waiting
 
@@ -148,7 +148,7 @@ class CardRewriteFlow(ProcedureJob, Flow):
         s.rewrite_error = None
         status = self.core.availability.status
         self.rw = CardRewrite(s.id, self.core.journal, insertions=self.core.insertions,
-                              bins=lambda: bin_count(status.get(DeviceKind.PRINTER)),
+                              bins=LastBinCount(lambda: status.get(DeviceKind.PRINTER)),
                               slot_has_card=lambda: _media(status.get(DeviceKind.PRINTER)) is MediaPosition.ENTERING)
         self.core.card_job = self
         self._carry_out(self.rw.start(READ_PHASE))

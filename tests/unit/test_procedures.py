@@ -16,6 +16,7 @@ import pytest
 
 from devices.events import ChipError, ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
 from devices.permit_profile import CardKind, ChipCardInfo, PermitChipData, PermitContents, PermitValidity
+from devices.status import DeviceKind, DeviceState, DeviceStatus, MediaPosition, Supply, SupplyLevel
 from kiosk import backend as bk
 from kiosk.cardface import AREAS
 from kiosk.commands import BackendCommand, BackendOp, EncoderCommand, Outcome, PrinterCommand, Progress
@@ -23,6 +24,9 @@ from kiosk.endorsement import Rewrite
 from kiosk.events import FaceRendered
 from kiosk.issuance import Issuance
 from kiosk.journal import Final, Journal, Step
+from kiosk.logevents import EventLog
+from kiosk.recovery import CardPlace, LastBinCount, PrinterFacts
+from kiosk.recovery_run import RecoveryRun
 from kiosk.rewriting import READ_PHASE, REWRITE_PHASE, VERIFY_PHASE, CardRewrite, ReadProblem
 
 T0 = datetime(2026, 11, 22, 9, 0)
@@ -365,3 +369,65 @@ def test_a_take_in_refused_with_the_card_not_seen_at_the_slot_counts_it_inside(j
     rw.start(READ_PHASE)
     p = rw.printer_result(PrinterResult(PrinterOp.TAKE_IN, False, error))
     assert ops(p) == [PrinterOp.PRESENT] and rw.card_inside and not rw.at_slot
+
+
+def test_a_printer_silent_before_the_take_in_journals_the_last_bin_count_and_the_boot_books_it_returned(
+        journal: Journal):
+    """Fault matrix card_rewrite/printer/silent/@read_chip (2 runs in 9 under load): the printer fell
+    silent before the TAKE_IN reached it, so the card stayed at the slot and the resident took it
+    there; the TAKE_IN, the PRESENT and the retract went unanswered. The printer was then published
+    offline, with no supplies: the intake's retract journaled no bin count, and the boot, finding no
+    card and the bin unchanged at 0, booked the card retained (journal retained 1, printer
+    cards_retained 0). The last count the printer reported (0) is journaled instead: returned."""
+    online = DeviceStatus(DeviceKind.PRINTER, DeviceState.ONLINE, MediaPosition.ENTERING,
+                          (Supply("reject_bin", SupplyLevel.EMPTY, 0, 50),))
+    status = [online]
+    rw = CardRewrite("s2", journal, bins=LastBinCount(lambda: status[0]))
+    assert ops(rw.start(READ_PHASE)) == [PrinterOp.TAKE_IN]
+    status[0] = DeviceStatus(DeviceKind.PRINTER, DeviceState.OFFLINE, detail="no_response")
+    p = rw.printer_result(PrinterResult(PrinterOp.TAKE_IN, False, PrinterError.COMMUNICATION))
+    assert ops(p) == [PrinterOp.PRESENT]
+    p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.COMMUNICATION))
+    assert ops(p) == [PrinterOp.RETRACT]
+    p = rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.COMMUNICATION))
+    assert Outcome.STUCK in p.outcomes
+    [intake] = journal.open_intakes()
+    assert (intake.state.value, intake.bin_before) == ("retracting", 0)
+    # The boot: the printer answers again, no card inside, the bin still at 0: a hand took it.
+    boot = RecoveryRun(journal, lambda: PrinterFacts(CardPlace.NONE, 0), EventLog())
+    assert Outcome.CLOSED in boot.start().outcomes
+    counters = journal.counters()
+    assert (counters["retained"], counters["intakes_open"]) == (0, 0)
+
+
+def test_a_present_cut_off_by_a_vanished_port_journals_the_rows_retract_with_the_last_bin_count(
+        journal: Journal):
+    """Fault matrix card_rewrite/printer/vanish/@return_card (1 run in 37 cells): the port vanished
+    as the PRESENT of the rewritten card went out; the card reached the slot and the resident took
+    it, but the kiosk heard NO_DEVICE and began a retract whose mark had no bin count, so the boot
+    (no card, bin unchanged) booked the card retained and voided: journal retained 1, printer 0, the
+    resident holding an unconfirmed card. With the last count journaled it is taken: confirmed."""
+    status = [DeviceStatus(DeviceKind.PRINTER, DeviceState.ONLINE, MediaPosition.PRESENT,
+                           (Supply("reject_bin", SupplyLevel.EMPTY, 0, 50),))]
+    rw = rewriting(journal)
+    rw.bins = LastBinCount(lambda: status[0])
+    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
+    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
+    for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
+        rw.printer_result(ok(op))
+    rw.start(VERIFY_PHASE)
+    rw.printer_result(ok(PrinterOp.TO_ENCODER))
+    rw.chip_arrived(5)
+    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
+    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    status[0] = DeviceStatus(DeviceKind.PRINTER, DeviceState.NO_DEVICE, detail="port_gone")
+    p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.NO_DEVICE))
+    assert ops(p) == [PrinterOp.RETRACT]
+    assert Outcome.STUCK in rw.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_DEVICE)).outcomes
+    [row] = journal.unfinished()
+    assert row.bin_before == 0
+    boot = RecoveryRun(journal, lambda: PrinterFacts(CardPlace.NONE, 0), EventLog())
+    p = boot.start()
+    assert [c.op for c in p.commands] == [BackendOp.REWRITE_CONFIRM]
+    boot.backend_result(BackendOp.REWRITE_CONFIRM, bk.Rewritten("SH2026000001", NEW.valid_from, NEW.valid_until))
+    assert journal.rows()[0].final is Final.RETURNED and journal.counters()["retained"] == 0
