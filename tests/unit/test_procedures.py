@@ -297,12 +297,8 @@ def test_a_card_not_taken_back_is_retracted_and_kept(journal: Journal):
     assert Outcome.RETRACTED in p.outcomes and rw.over
 
 
-def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_recovery(journal: Journal):
-    """Issue 15, fault matrix card_rewrite/printer/vanish@return_card: no retract is journaled (none
-    could go out), so the boot's recovery books the card returned if the slot is empty."""
-    from kiosk.recovery import CardPlace, PrinterFacts, plan
-
-    rw = rewriting(journal)
+def _written_and_given_back(rw: CardRewrite) -> None:
+    """A rewrite that wrote the chip, rewrote the face, verified the card and sends it to the slot."""
     written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
     rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
     for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
@@ -312,6 +308,15 @@ def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_re
     rw.chip_arrived(5)
     rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
     assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+
+
+def test_a_card_not_taken_back_from_a_printer_that_does_not_answer_is_left_to_recovery(journal: Journal):
+    """Issue 15, fault matrix card_rewrite/printer/vanish@return_card: no retract is journaled (none
+    could go out), so the boot's recovery books the card returned if the slot is empty."""
+    from kiosk.recovery import CardPlace, PrinterFacts, plan
+
+    rw = rewriting(journal)
+    _written_and_given_back(rw)
     rw.printer_result(ok(PrinterOp.PRESENT))
     p = rw.not_taken(printer_answers=False)
     assert Outcome.STUCK in p.outcomes and p.commands == () and rw.over and not rw.retained
@@ -411,15 +416,7 @@ def test_a_present_cut_off_by_a_vanished_port_journals_the_rows_retract_with_the
                            (Supply("reject_bin", SupplyLevel.EMPTY, 0, 50),))]
     rw = rewriting(journal)
     rw.bins = LastBinCount(lambda: status[0])
-    written = PermitValidity(date(2025, 12, 10), NEW.valid_from, NEW.valid_until, 2)
-    rw.chip_result(ChipResult(ChipOp.WRITE_VALIDITY, True, data=written))
-    for op in (PrinterOp.ERASE, PrinterOp.TICKET, PrinterOp.PRINT):
-        rw.printer_result(ok(op))
-    rw.start(VERIFY_PHASE)
-    rw.printer_result(ok(PrinterOp.TO_ENCODER))
-    rw.chip_arrived(5)
-    rw.chip_result(ChipResult(ChipOp.READ, True, data=chip(valid=(NEW.valid_from, NEW.valid_until))))
-    assert ops(rw.give_back()) == [PrinterOp.PRESENT]
+    _written_and_given_back(rw)
     status[0] = DeviceStatus(DeviceKind.PRINTER, DeviceState.NO_DEVICE, detail="port_gone")
     p = rw.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.NO_DEVICE))
     assert ops(p) == [PrinterOp.RETRACT]
