@@ -45,8 +45,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
     # journaled, so the reboot books the card handed out and confirms it (the journal, the printer
     # and the backend agree; before the fix the journal said retained).
     "new_permit/printer/vanish/@take_card": {"issued": 1, "retained": 0, "violations": []},
-    # likewise the resident's rewritten card
-    "card_rewrite/printer/vanish/@return_card": {"retained": 0, "violations": []},
+    # Likewise the resident's rewritten card, when the port goes after the PRESENT reached the
+    # printer. The fault is injected as the return_card screen is entered, which races with the
+    # PRESENT itself: when the port goes first the card is still inside, and the reboot bins it
+    # (retained 1; seen once in a fresh clone's suite). Both are right; what must hold either way
+    # is that the journal, the printer and the backend agree (before the fix the journal said
+    # retained while the resident held the card: a violation).
+    "card_rewrite/printer/vanish/@return_card": {"violations": []},
     # A retract the printer never answered while a hand took the card: the bin's count unchanged,
     # so the reboot books it taken (before the fix: retained, and the approval voided)
     "new_permit/printer/silent/@take_card": {"retained": 0, "violations": []},
