@@ -128,6 +128,18 @@ class TextRenderer:
             surface.blit(ln.surface, (origin[0] + ln.left, origin[1] - ln.top))
             return
         style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
+        clip = surface.get_clip()
+        if clip.size != surface.get_size():
+            # freetype's render_to ignores the surface's clip (a blit does not): text of a scrolled
+            # page or of a fitted paragraph would be drawn outside its window, over the scroll
+            # buttons. So a line that does not lie inside the clip is drawn into the clip's own
+            # subsurface, whose edges do hold.
+            ink = self.ink(text, size, origin, strong)
+            if not clip.contains(ink):
+                if not clip.colliderect(ink):
+                    return
+                surface = surface.subsurface(clip)
+                origin = (origin[0] - clip.x, origin[1] - clip.y)
         self.font.render_to(surface, origin, text, color, None, style=style, size=size)
 
     def ink(self, text: str, size: int, origin: tuple[int, int], strong: bool = False) -> pygame.Rect:

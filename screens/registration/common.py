@@ -19,8 +19,10 @@ def is_choice(b: Button) -> bool:
 Layout = Callable[[View, th.Theme], tuple[dict[str, pygame.Rect], pygame.Rect]]
 
 
-def choice_layout(title_room: int, cols: int = 2) -> Layout:
+def choice_layout(title_room: int, cols: int = 2, large_room: int | None = None) -> Layout:
     """A layout: the `choice.*` buttons in a grid under `title_room` px of title, the rest in the footer.
+    `large_room`: the title's room in large text, when 1.5x `title_room` is not enough (a two-line
+    English title over a two-line hint ran into the first answer).
 
     Large text's cells are at least 1.5x the normal ones (issue 13's touch targets): when that many
     rows do not fit, the grid runs on below the body, which then holds title and choices and
@@ -31,7 +33,8 @@ def choice_layout(title_room: int, cols: int = 2) -> Layout:
         rects, body = w.footer_layout([b for b in view.buttons if not is_choice(b)], theme, with_progress=False)
         if not choices:
             return rects, body, 0
-        top_h = theme.big(title_room)  # large text: a title 1.5x as big needs 1.5x the room
+        # large text: a title 1.5x as big needs 1.5x the room (or more: large_room)
+        top_h = theme.big(large_room if theme.large and large_room is not None else title_room)
         area = pygame.Rect(body.left, body.top + top_h, body.width, body.height - top_h)
         n_cols = min(cols, len(choices))
         n_rows = math.ceil(len(choices) / n_cols)

@@ -112,3 +112,20 @@ def test_clearing_an_lru_evicts_every_value() -> None:
         lru.get(key, lambda i=i: i)
     lru.clear()
     assert sorted(seen) == [0, 1, 2] and len(lru) == 0 and lru.weight == 0
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_text_drawn_straight_onto_a_surface_keeps_inside_its_clip(font: FontFile, static: bool) -> None:
+    """freetype's render_to ignores a surface's clip: a scrolled page's typed number was drawn over
+    the scroll buttons below its window (registration.phone, large English, the gallery)."""
+    pygame.init()
+    text = TextRenderer(font)
+    if static:
+        text.static = frozenset({"1380013"})
+    surface = pygame.Surface((400, 200))
+    surface.fill((255, 255, 255))
+    surface.set_clip(pygame.Rect(0, 0, 400, 60))
+    text.draw(surface, "1380013", 60, (0, 0, 0), (10, 80))  # a baseline at 80: most of it below
+    pixels = pygame.surfarray.array3d(surface)
+    assert (pixels[:, 60:, :] == 255).all(), "ink below the clip"
+    assert (pixels[:, :60, :] < 128).any(), "nothing drawn inside the clip"
