@@ -37,11 +37,13 @@ def build_kiosk(config: Any, pack: Any, clock: Any, log: Any, camera_source: Any
     from devices.card_printer import CardPrinter
     from devices.id_reader import IdReader
     from devices.permit_card import PermitCardEncoder
+    from kiosk.allocator import tune
     from kiosk.backend import BackendClient
     from kiosk.controller import Kiosk
     from kiosk.journal import Journal
     from kiosk.ports import Ports
 
+    tune()  # before the adapters' threads start
     events: queue.Queue[Any] = queue.Queue()
     sink = events.put
     d = config.devices

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import run_kiosk
     from kiosk.config import load_kiosk_config, load_sim_config
-    from sim.bench import rss_mb
+    from sim.bench import malloc_mb, rss_mb
     from sim.killpoints import check_invariants
     from sim.runner import SimRig
 
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: dict[str, int] = {}
     rss: list[tuple[int, float]] = []
     cache: list[tuple[int, float]] = []  # the display's text cache (bounded by bytes) at each sample
+    heap: list[tuple[int, float, float]] = []  # glibc's heap: in use, free but kept
     snapshots: list[Any] = []
     if args.tracemalloc:
         import tracemalloc
@@ -202,10 +203,13 @@ def main(argv: list[str] | None = None) -> int:
             if n % 100 == 0 or n == len(sessions):
                 rss.append((n, round(rss_mb(), 1)))
                 cache.append((n, round(rig.display.text.cache_bytes() / 2**20, 1)))
+                used, free = malloc_mb()
+                heap.append((n, round(used, 2), round(free, 2)))
                 if args.tracemalloc:
                     snapshots.append(tracemalloc.take_snapshot())
                 rate = n / (time.monotonic() - started)
                 print(f"  {n:6d} sessions  rss {rss[-1][1]:7.1f} MB  text cache {cache[-1][1]:5.1f} MB  "
+                      f"heap {used:6.1f} MB in use {free:6.1f} MB free  "
                       f"{rate:5.2f} sessions/s", flush=True)
         wall = time.monotonic() - started
         technician(rig)
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = {
             "sessions": len(sessions), "seed": args.seed, "fault_rate": args.fault_rate, "faults_armed": faults,
             "wall_s": round(wall, 1), "sessions_per_s": round(len(sessions) / wall, 3), "rss_mb": rss,
-            "text_cache_mb": cache,
+            "text_cache_mb": cache, "malloc_in_use_free_mb": heap,
             "rss_growth_after_warmup_mb": round(rss[-1][1] - rss[min(1, len(rss) - 1)][1], 1) if rss else None,
             "outcomes": dict(sorted(outcomes.items())), "stuck": stuck, "crashed": crashed,
             "journal": counters, "printer": {k: printer.get(k) for k in ("cards_issued", "cards_retained")},
