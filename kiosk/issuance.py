@@ -15,6 +15,7 @@ the card inside (STUCK): a technician's work; the void still goes out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -61,6 +62,8 @@ STARTS: dict[IssuanceStep, Step] = {
     IssuanceStep.TO_ENCODER: Step.ENCODED,  # encoding begins when the card moves to the encoder
     IssuanceStep.VERIFY: Step.VERIFIED, IssuanceStep.PRESENT: Step.PRESENTED,
 }
+# A printer error that is no answer at all: the command may or may not have been carried out.
+UNANSWERED = (PrinterError.COMMUNICATION, PrinterError.NO_DEVICE)
 ENDS: dict[IssuanceStep, Step] = {
     IssuanceStep.FEED: Step.PICKED, IssuanceStep.PRINT: Step.PRINTED, IssuanceStep.ENCODE: Step.ENCODED,
     IssuanceStep.VERIFY: Step.VERIFIED, IssuanceStep.PRESENT: Step.PRESENTED,
@@ -88,14 +91,16 @@ class Issuance:
     void_reason: Reason = Reason.DEVICE_FAULT
     face: FaceRendered | None = field(default=None, repr=False)
     card_serial: str | None = None
+    # The reject bin's count (kiosk/recovery.LastBinCount), journaled with every retract: see _retract.
+    bins: Callable[[], int | None] | None = field(default=None, repr=False)
     _floor: int | None = None  # the insertion number the encoder had seen when the card was sent to it
 
     @classmethod
     def begin(cls, permit_number: str, session_id: str, journal: Journal | None, insertions: int,
-              application: str | None = None) -> Issuance:
+              application: str | None = None, bins: Callable[[], int | None] | None = None) -> Issuance:
         """Journals the approval (the row's first step) before any card moves, answering the
         journaled `application` (its request id) in the same transaction."""
-        issuance = cls(permit_number, session_id, journal, insertions=insertions)
+        issuance = cls(permit_number, session_id, journal, insertions=insertions, bins=bins)
         if journal is not None:
             issuance.row_id = journal.begin_issuance(session_id, permit_number, application)
         return issuance
@@ -136,6 +141,12 @@ class Issuance:
             self.in_flight = None
             if step is IssuanceStep.FEED and event.error is PrinterError.JAM:
                 self.card_inside = True  # the card left the hopper and stuck on its way
+            if step is IssuanceStep.PRESENT and event.error in UNANSWERED:
+                # The PRESENT may have reached the printer before its port went: the card may be
+                # at the slot, in a hand, as much as inside. The retract that follows journals
+                # the bin's count, and if it goes unanswered too nothing is voided: the boot
+                # decides from the sensors (as CardRewrite's, issue 15).
+                self.card_inside, self.at_slot = False, True
             return self.fail("printer", str(event.error))
         return self._step_done(step)
 
@@ -273,8 +284,12 @@ class Issuance:
         return self.advance()
 
     def _retract(self, bin_count: int | None = None) -> Progress:
+        """The bin's count before the retract goes with its mark: if the printer falls silent under
+        it, the next boot tells a card in the bin (count moved) from one a hand took (unchanged).
+        Every retract carries it, a failure's as well as a timeout's."""
         self.retracting = True
-        self._journal("step_started", Step.RETRACTED, bin_count)
+        bins = bin_count if bin_count is not None or self.bins is None else self.bins()
+        self._journal("step_started", Step.RETRACTED, bins)
         return Progress((PrinterCommand(PrinterOp.RETRACT),))
 
     def _retracted(self, event: PrinterResult) -> Progress:
@@ -293,7 +308,7 @@ class Issuance:
             return self._void()
         self.stuck = True
         stuck = report(Outcome.STUCK, device="printer", error=str(event.error))
-        if event.error in (PrinterError.COMMUNICATION, PrinterError.NO_DEVICE) and self.at_slot:
+        if event.error in UNANSWERED and self.at_slot:
             # No answer: the card at the slot may be in the bin or in a hand. Nothing is voided; the
             # next boot decides from the sensors and the bin's count (recovery, issue 15).
             return stuck

@@ -20,7 +20,7 @@ from kiosk.logevents import LogEvent
 from kiosk.permit_face import build_card_face, render_face
 from kiosk.reasons import Outcome as SessionOutcome
 from kiosk.reasons import Reason
-from kiosk.recovery import bin_count
+from kiosk.recovery import LastBinCount, bin_count
 
 ISSUING = "new_permit.issuing"
 TAKE_CARD = "new_permit.take_card"
@@ -39,8 +39,10 @@ class Issuing(ProcedureJob):
     def enter_issuing(self) -> None:
         s = self.core.session
         assert s.grant is not None and s.identity is not None
+        status = self.core.availability.status
         self.issuance = Issuance.begin(s.grant.number, s.id, self.core.journal, self.core.insertions,
-                                       application=s.request_id("apply"))
+                                       application=s.request_id("apply"),
+                                       bins=LastBinCount(lambda: status.get(DeviceKind.PRINTER)))
         self.core.card_job = self
         self.core.log.emit(LogEvent.ISSUANCE_STARTED, session=s.id, permit_number=s.grant.number)
         face = build_card_face(s.grant, s.identity, s.portrait)

@@ -64,7 +64,13 @@ def face() -> FaceRendered:
 
 def presented(journal: Journal, insertions: int = 0) -> tuple[Issuance, Progress]:
     """An issuance driven to the slot; `insertions`: the encoder's count before it began."""
-    iss = Issuance.begin("SH2026000001", "s1", journal, insertions)
+    iss = presenting(journal, insertions)
+    return iss, iss.printer_result(ok(PrinterOp.PRESENT))
+
+
+def presenting(journal: Journal, insertions: int = 0, bins: LastBinCount | None = None) -> Issuance:
+    """An issuance whose PRESENT has gone out, unanswered yet."""
+    iss = Issuance.begin("SH2026000001", "s1", journal, insertions, bins=bins)
     assert ops(iss.advance()) == [PrinterOp.FEED]
     assert ops(iss.printer_result(ok(PrinterOp.FEED))) == []  # the face is still rendering
     assert ops(iss.face_ready(face())) == [PrinterOp.TICKET]
@@ -79,7 +85,7 @@ def presented(journal: Journal, insertions: int = 0) -> tuple[Issuance, Progress
     p = iss.chip_result(ChipResult(ChipOp.READ, True, data=PermitChipData(
         ChipCardInfo(SERIAL, 1, CardKind.PERMIT), CONTENTS, 1)))
     assert ops(p) == [PrinterOp.PRESENT]
-    return iss, iss.printer_result(ok(PrinterOp.PRESENT))
+    return iss
 
 
 def test_an_issuance_runs_to_the_slot_and_is_confirmed_when_taken(journal: Journal):
@@ -160,6 +166,53 @@ def test_a_retract_that_finds_no_card_at_the_slot_counts_as_taken(journal: Journ
     iss.not_taken()
     p = iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_CARD))
     assert Outcome.TAKEN in p.outcomes and ops(p) == [BackendOp.CONFIRM]
+
+
+@pytest.mark.parametrize("error", [PrinterError.NO_DEVICE, PrinterError.COMMUNICATION])
+def test_a_present_cut_off_journals_the_retract_with_the_last_bin_count_and_the_boot_confirms_a_taken_card(
+        journal: Journal, error: PrinterError):
+    """Issue 15, the new permit's twin of the rewrite's vanish@return_card: the printer's port went
+    as the PRESENT went out; the card reached the slot and the resident took it. The kiosk heard no
+    answer, so it retracted, and the retract went unanswered too. Before the fix the card counted as
+    inside: the retract journaled no bin count and the approval was voided at once, so the boot
+    (no card, bin unchanged) booked retained and voided a permit the resident holds. Now nothing is
+    voided, the last count reported (3) is journaled, and the boot books it taken: confirmed."""
+    status = [DeviceStatus(DeviceKind.PRINTER, DeviceState.ONLINE, MediaPosition.NONE,
+                           (Supply("reject_bin", SupplyLevel.EMPTY, 3, 50),))]
+    iss = presenting(journal, bins=LastBinCount(lambda: status[0]))
+    status[0] = DeviceStatus(DeviceKind.PRINTER, DeviceState.NO_DEVICE, detail="port_gone")
+    p = iss.printer_result(PrinterResult(PrinterOp.PRESENT, False, error))
+    assert Outcome.FAILED in p.outcomes and ops(p) == [PrinterOp.RETRACT]
+    p = iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, error))
+    assert Outcome.STUCK in p.outcomes and p.commands == (), "nothing is voided while the card may be in a hand"
+    [row] = journal.unfinished()
+    assert row.bin_before == 3 and not row.began(Step.VOIDED)
+    boot = RecoveryRun(journal, lambda: PrinterFacts(CardPlace.NONE, 3), EventLog())
+    assert [c.op for c in boot.start().commands] == [BackendOp.CONFIRM]
+    boot.backend_result(BackendOp.CONFIRM, bk.Confirmed("SH2026000001"))
+    assert journal.rows()[0].final is Final.ISSUED and journal.counters()["retained"] == 0
+
+
+def test_a_present_cut_off_with_the_card_still_inside_is_retained_by_the_boot(journal: Journal):
+    """The same cut-off PRESENT, but it never reached the printer: the boot finds the card inside
+    (the bin unchanged) and retracts it; retained and voided, as before."""
+    iss = presenting(journal, bins=lambda: 3)
+    iss.printer_result(PrinterResult(PrinterOp.PRESENT, False, PrinterError.NO_DEVICE))
+    iss.printer_result(PrinterResult(PrinterOp.RETRACT, False, PrinterError.NO_DEVICE))
+    [row] = journal.unfinished()
+    from kiosk.recovery import plan
+
+    assert plan(row, PrinterFacts(CardPlace.INSIDE, 3), None).actions[-1].final is Final.RETAINED
+
+
+def test_a_retract_after_a_failure_journals_the_bins_count(journal: Journal):
+    """A jam at the ticket: the retract's mark carries the bin's count like a timeout's does."""
+    iss = Issuance.begin("SH2026000001", "s1", journal, 0, bins=lambda: 5)
+    iss.advance()
+    iss.printer_result(ok(PrinterOp.FEED))
+    iss.face_ready(face())
+    assert ops(iss.printer_result(PrinterResult(PrinterOp.TICKET, False, PrinterError.JAM))) == [PrinterOp.RETRACT]
+    assert journal.unfinished()[0].bin_before == 5
 
 
 @pytest.mark.parametrize("error", [PrinterError.BIN_FULL, PrinterError.JAM])
