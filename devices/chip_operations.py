@@ -31,6 +31,7 @@ from devices.apdu import (
     sm_update_mac_input,
 )
 from devices.chip_keys import KeyService
+from devices.chip_records import record_length
 from devices.events import ChipError, ChipOp, ChipResult
 from devices.permit_profile import (
     AID,
@@ -55,7 +56,6 @@ from devices.permit_profile import (
     encode_validity_slot,
     parse_serial,
     permit_files,
-    record_length,
     validity_slot_offset,
 )
 
