@@ -259,6 +259,29 @@ def test_no_kiosk_module_over_400_lines() -> None:
         "\n  ".join(f"{p}: {n} lines" for n, p in too_long)
 
 
+# Modules outside kiosk/ still over the limit, each at most its size when this ratchet was set:
+# one may shrink (then lower or drop its entry), none may grow, and no other may pass 400.
+OVER_THE_LIMIT: dict[str, int] = {
+    "devices/card_printer.py": 439, "devices/permit_profile.py": 422, "screens/display.py": 527,
+    "screens/widgets.py": 415, "sim/bench_overhead.py": 402, "sim/dev_panel.py": 526,
+    "sim/drawn_faces.py": 526, "sim/hub.py": 413, "sim/pcscd.py": 412, "sim/permit_card_emu.py": 510,
+    "sim/printer_emu.py": 558, "sim/runner.py": 838, "sim/scenario.py": 793, "sim/zygote.py": 403,
+}
+
+
+def test_no_module_of_devices_screens_or_sim_grows_past_its_ceiling() -> None:
+    files = [p for package in ("devices", "screens", "sim") for p in package_files(package)]
+    assert files
+    over = []
+    for path in files:
+        name, n = str(path.relative_to(ROOT)), len(path.read_text(encoding="utf-8").splitlines())
+        if n > OVER_THE_LIMIT.get(name, MAX_KIOSK_LINES):
+            over.append(f"{name}: {n} lines (ceiling {OVER_THE_LIMIT.get(name, MAX_KIOSK_LINES)})")
+    assert not over, "split these modules:\n  " + "\n  ".join(over)
+    stale = [name for name in OVER_THE_LIMIT if not (ROOT / name).exists()]
+    assert not stale, f"gone, drop their ceilings: {stale}"
+
+
 _IGNORE_INVALID = re.compile(r"ignore_invalid_triggers\s*[=:]\s*True")
 
 
