@@ -24,8 +24,8 @@ import pygame.freetype
 
 from kiosk.fonts import FontFile
 from kiosk.intents import Intent, Quit, Tap
-from kiosk.view import Button, OverlayKind, View, Waiting
-from screens import chrome, closing, help_overlay, registry, scroll, timeout_warning
+from kiosk.view import Button, OverlayKind, View
+from screens import chrome, closing, header, help_overlay, registry, scroll, timeout_warning
 from screens import theme as th
 from screens import widgets as w
 from screens.text import LANGUAGES, Texts, load_table
@@ -123,6 +123,9 @@ class Display:
         self._last_view: View | None = None
         self._last_key: Hashable = None
         self._layer: _Layer | None = None
+        # The layer the glass shows now and what was drawn over it since (screens/display.render).
+        self._shown: _Layer | None = None
+        self._dirty: list[pygame.Rect] = []
         self._offset = 0  # how far the current screen's page is scrolled (screens/scroll.py)
         self._offset_key: Hashable = None
         self.frames = 0
@@ -171,8 +174,15 @@ class Display:
             self._offset_key, self._offset = key, 0
 
         if view.overlay is None and view.help is None:
-            self.screen.blit(layer.surface, (0, 0))
-            self._draw_clock(view.clock_text, theme, self.screen)
+            # The layer already on the glass (a tick, a digit, a preview frame, the clock): only what
+            # the last frame drew over it is restored, not the whole 8 MB frame.
+            partial = layer.page is None and self._shown is layer
+            if partial:
+                for area in self._dirty:
+                    self.screen.blit(layer.surface, area, area)
+            else:
+                self.screen.blit(layer.surface, (0, 0))
+            dirty: list[pygame.Rect | None] = [header.clock(self.text, view.clock_text, theme, self.screen)]
             canvas = w.Canvas(self.screen, theme, texts, self.text, view, layer.body, layer.rects)
             buttons, rects, painter = view.buttons + view.chrome, layer.rects, spec.paint_button
             if layer.page is not None:
@@ -189,17 +199,26 @@ class Display:
                                                           layer.body.width, page.tall))
                 self.screen.set_clip(page.window)
             # over the page, when the body scrolls: the live picture moves with it, inside its window
-            self._draw_preview(view, layer.rects, -self._offset if layer.page is not None else 0)
+            dirty.append(self._draw_preview(view, layer.rects, -self._offset if layer.page is not None else 0))
             if spec.animate is not None:
+                if layer.page is None:
+                    # Clipped to where the screen says it animates, so that a restore of that is whole.
+                    area = spec.animated(canvas) if spec.animated is not None else layer.body.copy()
+                    self.screen.set_clip(area)
+                    dirty.append(area)
                 spec.animate(canvas)
             self.screen.set_clip(None)
             if view.countdown is not None:
                 # the band below the body (the layer's body stops above it: screens/display._build)
                 band = countdown_band(layer.body, theme)
-                closing.countdown(canvas, band.move(0, band.height), view.countdown,
-                                  getattr(spec.module, "COUNTDOWN", "countdown.left"),
+                band = band.move(0, band.height)
+                self.screen.set_clip(band)
+                closing.countdown(canvas, band, view.countdown, getattr(spec.module, "COUNTDOWN", "countdown.left"),
                                   loud=getattr(spec.module, "COUNTDOWN_LOUD", False))
+                self.screen.set_clip(None)
+                dirty.append(band)
         elif view.overlay is not None:
+            dirty = []
             if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
                 self._drop_preview()
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
@@ -216,6 +235,7 @@ class Display:
             buttons, rects, painter = overlay.buttons, panel.rects, w.paint_button
         else:
             assert view.help is not None
+            dirty = []
             dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
             self.screen.blit(dim.surface, (0, 0))
             help_view = view.help
@@ -239,30 +259,39 @@ class Display:
                 painter(replace(canvas, body=full.copy()), button, full, True)
                 self.screen.set_clip(None)
             elif button.enabled:
+                self.screen.set_clip(rect)
                 painter(canvas, button, rect, True)
+                self.screen.set_clip(None)
+                dirty.append(rect.copy())
+        # The next frame may restore only these from the layer: a frame of this layer without a
+        # page, an overlay or help (those are drawn whole each time).
+        on_glass = view.overlay is None and view.help is None and layer.page is None
+        self._shown = layer if on_glass else None
+        self._dirty = [area for area in dirty if area is not None and area.width > 0 and area.height > 0]
         if self.voice is not None:
             self.voice.follow(view)
         self.frames += 1
 
-    def _draw_preview(self, view: View, rects: dict[str, pygame.Rect], dy: int = 0) -> None:
+    def _draw_preview(self, view: View, rects: dict[str, pygame.Rect], dy: int = 0) -> pygame.Rect | None:
         """The newest live frame, already mirrored, scaled and packed by the preview's thread:
-        wrapped without a copy and blitted, nothing more on this thread; `dy`: the page's scroll."""
+        wrapped without a copy and blitted, nothing more on this thread; `dy`: the page's scroll.
+        Where it went (None: nothing drawn)."""
         rect = rects.get("preview")
         live = self._preview is not None and rect is not None and bool(view.data.get("preview"))
         if not live:
             if self._preview_live:
                 self._drop_preview()
-            return
+            return None
         assert self._preview is not None and rect is not None
         self._preview_live = True
         self._preview.want(rect.size, "RGBX")
         img = self._preview.latest()
         if img is None or tuple(img.size) != rect.size:
-            return  # the layer's silhouette shows until a frame of this size is ready
+            return None  # the layer's silhouette shows until a frame of this size is ready
         if img.seq != self._preview_seq or self._preview_surface is None:
             self._preview_surface = pygame.image.frombuffer(img.pixels, img.size, img.layout)
             self._preview_seq = img.seq
-        self.screen.blit(self._preview_surface, rect.move(0, dy))
+        return self.screen.blit(self._preview_surface, rect.move(0, dy))
 
     def _drop_preview(self) -> None:
         self._preview_live = False
@@ -294,9 +323,9 @@ class Display:
         surf = self._surface()
         surf.set_clip(None)
         surf.fill(th.BACKGROUND)
-        self._draw_header(view.site, theme, surf, texts)
+        header.site(self.text, view.site, theme, surf, texts)
         if spec.step is not None:
-            self._draw_progress(spec.step, theme, surf, texts)
+            header.progress(self.text, spec.step, registry.STEPS, theme, surf, texts)
         # The layer is shared with and without the idle warning: draw it as the bare screen.
         view = replace(view, overlay=None, help=None)
         rects, body = spec.layout(view, theme)
@@ -344,52 +373,9 @@ class Display:
         surf.blit(layer.surface, (0, 0))
         if layer.page is not None:
             scroll.show(surf, layer.page, self._offset)
-        self._draw_clock(view.clock_text, theme, surf)
+        header.clock(self.text, view.clock_text, theme, surf)
         surf.fill(th.DIM, special_flags=pygame.BLEND_RGB_MULT)
         return _Layer(surf, {}, layer.body)
-
-    def _draw_header(self, site: str, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
-        band = theme.header_rect()
-        surf.fill(th.HEADER_BG, band.union(theme.chrome_rect()))
-        size = theme.header
-        # The clock takes the right; the site's name shrinks to the room left, never cut.
-        room = band.width - 2 * theme.margin - self.text.width("2026-11-22 09:00", size) - theme.gap
-        text = site or texts.get("app.title")
-        size = self.text.shrink(text, size, theme.px(24), room, True)
-        top = band.centery - self.text.line_height(size) // 2
-        canvas = w.Canvas(surf, theme, texts, self.text, View("", Waiting.NOTHING), band)
-        canvas.line(text, size, th.HEADER_TEXT, theme.margin, top, strong=True)
-
-    def _draw_clock(self, clock: str, theme: th.Theme, surf: pygame.Surface) -> None:
-        if not clock:
-            return
-        band = theme.header_rect()
-        size = theme.header
-        line = self.text.line(clock, size, th.HEADER_TEXT)
-        x = band.right - theme.margin - line.width
-        top = band.centery - self.text.line_height(size) // 2
-        baseline = top + (self.text.line_height(size) - size) // 2 + self.text.ascender(size)
-        # The layer under the clock is plain header colour, so nothing to restore.
-        surf.blit(line.surface, (x + line.left, baseline - line.top))
-
-    def _draw_progress(self, step: int, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
-        band = theme.progress_rect()
-        surf.fill(th.ACCENT_LIGHT, band)
-        total = registry.STEPS
-        label = texts.get(f"progress.{step}")
-        text = texts.get("progress.step", step=step, total=total, label=label)
-        canvas = w.Canvas(surf, theme, texts, self.text, View("", Waiting.NOTHING), band)
-        size = theme.small
-        bar_h = theme.px(14)
-        top = band.top + theme.px(12)
-        canvas.line(text, size, th.ACCENT_DARK, band.centerx, top, "center", strong=True)
-        gap = theme.px(12)
-        seg_w = (band.width - 2 * theme.margin - gap * (total - 1)) // total
-        y = band.bottom - bar_h - theme.px(14)
-        for i in range(total):
-            color = th.ACCENT if i < step else (190, 205, 228)
-            rect = pygame.Rect(theme.margin + i * (seg_w + gap), y, seg_w, bar_h)
-            pygame.draw.rect(surf, color, rect, border_radius=bar_h // 2)
 
     def present(self) -> None:
         self._flip()
@@ -404,6 +390,7 @@ class Display:
         the layer on the glass now (attract, recovery) holds none of it and is kept."""
         current = self._last_key
         self._layers.discard(lambda key: key == current)
+        self._shown = None
         if self._layer is not None and self._last_key != current:
             self._layer = None
         # A reused surface must not carry a resident's pixels either: the spare and the scratch
@@ -425,6 +412,7 @@ class Display:
         self._last_view = None
         self._drop_preview()
         self._layer = None
+        self._shown = None
         self._layers.clear()
         self._spare.clear()
         self._scratch = None

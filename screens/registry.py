@@ -8,6 +8,9 @@ by the Display) and may provide:
 - `DYNAMIC: frozenset[str]` — data keys drawn every frame by `animate`, kept out of the
   cache key so that a spinner's tick does not rebuild the whole frame;
 - `animate(c: Canvas) -> None` — drawn over the cached frame every render;
+- `animated(c: Canvas) -> pygame.Rect` — where `animate` draws (default: the whole body): a
+  frame whose layer is already on the glass restores and redraws only that (screens/display.py),
+  with the drawing clipped to it;
 - `layout(view, theme) -> (rects, body)` — where its buttons go (default: a footer);
 - `paint_button(c, button, rect, pressed) -> None` — its own button look.
 """
@@ -165,6 +168,7 @@ class Screen:
     paint_button: Painter
     # Buttons that lie in the body and scroll with it when it does not fit (a long list of answers).
     on_page: Callable[[Button], bool] | None = None
+    animated: Callable[[w.Canvas], pygame.Rect] | None = None
 
 
 def _default_layout(step: int | None) -> Layout:
@@ -193,6 +197,7 @@ def lookup(screen_id: str) -> Screen:
             layout=getattr(module, "layout", None) or _default_layout(step),
             paint_button=getattr(module, "paint_button", None) or w.paint_button,
             on_page=getattr(module, "on_page", None),
+            animated=getattr(module, "animated", None),
         )
         _cache[screen_id] = found
     return found

@@ -13,3 +13,6 @@ def draw(c: w.Canvas) -> None:
 
 def animate(c: w.Canvas) -> None:
     w.animate_spinner(c)
+
+
+animated = w.animated_spinner

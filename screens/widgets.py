@@ -15,6 +15,7 @@ import pygame
 
 from kiosk.view import Button, ButtonStyle, Photo, View
 from screens import theme as th
+from screens.footer import chunk, footer_layout, footer_rows, is_secondary, rows_from_bottom
 from screens.lru import Lru
 from screens.shapes import alert_mark, arrow_down, check_mark, id_card, placeholder_person, spinner
 from screens.text import Texts
@@ -22,9 +23,10 @@ from screens.textrender import GLYPH_CACHE, LINE_CACHE_BYTES, Line, TextRenderer
 
 __all__ = [
     "AUDIT", "DEFER", "GLYPH_CACHE", "LINE_CACHE_BYTES", "WATCH", "Canvas", "Deferred", "Drawn", "Line",
-    "Lru", "TextRenderer", "alert_mark", "animate_spinner", "arrow_down", "button_label", "check_mark",
-    "chunk", "draw_busy", "footer_layout", "footer_rows", "id_card", "is_secondary", "paint_button",
-    "placeholder_person", "replay", "rows_from_bottom", "spinner", "spinner_geometry", "step_list", "tokens",
+    "Lru", "TextRenderer", "alert_mark", "animate_spinner", "animated_spinner", "arrow_down", "button_label",
+    "check_mark", "chunk", "draw_busy", "footer_layout", "footer_rows", "id_card", "is_secondary",
+    "paint_button", "placeholder_person", "replay", "rows_from_bottom", "spinner", "spinner_area",
+    "spinner_geometry", "step_list", "tokens",
 ]
 
 
@@ -82,10 +84,6 @@ def _record(drawn: Drawn) -> None:
         AUDIT.append(drawn)
     if WATCH is not None:
         WATCH.append(drawn)
-
-
-def is_secondary(button: Button) -> bool:
-    return button.style == ButtonStyle.SECONDARY or button.id in ("cancel", "back")
 
 
 @dataclass
@@ -314,56 +312,6 @@ def paint_button(
 # --- layout -----------------------------------------------------------------------
 
 
-def rows_from_bottom(
-    rows: Sequence[Sequence[Button]], theme: th.Theme, bottom: int, left: int, width: int, height: int = 0
-) -> tuple[dict[str, pygame.Rect], int]:
-    """Rows of equal-width buttons stacked upwards from `bottom`; returns rects and the top."""
-    gap = theme.gap
-    h = height or theme.button_height
-    rects: dict[str, pygame.Rect] = {}
-    y = bottom
-    for row in reversed(rows):
-        y -= h
-        n = len(row)
-        w = (width - gap * (n - 1)) // n
-        for i, b in enumerate(row):
-            rects[b.id] = pygame.Rect(left + i * (w + gap), y, w, h)
-        y -= gap
-    return rects, y + gap
-
-
-def chunk(items: Sequence[Button], n: int) -> list[list[Button]]:
-    return [list(items[i : i + n]) for i in range(0, len(items), n)]
-
-
-def footer_rows(buttons: Iterable[Button]) -> list[list[Button]]:
-    """Primary actions each get a wide row; cancel/back share the bottom row, furthest from
-    the primary so that a shaky finger does not end the session by mistake."""
-    buttons = list(buttons)
-    primary = [b for b in buttons if not is_secondary(b)]
-    secondary = [b for b in buttons if is_secondary(b)]
-    rows = [[b] for b in primary] if len(primary) <= 2 else chunk(primary, 2)
-    rows += chunk(secondary, 3)
-    return rows
-
-
-def footer_layout(
-    buttons: Sequence[Button], theme: th.Theme, with_progress: bool
-) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
-    area = theme.content_rect(with_progress)
-    rows = footer_rows(buttons)
-    if not rows:
-        return {}, area
-    # Many buttons (an unknown screen): shrink them rather than run off the screen.
-    limit = area.height * 0.6
-    h = theme.button_height
-    if len(rows) * (h + theme.gap) > limit:
-        h = max(theme.px(90), int(limit / len(rows)) - theme.gap)
-    rects, top = rows_from_bottom(rows, theme, area.bottom, area.left, area.width, h)
-    body = pygame.Rect(area.left, area.top, area.width, top - theme.gap - area.top)
-    return rects, body
-
-
 def step_list(c: Canvas, labels: list[str], rows: list[pygame.Rect], current: int) -> None:
     """A busy screen's steps: done ones ticked, the current one strong (its spinner is animated), the rest grey."""
     t = c.theme
@@ -407,6 +355,17 @@ def draw_busy(c: Canvas, prefix: str) -> None:
         align="center",
         fit=True,
     )
+
+
+def spinner_area(center: tuple[int, int], radius: int) -> pygame.Rect:
+    """Where spinner() draws: its ring of dots (screens/shapes.py: dots of radius//6, at least 4)."""
+    reach = radius + max(4, radius // 6) + 2
+    return pygame.Rect(center[0] - reach, center[1] - reach, 2 * reach, 2 * reach)
+
+
+def animated_spinner(c: Canvas) -> pygame.Rect:
+    """Where animate_spinner draws."""
+    return spinner_area(*spinner_geometry(c))
 
 
 def animate_spinner(c: Canvas) -> None:

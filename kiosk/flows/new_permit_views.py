@@ -63,8 +63,15 @@ def phone(snap: Snapshot) -> Screen:
     return {"digits": s.phone, "error": s.phone_error}, (*keys[:-1], NO_PHONE, keys[-1])
 
 
+# The issuance's steps (kiosk/issuance.IssuanceStep) as the resident's three: taking a blank card,
+# making it (the face, then the chip, which residents are not told of), handing it out. Without
+# this, every step after the print but the last showed the first one spinning again.
+SHOWN_STEP = {"feed": "feed", "ticket": "feed", "print": "print", "to_encoder": "print", "encode": "print",
+              "verify": "print", "present": "present"}
+
+
 def issuing(snap: Snapshot) -> Screen:
-    return {"step": snap.session.issuing_step or "feed"}, ()
+    return {"step": SHOWN_STEP.get(snap.session.issuing_step or "", "feed")}, ()
 
 
 def done(snap: Snapshot) -> Screen:

@@ -43,6 +43,11 @@ def draw(c: w.Canvas) -> None:
     w.step_list(c, [c.t(f"issuing.step.{name}") for name in STEPS], _rows(c), _current(c))
 
 
+def animated(c: w.Canvas) -> pygame.Rect:
+    row, mark = _rows(c)[_current(c)], c.theme.px(34)
+    return w.spinner_area((row.left + mark, row.centery), mark)
+
+
 def animate(c: w.Canvas) -> None:
     row = _rows(c)[_current(c)]
     mark = c.theme.px(34)

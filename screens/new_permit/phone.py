@@ -35,10 +35,12 @@ GRID_LARGE = (
 def layout(view: View, theme: th.Theme, with_progress: bool = True) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
     """The keypad above the footer; `with_progress`: room is kept for the progress hint (a screen
     without one, as the registration's, gives that band to its body)."""
-    grid = GRID_LARGE if theme.large else GRID
-    known = {k for row in grid for k in row if k}
+    known = {k for row in GRID for k in row if k}
     keys = {b.id for b in view.buttons if b.id in known}
     others = [b for b in view.buttons if b.id not in known]
+    # Under two rows of footer (confirm; no mobile number and cancel) the 4-by-3 keypad leaves the
+    # body room for its words, which the 3-by-4 pushed onto a scrolling page.
+    grid = GRID_LARGE if theme.large or len(w.footer_rows(others)) > 1 else GRID
     if theme.large and others:
         # One row for the rest (cancel at the left, confirm at the right): the keys need the height.
         area = theme.content_rect(with_progress)
@@ -116,6 +118,10 @@ def draw(c: w.Canvas) -> None:
         c.paragraph(c.t("phone.no_phone_hint"), pygame.Rect(c.body.left, y + t.px(10), c.body.width,
                                                              c.body.bottom - y - t.px(10)),
                     t.small, th.MUTED, align="center", fit=True)
+
+
+def animated(c: w.Canvas) -> pygame.Rect:
+    return _box(c)
 
 
 def animate(c: w.Canvas) -> None:

@@ -89,6 +89,14 @@ def draw(c: w.Canvas) -> None:
     c.bullets([c.t(f"photo.tip.{k}") for k in tips], y)
 
 
+def animated(c: w.Canvas) -> pygame.Rect:
+    """The live picture (the outline and the count go over it) and the advice's strip under it."""
+    frame, strip = c.rects.get(PREVIEW), c.rects.get("guidance")
+    if strip is None:
+        return pygame.Rect(c.body.left, c.body.top, 0, 0)
+    return strip.union(frame) if frame is not None else strip
+
+
 def animate(c: w.Canvas) -> None:
     """Over the live picture: the head outline, the advice, the countdown."""
     frame, strip = c.rects.get(PREVIEW), c.rects.get("guidance")

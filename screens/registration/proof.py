@@ -16,7 +16,7 @@ from screens import widgets as w
 from screens.new_permit import phone
 
 DYNAMIC = frozenset({"digits"})
-__all__ = ["DYNAMIC", "animate", "draw", "layout"]
+__all__ = ["DYNAMIC", "animate", "animated", "draw", "layout"]
 
 
 def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.Rect]:
@@ -59,6 +59,10 @@ def draw(c: w.Canvas) -> None:
     c.reach(box)  # the typed number goes in it: it must be on the screen (or the body scrolls)
     pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
     pygame.draw.rect(c.surface, th.ACCENT, box, width=t.px(5), border_radius=t.radius)
+
+
+def animated(c: w.Canvas) -> pygame.Rect:
+    return _box(c, _top(c))
 
 
 def animate(c: w.Canvas) -> None:

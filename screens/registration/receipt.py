@@ -55,6 +55,12 @@ def draw(c: w.Canvas) -> None:
                     t.body, th.MUTED, align="center", fit=True)
 
 
+def animated(c: w.Canvas) -> pygame.Rect:
+    # The countdown's line at the body's bottom (shrunk, it is no taller than at t.small).
+    height = c.text.line_height(c.theme.small)
+    return pygame.Rect(c.body.left, c.body.bottom - height, c.body.width, height)
+
+
 def animate(c: w.Canvas) -> None:
     # The countdown changes every second: drawn over the cached frame, so the code is not redrawn.
     t = c.theme

@@ -12,6 +12,7 @@ import pygame
 import pygame.freetype
 import pytest
 
+from kiosk.flows.buttons import NO_PHONE, keypad
 from kiosk.fonts import FontFile, FontMissing, find_cjk_font
 from kiosk.intents import Quit, Tap
 from kiosk.reasons import Reason
@@ -43,13 +44,10 @@ def _photo() -> Photo:
 
 
 def _keypad(confirm_enabled: bool) -> tuple[Button, ...]:
-    keys = tuple(B(f"key.{d}", f"key.{d}", style=ButtonStyle.KEY) for d in "1234567890")
-    return (
-        *keys,
-        B("key.del", "button.del", style=ButtonStyle.KEY),
-        B("confirm", "button.confirm", enabled=confirm_enabled),
-        CANCEL,
-    )
+    """The new permit's phone keypad as its flow offers it (kiosk/flows/new_permit_views.phone):
+    the keys, confirm, "no mobile number" and cancel."""
+    keys = keypad(confirm_enabled)
+    return (*keys[:-1], NO_PHONE, keys[-1])
 
 
 SERVICES = [
@@ -572,3 +570,14 @@ def test_the_wrap_breaks_where_measuring_every_prefix_does(display: Display) -> 
         for size, width in ((38, 300), (44, 700), (60, 1000)):
             for strong in (False, True):
                 assert text.wrap(s, size, width, strong) == _greedy(text, s, size, width, strong), (s, size, width)
+
+
+@pytest.mark.parametrize("screen", ["new_permit.phone", "registration.phone", "diagnostics.pin"])
+def test_a_keypad_screen_does_not_scroll_in_normal_text(display: Display, screen: str) -> None:
+    """Scroll buttons between the typed number and the keys (the phone screen with its real
+    buttons did, its words on a second page) confuse a resident typing a number."""
+    for typed in (False, True):
+        view = view_of(screen, _keypad(typed), {"digits": "138" if typed else "", "error": None})
+        display.render(view)
+        assert display._layer is not None and display._layer.page is None, (screen, typed)
+        assert display.button_rect("scroll.down") is None

@@ -1,0 +1,58 @@
+"""The band across the top of every frame (the site's name, the clock) and the new-permit
+progress hint under it. The site's name and the hint are drawn into a screen's cached layer;
+the clock over it every frame."""
+
+from __future__ import annotations
+
+import pygame
+
+from kiosk.view import View, Waiting
+from screens import theme as th
+from screens import widgets as w
+from screens.text import Texts
+
+
+def site(text: w.TextRenderer, name: str, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
+    band = theme.header_rect()
+    surf.fill(th.HEADER_BG, band.union(theme.chrome_rect()))
+    size = theme.header
+    # The clock takes the right; the site's name shrinks to the room left, never cut.
+    room = band.width - 2 * theme.margin - text.width("2026-11-22 09:00", size) - theme.gap
+    shown = name or texts.get("app.title")
+    size = text.shrink(shown, size, theme.px(24), room, True)
+    top = band.centery - text.line_height(size) // 2
+    canvas = w.Canvas(surf, theme, texts, text, View("", Waiting.NOTHING), band)
+    canvas.line(shown, size, th.HEADER_TEXT, theme.margin, top, strong=True)
+
+
+def clock(text: w.TextRenderer, now: str, theme: th.Theme, surf: pygame.Surface) -> pygame.Rect | None:
+    """The clock at the band's right; where it went (the band under it is plain header colour)."""
+    if not now:
+        return None
+    band = theme.header_rect()
+    size = theme.header
+    line = text.line(now, size, th.HEADER_TEXT)
+    x = band.right - theme.margin - line.width
+    top = band.centery - text.line_height(size) // 2
+    baseline = top + (text.line_height(size) - size) // 2 + text.ascender(size)
+    return surf.blit(line.surface, (x + line.left, baseline - line.top))
+
+
+def progress(text: w.TextRenderer, step: int, total: int, theme: th.Theme, surf: pygame.Surface,
+             texts: Texts) -> None:
+    band = theme.progress_rect()
+    surf.fill(th.ACCENT_LIGHT, band)
+    label = texts.get(f"progress.{step}")
+    words = texts.get("progress.step", step=step, total=total, label=label)
+    canvas = w.Canvas(surf, theme, texts, text, View("", Waiting.NOTHING), band)
+    size = theme.small
+    bar_h = theme.px(14)
+    top = band.top + theme.px(12)
+    canvas.line(words, size, th.ACCENT_DARK, band.centerx, top, "center", strong=True)
+    gap = theme.px(12)
+    seg_w = (band.width - 2 * theme.margin - gap * (total - 1)) // total
+    y = band.bottom - bar_h - theme.px(14)
+    for i in range(total):
+        color = th.ACCENT if i < step else (190, 205, 228)
+        rect = pygame.Rect(theme.margin + i * (seg_w + gap), y, seg_w, bar_h)
+        pygame.draw.rect(surf, color, rect, border_radius=bar_h // 2)
