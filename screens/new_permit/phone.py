@@ -97,13 +97,17 @@ def draw(c: w.Canvas) -> None:
     pygame.draw.rect(c.surface, th.PANEL, box, border_radius=t.radius)
     pygame.draw.rect(c.surface, border, box, width=t.px(5), border_radius=t.radius)
     y = box.bottom + t.gap
-    if error and t.large:
-        # No room for a banner's box under large keys: the same words in the error colour.
-        c.paragraph(c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid"),
-                    pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.ERROR,
+    message = (c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid")) if error else ""
+    pad = t.px(28)
+    boxed = bool(error) and not t.large and (
+        c.lines_height(message, t.subtitle, c.body.width - 2 * pad, strong=True) + 2 * pad <= c.body.bottom - y)
+    if error and not boxed:
+        # No room for a banner's box over the keys (large text, a long message over the 4x3 keypad):
+        # the same words in the error colour, fitted, never cut off behind a scroll.
+        c.paragraph(message, pygame.Rect(c.body.left, y, c.body.width, c.body.bottom - y), t.body, th.ERROR,
                     align="center", strong=True, fit=True)
     elif error:
-        y = c.banner(c.t_opt(f"phone.error.{error}") or c.t("phone.error.invalid"), y, "error")
+        y = c.banner(message, y, "error")
     else:  # always said: without room the screen scrolls, never drops it
         y = c.paragraph(
             c.t("phone.body"),
@@ -113,11 +117,15 @@ def draw(c: w.Canvas) -> None:
             align="center",
             fit=True,
         )
-    if any(b.id == "choice.no_phone" for b in c.view.buttons) and y + t.px(10) < c.body.bottom:
-        # What the "no mobile number" button means, before it is pressed.
-        c.paragraph(c.t("phone.no_phone_hint"), pygame.Rect(c.body.left, y + t.px(10), c.body.width,
-                                                             c.body.bottom - y - t.px(10)),
-                    t.small, th.MUTED, align="center", fit=True)
+    hint = c.t("phone.no_phone_hint")
+    room = c.body.bottom - y - t.px(10)
+    if any(b.id == "choice.no_phone" for b in c.view.buttons) and (
+            t.large or c.lines_height(hint, t.small, c.body.width) <= room):
+        # What the "no mobile number" button means, before it is pressed. In standard text only
+        # where it fits whole: under an error message it would be cut or push the screen to scroll
+        # (the button's own words still say it).
+        c.paragraph(hint, pygame.Rect(c.body.left, y + t.px(10), c.body.width, room), t.small, th.MUTED,
+                    align="center", fit=True)
 
 
 def animated(c: w.Canvas) -> pygame.Rect:

@@ -576,8 +576,9 @@ def test_the_wrap_breaks_where_measuring_every_prefix_does(display: Display) -> 
 def test_a_keypad_screen_does_not_scroll_in_normal_text(display: Display, screen: str) -> None:
     """Scroll buttons between the typed number and the keys (the phone screen with its real
     buttons did, its words on a second page) confuse a resident typing a number."""
-    for typed in (False, True):
-        view = view_of(screen, _keypad(typed), {"digits": "138" if typed else "", "error": None})
-        display.render(view)
-        assert display._layer is not None and display._layer.page is None, (screen, typed)
-        assert display.button_rect("scroll.down") is None
+    for typed, error in ((False, None), (True, None), (True, "too_short"), (True, "not_mobile"), (True, "invalid")):
+        view = view_of(screen, _keypad(typed), {"digits": "138" if typed else "", "error": error})
+        for lang in ("zh", "en"):
+            display.render(replace(view, lang=lang))
+            assert display._layer is not None and display._layer.page is None, (screen, typed, error, lang)
+            assert display.button_rect("scroll.down") is None
