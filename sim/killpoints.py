@@ -162,11 +162,24 @@ RESIDENTS = ("waits", "snatches", "gone")
 _HAND = {"waits": ("present",), "snatches": ("present", "retract"), "gone": ()}
 
 
+def _hub_client(hub: Any, workdir: Path) -> Any:
+    """The hub's control socket; when it cannot be reached, an error that says whether the hub
+    still runs and what its log ends with (a connection refused under load once said nothing)."""
+    from sim.hub import HubClient
+
+    try:
+        return HubClient(hub.ready["control"])
+    except OSError as exc:
+        log = workdir / "hub.log"
+        tail = log.read_text(encoding="utf-8", errors="replace")[-1500:] if log.exists() else "(no log)"
+        raise RuntimeError(f"the device hub's control socket: {exc!r}; hub pid {hub.pid} exit code "
+                           f"{hub.proc.poll()}; its log ends:\n{tail}") from exc
+
+
 def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resident: str = "waits") -> PointResult:
     import httpx
 
     from kiosk.journal import Journal
-    from sim.hub import HubClient
     from sim.launcher import start_backend, start_hub
     from sim.pcscd import start_pcscd
     from sim.scenario import load, residents_json
@@ -191,7 +204,7 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         # forked by the test suite's fork server when one runs (sim/zygote.py), else a new interpreter
         play = zygote.run([*base, "play", *common, *kill], cwd=ROOT, env=env, timeout=120,
                           out_dir=workdir / "play-output")
-        client = HubClient(hub.ready["control"])
+        client = _hub_client(hub, workdir)
         try:
             for moment in _HAND[resident]:
                 armed = client.call("take_card", at=moment)
@@ -207,7 +220,7 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         result = PointResult(kill_at, killed_after, play.returncode, recover.returncode)
         if recover.returncode != 0:
             result.violations.append(f"the restarted kiosk did not come to rest: {recover.stderr[-600:]}")
-        client = HubClient(hub.ready["control"])
+        client = _hub_client(hub, workdir)
         try:
             printer = client.call("state")["printer"]
         finally:

@@ -111,8 +111,10 @@ def test_id_reader_answers_every_command_of_a_peer_that_never_reads(id_rig: tupl
 
 
 def test_id_reader_control_calls_do_not_wait_for_a_paced_reply(tmp_path: Path) -> None:
-    # At 2400 baud the 1295-byte read reply takes 5.4 s on the wire.
-    link = PtyLink(str(tmp_path / "ttySLOW"), baudrate=2400)
+    # At 1200 baud the 1295-byte read reply takes 10.8 s on the wire: long enough that the test's
+    # own thread, starved on a loaded machine (2400 baud's 5.4 s once ran out under a soak and eight
+    # workers on two cores), still makes its calls while the reply is going out.
+    link = PtyLink(str(tmp_path / "ttySLOW"), baudrate=1200)
     emu = IdReaderEmulator(link)
     emu.start()
     peer = DeafPeer(link)
@@ -122,7 +124,7 @@ def test_id_reader_control_calls_do_not_wait_for_a_paced_reply(tmp_path: Path) -
         assert emu.wait_for_commands("select", 1)
         os.read(peer.fd, 4096)  # find's and select's replies (short; some may still be on the wire)
         peer.send(build_command(Command.READ))
-        peer.first_reply_byte()  # the read reply is on the wire now, for 5.4 s
+        peer.first_reply_byte()  # the read reply is on the wire now, for 10.8 s
         promptly(lambda: emu.place_card(CARD), "place_card during a paced reply")
         promptly(emu.lift_card, "lift_card during a paced reply")
         # Still on the wire: the calls above did not wait for its end. (The count itself, not
