@@ -28,6 +28,7 @@ from kiosk.view import Button, OverlayKind, View
 from screens import chrome, closing, header, help_overlay, registry, scroll, timeout_warning
 from screens import theme as th
 from screens import widgets as w
+from screens.lru import freeze
 from screens.text import LANGUAGES, Texts, load_table
 
 
@@ -51,21 +52,6 @@ class _Layer:
 
 # The scratch page grows to at most this many frames' height; a taller page is its own surface.
 SCRATCH_PAGES = 2
-
-
-def freeze(value: Any) -> Hashable:
-    """A hashable copy of view data for the layer cache key."""
-    if isinstance(value, dict):
-        return tuple(sorted(((str(k), freeze(v)) for k, v in value.items()), key=lambda kv: kv[0]))
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    if isinstance(value, set | frozenset):
-        return frozenset(freeze(v) for v in value)
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
 
 
 def countdown_band(body: pygame.Rect, theme: th.Theme) -> pygame.Rect:
@@ -114,6 +100,8 @@ class Display:
         # The page a scrolling body is drawn on (screens/scroll.py), reused: a tall surface of
         # several megabytes costs more to allocate than the page costs to draw.
         self._scratch: pygame.Surface | None = None
+        # How tall each screen's page was last time (an index in scroll.TALL; no resident's data).
+        self._page_factor: dict[tuple[str, bool, str], int] = {}
         self._panels: w.Lru[Hashable, timeout_warning.Panel] = w.Lru(3)
         self._active: dict[str, tuple[Button, pygame.Rect]] = {}
         self._screen_id: str | None = None
@@ -344,9 +332,12 @@ class Display:
                             and b.id in rects)
         if scroll.overflows(lines, body):
             end = len(w.AUDIT) if w.AUDIT is not None else 0
+            seen = (view.screen, view.large_text, texts.lang)
             page = scroll.paged(surf, theme, body, lambda s, b: scroll.draw_page(
                 w.Canvas(s, theme, texts, self.text, view, b, rects), spec.draw, spec.paint_button, on_page),
-                self._page_surface)
+                self._page_surface, self._page_factor.get(seen, 0))
+            if page is not None:
+                self._page_factor[seen] = page.factor
             if page is not None:
                 # The first drawing goes (with whatever of it ran below the body); the page shows
                 # through its window, the footer's buttons are painted next.

@@ -34,6 +34,7 @@ class Page:
     window: pygame.Rect  # where on the frame the visible part goes
     rects: dict[str, pygame.Rect]  # the scroll buttons
     tall: int  # the body's height the screen drew the page with (its animation uses the same)
+    factor: int = 0  # its index in TALL (the next drawing of the same screen starts from it)
 
     def max_offset(self) -> int:
         return max(0, self.surface.get_height() - self.window.height)
@@ -52,23 +53,26 @@ def overflows(lines: list[w.Drawn], body: pygame.Rect) -> bool:
 
 def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
           draw: Callable[[pygame.Surface, pygame.Rect], None],
-          surface: Callable[[int], pygame.Surface] | None = None) -> Page | None:
+          surface: Callable[[int], pygame.Surface] | None = None, start: int = 0) -> Page | None:
     """Draw the body on a taller page (draw(surface, body) as the screen would); None if even the
     tallest page does not hold it (then the frame keeps the first drawing). `surface(height)`: a
     surface of the frame's width to draw each try on (the display's reused scratch page); the page
-    kept is a copy of the body's part of it."""
+    kept is a copy of the body's part of it. `start`: the index in TALL this screen's page took
+    last time (Page.factor): the search begins one below it, so that words as long as last time
+    take two tries (too short, then the one that holds them) rather than one per shorter page."""
     strip = theme.big(th.MIN_TARGET) + theme.gap
     window = pygame.Rect(body.left, body.top, body.width, body.height - strip)
     if window.height < theme.px(200):
         return None
-    for factor in TALL:
-        tall = pygame.Rect(body.left, body.top, body.width, int(window.height * factor))
-        if surface is not None:
-            surf = surface(tall.bottom)
-        else:
-            surf = pygame.Surface((frame.get_width(), tall.bottom), 0, frame)
-        surf.fill(th.BACKGROUND)
-        audit_mark = len(w.AUDIT) if w.AUDIT is not None else 0
+    base = len(w.AUDIT) if w.AUDIT is not None else 0
+
+    def attempt(i: int) -> tuple[bool, tuple[pygame.Rect, pygame.Surface, list[w.Drawn], list[w.Deferred]]]:
+        if w.AUDIT is not None:
+            del w.AUDIT[base:]  # only the drawing kept, the last one made, stays in the overflow test's audit
+        tall = pygame.Rect(body.left, body.top, body.width, int(window.height * TALL[i]))
+        size = (frame.get_width(), tall.bottom)
+        surf = surface(tall.bottom) if surface is not None else pygame.Surface(size, 0, frame)
+        surf.fill(th.BACKGROUND, tall)  # only the page is kept: the rows above it are never read
         w.WATCH, w.DEFER = [], []  # the text is drawn only on the page that is kept
         try:
             draw(surf, tall)
@@ -77,26 +81,41 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
             w.WATCH, w.DEFER = None, None
         # Ink down to the page's very bottom: something (a QR code) ran off it (its last rows tell).
         edge = pygame.Rect(tall.left, tall.bottom - 2, tall.width, 2)
-        if (overflows(lines, tall) or ink_bottom(surf, edge) >= tall.bottom - 1) and factor != TALL[-1]:
-            if w.AUDIT is not None:
-                del w.AUDIT[audit_mark:]
-            continue
-        w.replay(deferred)
-        # Down to the last ink, not only the last line of text: a QR code or a mark drawn below the
-        # words is on the page too (a kept card's code was cut off the page in large text).
-        # (Only the rows below the last line and the window need looking at: the rest is in the max.)
-        low = max([d.rect.bottom for d in lines] + [window.bottom])
-        below = pygame.Rect(tall.left, low, tall.width, tall.bottom - low)
-        bottom = max(low, ink_bottom(surf, below) if below.height > 0 else low) + theme.gap
-        height = min(tall.bottom, bottom) - body.top
-        page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
-        gap = theme.gap
-        each = (body.width - gap) // 2
-        top = window.bottom + gap
-        rects = {UP.id: pygame.Rect(body.left, top, each, strip - gap),
-                 DOWN.id: pygame.Rect(body.left + each + gap, top, each, strip - gap)}
-        return Page(page, window, rects, tall.height)
-    return None
+        fits = i == len(TALL) - 1 or not (overflows(lines, tall) or ink_bottom(surf, edge) >= tall.bottom - 1)
+        return fits, (tall, surf, lines, deferred)
+
+    i = max(0, min(start, len(TALL) - 1) - 1)
+    fits, drawn = attempt(i)
+    if fits and i > 0:
+        # Shorter words than last time: down while the page still holds them; the last that did is
+        # drawn again when a shorter try was drawn over it.
+        j = i - 1
+        while j >= 0:
+            shorter, tried = attempt(j)
+            if not shorter:
+                break
+            i, drawn, j = j, tried, j - 1
+        if j >= 0:
+            fits, drawn = attempt(i)
+    while not fits:
+        i += 1
+        fits, drawn = attempt(i)
+    tall, surf, lines, deferred = drawn
+    w.replay(deferred)
+    # Down to the last ink, not only the last line of text: a QR code or a mark drawn below the
+    # words is on the page too (a kept card's code was cut off the page in large text).
+    # (Only the rows below the last line and the window need looking at: the rest is in the max.)
+    low = max([d.rect.bottom for d in lines] + [window.bottom])
+    below = pygame.Rect(tall.left, low, tall.width, tall.bottom - low)
+    bottom = max(low, ink_bottom(surf, below) if below.height > 0 else low) + theme.gap
+    height = min(tall.bottom, bottom) - body.top
+    page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
+    gap = theme.gap
+    each = (body.width - gap) // 2
+    top = window.bottom + gap
+    rects = {UP.id: pygame.Rect(body.left, top, each, strip - gap),
+             DOWN.id: pygame.Rect(body.left + each + gap, top, each, strip - gap)}
+    return Page(page, window, rects, tall.height, i)
 
 
 def ink_bottom(surf: pygame.Surface, area: pygame.Rect) -> int:

@@ -128,3 +128,41 @@ def test_a_released_press_leaves_the_frame_as_before(display: Display) -> None:
     display.handle_events([pygame.event.Event(pygame.MOUSEMOTION, pos=(5, 5), rel=(0, 0), buttons=(1, 0, 0)),
                            pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(5, 5), button=1)])
     assert bytes(display.screen.get_view("2").raw) == rest
+
+
+def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(font_display: Display) -> None:
+    """screens/scroll.paged starts from the height the screen's page took last time: whatever
+    came before, each page is the shortest that holds it, as a display without that memory draws."""
+    d = font_display
+    by_screen: dict[str, list[tuple[View, int | None]]] = {}
+    for screen, buttons, data in CASES:
+        view = view_of(screen, buttons, data, large_text=True)
+        d._page_factor.clear()
+        d._layers.clear()
+        d.render(view)
+        page = d._layer.page if d._layer is not None else None
+        by_screen.setdefault(screen, []).append((view, None if page is None else page.factor))
+    compared = set()
+    for views in by_screen.values():
+        if len(views) < 2 or all(f is None for _, f in views):
+            continue
+        # each after the one before it and after the one after it in the list (both ways round)
+        for i, (after, fresh) in enumerate(views):
+            for before, _ in (views[i - 1], views[(i + 1) % len(views)]):
+                d._page_factor.clear()
+                d._layers.clear()
+                d.render(before)
+                d._layers.clear()
+                d.render(after)
+                page = d._layer.page if d._layer is not None else None
+                assert (None if page is None else page.factor) == fresh, after.screen
+                compared.add((after.screen, fresh))
+    # pages of different heights among them: the search went both up and down
+    assert len({f for _, f in compared if f is not None}) >= 2, compared
+
+
+@pytest.fixture(scope="module")
+def font_display() -> Iterator[Display]:
+    d = Display(SIZE, font=find_cjk_font(), lang="en")
+    yield d
+    d.close()
