@@ -40,19 +40,24 @@ def clock(text: w.TextRenderer, now: str, theme: th.Theme, surf: pygame.Surface)
 
 def progress(text: w.TextRenderer, step: int, total: int, theme: th.Theme, surf: pygame.Surface,
              texts: Texts) -> None:
-    band = theme.progress_rect()
-    surf.fill(th.ACCENT_LIGHT, band)
+    """The new permit's hint under the band: "step n of 6: ..." and a segment a step."""
     label = texts.get(f"progress.{step}")
-    words = texts.get("progress.step", step=step, total=total, label=label)
-    canvas = w.Canvas(surf, theme, texts, text, View("", Waiting.NOTHING), band)
-    size = theme.small
-    bar_h = theme.px(14)
-    top = band.top + theme.px(12)
-    canvas.line(words, size, th.ACCENT_DARK, band.centerx, top, "center", strong=True)
-    gap = theme.px(12)
-    seg_w = (band.width - 2 * theme.margin - gap * (total - 1)) // total
-    y = band.bottom - bar_h - theme.px(14)
+    canvas = w.Canvas(surf, theme, texts, text, View("", Waiting.NOTHING), theme.progress_rect())
+    hint(canvas, texts.get("progress.step", step=step, total=total, label=label), step, total)
+
+
+def hint(c: w.Canvas, words: str, step: int, total: int) -> None:
+    """A progress hint in the band under the header (the new permit's, the rewrite's): its words
+    and `total` segments, the first `step` of them lit."""
+    t, band = c.theme, c.theme.progress_rect()
+    c = w.Canvas(c.surface, t, c.texts, c.text, c.view, band, c.rects)  # its words belong to the band
+    c.surface.fill(th.ACCENT_LIGHT, band)
+    bar_h = t.px(14)
+    c.line(words, t.small, th.ACCENT_DARK, band.centerx, band.top + t.px(12), "center", strong=True)
+    gap = t.px(12)
+    seg_w = (band.width - 2 * t.margin - gap * (total - 1)) // total
+    y = band.bottom - bar_h - t.px(14)
     for i in range(total):
         color = th.ACCENT if i < step else (190, 205, 228)
-        rect = pygame.Rect(theme.margin + i * (seg_w + gap), y, seg_w, bar_h)
-        pygame.draw.rect(surf, color, rect, border_radius=bar_h // 2)
+        rect = pygame.Rect(t.margin + i * (seg_w + gap), y, seg_w, bar_h)
+        pygame.draw.rect(c.surface, color, rect, border_radius=bar_h // 2)

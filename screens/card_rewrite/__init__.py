@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import pygame
 
 from kiosk.view import View
+from screens import header
 from screens import theme as th
 from screens import widgets as w
 
@@ -31,22 +32,8 @@ def layout(view: View, theme: th.Theme) -> tuple[dict[str, pygame.Rect], pygame.
 
 def progress(c: w.Canvas, step: int) -> None:
     """The hint band under the header: "step n of 5: ..." and five segments (as the Display's)."""
-    t = c.theme
-    band = t.progress_rect()
-    c = w.Canvas(c.surface, t, c.texts, c.text, c.view, band, c.rects)  # its words belong to the band
-    c.surface.fill(th.ACCENT_LIGHT, band)
     label = c.t(f"{PREFIX}.progress.{step}")
-    text = c.t("progress.step", step=step, total=STEPS, label=label)
-    size = t.small
-    bar_h = t.px(14)
-    c.line(text, size, th.ACCENT_DARK, band.centerx, band.top + t.px(12), "center", strong=True)
-    gap = t.px(12)
-    seg_w = (band.width - 2 * t.margin - gap * (STEPS - 1)) // STEPS
-    y = band.bottom - bar_h - t.px(14)
-    for i in range(STEPS):
-        color = th.ACCENT if i < step else (190, 205, 228)
-        rect = pygame.Rect(t.margin + i * (seg_w + gap), y, seg_w, bar_h)
-        pygame.draw.rect(c.surface, color, rect, border_radius=bar_h // 2)
+    header.hint(c, c.t("progress.step", step=step, total=STEPS, label=label), step, STEPS)
 
 
 def marked_items(c: w.Canvas, texts: Sequence[str], top: int, kind: str = "check", size: int | None = None) -> int:

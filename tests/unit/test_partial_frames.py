@@ -14,12 +14,12 @@ from typing import Any
 import pygame
 import pytest
 
-from kiosk.fonts import FontFile, find_cjk_font
+from kiosk.fonts import FontFile
 from kiosk.view import View
 from screens import registry
 from screens.display import Display
 from tests.unit.test_screen_overflow import registration_cases
-from tests.unit.test_screens import CASES, NOTICE_BUTTONS, SIZE, view_of
+from tests.unit.test_screens import CASES, NOTICE_BUTTONS, SIZE, font, view_of  # noqa: F401
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -78,8 +78,7 @@ CASES_ANIMATED = _cases()
 
 
 @pytest.fixture(scope="module")
-def display() -> Iterator[Display]:
-    font: FontFile = find_cjk_font()
+def display(font: FontFile) -> Iterator[Display]:  # noqa: F811  (test_screens' font fixture)
     d = Display(SIZE, font=font, lang="zh")
     yield d
     d.close()
@@ -162,7 +161,7 @@ def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(f
 
 
 @pytest.fixture(scope="module")
-def font_display() -> Iterator[Display]:
-    d = Display(SIZE, font=find_cjk_font(), lang="en")
+def font_display(font: FontFile) -> Iterator[Display]:  # noqa: F811
+    d = Display(SIZE, font=font, lang="en")
     yield d
     d.close()
