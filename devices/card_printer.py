@@ -163,7 +163,7 @@ class CardPrinter:
 
     def stop(self) -> None:
         self._worker.stop()
-        self._port.close()
+        self._port.release()
 
     @property
     def status(self) -> DeviceStatus:

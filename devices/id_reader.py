@@ -151,7 +151,7 @@ class IdReader:
 
     def stop(self) -> None:
         self._worker.stop()
-        self._port.close()
+        self._port.release()
         self._set_status(state=DeviceState.OFFLINE, detail="stopped", media=MediaPosition.NONE)
 
     def set_reading(self, enabled: bool) -> None:

@@ -133,8 +133,10 @@ class SerialQrScanner:
 
     def stop(self) -> None:
         self._scanning.clear()
+        self._worker.request_stop()
+        self._port.interrupt()  # the worker waits for a byte in select(): it hears the stop at once
         self._worker.stop()
-        self._port.close()
+        self._port.release()
         self._set(DeviceState.OFFLINE, "stopped")
 
     def set_scanning(self, on: bool) -> None:

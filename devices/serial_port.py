@@ -27,6 +27,8 @@ class SerialPort:
         self.baudrate = baudrate
         self.read_timeout = read_timeout
         self._ser: serial.Serial | None = None
+        # interrupt()'s pipe: a read waiting in select() wakes on it (release() closes it).
+        self._wake: tuple[int, int] | None = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     @property
     def is_open(self) -> bool:
@@ -53,6 +55,22 @@ class SerialPort:
             with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 self._ser.close()
             self._ser = None
+
+    def interrupt(self) -> None:
+        """Wake a read() that waits in another thread, or the next one: it returns b"" at once, so a
+        driver's stop need not wait out the read's timeout (the QR scanner's 0.2 s was most of the
+        kiosk's stop). Safe from any thread; release() frees it."""
+        if self._wake is not None:
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake[1], b"x")
+
+    def release(self) -> None:
+        """Close the port and interrupt()'s pipe (the driver's worker has stopped)."""
+        self.close()
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
 
     def reset_input(self) -> None:
         if self._ser is None:
@@ -82,7 +100,13 @@ class SerialPort:
         try:
             data = self._ser.read(size)
             if not data and wait > 0:
-                ready, _, _ = select.select([self._ser.fileno()], [], [], wait)
+                wake = self._wake
+                fds = [self._ser.fileno()] if wake is None else [self._ser.fileno(), wake[0]]
+                ready, _, _ = select.select(fds, [], [], wait)
+                if wake is not None and wake[0] in ready:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake[0], 64)
+                    return b""  # interrupted: no data, and the port is still there
                 if ready:
                     data = self._ser.read(size)
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:

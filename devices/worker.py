@@ -55,9 +55,13 @@ class Worker:
     def submit(self, job: Callable[[], None]) -> None:
         self._jobs.put(job)
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the thread to end after what it is doing, without waiting (stop() waits)."""
         self._stopping.set()
         self._jobs.put(None)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
