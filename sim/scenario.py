@@ -648,20 +648,18 @@ def _shown(data: Any) -> dict[str, Any]:
 
 
 def parse(data: dict[str, Any], path: Path | None = None) -> Scenario:
-    diagnostics = data.get("service") == "diagnostics"
-    if diagnostics:
-        try:
-            _keys(data, "", ("today", "technician", "technicians"),
-                  ("name", "policy", "service", "faults", "steps", "expect", "resident", "residents", "qr_scanner",
-                   "proofs", "chip_keys", "backend_tls"))
-        except ScenarioError as exc:
-            # Say why: the service key is what makes a technician required (fuzz: a file whose
-            # service was edited to "diagnostics" got only "missing key technician").
-            raise ScenarioError(f'{exc} (service = "diagnostics")') from None
-    else:
-        _keys(data, "", ("today", "resident", "residents"),
-              ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys",
-               "backend_tls"))
+    service = data.get("service")
+    diagnostics = service == "diagnostics"
+    # The message says which service made a key required (fuzz: "missing key technician" for a file
+    # edited to diagnostics, "missing key resident" for one without its service, a new permit's).
+    why = f'service = "{service}"' if isinstance(service, str) else 'no service: "new_permit"'
+    optional = ("name", "policy", "service", "faults", "steps", "expect", "proofs", "qr_scanner", "chip_keys",
+                "backend_tls")
+    required = ("today", "technician", "technicians") if diagnostics else ("today", "resident", "residents")
+    try:
+        _keys(data, "", required, (*optional, "resident", "residents") if diagnostics else optional)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{exc} ({why})") from None
     residents_raw = _table(data.get("residents", {}), "residents")
     residents = {key: _resident(key, value) for key, value in residents_raw.items()}
     resident = _str(data, "resident", "", "")

@@ -196,6 +196,19 @@ def test_a_resident_file_turned_diagnostics_says_the_service_needs_a_technician(
         parse(data)
 
 
+def test_a_diagnostics_file_without_its_service_says_it_was_read_as_a_new_permits():
+    """Found by `python -m tests.fuzz --total 1000000`: a diagnostics scenario with its service (and
+    its technician) dropped said only "missing key resident", naming nothing the author had touched."""
+    data = tomllib.loads(DIAGNOSTICS)
+    for key in ("service", "technician", "technicians"):
+        data.pop(key, None)
+    with pytest.raises(ScenarioError, match=r'missing key resident \(no service: "new_permit"\)'):
+        parse(data)
+    data["service"] = "card_rewrite"
+    with pytest.raises(ScenarioError, match=r'missing key resident \(service = "card_rewrite"\)'):
+        parse(data)
+
+
 def test_a_file_that_is_not_utf8_is_malformed_not_a_crash(tmp_path):
     """Issue 15: a scenario in another encoding gives ScenarioError (exit 2), never a traceback."""
 
