@@ -38,8 +38,9 @@ def layout(view: View, theme: th.Theme, with_progress: bool = True) -> tuple[dic
     known = {k for row in GRID for k in row if k}
     keys = {b.id for b in view.buttons if b.id in known}
     others = [b for b in view.buttons if b.id not in known]
-    # Under two rows of footer (confirm; no mobile number and cancel) the 4-by-3 keypad leaves the
-    # body room for its words, which the 3-by-4 pushed onto a scrolling page.
+    # Under two rows of footer (confirm; no mobile number, back or cancel) the 4-by-3 keypad leaves
+    # the body room for its words (the phone's hint, an error, the technician's wrong-PIN banner),
+    # which the 3-by-4 pushed onto a scrolling page.
     grid = GRID_LARGE if theme.large or len(w.footer_rows(others)) > 1 else GRID
     if theme.large and others:
         # One row for the rest (cancel at the left, confirm at the right): the keys need the height.

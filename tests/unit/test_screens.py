@@ -12,7 +12,7 @@ import pygame
 import pygame.freetype
 import pytest
 
-from kiosk.flows.buttons import NO_PHONE, keypad
+from kiosk.flows.buttons import BACK, NO_PHONE, keypad
 from kiosk.fonts import FontFile, FontMissing, find_cjk_font
 from kiosk.intents import Quit, Tap
 from kiosk.reasons import Reason
@@ -577,8 +577,14 @@ def test_a_keypad_screen_does_not_scroll_in_normal_text(display: Display, screen
     """Scroll buttons between the typed number and the keys (the phone screen with its real
     buttons did, its words on a second page) confuse a resident typing a number."""
     for typed, error in ((False, None), (True, None), (True, "too_short"), (True, "not_mobile"), (True, "invalid")):
-        view = view_of(screen, _keypad(typed), {"digits": "138" if typed else "", "error": error})
+        buttons = {"new_permit.phone": _keypad(typed), "diagnostics.pin": keypad(typed),
+                   "registration.phone": (*keypad(typed)[:-1], NO_PHONE, BACK, keypad(typed)[-1])}[screen]
+        view = view_of(screen, buttons, {"digits": "138" if typed else "", "error": error})
         for lang in ("zh", "en"):
             display.render(replace(view, lang=lang))
             assert display._layer is not None and display._layer.page is None, (screen, typed, error, lang)
             assert display.button_rect("scroll.down") is None
+    for case_screen, buttons, data in CASES:  # the PIN's wrong-PIN and lockout cases among them
+        if case_screen == screen:
+            display.render(view_of(screen, buttons, data))
+            assert display._layer is not None and display._layer.page is None, (screen, data)
