@@ -97,6 +97,19 @@ def display(font: FontFile) -> Iterator[Display]:
     d.close()
 
 
+# What each view drew, for the three whole-screen checks below (overflow, large text's words, line
+# spacing): they look at the same frames, which are drawn once a view and language (the suite's
+# scheduler keeps this module's tests on one worker: tests/conftest.py LONG).
+_DRAWN: dict[str, tuple[list[w.Drawn], set[str]]] = {}
+
+
+def _drawn_once(display: Display, view: View) -> tuple[list[w.Drawn], set[str]]:
+    key = repr(view)
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw(display, view)
+    return _DRAWN[key]
+
+
 def _draw(display: Display, view: View) -> tuple[list[w.Drawn], set[str]]:
     display._layers.clear()
     display._panels.clear()
@@ -117,7 +130,7 @@ def test_no_text_overflows_or_is_cut_and_every_glyph_exists(display: Display, fo
     for name, view in views():
         view = replace(view, lang=lang)
         size = "large" if view.large_text else "normal"
-        drawn, _ = _draw(display, view)
+        drawn, _ = _drawn_once(display, view)
         problems += overflow.problems(drawn, glyphs, SIZE, f"{name} {lang} {size}")
     screens = sorted({p.split(" ")[0] for p in problems})
     assert not problems, f"{len(problems)} problems on {screens}:\n" + "\n".join(problems[:400])
@@ -132,8 +145,8 @@ def test_large_text_says_the_same_as_normal_text(display: Display, lang: str) ->
             continue
         normal = replace(view, lang=lang)
         large = replace(normal, large_text=True, chrome=chrome.chrome_buttons(view.screen, Session(large_text=True)))
-        _, used_normal = _draw(display, normal)
-        _, used_large = _draw(display, large)
+        _, used_normal = _drawn_once(display, normal)
+        _, used_large = _drawn_once(display, large)
         # The large-text switch itself reads the other way round in large text.
         gone = {k for k in used_normal - used_large if not k.startswith("scroll.")} - {"chrome.large_on"}
         if gone:
@@ -200,7 +213,7 @@ def test_wrapped_lines_are_spaced_at_least_1_3_times_their_size(display: Display
     problems: list[str] = []
     checked = 0
     for name, view in views():
-        drawn, _ = _draw(display, replace(view, lang=lang))
+        drawn, _ = _drawn_once(display, replace(view, lang=lang))
         counts: dict[int, int] = {}
         for d in drawn:
             counts[d.paragraph] = counts.get(d.paragraph, 0) + 1
