@@ -22,7 +22,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 # workers sit idle. The tests of one prefix stay together (their module's fixtures are made once).
 LONG: dict[str, float] = {
     "tests/scenarios/test_dev_panel.py::": 26,
-    "tests/unit/test_screen_overflow.py::": 14,
+    "tests/unit/test_screen_overflow.py::": 8,
     "tests/unit/test_voice.py::": 8,
     "tests/scenarios/test_fault_matrix.py::test_a_short_mixed_soak": 10,
     "tests/scenarios/test_watchdog.py::": 8,
