@@ -23,7 +23,6 @@ nothing about real faces in general: it tells apart the variants of one photogra
 
 from __future__ import annotations
 
-import collections
 import functools
 import hashlib
 import importlib.util
@@ -155,30 +154,12 @@ def _shift(img: Image.Image, dx: int) -> Image.Image:
     return out
 
 
-# The person scaled to a size, kept for the next frames: a resize was half of a camera frame's
-# drawing (5 of 10 ms) and the pose jitters over a score of sizes. Keyed by the layer's identity,
-# which the value holds on to (an id is not reused while its object lives).
-_SCALED: collections.OrderedDict[tuple[int, int, int], tuple[Image.Image, Image.Image]] = collections.OrderedDict()
-
-
-def _scaled(layer: Image.Image, size: tuple[int, int]) -> Image.Image:
-    key = (id(layer), *size)
-    hit = _SCALED.get(key)
-    if hit is not None and hit[0] is layer:
-        _SCALED.move_to_end(key)
-        return hit[1]
-    scaled = layer.resize(size, Image.Resampling.BILINEAR)
-    _SCALED[key] = (layer, scaled)
-    while len(_SCALED) > 24:
-        _SCALED.popitem(last=False)
-    return scaled
-
-
 def _place(canvas: Image.Image, layer: Image.Image, cx: float, crown: float, head: float,
            angle: float = 0.0) -> None:
     """Paste the person with their head `head` pixels tall, crown at `crown`, centred on `cx`."""
     k = head / (_CHIN - _CROWN)
-    scaled = _scaled(layer, (max(1, round(layer.width * k)), max(1, round(layer.height * k))))
+    scaled = layer.resize((max(1, round(layer.width * k)), max(1, round(layer.height * k))),
+                          Image.Resampling.BILINEAR)
     if angle:
         pivot = (_HEAD_X * k, (_CROWN + _CHIN) / 2 * k)
         scaled = scaled.rotate(angle, Image.Resampling.BILINEAR, center=pivot)
@@ -287,11 +268,6 @@ def kiosk_backdrop(width: int, height: int, rng: random.Random) -> Image.Image:
     """The kiosk backdrop, lit a little unevenly from above."""
     k = rng.uniform(0.98, 1.02)
     top = tuple(min(255, round(c * k)) for c in KIOSK_BACKDROP)
-    return _backdrop(top, width, height).copy()  # the frame is drawn on: a copy of the kept one
-
-
-@functools.lru_cache(maxsize=8)
-def _backdrop(top: tuple[int, ...], width: int, height: int) -> Image.Image:
     bottom = tuple(round(c * 0.95) for c in top)
     column = Image.new("RGB", (1, 64))
     for y in range(64):
