@@ -162,7 +162,7 @@ RESIDENTS = ("waits", "snatches", "gone")
 _HAND = {"waits": ("present",), "snatches": ("present", "retract"), "gone": ()}
 
 
-def _hub_client(hub: Any, workdir: Path) -> Any:
+def _hub_client(hub: Any) -> Any:
     """The hub's control socket; when it cannot be reached, an error that says whether the hub
     still runs and what its log ends with (a connection refused under load once said nothing)."""
     from sim.hub import HubClient
@@ -170,10 +170,7 @@ def _hub_client(hub: Any, workdir: Path) -> Any:
     try:
         return HubClient(hub.ready["control"])
     except OSError as exc:
-        log = workdir / "hub.log"
-        tail = log.read_text(encoding="utf-8", errors="replace")[-1500:] if log.exists() else "(no log)"
-        raise RuntimeError(f"the device hub's control socket: {exc!r}; hub pid {hub.pid} exit code "
-                           f"{hub.proc.poll()}; its log ends:\n{tail}") from exc
+        raise RuntimeError(f"the device hub's control socket: {exc!r}{hub.state()}") from exc
 
 
 def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resident: str = "waits") -> PointResult:
@@ -204,7 +201,7 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         # forked by the test suite's fork server when one runs (sim/zygote.py), else a new interpreter
         play = zygote.run([*base, "play", *common, *kill], cwd=ROOT, env=env, timeout=120,
                           out_dir=workdir / "play-output")
-        client = _hub_client(hub, workdir)
+        client = _hub_client(hub)
         try:
             for moment in _HAND[resident]:
                 armed = client.call("take_card", at=moment)
@@ -220,7 +217,7 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
         result = PointResult(kill_at, killed_after, play.returncode, recover.returncode)
         if recover.returncode != 0:
             result.violations.append(f"the restarted kiosk did not come to rest: {recover.stderr[-600:]}")
-        client = _hub_client(hub, workdir)
+        client = _hub_client(hub)
         try:
             printer = client.call("state")["printer"]
         finally:

@@ -53,6 +53,15 @@ class ManagedProcess:
             self.proc.stdout.close()
         return self.proc.returncode
 
+    def state(self) -> str:
+        """Whether it still runs (or what it exited with) and the end of its log: a crashed run's
+        report says what an emulator did under it (the hub's control socket was once refused, once
+        reset, and nothing said why)."""
+        code = self.proc.poll()
+        tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-1200:] if self.log_path else ""
+        how = "runs" if code is None else f"exited with {code}"
+        return f"; the {self.name} (pid {self.pid}) {how}, its log ends:\n{tail}"
+
     def wait_ready(self, timeout: float = 15.0) -> ManagedProcess:
         """Read the process's one JSON ready line from its stdout (LaunchError when it exits,
         says something else, or stays silent for `timeout` seconds)."""

@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -824,11 +825,10 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
         report = {"scenario": scenario.name, "passed": False, "failures": [str(exc)],
                   "duration_s": round(time.monotonic() - started, 3)}
     except Exception as exc:
-        import traceback
-
         traceback.print_exc()
         report = {"scenario": scenario.name, "passed": False,
-                  "failures": [f"the run crashed: {type(exc).__name__}: {exc}"],
+                  "failures": [f"the run crashed: {type(exc).__name__}: {exc}" + "".join(
+                      p.state() for p in (rig.hub, rig.backend) if p is not None)],
                   "duration_s": round(time.monotonic() - started, 3)}
     finally:
         rig.close(keep_workdir)

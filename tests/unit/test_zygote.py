@@ -122,3 +122,20 @@ def test_anything_else_starts_a_new_interpreter(server: str) -> None:
                          stdout=subprocess.DEVNULL)
     assert isinstance(unset, subprocess.Popen)
     assert unset.wait(30) == 0
+
+
+def test_an_emulators_state_says_how_it_ended_and_what_its_log_ends_with(tmp_path: Path) -> None:
+    """sim/launcher.ManagedProcess.state(), which a crashed scenario's report and the power-cut
+    harness add to their error: a hub that died under a run must say so."""
+    log = tmp_path / "hub.log"
+    log.write_text("serving\nFatal Python error: Segmentation fault\n", encoding="utf-8")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    proc = launcher.ManagedProcess("device hub", alive, log_path=log)
+    try:
+        assert "runs" in proc.state() and "Segmentation fault" in proc.state()
+    finally:
+        proc.stop()
+    dead = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    dead.wait()
+    said = launcher.ManagedProcess("device hub", dead, log_path=log).state()
+    assert f"exited with {-signal.SIGSEGV}" in said and said.rstrip().endswith("Segmentation fault")
