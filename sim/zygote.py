@@ -1,22 +1,19 @@
 """The test suite's fork server: one process per test worker that has imported the kiosk, the
 device hub and the emulated backend once, and forks a fresh process for each of them on request.
 
-Every whole-session test starts three processes (the kiosk, the hub, the backend), and each used
-to spend 0.2-0.5 s of CPU importing the same modules again: about half of the suite's CPU. The
-processes are still separate processes with their own PIDs, talking over the same pty pairs,
-pcscd and HTTP on 127.0.0.1; only the interpreter's start and the imports are shared, as
-`multiprocessing`'s forkserver does. The server is single-threaded (fork is safe) and imports but
-never initialises anything (no SDL, no sockets, no threads).
+Every whole-session test starts three processes (the kiosk, the hub, the backend), each of which
+spent 0.2-0.5 s of CPU importing the same modules: about half of the suite's CPU. They are still
+separate processes with their own PIDs, over the same ptys, pcscd and HTTP; only the start and the
+imports are shared, as `multiprocessing`'s forkserver does. The server is single-threaded (fork is
+safe) and initialises nothing; each child gets a new interpreter's signal dispositions.
 
   python -m sim.zygote --socket PATH [--watch-stdin]
-                                          serve until SIGTERM (or, with --watch-stdin, until its
-                                          stdin closes: the test process that started it is gone);
-                                          prints one JSON ready line
+                  serve until SIGTERM (or, with --watch-stdin, until stdin closes: the test process
+                  that started it is gone); prints one JSON ready line
 
-A client (`popen`, `run`) sends the argument vector, the working directory, the environment and
-its three standard streams (SCM_RIGHTS) and gets the child's PID, later its exit code, on the
-same connection. Only the entry points of `ENTRY_POINTS` are forked; anything else, or no
-`RPKIOSK_ZYGOTE` in the environment, runs through `subprocess` as before.
+A client (`popen`, `run`) sends the argument vector, directory, environment and its three streams
+(SCM_RIGHTS) and gets the child's PID, later its exit code, on the same connection. Only the entry
+points of `ENTRY_POINTS` are forked; anything else, or no `RPKIOSK_ZYGOTE`, runs through `subprocess`.
 """
 
 from __future__ import annotations
@@ -61,8 +58,7 @@ PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visi
 
 
 def _warm() -> None:
-    """Work every child would do the same way, done once: the translation tables, PIL's plugins,
-    the residents' photograph and the backend's face cascade (sim.faces.warm_up)."""
+    """What every child would do alike, done once: tables, PIL's plugins, the photograph, the cascades."""
     from PIL import Image
 
     from kiosk.face_haar import HaarFaceDetector
@@ -224,6 +220,14 @@ def run(args: list[str], *, cwd: str | Path | None = None, env: dict[str, str] |
 # --- the server -----------------------------------------------------------------------------------
 
 
+def fresh_signals() -> None:
+    """A new interpreter's dispositions: SIGPIPE ignored (a write to a closed socket raises), not
+    SIG_DFL, which killed a forked hub outright when a client closed before its reply."""
+    for sig, how in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL),
+                     (signal.SIGINT, signal.default_int_handler), (signal.SIGPIPE, signal.SIG_IGN)):
+        signal.signal(sig, how)
+
+
 def _child(request: dict[str, Any], fds: list[int]) -> None:
     """In the forked child: its streams, directory, environment, then the entry point's main."""
     code = 1
@@ -232,8 +236,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
             os.dup2(fd, target)
         # the server's listener, connections, selector and wake pipe are not the child's
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
+        fresh_signals()
         signal.set_wakeup_fd(-1)
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -313,13 +316,10 @@ def serve(path: str, watch_stdin: bool = False) -> int:
 
 
 class _Children:
-    """The forked children, each until its client is done with it.
-
-    A child that ends is announced to its client at once but stays a zombie, so its PID cannot
-    be given to another process, until the client closes the connection: as with a
-    `subprocess.Popen` nobody has waited for, a signal sent to that PID by the client (a stop
-    after the end) can never reach a stranger. PIDs wrap around quickly on a busy machine
-    (pid_max 32768 here), and reaping at once once let a later SIGTERM stop another test's hub."""
+    """The forked children, each until its client is done with it. A child that ends is announced
+    at once but stays a zombie until its client closes the connection, so its PID cannot go to
+    another process: a later stop by that PID never reaches a stranger (pid_max 32768 wraps fast;
+    reaping at once once let a SIGTERM stop another test's hub)."""
 
     def __init__(self, selector: selectors.BaseSelector) -> None:
         self._selector = selector

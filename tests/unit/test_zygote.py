@@ -139,3 +139,68 @@ def test_an_emulators_state_says_how_it_ended_and_what_its_log_ends_with(tmp_pat
     dead.wait()
     said = launcher.ManagedProcess("device hub", dead, log_path=log).state()
     assert f"exited with {-signal.SIGSEGV}" in said and said.rstrip().endswith("Segmentation fault")
+
+
+def _dispositions() -> str:
+    return repr([signal.getsignal(s) for s in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)])
+
+
+def test_a_forked_child_has_a_new_interpreters_signal_dispositions() -> None:
+    """SIGPIPE ignored, as Python starts (a write to a closed socket raises BrokenPipeError): the
+    server's children had it at SIG_DFL, so a hub whose client closed before its reply died outright
+    (a power-cut test's hub refused the next connection; a diagnostics scenario's was reset)."""
+    fresh = subprocess.run([sys.executable, "-c", "import signal; print(repr([signal.getsignal(s) for s in "
+                            "(signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)]))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # as the server's child does, after the server set its own handlers
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        zygote.fresh_signals()
+        os.write(write, _dispositions().encode())
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read) as fh:
+        child = fh.read()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child == fresh, (child, fresh)
+    assert "Handlers.SIG_IGN" in child.split(",")[0]
+
+
+def test_a_forked_hub_survives_a_client_that_leaves_before_its_reply(server: str, tmp_path: Path) -> None:
+    """The failure itself: a client asks the forked hub something and closes at once; the hub's
+    reply goes to a closed socket, and the hub must still answer the next client."""
+    import json
+    import socket
+    import time
+
+    from sim.hub import HubClient
+
+    residents = tmp_path / "residents.json"
+    residents.write_text(json.dumps({"residents": {}}), encoding="utf-8")
+    args = [sys.executable, "-m", "sim.hub", "--dir", str(tmp_path / "hub"), "--residents", str(residents),
+            "--no-chip"]
+    with (tmp_path / "hub.log").open("ab") as log:
+        proc = zygote.popen(args, cwd=ROOT, env=env_with(server), stdout=subprocess.PIPE, stderr=log)
+    hub = launcher.ManagedProcess("device hub", proc, log_path=tmp_path / "hub.log").wait_ready()
+    try:
+        rude = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        rude.connect(hub.ready["control"])
+        rude.sendall(b'{"cmd": "state"}\n' * 200)  # 200 replies to write
+        assert rude.recv(1)  # the hub is writing them now
+        rude.close()  # and nobody reads the rest
+        # Until the hub's handler has met the closed socket: its error in the log, or its death.
+        deadline = time.monotonic() + 20
+        while (proc.poll() is None and "BrokenPipeError" not in (tmp_path / "hub.log").read_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+        assert proc.poll() is None, hub.state()
+        client = HubClient(hub.ready["control"])
+        try:
+            assert "printer" in client.call("state")
+        finally:
+            client.close()
+    finally:
+        hub.stop()
