@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 import pygame
@@ -26,6 +26,7 @@ from kiosk.fonts import FontFile
 from kiosk.intents import Intent, Quit, Tap
 from kiosk.view import Button, OverlayKind, View
 from screens import chrome, closing, header, help_overlay, registry, scroll, timeout_warning
+from screens import layer as ly
 from screens import theme as th
 from screens import widgets as w
 from screens.lru import freeze
@@ -39,25 +40,6 @@ class PreviewSource(Protocol):
     def want(self, size: tuple[int, int], layout: str = "RGBX") -> None: ...
     def latest(self) -> Any: ...  # a PreviewImage (seq, size, layout, pixels) or None
     def clear(self) -> None: ...
-
-
-@dataclass
-class _Layer:
-    surface: pygame.Surface
-    rects: dict[str, pygame.Rect]
-    body: pygame.Rect
-    page: scroll.Page | None = None  # the body's words on a taller page (they did not fit)
-    on_page: frozenset[str] = frozenset()  # buttons drawn on that page, scrolling with it
-
-
-# The scratch page grows to at most this many frames' height; a taller page is its own surface.
-SCRATCH_PAGES = 2
-
-
-def countdown_band(body: pygame.Rect, theme: th.Theme) -> pygame.Rect:
-    """Where a screen that moves on by itself shows its seconds left: the bottom of its body."""
-    height = theme.px(90)
-    return pygame.Rect(body.left, body.bottom - height, body.width, height)
 
 
 class Display:
@@ -94,12 +76,9 @@ class Display:
         self._themes = {large: th.Theme(self.size[0], self.size[1], large) for large in (False, True)}
         # Each layer is a full frame (8 MB at 1080×1920): keep the current screen, the one
         # before (back and forth) and the dimmed copy under the idle warning.
-        self._layers: w.Lru[Hashable, _Layer] = w.Lru(3, on_evict=self._recycle)
-        # An evicted layer's surface is reused: a fresh 8 MB surface costs more than drawing.
-        self._spare: list[pygame.Surface] = [self._new_surface()]  # the first screen's, ready at boot
-        # The page a scrolling body is drawn on (screens/scroll.py), reused: a tall surface of
-        # several megabytes costs more to allocate than the page costs to draw.
-        self._scratch: pygame.Surface | None = None
+        # An evicted layer's surfaces are reused (screens/layer.Surfaces).
+        self._surfaces = ly.Surfaces(self.size, self.screen)
+        self._layers: w.Lru[Hashable, ly.Layer] = w.Lru(ly.KEPT, on_evict=self._surfaces.give_back)
         # How tall each screen's page was last time (an index in scroll.TALL; no resident's data).
         self._page_factor: dict[tuple[str, bool, str], int] = {}
         self._panels: w.Lru[Hashable, timeout_warning.Panel] = w.Lru(3)
@@ -110,9 +89,9 @@ class Display:
         self._press_inside = False
         self._last_view: View | None = None
         self._last_key: Hashable = None
-        self._layer: _Layer | None = None
+        self._layer: ly.Layer | None = None
         # The layer the glass shows now and what was drawn over it since (screens/display.render).
-        self._shown: _Layer | None = None
+        self._shown: ly.Layer | None = None
         self._dirty: list[pygame.Rect] = []
         self._offset = 0  # how far the current screen's page is scrolled (screens/scroll.py)
         self._offset_key: Hashable = None
@@ -156,16 +135,22 @@ class Display:
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
         key = (view.screen, view.buttons, freeze(data), view.large_text, view.site, view.chrome, texts.lang)
         self._last_key = key
-        layer = self._layers.get(key, lambda: self._build(view, spec, theme, texts))
+        layer = self._layers.get(key, lambda: ly.build(self._surfaces, view, spec, theme, texts, self.text,
+                                                       self._page_factor))
         self._layer = layer
         if key != self._offset_key:
             self._offset_key, self._offset = key, 0
+        if layer.page is not None:
+            self._offset = max(0, min(self._offset, layer.page.max_offset()))
+            if layer.offset != self._offset:  # scrolled (or back on a screen left scrolled): composed anew
+                ly.compose(layer, w.Canvas(layer.surface, theme, texts, self.text, view, layer.body, layer.rects),
+                           self._offset)
+                self._shown = None
 
         if view.overlay is None and view.help is None:
             # The layer already on the glass (a tick, a digit, a preview frame, the clock): only what
             # the last frame drew over it is restored, not the whole 8 MB frame.
-            partial = layer.page is None and self._shown is layer
-            if partial:
+            if self._shown is layer:
                 for area in self._dirty:
                     self.screen.blit(layer.surface, area, area)
             else:
@@ -175,9 +160,6 @@ class Display:
             buttons, rects, painter = view.buttons + view.chrome, layer.rects, spec.paint_button
             if layer.page is not None:
                 page = layer.page
-                self._offset = max(0, min(self._offset, page.max_offset()))
-                scroll.show(self.screen, page, self._offset)
-                scroll.paint_buttons(canvas, page, self._offset)
                 # First in the hit order: the scroll buttons lie over a screen-wide button (attract's start).
                 buttons, rects = scroll.buttons(page, self._offset) + buttons, {**rects, **page.rects}
                 rects = {k: r for k, r in rects.items() if k not in layer.on_page}
@@ -189,16 +171,18 @@ class Display:
             # over the page, when the body scrolls: the live picture moves with it, inside its window
             dirty.append(self._draw_preview(view, layer.rects, -self._offset if layer.page is not None else 0))
             if spec.animate is not None:
-                if layer.page is None:
-                    # Clipped to where the screen says it animates, so that a restore of that is whole.
-                    area = spec.animated(canvas) if spec.animated is not None else layer.body.copy()
-                    self.screen.set_clip(area)
-                    dirty.append(area)
+                # Clipped to where the screen says it animates, so that a restore of that is whole
+                # (on a page: where that is now, inside the window).
+                area = spec.animated(canvas) if spec.animated is not None else canvas.body.copy()
+                if layer.page is not None:
+                    area = area.clip(layer.page.window)
+                self.screen.set_clip(area)
+                dirty.append(area)
                 spec.animate(canvas)
             self.screen.set_clip(None)
             if view.countdown is not None:
                 # the band below the body (the layer's body stops above it: screens/display._build)
-                band = countdown_band(layer.body, theme)
+                band = ly.countdown_band(layer.body, theme)
                 band = band.move(0, band.height)
                 self.screen.set_clip(band)
                 closing.countdown(canvas, band, view.countdown, getattr(spec.module, "COUNTDOWN", "countdown.left"),
@@ -209,7 +193,8 @@ class Display:
             dirty = []
             if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
                 self._drop_preview()
-            dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
+            dim = self._layers.get(("dim", key, view.clock_text),
+                                   lambda: ly.dim(self._surfaces, layer, view, theme, self.text))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
             panel = self._panels.get(
@@ -224,7 +209,8 @@ class Display:
         else:
             assert view.help is not None
             dirty = []
-            dim = self._layers.get(("dim", key, view.clock_text), lambda: self._dim(layer, view, theme))
+            dim = self._layers.get(("dim", key, view.clock_text),
+                                   lambda: ly.dim(self._surfaces, layer, view, theme, self.text))
             self.screen.blit(dim.surface, (0, 0))
             help_view = view.help
             panel = self._panels.get(
@@ -246,14 +232,15 @@ class Display:
                 full = layer.rects[button.id].move(0, -self._offset)
                 painter(replace(canvas, body=full.copy()), button, full, True)
                 self.screen.set_clip(None)
+                dirty.append(full.clip(layer.page.window))
             elif button.enabled:
                 self.screen.set_clip(rect)
                 painter(canvas, button, rect, True)
                 self.screen.set_clip(None)
                 dirty.append(rect.copy())
-        # The next frame may restore only these from the layer: a frame of this layer without a
-        # page, an overlay or help (those are drawn whole each time).
-        on_glass = view.overlay is None and view.help is None and layer.page is None
+        # The next frame may restore only these from the layer: a frame of this layer without an
+        # overlay or help (those are drawn whole each time).
+        on_glass = view.overlay is None and view.help is None
         self._shown = layer if on_glass else None
         self._dirty = [area for area in dirty if area is not None and area.width > 0 and area.height > 0]
         if self.voice is not None:
@@ -286,88 +273,6 @@ class Display:
         self._preview_seq = None
         self._preview_surface = None
 
-    def _recycle(self, layer: _Layer) -> None:
-        if not self._spare:
-            self._spare.append(layer.surface)
-
-    def _surface(self) -> pygame.Surface:
-        if self._spare:
-            return self._spare.pop()
-        return self._new_surface()
-
-    def _new_surface(self) -> pygame.Surface:
-        return pygame.Surface(self.size, 0, self.screen)  # the display's pixel format: no convert
-
-    def _page_surface(self, height: int) -> pygame.Surface:
-        """A surface of the frame's width and `height` for scroll.paged to draw a page on: part of
-        the scratch page, which grows to the tallest page asked for (up to SCRATCH_PAGES frames)."""
-        if self._scratch is None or self._scratch.get_height() < height:
-            if height > SCRATCH_PAGES * self.size[1]:
-                return pygame.Surface((self.size[0], height), 0, self.screen)
-            self._scratch = pygame.Surface((self.size[0], height), 0, self.screen)
-        return self._scratch.subsurface(pygame.Rect(0, 0, self.size[0], height))
-
-    def _build(self, view: View, spec: registry.Screen, theme: th.Theme, texts: Texts) -> _Layer:
-        surf = self._surface()
-        surf.set_clip(None)
-        surf.fill(th.BACKGROUND)
-        header.site(self.text, view.site, theme, surf, texts)
-        if spec.step is not None:
-            header.progress(self.text, spec.step, registry.STEPS, theme, surf, texts)
-        # The layer is shared with and without the idle warning: draw it as the bare screen.
-        view = replace(view, overlay=None, help=None)
-        rects, body = spec.layout(view, theme)
-        if view.countdown is not None:  # the seconds left go in a band above the buttons
-            body = pygame.Rect(body.left, body.top, body.width, body.height - countdown_band(body, theme).height)
-        canvas = w.Canvas(surf, theme, texts, self.text, view, body, rects)
-        mark = len(w.AUDIT) if w.AUDIT is not None else 0
-        w.WATCH, w.DEFER = [], []
-        try:
-            spec.draw(canvas)
-            lines, deferred = w.WATCH, w.DEFER
-        finally:
-            w.WATCH, w.DEFER = None, None
-        page = None
-        on_page = frozenset(b.id for b in view.buttons if spec.on_page is not None and spec.on_page(b)
-                            and b.id in rects)
-        if scroll.overflows(lines, body):
-            end = len(w.AUDIT) if w.AUDIT is not None else 0
-            seen = (view.screen, view.large_text, texts.lang)
-            page = scroll.paged(surf, theme, body, lambda s, b: scroll.draw_page(
-                w.Canvas(s, theme, texts, self.text, view, b, rects), spec.draw, spec.paint_button, on_page),
-                self._page_surface, self._page_factor.get(seen, 0))
-            if page is not None:
-                self._page_factor[seen] = page.factor
-            if page is not None:
-                # The first drawing goes (with whatever of it ran below the body); the page shows
-                # through its window, the footer's buttons are painted next.
-                # Of the first drawing's text only what stands above the body is drawn.
-                w.replay(d for d in deferred if d.line[3][1] < body.top)
-                surf.fill(th.BACKGROUND, pygame.Rect(0, body.top, surf.get_width(), surf.get_height() - body.top))
-                if w.AUDIT is not None:
-                    del w.AUDIT[mark:end]
-        on_page = on_page if page is not None else frozenset()
-        if page is None:  # the body fits (or no page holds it): the first drawing stays
-            w.replay(deferred)
-        for button in view.buttons:
-            if button.id in rects and button.id not in on_page:
-                # A button's words stay inside the button (its own canvas, for the overflow test).
-                spec.paint_button(replace(canvas, body=rects[button.id].copy()), button, rects[button.id], False)
-        chrome_rects = chrome.layout(view.chrome, theme)
-        for button in view.chrome:
-            chrome.paint(canvas, button, chrome_rects[button.id], False)
-        rects = {**rects, **chrome_rects}
-        return _Layer(surf, rects, body, page, on_page)
-
-    def _dim(self, layer: _Layer, view: View, theme: th.Theme) -> _Layer:
-        surf = self._surface()
-        surf.blit(layer.surface, (0, 0))
-        if layer.page is not None:
-            scroll.show(surf, layer.page, self._offset)
-        header.clock(self.text, view.clock_text, theme, surf)
-        surf.fill(th.DIM, special_flags=pygame.BLEND_RGB_MULT)
-        return _Layer(surf, {}, layer.body)
-
     def present(self) -> None:
         self._flip()
 
@@ -380,15 +285,16 @@ class Display:
         line that is not a translation goes. Called after the first frame after the session, so
         the layer on the glass now (attract, recovery) holds none of it and is kept."""
         current = self._last_key
+        gone = [layer for key, layer in self._layers.entries() if key != current]
         self._layers.discard(lambda key: key == current)
+        for layer in gone:  # their surfaces, wiped below, are the next session's to draw on
+            self._surfaces.give_back(layer)
         self._shown = None
         if self._layer is not None and self._last_key != current:
             self._layer = None
-        # A reused surface must not carry a resident's pixels either: the spare and the scratch
-        # page are wiped (kept: allocating them again would cost the next session's first frames).
-        for surf in (*self._spare, self._scratch):
-            if surf is not None:
-                surf.fill(th.BACKGROUND)
+        # A reused surface must not carry a resident's pixels either: the spare frame and page
+        # are wiped (kept: allocating them again would cost the next session's first frames).
+        self._surfaces.wipe()
         self._panels.clear()
         self.text.forget_session()
         self._drop_preview()  # the last live frame is the resident's picture
@@ -405,8 +311,7 @@ class Display:
         self._layer = None
         self._shown = None
         self._layers.clear()
-        self._spare.clear()
-        self._scratch = None
+        self._surfaces.clear()
         self._panels.clear()
         self.text.clear()
         pygame.display.quit()

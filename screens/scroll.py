@@ -56,8 +56,8 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
           surface: Callable[[int], pygame.Surface] | None = None, start: int = 0) -> Page | None:
     """Draw the body on a taller page (draw(surface, body) as the screen would); None if even the
     tallest page does not hold it (then the frame keeps the first drawing). `surface(height)`: a
-    surface of the frame's width to draw each try on (the display's reused scratch page); the page
-    kept is a copy of the body's part of it. `start`: the index in TALL this screen's page took
+    surface of the frame's width to draw each try on (screens/layer.Surfaces.page); the page kept
+    is the body's part of the last one drawn, not a copy. `start`: the index in TALL this screen's page took
     last time (Page.factor): the search begins one below it, so that words as long as last time
     take two tries (too short, then the one that holds them) rather than one per shorter page."""
     strip = theme.big(th.MIN_TARGET) + theme.gap
@@ -109,7 +109,8 @@ def paged(frame: pygame.Surface, theme: th.Theme, body: pygame.Rect,
     below = pygame.Rect(tall.left, low, tall.width, tall.bottom - low)
     bottom = max(low, ink_bottom(surf, below) if below.height > 0 else low) + theme.gap
     height = min(tall.bottom, bottom) - body.top
-    page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height)).copy()
+    # The page is that part of the surface drawn on (the display's page surface, then the layer's).
+    page = surf.subsurface(pygame.Rect(body.left, body.top, body.width, height))
     gap = theme.gap
     each = (body.width - gap) // 2
     top = window.bottom + gap

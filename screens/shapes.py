@@ -92,7 +92,7 @@ def placeholder_person(surface: pygame.Surface, box: pygame.Rect, theme: th.Them
     body = pygame.Rect(0, 0, int(box.width * 0.8), int(box.height * 0.5))
     body.midtop = (box.centerx, box.top + int(box.height * 0.38) + head_r + theme.px(8))
     clip = surface.get_clip()
-    surface.set_clip(box)
+    surface.set_clip(box.clip(clip))  # within the clip it was drawn with (a page, a band)
     pygame.draw.ellipse(surface, th.ILLUSTRATION, body)
     surface.set_clip(clip)
     pygame.draw.rect(surface, th.ILLUSTRATION_DARK, box, width=theme.px(3), border_radius=theme.px(12))

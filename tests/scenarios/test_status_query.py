@@ -101,9 +101,9 @@ def test_sh_priv_1_nothing_shown_survives_goodbye_in_the_session_or_the_display(
         assert not left, f"the display still caches the resident's {', '.join(left)} after goodbye"
         screens = [key[0] if key[0] != "dim" else key[1][0] for key in display._layers._items]
         assert not [s for s in screens if s.startswith("status_query.")], screens
-        # The spare layer surface and the scroll page's scratch surface are kept for speed (issue 16),
+        # The spare layer surface and page surface are kept for speed (issue 16),
         # so they must have been wiped: nothing on them but the background.
-        kept = [s for s in (*display._spare, display._scratch) if s is not None]
+        kept = display._surfaces.kept()
         for surface in kept:
             pixels = pygame.surfarray.pixels3d(surface)
             try:

@@ -89,15 +89,32 @@ def test_a_frame_over_the_same_layer_is_the_whole_frame(display: Display, name: 
     display.render(view)
     partial_frames = 0
     for step in _sequence(view):
+        partial_frames += display._shown is display._layer
         display.render(step)
-        if display._layer is not None and display._layer.page is None:
-            partial_frames += 1
         got = bytes(display.screen.get_view("2").raw)
         assert got == _whole(display, step), f"{name}: the frame after {dict(step.data)} differs"
         # _whole left the display as a whole frame would: the next step is partial again.
         display.render(step)
-    if display._layer is not None and display._layer.page is None:
-        assert partial_frames, name
+    assert partial_frames, name
+
+
+def test_a_scrolled_page_s_frames_are_the_whole_frame(display: Display) -> None:
+    """A page is composed into its layer where it is scrolled (screens/layer.compose): after a
+    scroll down, further down and back up, each frame over it is the frame a whole redraw gives."""
+    scrolled = []
+    for name, view in CASES_ANIMATED:
+        display.render(view)
+        if display._layer is None or display._layer.page is None:
+            continue  # this one fits: the test above has it
+        for direction, step in zip((1, 1, -1, 0), _sequence(view), strict=True):
+            display._scroll(direction)
+            display.render(step)
+            assert display._shown is display._layer
+            got = bytes(display.screen.get_view("2").raw)
+            assert got == _whole(display, step), f"{name}: scrolled to {display.scrolled()}, {dict(step.data)} differs"
+            display.render(step)
+        scrolled.append(name)
+    assert len(scrolled) >= 5, scrolled
 
 
 def test_a_partial_frame_does_not_blit_the_whole_layer(display: Display) -> None:
@@ -129,25 +146,29 @@ def test_a_released_press_leaves_the_frame_as_before(display: Display) -> None:
     assert bytes(display.screen.get_view("2").raw) == rest
 
 
-def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(font_display: Display) -> None:
-    """screens/scroll.paged starts from the height the screen's page took last time: whatever
-    came before, each page is the shortest that holds it, as a display without that memory draws."""
-    d = font_display
-    by_screen: dict[str, list[tuple[View, int | None]]] = {}
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(font: FontFile, lang: str) -> None:  # noqa: F811
+    """screens/scroll.paged starts from the height the screen's page took last time, and
+    screens/layer.build draws a screen that scrolled last time on its page first: whatever came
+    before, each frame is pixel for pixel what a display without that memory draws, its page the
+    shortest that holds it."""
+    d = Display(SIZE, font=font, lang=lang)
+    by_screen: dict[str, list[tuple[View, int | None, bytes]]] = {}
     for screen, buttons, data in CASES:
         view = view_of(screen, buttons, data, large_text=True)
         d._page_factor.clear()
         d._layers.clear()
         d.render(view)
         page = d._layer.page if d._layer is not None else None
-        by_screen.setdefault(screen, []).append((view, None if page is None else page.factor))
+        by_screen.setdefault(screen, []).append((view, None if page is None else page.factor,
+                                                 bytes(d.screen.get_view("2").raw)))
     compared = set()
     for views in by_screen.values():
-        if len(views) < 2 or all(f is None for _, f in views):
+        if len(views) < 2 or all(f is None for _, f, _ in views):
             continue
         # each after the one before it and after the one after it in the list (both ways round)
-        for i, (after, fresh) in enumerate(views):
-            for before, _ in (views[i - 1], views[(i + 1) % len(views)]):
+        for i, (after, fresh, pixels) in enumerate(views):
+            for before, _, _ in (views[i - 1], views[(i + 1) % len(views)]):
                 d._page_factor.clear()
                 d._layers.clear()
                 d.render(before)
@@ -155,13 +176,9 @@ def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(f
                 d.render(after)
                 page = d._layer.page if d._layer is not None else None
                 assert (None if page is None else page.factor) == fresh, after.screen
+                assert bytes(d.screen.get_view("2").raw) == pixels, f"{after.screen} after {dict(before.data)}"
                 compared.add((after.screen, fresh))
-    # pages of different heights among them: the search went both up and down
+    # pages of different heights among them, and screens that fit after one that scrolled
     assert len({f for _, f in compared if f is not None}) >= 2, compared
-
-
-@pytest.fixture(scope="module")
-def font_display(font: FontFile) -> Iterator[Display]:  # noqa: F811
-    d = Display(SIZE, font=font, lang="en")
-    yield d
+    assert None in {f for _, f in compared}, compared
     d.close()
