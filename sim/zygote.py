@@ -29,9 +29,10 @@ import signal
 import socket
 import subprocess
 import sys
-import traceback
 from pathlib import Path
 from typing import IO, Any
+
+from sim.zygote_child import run_child
 
 ENV = "RPKIOSK_ZYGOTE"
 PID_ENV = "RPKIOSK_ZYGOTE_PID"  # the server's PID, for whoever measures its children's CPU (tests/cpu_report.py)
@@ -220,44 +221,6 @@ def run(args: list[str], *, cwd: str | Path | None = None, env: dict[str, str] |
 # --- the server -----------------------------------------------------------------------------------
 
 
-def fresh_signals() -> None:
-    """A new interpreter's dispositions: SIGPIPE ignored (a write to a closed socket raises), not
-    SIG_DFL, which killed a forked hub outright when a client closed before its reply."""
-    for sig, how in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL),
-                     (signal.SIGINT, signal.default_int_handler), (signal.SIGPIPE, signal.SIG_IGN)):
-        signal.signal(sig, how)
-
-
-def _child(request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: its streams, directory, environment, then the entry point's main."""
-    code = 1
-    try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        # the server's listener, connections, selector and wake pipe are not the child's
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-        fresh_signals()
-        signal.set_wakeup_fd(-1)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        sys.argv = [request["module"], *request["argv"]]
-        module = importlib.import_module(request["module"])
-        result = module.main(list(request["argv"]))
-        code = int(result or 0)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if exc.code is not None and not isinstance(exc.code, int):
-            print(exc.code, file=sys.stderr)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-
-
 def serve(path: str, watch_stdin: bool = False) -> int:
     # numpy's and OpenCV's BLAS would start worker threads at import: one thread keeps fork safe
     # (the children's BLAS then runs on one thread, which nothing here needs more of)
@@ -343,7 +306,7 @@ class _Children:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(request, fds)
+            run_child(request, fds)
         for fd in fds:
             os.close(fd)
         self._conn[pid], self._module[pid] = conn, request["module"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import launcher, zygote
+from sim import launcher, zygote, zygote_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,7 +157,7 @@ def test_a_forked_child_has_a_new_interpreters_signal_dispositions() -> None:
     if pid == 0:  # as the server's child does, after the server set its own handlers
         signal.signal(signal.SIGTERM, lambda *_: None)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        zygote.fresh_signals()
+        zygote_child.fresh_signals()
         os.write(write, _dispositions().encode())
         os._exit(0)
     os.close(write)

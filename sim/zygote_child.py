@@ -1,0 +1,55 @@
+"""The fork server's child (sim/zygote.py), from the fork to its exit: a new interpreter's signal
+dispositions, its own streams, directory and environment, then the entry point's main."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+# As this interpreter started: a new one keeps SIGINT ignored when it inherits it ignored (a
+# command started in the background by a shell), and raises KeyboardInterrupt otherwise.
+_SIGINT_AT_START = signal.getsignal(signal.SIGINT)
+
+
+def fresh_signals() -> None:
+    """A new interpreter's dispositions: SIGPIPE ignored (a write to a closed socket raises), not
+    SIG_DFL, which killed a forked hub outright when a client closed before its reply."""
+    sigint = signal.SIG_IGN if _SIGINT_AT_START == signal.SIG_IGN else signal.default_int_handler
+    for sig, how in ((signal.SIGCHLD, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL),
+                     (signal.SIGINT, sigint), (signal.SIGPIPE, signal.SIG_IGN)):
+        signal.signal(sig, how)
+
+
+def run_child(request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: its streams, directory, environment, then the entry point's main."""
+    code = 1
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        # the server's listener, connections, selector and wake pipe are not the child's
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        fresh_signals()
+        signal.set_wakeup_fd(-1)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [request["module"], *request["argv"]]
+        module = importlib.import_module(request["module"])
+        result = module.main(list(request["argv"]))
+        code = int(result or 0)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
