@@ -105,6 +105,15 @@ class Camera:
             self.preview.clear()  # at once: the worker may be busy with a capture
         self._worker.submit(lambda: self._set_preview(on))
 
+    def hold_preview(self) -> None:
+        """No more preview frames read or offered, the last one left on the glass: the photo just
+        taken stays in view while it is checked, and the check has the CPU the preview used."""
+        self._worker.submit(self._hold_preview)
+
+    def _hold_preview(self) -> None:
+        self._preview_on = False
+        self._fresh = None
+
     def _set_preview(self, on: bool) -> None:
         self._preview_on = on and self.preview is not None
         self._last_sample = 0.0

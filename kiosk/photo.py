@@ -270,6 +270,7 @@ def _fit(start: float, size: float, limit: int) -> float:
 
 def to_png(photo: Photo) -> bytes:
     buf = io.BytesIO()
-    # Level 3 compresses a camera photo as well as the default level 6 in less than half the time.
-    Image.frombytes("RGB", (photo.width, photo.height), photo.rgb).save(buf, format="PNG", compress_level=3)
+    # Level 1: 4% larger than level 3 (250 kB against 241 kB for a 358x441 portrait) in 11 ms
+    # instead of 15 (6: 230 kB in 41 ms); the resident waits for it after the photo is taken.
+    Image.frombytes("RGB", (photo.width, photo.height), photo.rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()

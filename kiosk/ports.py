@@ -62,6 +62,9 @@ class CameraPort(DevicePort, Protocol):
     # The live preview (devices/camera_preview.py): frames to the display, PreviewSampled a few
     # times a second to the core, only while on.
     def set_preview(self, on: bool) -> None: ...
+    # The preview stops at the frame on the glass (the photo just taken, while it is checked):
+    # no frame is read or offered until set_preview; set_preview(False) drops it.
+    def hold_preview(self) -> None: ...
 
 
 class QrScannerPort(DevicePort, Protocol):

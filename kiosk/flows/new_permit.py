@@ -261,6 +261,9 @@ class NewPermit(PhoneStep, Flow):
         self._next_photo_request += 1
         self.core.runtime.pending.add("camera")
         self.core.ports.camera.capture(s.photo_request)
+        # The picture stops at the photo taken while it is checked (the check gets the CPU the
+        # preview used: its frames and their scaling were half a core); a problem resumes it.
+        self.core.ports.camera.hold_preview()
 
     def on_photo(self, event: PhotoCaptured) -> None:
         self.core.runtime.pending.discard("camera")
@@ -302,6 +305,8 @@ class NewPermit(PhoneStep, Flow):
             s.portrait, s.portrait_png = event.portrait, event.png
         self.core.log.emit(LogEvent.PHOTO_CHECKED, session=s.id, attempt=s.photo_attempts, problem=event.problem)
         if self.core.state == f"{P}.photo":
+            if event.problem is not None:
+                self.core.ports.camera.set_preview(True)  # live again for the next try
             self.core.fire(NP.PHOTO_CHECKED)
 
     def on_work_failed(self, event: WorkFailed) -> None:
@@ -313,6 +318,7 @@ class NewPermit(PhoneStep, Flow):
             self.issuing.render_failed()
         elif event.what == "photo" and self.core.state == f"{P}.photo":
             s.photo_request, s.photo_problem = None, "camera"
+            self.core.ports.camera.set_preview(True)
             self.core.fire(NP.PHOTO_CHECKED)
 
     def enter_verify_face(self) -> None:

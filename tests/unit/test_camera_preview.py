@@ -169,6 +169,44 @@ def test_a_capture_during_the_preview_takes_the_frame_the_preview_just_showed():
         camera.stop()
 
 
+def test_a_held_preview_leaves_the_photo_taken_in_view_and_offers_no_more_frames():
+    """The photo screen holds the preview while the photo taken is checked (kiosk/flows/new_permit):
+    the channel keeps its last frame for the display, no frame is offered after the hold, and
+    set_preview(True) streams again (after a problem) while set_preview(False) drops it."""
+    events: queue.Queue = queue.Queue()
+    channel = RecordingChannel()
+    camera = Camera(NumberedSource(), events.put, preview=channel, preview_fps=200, sample_interval=0.0,
+                    clock=lambda: 50.0)
+    camera.start()
+    got: list = []
+
+    def captured(request_id: int) -> PhotoCaptured:
+        camera.capture(request_id)
+        assert until(lambda: any(isinstance(e, PhotoCaptured) and e.request_id == request_id
+                                 for e in drain(events, got)))
+        return next(e for e in got if isinstance(e, PhotoCaptured) and e.request_id == request_id)
+
+    try:
+        channel.want((16, 20), "RGBX")
+        camera.set_preview(True)
+        assert until(lambda: len(channel.numbers) >= 2 and channel.latest() is not None)
+        taken = captured(1)
+        camera.hold_preview()
+        assert taken.rgb[:4] in channel.numbers
+        captured(2)  # the worker ran the hold before this (its jobs run in order)
+        offered = len(channel.numbers)
+        assert captured(3).rgb[:4] not in channel.numbers  # a frame of its own: the preview is not on
+        assert len(channel.numbers) == offered, "frames went on to the preview while it was held"
+        assert channel.latest() is not None, "the photo taken left the glass"
+        camera.set_preview(True)
+        assert until(lambda: len(channel.numbers) > offered)
+        camera.hold_preview()
+        camera.set_preview(False)
+        assert channel.latest() is None
+    finally:
+        camera.stop()
+
+
 def drain(events: queue.Queue, into: list) -> list:
     while True:
         try:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from kiosk import backend as bk
+from kiosk.events import PhotoAnalysed, WorkFailed
 from kiosk.flows.new_permit import COUNTDOWN_S, FACE_CHECK_TRIES, NP, NewPermit
 from kiosk.logevents import EventLog
 from kiosk.session import Session
@@ -34,13 +35,16 @@ class Runtime:
 class Camera:
     def __init__(self) -> None:
         self.captures: list[int] = []
-        self.preview: list[bool] = []
+        self.preview: list[bool | str] = []
 
     def capture(self, request_id: int) -> None:
         self.captures.append(request_id)
 
     def set_preview(self, on: bool) -> None:
         self.preview.append(on)
+
+    def hold_preview(self) -> None:
+        self.preview.append("held")
 
 
 def core(state: str = "new_permit.photo") -> SimpleNamespace:
@@ -69,8 +73,23 @@ def test_capture_counts_down_3_2_1_on_the_kiosk_clock_before_the_camera_is_asked
     assert seen == [3, 2, 1]
     assert c.ports.camera.captures == [1] and c.session.countdown is None and c.session.photo_attempts == 1
     assert c.runtime.timers == {}
+    assert c.ports.camera.preview == [True, "held"], "the photo taken stays in view while it is checked"
     flow.exit_photo()
-    assert c.ports.camera.preview == [True, False], "the preview goes off with the photo screen"
+    assert c.ports.camera.preview == [True, "held", False], "the preview goes off with the photo screen"
+
+
+def test_a_photo_with_a_problem_brings_the_live_picture_back_for_the_next_try():
+    c = core()
+    flow = NewPermit(c)  # type: ignore[arg-type]
+    flow.enter_photo()
+    flow.capture_photo()
+    assert c.ports.camera.preview == [True, "held"]
+    flow.on_photo_analysed(PhotoAnalysed(c.session.id, c.session.photo_request, "blurred", None))
+    assert c.session.photo_problem == "blurred" and c.fired[-1] is NP.PHOTO_CHECKED
+    assert c.ports.camera.preview == [True, "held", True]
+    flow.capture_photo()
+    flow.on_work_failed(WorkFailed(c.session.id, "photo"))
+    assert c.session.photo_problem == "camera" and c.ports.camera.preview == [True, "held", True, "held", True]
 
 
 def test_leaving_the_photo_screen_stops_the_countdown_and_the_preview():
