@@ -4,10 +4,12 @@ the display blitting the newest frame and forgetting it with the session (SH-PRI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from devices.camera import Camera
@@ -142,9 +144,10 @@ class RecordingChannel(PreviewChannel):
         super().offer(frame)
 
 
-def test_a_capture_during_the_preview_takes_the_frame_the_preview_just_showed():
-    """Issue 16: no wait for another frame. The clock stands still here, so the preview's newest
-    frame is always recent; with the preview off a capture reads a frame of its own."""
+@contextlib.contextmanager
+def numbered_camera() -> Iterator[tuple[Camera, RecordingChannel, Callable[[int], PhotoCaptured]]]:
+    """A camera streaming numbered frames to a recording channel on a clock that stands still (the
+    preview's newest frame is always recent), and `captured(id)`: a capture, waited for."""
     events: queue.Queue = queue.Queue()
     channel = RecordingChannel()
     camera = Camera(NumberedSource(), events.put, preview=channel, preview_fps=200, sample_interval=0.0,
@@ -160,34 +163,26 @@ def test_a_capture_during_the_preview_takes_the_frame_the_preview_just_showed():
 
     try:
         channel.want((16, 20), "RGBX")
+        yield camera, channel, captured
+    finally:
+        camera.stop()
+
+
+def test_a_capture_during_the_preview_takes_the_frame_the_preview_just_showed():
+    """Issue 16: no wait for another frame; with the preview off a capture reads a frame of its own."""
+    with numbered_camera() as (camera, channel, captured):
         camera.set_preview(True)
         assert until(lambda: len(channel.numbers) >= 2)
         assert captured(1).rgb[:4] in channel.numbers
         camera.set_preview(False)
         assert captured(2).rgb[:4] not in channel.numbers
-    finally:
-        camera.stop()
 
 
 def test_a_held_preview_leaves_the_photo_taken_in_view_and_offers_no_more_frames():
     """The photo screen holds the preview while the photo taken is checked (kiosk/flows/new_permit):
     the channel keeps its last frame for the display, no frame is offered after the hold, and
     set_preview(True) streams again (after a problem) while set_preview(False) drops it."""
-    events: queue.Queue = queue.Queue()
-    channel = RecordingChannel()
-    camera = Camera(NumberedSource(), events.put, preview=channel, preview_fps=200, sample_interval=0.0,
-                    clock=lambda: 50.0)
-    camera.start()
-    got: list = []
-
-    def captured(request_id: int) -> PhotoCaptured:
-        camera.capture(request_id)
-        assert until(lambda: any(isinstance(e, PhotoCaptured) and e.request_id == request_id
-                                 for e in drain(events, got)))
-        return next(e for e in got if isinstance(e, PhotoCaptured) and e.request_id == request_id)
-
-    try:
-        channel.want((16, 20), "RGBX")
+    with numbered_camera() as (camera, channel, captured):
         camera.set_preview(True)
         assert until(lambda: len(channel.numbers) >= 2 and channel.latest() is not None)
         taken = captured(1)
@@ -203,8 +198,6 @@ def test_a_held_preview_leaves_the_photo_taken_in_view_and_offers_no_more_frames
         camera.hold_preview()
         camera.set_preview(False)
         assert channel.latest() is None
-    finally:
-        camera.stop()
 
 
 def drain(events: queue.Queue, into: list) -> list:
