@@ -73,11 +73,8 @@ class Surfaces:
             # Each new page surface is as tall as the tallest try so far: after a few screens every
             # one holds any page, and one too short is dropped for good.
             self._tallest = max(self._tallest, height)
-            fit = [p for p in self.pages if p.get_height() >= height]
             self.pages = [p for p in self.pages if p.get_height() >= self._tallest]
-            if fit and fit[0] in self.pages:
-                self.pages.remove(fit[0])
-            self._drawing = fit[0] if fit else self._new((width, self._tallest))
+            self._drawing = self.pages.pop() if self.pages else self._new((width, self._tallest))
         return self._drawing.subsurface(pygame.Rect(0, 0, width, height))
 
     def built(self, layer: Layer) -> None:
