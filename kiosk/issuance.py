@@ -35,7 +35,7 @@ from kiosk.commands import (
     report,
 )
 from kiosk.events import FaceRendered
-from kiosk.journal import Final, Journal, Step, attempt
+from kiosk.journal import Final, Journal, Step, attempt, batched
 from kiosk.permit_face import same_chip
 from kiosk.reasons import Reason
 
@@ -120,6 +120,7 @@ class Issuance:
         """At the encoder, waiting for pcscd to see this card: device time, bounded by a timer."""
         return self._next() is None and self._due() is IssuanceStep.ENCODE and not self.failed
 
+    @batched
     def advance(self) -> Progress:
         step = self._next()
         if step is None:
@@ -131,6 +132,7 @@ class Issuance:
             self._floor = self.insertions
         return Progress((self._command(step),))
 
+    @batched
     def printer_result(self, event: PrinterResult) -> Progress:
         if event.op is PrinterOp.RETRACT and self.retracting:
             return self._retracted(event)
@@ -150,6 +152,7 @@ class Issuance:
             return self.fail("printer", str(event.error))
         return self._step_done(step)
 
+    @batched
     def chip_result(self, event: ChipResult) -> Progress:
         step = self.in_flight
         if step is None or CHIP_OP.get(step) is not event.op:
@@ -167,6 +170,7 @@ class Issuance:
             return self.fail("permit_card", "verify_mismatch")
         return self._step_done(step)
 
+    @batched
     def card_taken(self) -> Progress:
         """The resident took the card from the slot: theirs, even when a retract was under way."""
         if not self.at_slot or self.taken:
@@ -204,6 +208,7 @@ class Issuance:
             return report(Outcome.STUCK, device="printer", error="no_answer")
         return self._retract(bin_count)
 
+    @batched
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
         self.backend_pending = False
         if op is BackendOp.CONFIRM and isinstance(result, bk.Confirmed):
@@ -217,6 +222,7 @@ class Issuance:
         # Unanswered: the row stays open and the settler sends the same request again.
         return NOTHING
 
+    @batched
     def fail(self, device: str, error: str) -> Progress:
         """A step after the approval failed: retract any card, then void the approval."""
         if self.failed:

@@ -24,8 +24,8 @@ One connection, used from the thread that opened it (sqlite3 refuses any other t
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -59,12 +59,13 @@ from kiosk.journal_schema import (
     checked,
     create_or_migrate,
 )
+from kiosk.journal_writes import Write, Writes, batched
 from kiosk.logevents import EventLog, LogEvent
 
 __all__ = [
     "LEAVING", "OBSERVED", "SCHEMA", "SCHEMA_VERSION", "SEQUENCE", "SIDE", "Final", "Intake", "IntakeState",
     "Journal", "JournalError", "JournalRow", "JournalSettings", "Kind", "Mark", "Problem", "Step",
-    "StepStatus", "advance", "attempt", "conclude", "log_refusal", "record"
+    "StepStatus", "advance", "attempt", "batched", "conclude", "log_refusal", "record"
 ]
 
 
@@ -85,13 +86,14 @@ class Journal:
         self.log = log
         self.path = Path(path)
         self._db = sqlite3.connect(str(path), isolation_level=None)  # transactions are explicit
+        self._writes = Writes(self._db, self._report_lost)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk when it returns, so an intent journaled before a
             # step starts survives a power cut during the step.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            with self._transaction():
+            with self._transaction(Write("migrate")):
                 migrated_from = create_or_migrate(self._db)
         except BaseException:
             self._db.close()
@@ -101,6 +103,10 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes inside, committed together when the outermost batch ends (kiosk/journal_writes.py)."""
+        return self._writes.batch()
 
     def __enter__(self) -> Journal:
         return self
@@ -128,7 +134,7 @@ class Journal:
         """Before `apply` goes out; a retry of the same request id counts an attempt."""
         request_id = checked("request_id", request_id, REQUEST_ID)
         at = _iso(self._now())
-        with self._transaction():
+        with self._transaction(Write("application_sent")):
             self._db.execute(
                 "INSERT INTO journal_application (request_id, state, created, updated) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (request_id) DO UPDATE SET attempts = attempts + 1, updated = excluded.updated",
@@ -148,7 +154,7 @@ class Journal:
             (ApplicationState.SENT.value,))]
 
     def _set_application(self, request_id: str, state: ApplicationState) -> None:
-        with self._transaction():
+        with self._transaction(Write(f"application_{state.value}")):
             self._db.execute("UPDATE journal_application SET state = ?, updated = ? WHERE request_id = ?"
                              " AND state = ?", (state.value, _iso(self._now()), request_id,
                                                 ApplicationState.SENT.value))
@@ -164,7 +170,7 @@ class Journal:
                 step is not IntakeState.RETRACTING or not isinstance(bin_count, int) or bin_count < 0)):
             raise JournalError(Problem.BAD_VALUE, "an intake step, and a bin count only with a retract")
         at = _iso(self._now())
-        with self._transaction():
+        with self._transaction(Write("intake", None, step)):
             if step is IntakeState.TAKING_IN:
                 self._db.execute("INSERT INTO journal_intake (request_id, state, created, updated) VALUES"
                                  " (?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
@@ -188,12 +194,9 @@ class Journal:
 
         `valid_from`/`valid_until`: the validity the rewrite writes (dates, nothing personal), which
         the backend's rewrite confirmation needs if it must be sent again after a power cut."""
-        row_id = self._begin(Kind.REWRITE, request_id, permit_number,
-                             checked("card_serial", card_serial, CARD_SERIAL))
-        if valid_from is not None and valid_until is not None:
-            self._db.execute("UPDATE journal_row SET valid_from = ?, valid_until = ? WHERE id = ?",
-                             (valid_from.isoformat(), valid_until.isoformat(), row_id))
-        return row_id
+        validity = None if valid_from is None or valid_until is None else (valid_from, valid_until)
+        return self._begin(Kind.REWRITE, request_id, permit_number,
+                           checked("card_serial", card_serial, CARD_SERIAL), validity=validity)
 
     def step_started(self, row_id: int, step: Step, bin_count: int | None = None) -> None:
         """`bin_count`: for a retract, the reject bin's count before it (the printer's sensors)."""
@@ -204,7 +207,7 @@ class Journal:
             new = advance(row, step, StepStatus.STARTED, at)
             return new if bin_count is None else replace(new, bin_before=bin_count)
 
-        self._change(row_id, change, needs_free_machine=step is Step.PICKED)
+        self._change(row_id, change, Write("step_started", row_id, step), needs_free_machine=step is Step.PICKED)
 
     def step_done(self, row_id: int, step: Step, card_serial: str | None = None) -> None:
         serial = None if card_serial is None else checked("card_serial", card_serial, CARD_SERIAL)
@@ -217,14 +220,14 @@ class Journal:
                 raise refuse(Problem.BAD_VALUE, row, "a card's serial does not change")
             return replace(new, card_serial=serial)
 
-        self._change(row_id, change)
+        self._change(row_id, change, Write("step_done", row_id, step))
 
     def record(self, row_id: int, step: Step) -> None:
         """Journal `step` done without doing it now: recovery found it already happened."""
-        self._change(row_id, lambda row, at: record(row, step, at))
+        self._change(row_id, lambda row, at: record(row, step, at), Write("record", row_id, step))
 
     def finish(self, row_id: int, final: Final) -> None:
-        self._change(row_id, lambda row, at: conclude(row, final, at))
+        self._change(row_id, lambda row, at: conclude(row, final, at), Write("finish", row_id, final))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -268,31 +271,21 @@ class Journal:
 
     # --- internals ------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # A full or read-only disk is a refused write (JournalError), never an sqlite3 crash: the
-        # caller treats it as any refusal, and nothing committed before is touched (issue 15).
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise JournalError(Problem.STORAGE, str(exc)) from exc
+    def _transaction(self, write: Write) -> AbstractContextManager[None]:
+        return self._writes.write(write)
+
+    def _report_lost(self, write: Write, error: JournalError) -> None:
+        log_refusal(self, write.what, error, write.row_id, write.value)
 
     def _begin(self, kind: Kind, request_id: str, permit_number: str, card_serial: str | None,
-               application: str | None = None) -> int:
+               application: str | None = None, validity: tuple[date, date] | None = None) -> int:
+        """The row's beginning is committed when this returns, in a batch too: the caller moves a
+        card on it, or refuses the service when it fails."""
         request_id = checked("request_id", request_id, REQUEST_ID)
         permit_number = checked("permit_number", permit_number, PERMIT_NUMBER)
         first = SEQUENCE[kind][0]
         at = self._now()
-        with self._transaction():
+        with self._transaction(Write(f"begin_{kind.value}")):
             if kind is Kind.REWRITE:
                 self._require_free_machine(None)
                 # The row accounts for the card its intake took in (the same transaction).
@@ -311,12 +304,16 @@ class Journal:
             if application is not None:
                 self._db.execute("UPDATE journal_application SET state = ?, updated = ? WHERE request_id = ?",
                                  (ApplicationState.ANSWERED.value, _iso(at), application))
+            if validity is not None:
+                self._db.execute("UPDATE journal_row SET valid_from = ?, valid_until = ? WHERE id = ?",
+                                 (validity[0].isoformat(), validity[1].isoformat(), row_id))
+        self._writes.flush()
         return row_id
 
-    def _change(self, row_id: int, change: Callable[[JournalRow, datetime], JournalRow], *,
+    def _change(self, row_id: int, change: Callable[[JournalRow, datetime], JournalRow], write: Write, *,
                 needs_free_machine: bool = False) -> None:
         at = self._now()
-        with self._transaction():
+        with self._transaction(write):
             row = self._read(row_id)
             new = change(row, at)
             if needs_free_machine:

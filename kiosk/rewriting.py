@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from devices.events import ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
+from devices.events import ChipError, ChipOp, ChipResult, PrinterError, PrinterOp, PrinterResult
 from devices.permit_profile import PermitChipData
 from kiosk import backend as bk
 from kiosk import cardface
@@ -36,7 +36,7 @@ from kiosk.commands import (
     report,
 )
 from kiosk.endorsement import Rewrite
-from kiosk.journal import Final, IntakeState, Journal, JournalError, Step, attempt, log_refusal
+from kiosk.journal import Final, IntakeState, Journal, JournalError, Step, attempt, batched, log_refusal
 
 
 class RewriteStep(StrEnum):
@@ -141,6 +141,7 @@ class CardRewrite:
         return (self.in_flight is None and bool(self.queue) and self.queue[0] in AFTER_MOVE
                 and not self.retracting and (self._floor is None or self.insertions <= self._floor))
 
+    @batched
     def advance(self) -> Progress:
         if self.in_flight is not None or not self.queue or self.retracting:
             return NOTHING
@@ -163,6 +164,7 @@ class CardRewrite:
             self._journal("step_started", Step.RETURNED if self.rewritten else Step.RETURNED_UNCHANGED)
         return Progress((self._command(step),))
 
+    @batched
     def printer_result(self, event: PrinterResult) -> Progress:
         if event.op is PrinterOp.RETRACT and self.retracting:
             return self._retracted(event)
@@ -195,6 +197,7 @@ class CardRewrite:
             return report(Outcome.PRESENTED)
         return self._next_of_phase()
 
+    @batched
     def chip_result(self, event: ChipResult) -> Progress:
         step = self.in_flight
         if step is None or CHIP_OPS.get(step) is not event.op:
@@ -204,8 +207,6 @@ class CardRewrite:
         if step is RewriteStep.READ:
             if not event.ok or not isinstance(data, PermitChipData):
                 # Not a permit card, or unreadable: nothing was written; give it back and say so.
-                from devices.events import ChipError
-
                 not_permit = event.error in (ChipError.NOT_A_PERMIT_CARD, ChipError.NOT_A_BLANK_CARD)
                 self.read_problem = ReadProblem.NOT_A_PERMIT_CARD if not_permit else ReadProblem.UNREADABLE
                 self.queue.clear()
@@ -228,6 +229,7 @@ class CardRewrite:
             self.rewritten = True
         return self._next_of_phase()
 
+    @batched
     def card_taken(self) -> Progress:
         if not self.at_slot or self.taken:
             return NOTHING
@@ -273,6 +275,7 @@ class CardRewrite:
         self.retained = True
         return self._retract(bin_count)  # the bin's count: see Issuance.not_taken
 
+    @batched
     def backend_result(self, op: BackendOp, result: Any) -> Progress:
         self.backend_pending = False
         if op is BackendOp.REWRITE_CONFIRM and isinstance(result, bk.Rewritten):
@@ -280,6 +283,7 @@ class CardRewrite:
             return self._close(Final.RETURNED)
         return NOTHING  # unanswered: the settler sends it again with the same request id
 
+    @batched
     def fail(self, device: str, error: str, step: RewriteStep | None = None) -> Progress:
         """A step failed with the card inside. Untouched: it goes back. Touched, or it cannot be
         presented: it is kept."""

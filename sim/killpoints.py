@@ -4,8 +4,9 @@
 
 For each kill point the harness starts the emulators (pcscd with the virtual chip reader, the
 device hub, the backend), runs a kiosk process that plays the scenario and SIGKILLs itself
-right after its N-th journal write (the write is committed, the next physical step may or may
-not have started), starts a second kiosk process against the same emulators and the same
+right after its N-th journal write is committed (a write in a batch is committed with the
+batch's others, before the command they come before; the next physical step may or may not have
+started), starts a second kiosk process against the same emulators and the same
 journal, lets it boot and recover, and checks the invariants:
 
 1. every journal row is finished;
@@ -130,8 +131,19 @@ def boot_to_rest(rig: Any, wall_s: float) -> str:
 def _count_writes(journal: Any, backend: Any, log_path: Path, kill_at: int | None) -> None:
     """Wrap the journal's writes and the arrival of the reply to `apply` (the moment between the
     backend's approval and the journal's first write of it): log each one durably, and die by
-    SIGKILL right after the N-th."""
+    SIGKILL right after the N-th, or, when it is one of a batch's writes (kiosk/journal_writes.py),
+    right after the batch's commit: the power cut falls between two commits, as a real one does."""
     count = [sum(1 for _ in log_path.open(encoding="ascii"))] if log_path.exists() else [0]
+    due = [False]  # the N-th write was made in a batch: die once it is committed
+    writes = journal._writes
+    committing = writes.flush
+
+    def flush() -> None:
+        committing()
+        if due[0]:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    writes.flush = flush
     points = [(journal, name) for name in JOURNAL_WRITES] + [(backend, "apply")]
     for owner, name in points:
         original = getattr(owner, name)
@@ -148,7 +160,10 @@ def _count_writes(journal: Any, backend: Any, log_path: Path, kill_at: int | Non
                 fh.flush()
                 os.fsync(fh.fileno())
             if kill_at is not None and count[0] == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
+                if _name != "apply" and writes.uncommitted:
+                    due[0] = True
+                else:
+                    os.kill(os.getpid(), signal.SIGKILL)
             return result
 
         setattr(owner, name, wrapped)

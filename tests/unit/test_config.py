@@ -32,7 +32,7 @@ def edited(tmp_path: Path, old: str, new: str) -> Path:
         ("width = 1080", "width = 1080.5", "display.width"),
         ('orientation = "portrait"', 'orientation = "diagonal"', "display.orientation"),
         ('mode = "development"', 'mode = "demo"', "terminal.mode"),
-        ("baudrate = 115200\npoll_interval = 0.05 ", "poll_interval = 0.05 ", "devices.id_reader.baudrate"),
+        ("baudrate = 115200\npoll_interval = 0.02 ", "poll_interval = 0.02 ", "devices.id_reader.baudrate"),
         ("fullscreen = false", "fullscreen = 0", "display.fullscreen"),
     ],
 )
