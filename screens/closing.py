@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pygame
-import segno
 
+from screens import qr
 from screens import theme as th
 from screens import widgets as w
-from screens.registration.receipt import QUIET_ZONE, qr_surface
 
 
 def countdown(c: w.Canvas, band: pygame.Rect, seconds: int, key: str = "countdown.left", *,
@@ -36,8 +35,7 @@ def countdown(c: w.Canvas, band: pygame.Rect, seconds: int, key: str = "countdow
 def qr_block(c: w.Canvas, payload: str, top: int, side: int, caption: str | None = None) -> int:
     """The QR code of `payload`, about `side` px, centred at `top`; its caption (digits) under it.
     Returns the bottom."""
-    modules = segno.make_qr(payload, error="m").symbol_size(scale=1, border=QUIET_ZONE)[0]
-    code = qr_surface(payload, max(3, side // modules))
+    code = qr.picture(c.text, payload, max(3, side // qr.modules(c.text, payload)))
     rect = code.get_rect(midtop=(c.body.centerx, top))
     c.surface.blit(code, rect)
     # A code below the body's bottom (a kept card's, under the banner in large text) makes the body

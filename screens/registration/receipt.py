@@ -1,6 +1,6 @@
 """Screen `registration.receipt`: the receipt to photograph, until the resident taps done.
 
-Data `receipt_number` (drawn as a QR code, segno `make_qr`, and as text), `declared`,
+Data `receipt_number` (drawn as a QR code, screens/qr.py, and as text), `declared`,
 `permit_possible_on` (add_months(declared, 6)), `valid_through` (add_months(declared, 12) - 1 day),
 `seconds_left` (the screen's countdown, `timeouts.receipt`); button `confirm` (done).
 """
@@ -8,27 +8,12 @@ Data `receipt_number` (drawn as a QR code, segno `make_qr`, and as text), `decla
 from __future__ import annotations
 
 import pygame
-import segno
 
+from screens import qr
 from screens import theme as th
 from screens import widgets as w
 
 DYNAMIC = frozenset({"seconds_left"})
-QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks
-
-
-def qr_surface(text: str, module_px: int) -> pygame.Surface:
-    """The QR code of `text`, black on white with its quiet zone; always a full QR, never Micro QR."""
-    code = segno.make_qr(text, error="m")
-    rows = list(code.matrix_iter(scale=1, border=QUIET_ZONE))
-    size = len(rows) * module_px
-    surface = pygame.Surface((size, size))
-    surface.fill((255, 255, 255))
-    for y, row in enumerate(rows):
-        for x, dark in enumerate(row):
-            if dark:
-                surface.fill((0, 0, 0), pygame.Rect(x * module_px, y * module_px, module_px, module_px))
-    return surface
 
 
 def draw(c: w.Canvas) -> None:
@@ -36,9 +21,7 @@ def draw(c: w.Canvas) -> None:
     y = c.title("reg_receipt.title", color=th.SUCCESS)
     number = str(c.data.get("receipt_number") or "")
     if number:
-        modules = segno.make_qr(number, error="m").symbol_size(scale=1, border=QUIET_ZONE)[0]
-        module_px = max(4, t.px(520) // modules)
-        code = qr_surface(number, module_px)
+        code = qr.picture(c.text, number, max(4, t.px(520) // qr.modules(c.text, number)))
         c.surface.blit(code, code.get_rect(midtop=(c.body.centerx, y)))
         y += code.get_height() + t.px(10)
         c.line(number, t.subtitle, th.TEXT, c.body.centerx, y, "center", strong=True)

@@ -13,17 +13,13 @@ Buttons: `service.<offered>` when the kiosk offers it, `confirm` (done).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import pygame
-import segno
 
+from screens import qr
 from screens import theme as th
 from screens import widgets as w
 
 KEY = "status_query.show"
-QUIET = 4  # modules of white around the code, as the QR standard asks
 
 
 def _date(c: w.Canvas, key: str) -> str:
@@ -225,34 +221,12 @@ def _note(c: w.Canvas, kind: str, text: str, top: int, size: int) -> int:
     return box.bottom
 
 
-def _matrix(notice: str) -> list[Any]:
-    # make_qr: a full QR symbol (plain make picks Micro QR for short data, which readers skip).
-    return [list(row) for row in segno.make_qr(notice, error="m").matrix]
-
-
-def _modules(c: w.Canvas, notice: str) -> list[Any]:
-    # ~3 ms to encode, and the screen is drawn up to five times when it scrolls: once a session.
-    return c.text.memo(("status_query.qr", notice), lambda: _matrix(notice))
-
-
 def _qr_side(c: w.Canvas, notice: str) -> int:
-    n = len(_modules(c, notice)) + 2 * QUIET
+    n = qr.modules(c.text, notice)
     return n * max(4, c.theme.px(260) // n)
 
 
 def _qr(c: w.Canvas, notice: str, box: pygame.Rect) -> None:
     """The code, black on white with its quiet zone."""
-    rows = _modules(c, notice)
-    module = box.width // (len(rows) + 2 * QUIET)
     pygame.draw.rect(c.surface, (255, 255, 255), box)
-    # One blit of the code drawn once a session (a fill per dark module was ~1 ms a drawing).
-    c.surface.blit(c.text.memo(("status_query.qr", notice, module), lambda: _picture(rows, module)), box.topleft)
-
-
-def _picture(rows: list[Any], module: int) -> pygame.Surface:
-    """The code with its quiet zone, `module` pixels a module (scaled without smoothing)."""
-    n = len(rows) + 2 * QUIET
-    grey = np.full((n, n), 255, np.uint8)
-    grey[QUIET:n - QUIET, QUIET:n - QUIET][np.array(rows, dtype=bool)] = 0
-    small = pygame.surfarray.make_surface(np.repeat(grey.T[:, :, None], 3, axis=2))  # [x, y]
-    return pygame.transform.scale(small, (n * module, n * module))
+    c.surface.blit(qr.picture(c.text, notice, box.width // qr.modules(c.text, notice)), box.topleft)
