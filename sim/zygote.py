@@ -55,20 +55,26 @@ PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visi
            "devices.camera", "devices.card_printer", "devices.id_reader", "devices.permit_card",
            "devices.qr_camera", "devices.qr_scanner", "httpcore", "h11", "certifi", "encodings.idna",
            # the photo's face detector and the emulated backend's face match (OpenCV, numpy)
-           "numpy", "cv2", "kiosk.face_haar", "sim.faces", "sim.backend.face", "fleet.link")
+           "numpy", "cv2", "kiosk.face_haar", "sim.faces", "sim.backend.face", "fleet.link",
+           # what the emulated backend's server imports at its first request (anyio's event loop)
+           "anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.memory", "anyio.streams.stapled",
+           "uvicorn.protocols.http.h11_impl", "uvicorn.lifespan.off", "uvicorn.loops.asyncio")
 
 
 def _warm() -> None:
-    """What every child would do alike, done once: tables, PIL's plugins, the photograph, the cascades."""
+    """What every child would do alike, done once: tables, PIL's plugins, the photograph, the
+    cascades, the backend's API document."""
     from PIL import Image
 
     from kiosk.face_haar import HaarFaceDetector
     from screens import text
     from sim import faces
+    from sim.backend.contract import Contract
 
     Image.init()
     faces.warm_up()
     HaarFaceDetector().warm_up()
+    Contract()  # the emulated backend's API document, parsed
     for lang in text.LANGUAGES:
         text.load_table(lang)
 

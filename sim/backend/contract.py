@@ -49,12 +49,28 @@ def _field(error: jsonschema.ValidationError) -> str:
     return ".".join(path) or "body"
 
 
-class Contract:
-    def __init__(self, path: Path = API_DOC) -> None:
+_PARSED: dict[tuple[Path, int, int], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def _parsed(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document and its schemas as JSON Schema, read once a process for a file as it is now
+    (its size and time in the key). The test suite's fork server reads it before it forks
+    (sim/zygote.py), so a backend started for each whole session does not: about 50 ms each,
+    most of it PyYAML building the objects even with libyaml's parser."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
         # libyaml's parser when PyYAML has it: the pure-Python one takes ~0.4 s of every start.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        self.doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-        self._defs = {name: _json_schema(s) for name, s in self.doc["components"]["schemas"].items()}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        _PARSED[key] = (doc, {name: _json_schema(s) for name, s in doc["components"]["schemas"].items()})
+    return _PARSED[key]
+
+
+class Contract:
+    def __init__(self, path: Path = API_DOC) -> None:
+        # Shared by every Contract of the process: read, never changed.
+        self.doc, self._defs = _parsed(path)
         self._ops: dict[str, dict[str, Any]] = {}
         for item in self.doc["paths"].values():
             for method, op in item.items():
