@@ -121,8 +121,7 @@ class Hub:
         return buf.getvalue()
 
     def _card_moved(self, job: int, origin: str, position: CardPosition | None) -> None:
-        """Called by the printer emulator (its thread, none of its locks held) after each movement,
-        before the move is answered."""
+        """The printer emulator's call (its thread, no lock of it held) after a move, before its answer."""
         if self.slot is None:
             return
         if job not in self.chips and origin == "hopper":
@@ -161,8 +160,7 @@ class Hub:
         The scenario format describes every resident with a citizen's fields; a foreigner's or
         HK/Macao/Taiwan card gets what its layout needs instead (docs/protocols/id-reader.md,
         "Simulated residents' cards"): a GB 3304 nation becomes a country code, a long
-        authority name the 2017 card's 4-character code, and a permit card gets a pass number.
-        """
+        authority name the 2017 card's 4-character code, and a permit card gets a pass number."""
         r = self.residents[key]
         card_type = r["card_type"]
         valid_to = None if r["id_valid_to"] == "长期" else date.fromisoformat(r["id_valid_to"])
@@ -337,10 +335,12 @@ def serve(hub: Hub, sock_path: Path) -> socketserver.UnixStreamServer:
                 self.wfile.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
                 self.wfile.flush()
 
-    if sock_path.exists():
-        sock_path.unlink()
-    server = socketserver.ThreadingUnixStreamServer(str(sock_path), Handler)
-    server.daemon_threads = True
+    class Server(socketserver.ThreadingUnixStreamServer):
+        daemon_threads = True
+        request_queue_size = 64  # socketserver's backlog of 5 refused clients that connected at once
+
+    sock_path.unlink(missing_ok=True)
+    server = Server(str(sock_path), Handler)
     # A short poll: shutdown() waits for the loop to look, and the runner waits for shutdown().
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="hub-control",
                      daemon=True).start()
