@@ -20,12 +20,16 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 # xdist's worksteal gives each worker one contiguous share of the collection and lets idle workers
 # steal from the end of the others' shares: a long test near an end runs alone while the other
 # workers sit idle. The tests of one prefix stay together (their module's fixtures are made once).
+CELL = "tests/scenarios/test_fault_matrix.py::test_a_suite_cell_holds_every_invariant_after_a_reboot"
 LONG: dict[str, float] = {
     "tests/scenarios/test_dev_panel.py::": 26,
     "tests/unit/test_screen_overflow.py::": 8,
     "tests/unit/test_voice.py::": 8,
     "tests/scenarios/test_fault_matrix.py::test_a_short_mixed_soak": 10,
-    "tests/scenarios/test_watchdog.py::": 8,
+    "tests/scenarios/test_watchdog.py::": 12,
+    # a printer that never answers: 2 s response timeouts, retried, at each step (real time)
+    f"{CELL}[new_permit/printer/silent": 12,
+    f"{CELL}[card_rewrite/printer/silent": 12,
     "tests/scenarios/test_metrics_endpoint.py::": 6,
     "tests/unit/test_deploy.py::": 6,
     "tests/fleet/test_fleet_200.py::": 6,
