@@ -16,7 +16,10 @@ export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 # As root, where namespaces can be made: pytest-xdist workers side by side, each in its own network
 # and mount namespace (scripts/isolated: its own loopback, /run/pcscd and so its own pcscd), so the
 # whole-session tests run in parallel. Otherwise (or with TEST_WORKERS=0) one process, in series.
-workers=${TEST_WORKERS:-$(($(nproc) + 2))}
+# nproc + 4: the whole-session tests wait on real time (pcscd's 0.4 s poll of the virtual encoder,
+# device timeouts), so on 2 cores 4 workers left a quarter of the CPU idle (/proc/stat during a run:
+# 1.45 cores busy) and 6 fill it (1.66; 8 gave no more: 200 / 184 / 182 s for 4 / 6 / 8 workers).
+workers=${TEST_WORKERS:-$(($(nproc) + 4))}
 parallel=()
 if [ "$workers" -gt 0 ] && [ "$(id -u)" -eq 0 ] && scripts/isolated true 2>/dev/null \
     && .venv/bin/python -c 'import xdist' 2>/dev/null; then
