@@ -15,7 +15,7 @@ same screen; sliding off the button before lifting cancels it, as on a phone.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -327,22 +327,22 @@ class Display:
         self.render(self._last_view)
         self.present()
 
-    def screenshot_pages(self, stem: str) -> list[str]:
-        """A screen whose body scrolls: a screenshot of each further page (`stem.pageN.png`), as a
-        resident scrolling down sees it, then back to the top. [] for a screen that fits."""
+    def pages(self) -> Iterator[pygame.Surface]:
+        """The glass, then for a body that scrolls the glass at each further page as a resident scrolling
+        down sees it (one surface redrawn: read each before the next); back at the top at the end."""
+        yield self.screen
         layer, view = self._layer, self._last_view
         if layer is None or layer.page is None or view is None:
-            return []
-        paths: list[str] = []
+            return
         start = self._offset
-        while self._offset < layer.page.max_offset():
-            self._offset = min(self._offset + layer.page.step(), layer.page.max_offset())
+        try:
+            while self._offset < layer.page.max_offset():
+                self._offset = min(self._offset + layer.page.step(), layer.page.max_offset())
+                self.render(view)
+                yield self.screen
+        finally:
+            self._offset = start
             self.render(view)
-            paths.append(f"{stem}.page{len(paths) + 2}.png")
-            self.screenshot(paths[-1])
-        self._offset = start
-        self.render(view)
-        return paths
 
     def scrolled(self) -> int:
         """How far the current screen's page is scrolled (0: the top, or no page)."""

@@ -16,7 +16,7 @@ simulator-only (production refuses --sim) and talks to the emulators as a scenar
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -478,9 +478,9 @@ class PanelWindow:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(self.window, path)
 
-    def screenshot_pages(self, stem: str) -> list[str]:
-        """The window's screenshots are of the whole window: a scrolled page is not taken apart."""
-        return []
+    def pages(self) -> Iterator[pygame.Surface]:
+        """The whole window: a scrolled page is not taken apart."""
+        yield self.window
 
     def close(self) -> None:
         self.world.http.close()

@@ -1,6 +1,6 @@
 """What a scenario's expectations read of how a session ended (issue 13): goodbye's words (the
 ending kind and whether it asked for the ID card), the QR codes of the kept-card, fault and refusal
-screens decoded from their screenshots (zxing-cpp, as sim/registration_check.py reads a receipt),
+screens decoded from the glass as each is shown (zxing-cpp, as sim/registration_check.py reads a receipt),
 and the retention records in the journal's database.
 
 The payloads (kiosk/retention.py, docs/protocols/resident-qr.md) hold reason codes, dates, the
@@ -12,7 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pygame
+
 from kiosk.retention import PREFIX, RetentionStore
+from sim.shots import decode_glass
 
 SHOT_SCREENS = ("kept", "fault", "refusal")
 ENDINGS = ("issued", "registered", "card_rewritten", "info_shown", "refused", "fault", "cancelled",
@@ -20,36 +23,33 @@ ENDINGS = ("issued", "registered", "card_rewritten", "info_shown", "refused", "f
 
 
 def on_view(player: Any, view: Any) -> None:
-    """Called for every new view: keep the first screenshot of each end screen, and goodbye's data."""
-    shots: dict[str, str] = player.__dict__.setdefault("ending_shots", {})
+    """Called for every new view: the QR codes of each end screen as first shown (every page of
+    it, as a resident scrolling down sees it), decoded from the glass; and goodbye's data. With a
+    screenshot folder the screen is saved there too."""
+    codes: dict[str, list[str]] = player.__dict__.setdefault("ending_codes", {})
     if view.screen == "goodbye" and getattr(player, "goodbye", None) is None:  # the scenario's first session
         player.goodbye = {"ending": view.data.get("ending"), "asks_id_card": bool(view.data.get("id_card_used"))}
-    folder = player.screenshots or player.receipt_dir
-    # Shot again when a retention number arrives: a card is retracted after its fault screen shows.
+    # Read again when a retention number arrives: a card is retracted after its fault screen shows.
     seen: dict[str, Any] = player.__dict__.setdefault("ending_seen", {})
     number = view.data.get("retention_number")
-    if view.screen_id in SHOT_SCREENS and folder is not None and seen.get(view.screen_id, "") != number:
-        path = Path(folder) / f"ending_{view.screen_id}.png"
-        player.display.screenshot(str(path))
-        shots[view.screen_id] = str(path)
-        for stale in [k for k in shots if k.startswith(f"{view.screen_id}.page")]:
-            del shots[stale]  # the pages of an earlier shot of this screen
+    if view.screen_id in SHOT_SCREENS and seen.get(view.screen_id, "") != number:
+        for stale in [k for k in codes if k == view.screen_id or k.startswith(f"{view.screen_id}.page")]:
+            del codes[stale]  # an earlier reading of this screen
         # A body that scrolls (large text): the resident scrolls down to the code; so do we.
-        for n, page in enumerate(player.display.screenshot_pages(str(path.with_suffix(""))), 2):
-            shots[f"{view.screen_id}.page{n}"] = page
+        for n, glass in enumerate(player.display.pages(), 1):
+            name = view.screen_id if n == 1 else f"{view.screen_id}.page{n}"
+            codes[name] = decode_glass(glass)
+            if player.screenshots is not None:
+                pygame.image.save(glass, str(Path(player.screenshots) / f"ending_{name}.png"))
         seen[view.screen_id] = number
 
 
 def report_part(player: Any) -> dict[str, Any]:
-    from sim.registration_check import decode_qr
-
-    shots: dict[str, str] = getattr(player, "ending_shots", {})
-    decoded = {screen: decode_qr(Path(p)) for screen, p in shots.items() if Path(p).is_file()}
     goodbye = getattr(player, "goodbye", None) or {}
     journal = Path(player.kiosk.config.journal.file)
     rows = RetentionStore(journal).rows() if journal.is_file() else []
     return {"ending": goodbye.get("ending"), "goodbye_asks_id_card": goodbye.get("asks_id_card"),
-            "end_qr": decoded,
+            "end_qr": dict(getattr(player, "ending_codes", {})),
             "retentions": [{"number": r.number, "terminal": r.terminal, "reason": str(r.reason), "at": r.at,
                             "card_serial_known": r.card_serial is not None} for r in rows]}
 

@@ -62,6 +62,7 @@ def decode_qr(png: Path) -> list[str]:
     return [r.text for r in found]
 
 
+
 def report_part(facts: dict[str, Any], receipt_shot: Path | None, scenario: Scenario) -> dict[str, Any]:
     """The registration's part of the report (no address: only whether it matched)."""
     want = scenario.expect.registered_address

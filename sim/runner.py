@@ -28,7 +28,7 @@ from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import OverlayKind, View, Waiting
-from sim import answers, endings_check, variants
+from sim import answers, endings_check, shots, variants
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
@@ -169,7 +169,7 @@ class ScenarioPlayer:
         self.display.screenshot(str(path))
         self.shots.append(str(path))
         # a body that scrolls: its further pages too, as the resident sees them scrolling down
-        self.shots += self.display.screenshot_pages(str(path.with_suffix("")))
+        self.shots += shots.save_pages(self.display, path.with_suffix(""))
 
     # --- helpers ----------------------------------------------------------------------------
 
