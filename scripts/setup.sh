@@ -63,11 +63,23 @@ for extra in project.get("optional-dependencies", {}).values():
 print("\n".join(deps))
 PY
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r .venv/requirements.txt
+  # Compiled below on every core instead of by pip on one (pip: 20 s, 10.5 of them compiling;
+  # --no-compile and compileall -j 0 beside the voice prompts: 9.6 s, then 7.9 s on 2 cores).
+  .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt
+  compile=1
   echo "$want" > "$stamp"
 else
   echo "setup: Python packages up to date"
 fi
+if [ -n "${compile:-}" ]; then
+  .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+    > /dev/null &
+  compiling=$!
+fi
 
 # Voice prompts (issue 13): rendered once into out/voice (again only for changed words).
 .venv/bin/python render_voice.py --cache out/voice
+if [ -n "${compiling:-}" ]; then
+  # A file that does not compile (a package's test data) only goes uncached, as pip leaves it.
+  wait "$compiling" || true
+fi

@@ -9,9 +9,14 @@ cd "$(dirname "$0")/.."
 unset PYTHONDONTWRITEBYTECODE
 bash scripts/setup.sh
 export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
-.venv/bin/ruff check .
 # Types of the core and the device adapters: files and settings from pyproject.toml [tool.mypy].
-.venv/bin/mypy --config-file pyproject.toml
+# Checked beside the tests (6 s of one core in a fresh clone, while pytest's workers start and
+# finish leave a core idle); its verdict is waited for and counts as theirs.
+mypy_log=$(mktemp)
+.venv/bin/mypy --config-file pyproject.toml > "$mypy_log" 2>&1 &
+mypy_pid=$!
+trap 'kill "$mypy_pid" 2>/dev/null || true; rm -f "$mypy_log"' EXIT
+.venv/bin/ruff check .
 .venv/bin/python -m kiosk.statechart --check
 # As root, where namespaces can be made: pytest-xdist workers side by side, each in its own network
 # and mount namespace (scripts/isolated: its own loopback, /run/pcscd and so its own pcscd), so the
@@ -29,4 +34,13 @@ if [ "$workers" -gt 0 ] && [ "$(id -u)" -eq 0 ] && scripts/isolated true 2>/dev/
 else
   echo "test: one process, in series"
 fi
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" "$@"
+rc=0
+.venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" "$@" || rc=$?
+mypy_rc=0
+wait "$mypy_pid" || mypy_rc=$?
+cat "$mypy_log"
+if [ "$mypy_rc" -ne 0 ]; then
+  echo "test: mypy found errors (exit $mypy_rc)"
+  exit "$mypy_rc"
+fi
+exit "$rc"

@@ -376,8 +376,7 @@ class PanelWindow:
     def __init__(self, config: KioskConfig, world: World, font: FontFile, scale: float | None = None) -> None:
         from screens.display import Display
 
-        pygame.display.init()
-        pygame.freetype.init()
+        pygame.display.init()  # (freetype: by the Display, with the glyph cache its text needs)
         if scale is None:
             sizes = pygame.display.get_desktop_sizes()
             scale = default_scale(sizes[0]) if sizes else 1.0
