@@ -13,6 +13,8 @@ Buttons: `service.<offered>` when the kiosk offers it, `confirm` (done).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pygame
 
 from screens import qr
@@ -128,12 +130,16 @@ def _width(c: w.Canvas, role: str, qr: int) -> int:
     return c.body.width - (t.px(20) if role in ("h", "p") else 2 * t.px(20))
 
 
-def _heights(c: w.Canvas, items: list[tuple[str, str]], qr: int, scale: float) -> int:
+Measure = Callable[[str, int, int, bool], int]  # (text, size, width, strong) -> its lines' height
+
+
+def _heights(c: w.Canvas, items: list[tuple[str, str]], qr: int, scale: float, measure: Measure | None = None) -> int:
     sizes, t = _sizes(c, scale), c.theme
+    measure = measure or c.lines_height
     total, beside = 0, 0
     for role, text in items:
         size = sizes["h"] if role == "h" else sizes["p"]
-        h = c.lines_height(text, size, _width(c, role, qr), role not in ("p", "q")) + t.px(8)
+        h = measure(text, size, _width(c, role, qr), role not in ("p", "q")) + t.px(8)
         if role == "h":
             h += t.px(12)
         elif role not in ("p", "q"):
@@ -160,21 +166,50 @@ def _steps() -> tuple[float, ...]:
 SCALES = _steps()
 
 
+def _guess(c: w.Canvas) -> Measure:
+    """A paragraph's lines' height without wrapping it at `size`: its width there taken as its
+    width at the full body size (measured once a text) scaled, its lines as many as that fills
+    of `width`. Measuring at a new size rasterizes its glyphs, which is what a wrap costs."""
+    ref = _sizes(c, SCALES[0])["p"]
+    widths: dict[tuple[str, bool], list[int]] = {}
+
+    def height(text: str, size: int, width: int, strong: bool) -> int:
+        each = widths.get((text, strong))
+        if each is None:
+            each = widths[(text, strong)] = [c.text.width(p, ref, strong) for p in text.split("\n")]
+        room = ref * max(1, width)
+        return sum(max(1, -(-wide * size // room)) for wide in each) * c.text.line_height(size)
+
+    return height
+
+
 def _scale(c: w.Canvas, items: list[tuple[str, str]], qr: int, room: int) -> float:
-    """The largest scale whose items fit `room`, else the smallest: found by bisection (every
-    scale tried in turn wrapped the whole text at up to 11 sizes, ~100 ms of a first frame)."""
-    if _heights(c, items, qr, SCALES[0]) <= room:
-        return SCALES[0]
-    if _heights(c, items, qr, SCALES[-1]) > room:
-        return SCALES[-1]
-    over, fits = 0, len(SCALES) - 1  # the text is taller than the room at SCALES[over], fits at SCALES[fits]
-    while fits - over > 1:
-        mid = (over + fits) // 2
-        if _heights(c, items, qr, SCALES[mid]) <= room:
-            fits = mid
+    """The largest scale whose items fit `room`, else the smallest. Each scale tried wraps the
+    whole text at new sizes, whose glyphs a first frame rasterizes (16 ms of the screen's first
+    frame went to the five scales a bisection tried): the search starts from the scale a guess
+    without wrapping fits (itself found by bisection) and walks from there one scale at a time,
+    so that the text is wrapped at two scales (the one that fits, the one above it that does not)."""
+    def fits(i: int, measure: Measure | None = None) -> bool:
+        return _heights(c, items, qr, SCALES[i], measure) <= room
+
+    last = len(SCALES) - 1
+    guess = _guess(c)
+    over, k = -1, last  # the guess: too tall at SCALES[over] (none yet), fits at SCALES[k] (or the last)
+    while k - over > 1:
+        mid = (over + k) // 2
+        if fits(mid, guess):
+            k = mid
         else:
             over = mid
-    return SCALES[fits]
+    if fits(k):
+        while k > 0 and fits(k - 1):
+            k -= 1
+        return SCALES[k]
+    while k < last:
+        k += 1
+        if fits(k):
+            return SCALES[k]
+    return SCALES[last]
 
 
 def draw(c: w.Canvas) -> None:
