@@ -111,8 +111,7 @@ class ScenarioPlayer:
         self.presented_in = ""  # the session the ID card was placed for
         self.walked_away = False  # the scenario's service was not offered: the resident left the menu
         self.proofs_shown = 0  # how often the registration's proof was held to the scanner
-        self.receipt_dir: Path | None = None  # where the receipt screen's screenshot goes (receipt_qr)
-        self.receipt_shot: Path | None = None
+        self.receipt_qr: list[str] | None = None  # what the receipt screen's QR codes read (None: not shown)
         self.registration: dict[str, Any] | None = None  # the registration's part of the report
         self.menu: list[dict[str, Any]] | None = None  # the menu's service tiles as last seen (issue 14)
 
@@ -156,11 +155,12 @@ class ScenarioPlayer:
         if view.screen == "ready.menu":
             self.menu = [{"id": b.id, "enabled": b.enabled} for b in view.buttons if b.id.startswith("service.")]
         endings_check.on_view(self, view)
-        if view.screen_id == "registration.receipt" and self.receipt_shot is None:
-            folder = self.screenshots or self.receipt_dir
-            if folder is not None:
-                self.receipt_shot = folder / "receipt.png"
-                self.display.screenshot(str(self.receipt_shot))
+        if view.screen_id == "registration.receipt" and self.receipt_qr is None:
+            # Read from the glass as shown, every page of it as a resident scrolls down, in memory
+            # (sim/shots.py: a PNG written and read back was about 110 ms); saved with screenshots.
+            self.receipt_qr = [code for glass in self.display.pages() for code in shots.decode_glass(glass)]
+            if self.screenshots is not None:
+                self.display.screenshot(str(self.screenshots / "receipt.png"))
         if self.screenshots is None or view.screen_id == self.last_shot_screen:
             return
         self.last_shot_screen = view.screen_id
@@ -717,7 +717,6 @@ class SimRig:
             max_wall_seconds=self.sim.run.max_wall_seconds, screenshots=screenshots, fps=self.cfg.display.fps,
             assist_only=assist_only, qr_camera=self.qr_camera, variant=self.variant,
         )
-        player.receipt_dir = self.workdir
         if not self.started:
             self.kiosk.start()
             self.started = True
@@ -814,7 +813,7 @@ def run_scenario(path: Path, report_path: Path | None, screenshots: Path | None,
 
             facts = registration_check.registration_facts(rig.backend_url, scenario)
             # check_expectations reads this part of the report: it must be there before the report is made
-            player.registration = registration_check.report_part(facts, player.receipt_shot, scenario)
+            player.registration = registration_check.report_part(facts, player.receipt_qr, scenario)
         report = player.report(hub_state, time.monotonic() - started, rig.backend_records())
         if keep_workdir:
             report["workdir"] = str(rig.workdir)
