@@ -63,7 +63,7 @@ PRELOAD = ("run_kiosk", "sim.runner", "sim.hub", "sim.backend_server", "sim.visi
 
 def _warm() -> None:
     """What every child would do alike, done once: tables, PIL's plugins, the photograph, the
-    cascades, the backend's API document."""
+    cascades, the residents' reference portraits, the backend's API document."""
     from PIL import Image
 
     from kiosk.face_haar import HaarFaceDetector
@@ -73,6 +73,7 @@ def _warm() -> None:
 
     Image.init()
     faces.warm_up()
+    faces.warm_references()
     HaarFaceDetector().warm_up()
     Contract()  # the emulated backend's API document, parsed
     for lang in text.LANGUAGES:

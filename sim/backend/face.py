@@ -43,7 +43,7 @@ def synthetic_matcher(warm: bool = True) -> FaceMatcher:
     def matches(live: Image.Image, resident_key: str) -> bool:
         from sim import faces
 
-        same, _score = faces.same_person(live, faces.reference_portrait(resident_key))
+        same, _score = faces.matches_reference(live, resident_key)
         return bool(same)
 
     return matches

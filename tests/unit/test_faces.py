@@ -14,6 +14,7 @@ from sim.faces import (
     PEOPLE,
     SCENE_KINDS,
     face_signature,
+    matches_reference,
     person_of,
     reference_portrait,
     same_person,
@@ -39,6 +40,20 @@ def test_one_key_is_always_the_same_person_and_the_scenarios_strangers_differ() 
     assert reference_portrait("陈静").tobytes() == reference_portrait("陈静").tobytes()
     assert person_of("zhang") != person_of("li")  # refused_face_mismatch: li's face on zhang's card
     assert sorted({person_of(k) for k in KEYS}) == list(range(len(PEOPLE)))
+
+
+def test_the_portrait_and_its_signature_made_once_a_person_give_the_same_answers() -> None:
+    """The face service keeps each person's reference (sim/faces._portrait, _reference_signature):
+    a caller's copy to change, and the same verdicts and scores as comparing with a portrait
+    made anew."""
+    mine = reference_portrait(KEYS[0])
+    mine.paste((0, 0, 0), (0, 0, mine.width, mine.height))
+    assert reference_portrait(KEYS[0]).tobytes() != mine.tobytes()  # the kept one is not the caller's
+    for key in KEYS[:3]:
+        for live in (permit_photo(key, 1), permit_photo(KEYS[3], 2), scene("nobody", None)):
+            assert matches_reference(live, key) == same_person(live, reference_portrait(key))
+    assert matches_reference(permit_photo(KEYS[1], 1), KEYS[1])[0]
+    assert not matches_reference(permit_photo(KEYS[2], 1), KEYS[1])[0]
 
 
 def test_reference_portrait_is_the_permit_size() -> None:
