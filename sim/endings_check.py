@@ -1,7 +1,7 @@
 """What a scenario's expectations read of how a session ended (issue 13): goodbye's words (the
 ending kind and whether it asked for the ID card), the QR codes of the kept-card, fault and refusal
-screens decoded from the glass as each is shown (zxing-cpp, as sim/registration_check.py reads a receipt),
-and the retention records in the journal's database.
+screens decoded from the glass as each is shown (sim/shots.decode_glass, as the registration
+receipt is read), and the retention records in the journal's database.
 
 The payloads (kiosk/retention.py, docs/protocols/resident-qr.md) hold reason codes, dates, the
 terminal and a retention number: nothing personal, so they go into the report as decoded.

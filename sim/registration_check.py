@@ -9,7 +9,6 @@ address is personal data and stays out of the report file (SH-PRIV-1).
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,15 +50,6 @@ def _valid_through(expires_on: Any) -> str:
 
     return (expires_on - timedelta(days=1)).isoformat()
 
-
-def decode_qr(png: Path) -> list[str]:
-    """Every QR code zxing-cpp finds in the image, as text."""
-    import zxingcpp
-    from PIL import Image
-
-    with Image.open(png) as image:
-        found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    return [r.text for r in found]
 
 
 

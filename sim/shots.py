@@ -21,6 +21,15 @@ def save_pages(display: Any, stem: str | Path) -> list[str]:
     return paths
 
 
+def decode_png(png: Path) -> list[str]:
+    """Every QR code zxing-cpp finds in a saved picture of the screen (as a phone reads a photo of it)."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    return [r.text for r in found]
+
+
 def decode_glass(surface: pygame.Surface) -> list[str]:
     """Every QR code zxing-cpp finds on a surface (the glass), read in memory: the pixels of its
     screenshot, without writing and reading back a PNG (about 110 ms a shot)."""

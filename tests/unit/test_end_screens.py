@@ -14,7 +14,7 @@ import pytest
 from kiosk.fonts import FontFile
 from kiosk.view import Button, ButtonStyle, Overlay, OverlayKind, View, Waiting
 from screens.display import Display
-from sim.registration_check import decode_qr
+from sim.shots import decode_png as decode_qr
 from tests.unit.test_screens import SIZE, font  # noqa: F401  (the module's font fixture)
 
 KEPT = "JZZ1|K|00000007|TIMEOUT|2026-11-22|SH-CN-0001"

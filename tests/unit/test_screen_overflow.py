@@ -238,7 +238,7 @@ def test_a_kept_cards_code_is_readable_in_both_sizes_and_languages(display: Disp
     must be on the body, scrolled to when it does not fit, never drawn over the countdown band.
     fault_chip_write_refused [large] decoded nothing: the code had been drawn under the countdown."""
     from kiosk.retention import PREFIX
-    from sim.registration_check import decode_qr
+    from sim.shots import decode_png as decode_qr
 
     payload = f"{PREFIX}|K|00000001|DEVICE_FAULT|2026-11-22|SH-CN-0001"
     data = {"reason": "DEVICE_FAULT", "card_retained": True, "device": "permit_card", "service": "new_permit",
