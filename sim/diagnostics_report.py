@@ -14,7 +14,9 @@ from kiosk.diagnostics_counters import log_records
 from kiosk.diagnostics_store import DiagnosticsStore
 from sim.scenario import Scenario, Step
 
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# A mobile number on its own, not eleven digits inside a longer token: a session id is 12 random
+# hex characters, and "d17021074064" (a real run's) looked like 17021074064 to the scan before.
+_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 _ID_LIKE = re.compile(r"(?<![0-9])(\d{17}[\dXx])(?![0-9])")
 
 
