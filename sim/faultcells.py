@@ -130,12 +130,11 @@ SUITE = (
 
 def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -> dict[str, Any]:
     """One cell end to end; never raises (a crash is the cell's verdict)."""
-    import httpx
-
     from kiosk.journal import Journal
     from kiosk.retention import RetentionStore
     from sim.hub import HubClient
     from sim.killpoints import boot_to_rest, check_invariants, check_rewrite_invariants
+    from sim.launcher import backend_records, backend_request
     from sim.runner import SimRig
     from sim.scenario import Expect, Fault, load
 
@@ -171,7 +170,7 @@ def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -
         hub = HubClient(rig.hub.ready["control"])
         try:
             hub.call("power_cycle")
-            httpx.delete(f"{attach['backend_url']}/sim/faults", timeout=5)
+            backend_request("DELETE", attach["backend_url"], "/sim/faults")
             state, open_rows = _boot(base, attach, config, sim, build, make_display, boot_to_rest)
             if state == "out_of_service" or open_rows:
                 # A technician: frees a jammed card, closes the cover, refills, empties the bin.
@@ -187,7 +186,7 @@ def run_cell(cell: Cell, config: Any, sim: Any, build: Any, make_display: Any) -
             printer = hub.call("state")["printer"]
         finally:
             hub.close()
-        records = httpx.get(f"{attach['backend_url']}/sim/records", timeout=5).json()
+        records = backend_records(attach['backend_url'])
         with Journal(workdir / "journal.sqlite") as journal:
             unfinished, counters = journal.unfinished(), journal.counters()
         kept = len(RetentionStore(workdir / "journal.sqlite").rows())
@@ -232,6 +231,8 @@ def _unseen_at_slot(cell: Cell, printer: dict[str, Any]) -> bool:
 
 def _injector(cell: Cell, rig: Any) -> Any:
     """Injects the cell's fault the first time its screen appears (a fault that strikes at once)."""
+    from sim.launcher import backend_request
+
     done = [False]
 
     def on_view(view: Any) -> None:
@@ -241,10 +242,8 @@ def _injector(cell: Cell, rig: Any) -> Any:
         if cell.device == "camera":
             rig.camera.fail(True)
         elif cell.device == "backend":
-            import httpx
-
-            httpx.post(f"{rig.backend_url}/sim/faults", json=[{"op": cell.at or "*", "kind": cell.kind,
-                                                              "count": 1}], timeout=5)
+            backend_request("POST", rig.backend_url, "/sim/faults",
+                            json_body=[{"op": cell.at or "*", "kind": cell.kind, "count": 1}])
         else:
             reply = rig.client.call("fault", device=cell.device, kind=cell.kind, at=cell.at, count=1)
             if not reply.get("ok"):

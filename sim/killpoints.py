@@ -189,10 +189,8 @@ def _hub_client(hub: Any) -> Any:
 
 
 def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resident: str = "waits") -> PointResult:
-    import httpx
-
     from kiosk.journal import Journal
-    from sim.launcher import start_backend, start_hub
+    from sim.launcher import backend_records, start_backend, start_hub
     from sim.pcscd import start_pcscd
     from sim.scenario import load, residents_json
 
@@ -237,7 +235,7 @@ def run_point(scenario_path: Path, kill_at: int | None, keep: bool = False, resi
             printer = client.call("state")["printer"]
         finally:
             client.close()
-        records = httpx.get(f"{backend_url}/sim/records", timeout=5).json()
+        records = backend_records(backend_url)
         with Journal(workdir / "journal.sqlite") as journal:
             unfinished = journal.unfinished()
             counters = journal.counters()

@@ -139,3 +139,27 @@ def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--client-ca", str(tls[2])]
     backend = spawn("backend", args, workdir / "backend.log")
     return backend.wait_ready() if wait else backend
+
+
+
+def backend_request(method: str, url: str, path: str, *, timeout: float = 5.0,
+                    cert: tuple[str, str] | None = None, json_body: Any = None) -> Any:
+    """One request to the emulated backend's own routes (`/sim/records`, `/sim/faults`), its reply.
+
+    No CA bundle is loaded (httpx loads certifi's for each call otherwise: 20-25 ms of CPU, paid by
+    every whole session that reads the records): a plain-http URL needs none, and an https one is
+    the scenario's own server, its certificate made for the run; `cert` is presented when the
+    server asks for a client's."""
+    import httpx
+
+    from kiosk.backend_client import tls_verify
+
+    verify = tls_verify(False, cert) if cert is not None else False
+    return httpx.request(method, f"{url}{path}", timeout=timeout, verify=verify, json=json_body)
+
+
+def backend_records(url: str, *, timeout: float = 5.0, cert: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The emulated backend's records (`GET /sim/records`: nothing personal)."""
+    reply = backend_request("GET", url, "/sim/records", timeout=timeout, cert=cert)
+    reply.raise_for_status()
+    return reply.json()

@@ -11,11 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
-
 from kiosk.backend_client import BackendClient
 from kiosk.backend_types import StatusReport
 from kiosk.identity import CardType, Identity, Sex
+from sim.launcher import backend_records
 from sim.scenario import ResidentSpec, Scenario
 
 TERMINAL = "SH-SIM-CHECK"  # the checker asks as a terminal of its own
@@ -38,7 +37,7 @@ def registration_facts(backend_url: str, scenario: Scenario) -> dict[str, Any]:
         reg = status.registration
         facts.update(declared=reg.declared.isoformat(), permit_possible_on=reg.eligible_on.isoformat(),
                      valid_through=_valid_through(reg.expires_on), address=reg.address)
-    records = httpx.get(f"{backend_url}/sim/records", timeout=5.0).json()
+    records = backend_records(backend_url)
     mine = [d for d in records.get("declarations", []) if d.get("resident") == who.key]
     if mine:
         facts["receipt"] = mine[-1]["receipt"]

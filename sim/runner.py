@@ -746,13 +746,12 @@ class SimRig:
         """The emulated backend's records (/sim/records: nothing personal), or None if it is gone."""
         import httpx
 
-        url, b = self.cfg.backend.url, self.cfg.backend
-        from kiosk.backend_client import tls_verify
+        from sim.launcher import backend_request
 
         pki = self.workdir / "pki"  # the scenario's own terminal certificate, whatever the kiosk presents
-        verify = tls_verify(False, (str(pki / "client.pem"), str(pki / "client.key"))) if b.client_cert else False
+        cert = (str(pki / "client.pem"), str(pki / "client.key")) if self.cfg.backend.client_cert else None
         try:
-            reply = httpx.get(f"{url}/sim/records", timeout=5.0, verify=verify)
+            reply = backend_request("GET", self.cfg.backend.url, "/sim/records", cert=cert)
         except httpx.HTTPError:
             return None
         return reply.json() if reply.is_success else None

@@ -145,12 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     sys.path.insert(0, str(ROOT))
-    import httpx
-
     import run_kiosk
     from kiosk.config import load_kiosk_config, load_sim_config
     from sim.bench import malloc_mb, rss_mb
     from sim.killpoints import check_invariants
+    from sim.launcher import backend_records, backend_request
     from sim.runner import SimRig
 
     everyone, sessions = population(args.sessions, args.seed)
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             if fault is not None:
                 faults += 1
                 if fault[0] == "backend":
-                    httpx.post(f"{url}/sim/faults", json=[fault[1]], timeout=5)
+                    backend_request("POST", url, "/sim/faults", json_body=[fault[1]])
                 else:
                     rig.client.call("fault", **fault[1])
             rig.scenario = scenario
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - started
         technician(rig)
         printer = rig.hub_state()["printer"]
-        records = httpx.get(f"{url}/sim/records", timeout=10).json()
+        records = backend_records(url, timeout=10)
         assert rig.kiosk is not None and rig.kiosk.journal is not None
         journal = rig.kiosk.journal
         unfinished, counters = journal.unfinished(), journal.counters()
