@@ -1,7 +1,8 @@
 """Residents' faces from a real photograph, for the simulators, and a stand-in for the backend's face service.
 
 The photograph is scikit-image's `astronaut()` (Eileen Collins, NASA; public domain), the
-one frontal portrait a package ships with a licence that allows it (see docs/photo.md). She
+one frontal portrait a package ships with a licence that allows it (see docs/photo.md), kept
+in sim/pictures. She
 is cut out along a fixed outline (traced once with OpenCV's GrabCut and kept here as a
 polygon, so nothing is segmented at run time) and every resident is a variant of her: a
 key string is hashed onto one of `PEOPLE` (hair colour, skin tone, face width, mirrored), so
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import math
 import random
 from dataclasses import dataclass
@@ -98,21 +98,21 @@ def person_of(face_key: str) -> int:
     return int.from_bytes(hashlib.sha256(face_key.encode()).digest()[:4], "big") % len(PEOPLE)
 
 
-def _skimage_picture(name: str) -> Image.Image:
-    """One of the pictures inside the scikit-image wheel, read with pillow (sim only: the kiosk never
-    needs scikit-image). The same pixels as `skimage.data.NAME()`, without importing scikit-image
-    (0.04 s instead of 0.3 s of CPU: every scenario's emulators load the photograph)."""
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("scikit-image is not installed: the simulated residents' faces come from its photograph")
-    image = Image.open(Path(spec.origin).parent / "data" / f"{name}.png")
+PICTURES = Path(__file__).resolve().parent / "pictures"
+
+
+def picture(name: str) -> Image.Image:
+    """One of scikit-image's sample pictures, kept in sim/pictures (its README says whose each is
+    and under what licence): the same pixels as `skimage.data.NAME()`, without the 200 MB
+    scikit-image and scipy install for five pictures."""
+    image = Image.open(PICTURES / f"{name}.png")
     image.load()
     return image
 
 
 @functools.cache
 def _photograph() -> Image.Image:
-    return _skimage_picture("astronaut").convert("RGB")
+    return picture("astronaut").convert("RGB")
 
 
 @functools.lru_cache(maxsize=16)
@@ -249,7 +249,7 @@ def scene(
 
 def _brick_wall(width: int, height: int) -> Image.Image:
     """A brick wall behind the resident: scikit-image's `brick()` (CC0), warmed to a brick colour."""
-    grey = _skimage_picture("brick").convert("L").resize((width, width), Image.Resampling.BILINEAR)
+    grey = picture("brick").convert("L").resize((width, width), Image.Resampling.BILINEAR)
     grey = grey.crop((0, 0, width, height))
     return Image.merge("RGB", [grey.point(lambda v, k=k: round(v * k)) for k in (1.0, 0.72, 0.6)])
 

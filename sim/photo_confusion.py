@@ -69,10 +69,7 @@ def _photo_frame(box: tuple[int, int, int, int]) -> Image.Image:
 
 
 def _still(name: str) -> Image.Image:
-    from skimage import data
-
-    picture = getattr(data, name)()
-    img = Image.fromarray(picture).convert("RGB")
+    img = faces.picture(name).convert("RGB")
     return img.resize((W, round(W * img.height / img.width))).crop((0, 0, W, H))
 
 
