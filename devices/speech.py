@@ -83,7 +83,12 @@ class Espeak:
 
 
 def rms(samples: array) -> float:
-    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+    if not samples:
+        return 0.0
+    import numpy as np  # a prompt is 10^5 samples: a Python sum of squares took 20 ms of each
+
+    values = np.frombuffer(samples, dtype=np.int16).astype(np.float64)
+    return math.sqrt(float(np.dot(values, values)) / len(values))
 
 
 def write_wav(path: Path, samples: array, rate: int) -> None:
