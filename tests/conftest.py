@@ -1,13 +1,24 @@
-"""Shared test set-up: headless SDL, the project root on sys.path, and the order the suite's
-xdist workers get their tests in."""
+"""Shared test set-up: headless SDL, the project root on sys.path, the order the suite's xdist
+workers get their tests in, and the fork server (sim/zygote.py) for the processes tests start.
+
+The fork server: one per pytest process (each xdist worker is in its own namespaces, so it gets
+its own), started by the first test that asks for it (every whole-session test does, through
+tests/scenarios/conftest.py); its PID is stopped when the session ends. `TEST_FORK_SERVER=0`
+runs every process from a new interpreter instead."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sim import zygote
+from sim.launcher import ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -72,3 +83,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ordered += heads[i] + rest[:take]
         del rest[:take]
     items[:] = ordered + rest
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[None]:
+    if os.environ.get("TEST_FORK_SERVER", "1") == "0" or zygote.ENV in os.environ:
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="fork-server-"))
+    path = folder / "socket"
+    log = (folder / "server.log").open("ab")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # Its stdin is a pipe this process holds: should pytest be killed before the teardown, the
+    # server sees the pipe close and stops (nothing is left running).
+    proc = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", str(path), "--watch-stdin"], cwd=ROOT,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    log.close()
+    server = ManagedProcess("fork server", proc, log_path=folder / "server.log").wait_ready(60)
+    os.environ[zygote.ENV], os.environ[zygote.PID_ENV] = str(path), str(server.pid)
+    try:
+        yield
+    finally:
+        del os.environ[zygote.ENV], os.environ[zygote.PID_ENV]
+        server.stop()
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()

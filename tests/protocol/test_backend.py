@@ -67,7 +67,7 @@ from kiosk.logevents import EventLog
 from kiosk.policy import Refusal, load_pack
 from kiosk.reasons import Reason
 from kiosk.records import EndorsementState, PermitStatus, ProofKind
-from sim import faces
+from sim import faces, zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = ROOT / "docs" / "backend-api.yaml"
@@ -215,11 +215,11 @@ def rid() -> str:
 class Server:
     url: str
     pid: int
-    proc: subprocess.Popen[str] = field(repr=False)
+    proc: Any = field(repr=False)  # a subprocess.Popen or a zygote.ForkedProcess
     log: Path
 
 
-def stop(proc: subprocess.Popen[str]) -> int:
+def stop(proc: Any) -> int:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)
         try:
@@ -248,7 +248,9 @@ def launch(
     if faults is not None:
         (tmp / "faults.json").write_text(json.dumps(faults), "utf-8")
         args += ["--faults", str(tmp / "faults.json")]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # Forked by the fork server (tests/conftest.py): a new interpreter's imports cost about 1 s of CPU.
+    request.getfixturevalue("fork_server")
+    proc = zygote.popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     request.addfinalizer(lambda: stop(proc))  # registered before anything below can fail
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
