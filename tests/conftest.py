@@ -9,6 +9,7 @@ runs every process from a new interpreter instead."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,10 @@ def fork_server() -> Iterator[None]:
     finally:
         del os.environ[zygote.ENV], os.environ[zygote.PID_ENV]
         server.stop()
+        keep = os.environ.get("TEST_FORK_SERVER_LOG")  # a folder: what each forked child cost, kept
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / "server.log", Path(keep) / f"fork-server-{os.getpid()}.log")
         for leftover in folder.iterdir():
             leftover.unlink()
         folder.rmdir()

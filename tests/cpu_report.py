@@ -8,6 +8,13 @@ time and the CPU (user + sys) of this pytest process, of the processes it waited
 hub and backend of a whole session, and what they waited for: pcscd), each taken before the
 test's set-up and after its teardown (the fork server's start counts in a worker's first test).
 `python -m tests.cpu_report FILE` prints the totals and the costliest tests.
+
+  TEST_FORK_SERVER_LOG=out/forks bash scripts/test.sh
+  python -m tests.cpu_report --children out/forks
+
+keeps each worker's fork server log and sums what its children cost by entry point (the kiosk of
+a whole session, the device hub, the emulated backend...): count, CPU, system CPU, minor page
+faults. A child's figures include what it waited for (a kiosk's pcscd).
 """
 
 from __future__ import annotations
@@ -63,7 +70,30 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
         fh.write(line + "\n")
 
 
+def children(folder: Path) -> int:
+    by_module: dict[str, list[float]] = {}
+    for log in sorted(folder.glob("fork-server-*.log")):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                child = json.loads(line)
+            except ValueError:
+                continue  # the server's own messages
+            if not isinstance(child, dict) or "module" not in child:
+                continue
+            m = by_module.setdefault(child["module"], [0, 0.0, 0.0, 0])
+            m[0] += 1
+            m[1] += child.get("cpu_s", 0.0)
+            m[2] += child.get("sys_s", 0.0)
+            m[3] += child.get("minflt", 0)
+    print("forked children by entry point (count, CPU s, of it system, CPU s each, minor faults each):")
+    for name, (n, cpu, system, faults) in sorted(by_module.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {int(n):5d} {cpu:7.1f} {system:6.1f} {cpu / n:6.3f} {faults / n:8.0f}  {name}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--children":
+        return children(Path(argv[1]))
     rows = [json.loads(x) for x in Path(argv[0]).read_text(encoding="utf-8").splitlines() if x.strip()]
     top = int(argv[1]) if len(argv) > 1 else 40
     cpu = sum(r["cpu_s"] for r in rows)
