@@ -32,10 +32,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from sim.zygote_child import run_child
+from sim.zygote_children import Children
 
 ENV = "RPKIOSK_ZYGOTE"
 PID_ENV = "RPKIOSK_ZYGOTE_PID"  # the server's PID, for whoever measures its children's CPU (tests/cpu_report.py)
+STOP_S = 5.0  # at the server's stop, how long a child left running has after its SIGTERM
 ROOT = Path(__file__).resolve().parent.parent
 # argv[1] (a script or `-m module`) -> the module whose main(argv) runs it
 ENTRY_POINTS = {
@@ -256,7 +257,7 @@ def serve(path: str, watch_stdin: bool = False) -> int:
     selector.register(wake_read, selectors.EVENT_READ, "wake")
     if watch_stdin:  # the starter holds the other end: if it dies unstopped, so does the server
         selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "starter")
-    children = _Children(selector)
+    children = Children(selector)
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     if threads != 1:
         raise SystemExit(f"sim.zygote: {threads} threads after the preload: forking would not be safe")
@@ -282,85 +283,8 @@ def serve(path: str, watch_stdin: bool = False) -> int:
     listener.close()
     with contextlib.suppress(OSError):
         os.unlink(path)
+    children.stop_all(STOP_S)
     return 0
-
-
-class _Children:
-    """The forked children, each until its client is done with it. A child that ends is announced
-    at once but stays a zombie until its client closes the connection, so its PID cannot go to
-    another process: a later stop by that PID never reaches a stranger (pid_max 32768 wraps fast;
-    reaping at once once let a SIGTERM stop another test's hub)."""
-
-    def __init__(self, selector: selectors.BaseSelector) -> None:
-        self._selector = selector
-        self._conn: dict[int, socket.socket] = {}  # a client still connected
-        self._module: dict[int, str] = {}
-        self._ended: set[int] = set()  # announced, not yet reaped
-
-    def start(self, conn: socket.socket) -> None:
-        try:
-            message, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
-            request = json.loads(message)
-        except (OSError, ValueError):
-            conn.close()
-            return
-        if len(fds) != 3:
-            for fd in fds:
-                os.close(fd)
-            conn.close()
-            return
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            run_child(request, fds)
-        for fd in fds:
-            os.close(fd)
-        self._conn[pid], self._module[pid] = conn, request["module"]
-        try:
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        except OSError:
-            self.client_gone(pid)
-            return
-        self._selector.register(conn, selectors.EVENT_READ, pid)  # its end: the client is done
-
-    def announce_exits(self) -> None:
-        """Tell each client whose child ended its exit code (the child stays a zombie)."""
-        for pid in [p for p in self._module if p not in self._ended]:
-            try:
-                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                info = None
-            if info is None:
-                continue
-            self._ended.add(pid)
-            code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-            conn = self._conn.get(pid)
-            if conn is None:
-                self._reap(pid)
-                continue
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
-
-    def client_gone(self, pid: int) -> None:
-        """The client closed its connection: its child is reaped now if it ended, else when it does."""
-        conn = self._conn.pop(pid, None)
-        if conn is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(conn)
-            conn.close()
-        if pid in self._ended:
-            self._reap(pid)
-
-    def _reap(self, pid: int) -> None:
-        _, status, usage = os.wait4(pid, 0)
-        module = self._module.pop(pid, "?")
-        self._ended.discard(pid)
-        # what each child cost, for whoever measures the suite (the log is the server's stderr; its
-        # children's include what they waited for: a kiosk's pcscd): `python -m tests.cpu_report --children`
-        print(json.dumps({"pid": pid, "module": module, "exit": os.waitstatus_to_exitcode(status),
-                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "sys_s": round(usage.ru_stime, 3),
-                          "minflt": usage.ru_minflt}), file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,28 @@ def test_the_server_stops_when_its_starter_is_gone(tmp_path: Path) -> None:
     popen.stdout.close()
 
 
+def test_a_server_whose_starter_is_gone_stops_the_children_left_running(tmp_path: Path) -> None:
+    """A pytest that crashed (a segfault) left its fork server's hub and backend running as
+    children of init: the server, seeing its starter gone, now stops each by its PID."""
+    path = str(tmp_path / "socket")
+    with (tmp_path / "server.log").open("ab") as log:
+        popen = subprocess.Popen([sys.executable, "-m", "sim.zygote", "--socket", path, "--watch-stdin"], cwd=ROOT,
+                                 env=env_with(None), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    launcher.ManagedProcess("fork server", popen).wait_ready(60)
+    args = [sys.executable, "-m", "sim.backend_server", "--db", str(tmp_path / "b.sqlite"), "--today", "2026-12-01",
+            "--policy", "shanghai", "--host", "127.0.0.1", "--port", "0"]
+    child = zygote.popen(args, cwd=ROOT, env=env_with(path), stdout=subprocess.PIPE)
+    launcher.ManagedProcess("backend", child).wait_ready()
+    assert popen.stdin is not None and popen.stdout is not None
+    popen.stdin.close()  # the starter's death, its client connection left open as a crash leaves it
+    assert popen.wait(30) == 0
+    with pytest.raises(ProcessLookupError):  # stopped and reaped by the server: no such process
+        os.kill(child.pid, 0)
+    assert child.wait(5) == 0  # its client hears how it ended: the backend's clean stop on SIGTERM
+    assert "stopping 1 children still running: ['sim.backend_server']" in (tmp_path / "server.log").read_text()
+    popen.stdout.close()
+
+
 def test_a_child_keeps_its_pid_until_its_client_is_done(server: str, tmp_path: Path) -> None:
     """An ended child stays a zombie until its client has read the end: its PID cannot go to a
     stranger that a late signal from the client would then hit."""
