@@ -12,9 +12,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import zygote
+
+if TYPE_CHECKING:
+    import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,9 +144,8 @@ def start_backend(workdir: Path, residents_file: Path, today: str, policy: str,
     return backend.wait_ready() if wait else backend
 
 
-
 def backend_request(method: str, url: str, path: str, *, timeout: float = 5.0,
-                    cert: tuple[str, str] | None = None, json_body: Any = None) -> Any:
+                    cert: tuple[str, str] | None = None, json_body: Any = None) -> httpx.Response:
     """One request to the emulated backend's own routes (`/sim/records`, `/sim/faults`), its reply.
 
     No CA bundle is loaded (httpx loads certifi's for each call otherwise: 20-25 ms of CPU, paid by
