@@ -34,12 +34,15 @@ if [ "$workers" -gt 0 ] && [ "$(id -u)" -eq 0 ] && scripts/isolated true 2>/dev/
 else
   echo "test: one process, in series"
 fi
-# In a fresh clone the project is not compiled yet and the tests' modules not rewritten (pytest
-# rewrites their asserts and caches that in __pycache__); the xdist workers start together and
-# each would do both for itself (a worker's collection: 4.2 s so, 1.8 s cached). Done once, here,
-# while mypy has the other core, when a test module's rewritten copy is missing.
+# In a fresh clone nothing is compiled yet (scripts/setup.sh leaves site-packages uncompiled) and
+# the tests' modules are not rewritten (pytest rewrites their asserts and caches that in
+# __pycache__); the xdist workers start together and each would do both for itself (a worker's
+# collection: 4.2 s so, 1.8 s cached). Done once, here, while mypy has the other core: the
+# collection imports what the tests import, and the fork server's preload (sim/zygote.py) what the
+# whole sessions' processes import, each compiled as it is imported.
 warm_collection() {
   local module cached stale=
+  [ -e .venv/.warm-stamp ] || stale=1  # setup.sh removes it when it installs packages
   for module in tests/*/test_*.py tests/*/conftest.py tests/conftest.py; do
     cached=("${module%/*}/__pycache__/$(basename "$module" .py)".*-pytest-*.pyc)
     if [ ! -e "${cached[0]}" ]; then stale=1; break; fi
@@ -48,8 +51,12 @@ warm_collection() {
   # module edited since is rewritten again in each worker, that one module alone).
   [ -n "$stale" ] || return 0
   .venv/bin/python -m compileall -q -j 0 kiosk devices screens sim fleet run_kiosk.py > /dev/null || true
+  .venv/bin/python -m sim.zygote --preload-only > /dev/null 2>&1 &
+  local preload=$!
   .venv/bin/python -m pytest -q -p no:cacheprovider -p no:schemathesis -p no:anyio --collect-only \
     --ignore=tests/protocol/test_backend_contract.py > /dev/null 2>&1 || true  # errors show in the run
+  wait "$preload" || true
+  touch .venv/.warm-stamp
 }
 # The whole suite: the backend's contract test (schemathesis) runs as a pytest of its own beside
 # the others. Its plugin builds every operation's cases at collection, and every xdist worker

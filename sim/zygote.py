@@ -229,7 +229,9 @@ def run(args: list[str], *, cwd: str | Path | None = None, env: dict[str, str] |
 # --- the server -----------------------------------------------------------------------------------
 
 
-def serve(path: str, watch_stdin: bool = False) -> int:
+def preload() -> None:
+    """What the children share: the modules of PRELOAD imported (and so compiled, when their
+    bytecode is not cached yet), and _warm's tables."""
     # numpy's and OpenCV's BLAS would start worker threads at import: one thread keeps fork safe
     # (the children's BLAS then runs on one thread, which nothing here needs more of)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -237,6 +239,10 @@ def serve(path: str, watch_stdin: bool = False) -> int:
         for name in PRELOAD:
             importlib.import_module(name)
         _warm()
+
+
+def serve(path: str, watch_stdin: bool = False) -> int:
+    preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -289,9 +295,16 @@ def serve(path: str, watch_stdin: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.zygote")
-    parser.add_argument("--socket", required=True)
+    parser.add_argument("--socket")
     parser.add_argument("--watch-stdin", action="store_true", help="stop when stdin closes")
+    parser.add_argument("--preload-only", action="store_true",
+                        help="import what the server preloads and exit (scripts/test.sh: compiles it once)")
     args = parser.parse_args(argv)
+    if args.preload_only:
+        preload()
+        return 0
+    if not args.socket:
+        parser.error("--socket is required")
     return serve(args.socket, args.watch_stdin)
 
 
