@@ -45,10 +45,10 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
   exit 1
 fi
-# pip comes from the wheel ensurepip would install, run straight from the file: ensurepip itself
-# installs and compiles pip (2.3 s), and an upgrade after it costs another second; here pip is one
-# more package of the install below (a venv with its own pip all the same). Where no such wheel
-# is found (a Python whose ensurepip looks elsewhere), the usual venv with pip.
+# The venv's pip is installed by the pip of the wheel ensurepip would install, run straight from
+# the file: ensurepip installs and compiles that old pip (2.3 s) and an upgrade replaces it (1 s);
+# this takes 1.3 s. Where no such wheel is found (a Python whose ensurepip looks elsewhere), the
+# usual venv with pip, upgraded. (The old pip also installs the rest slower than the new one.)
 pip_wheel=$("$PYTHON" - <<'PY'
 import ensurepip, os
 try:
@@ -63,11 +63,6 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   if [ -n "$pip_wheel" ]; then "$PYTHON" -m venv --without-pip .venv; else "$PYTHON" -m venv .venv; fi
 fi
-pip=(.venv/bin/python -m pip)
-if ! .venv/bin/python -c 'import pip' 2>/dev/null; then
-  [ -n "$pip_wheel" ] || { echo "setup: .venv has no pip and no pip wheel was found" >&2; exit 1; }
-  pip=(.venv/bin/python "$pip_wheel/pip")
-fi
 
 stamp=.venv/.deps-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
@@ -77,20 +72,37 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python - <<'PY' > .venv/requirements.txt
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-deps = ["pip"] + list(project["dependencies"])
+deps = list(project["dependencies"])
 for extra in project.get("optional-dependencies", {}).values():
     deps += extra
 print("\n".join(deps))
 PY
-  # Not compiled here: of site-packages' 3,800 modules the suite imports about 1,100, and
-  # scripts/test.sh compiles those once by importing them before its workers start (compiling
-  # all of them on 2 cores took 7.9 s of the wall; pip compiling on one, 10.5 s). The kiosk's
-  # first start compiles what it imports.
-  "${pip[@]}" install -q --no-compile -r .venv/requirements.txt
+  if ! .venv/bin/python -c 'import pip' 2>/dev/null; then
+    [ -n "$pip_wheel" ] || { echo "setup: .venv has no pip and no pip wheel was found" >&2; exit 1; }
+    .venv/bin/python "$pip_wheel/pip" install -q --no-compile pip
+  else
+    .venv/bin/python -m pip install -q --upgrade pip
+  fi
+  # Compiled below on every core instead of by pip on one (pip: 20 s, 10.5 of them compiling;
+  # --no-compile and compileall -j 0 beside the voice prompts: 9.6 s, then 7.9 s on 2 cores).
+  # Leaving site-packages to be compiled as the suite imports it (1,244 of 3,816 modules) made
+  # the suite slower by more than it saved (fresh clones: 134 and 136 s against 126 and 129 s).
+  .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt
+  compile=1
   echo "$want" > "$stamp"
 else
   echo "setup: Python packages up to date"
 fi
 
+if [ -n "${compile:-}" ]; then
+  .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+    > /dev/null &
+  compiling=$!
+fi
+
 # Voice prompts (issue 13): rendered once into out/voice (again only for changed words).
 .venv/bin/python render_voice.py --cache out/voice
+if [ -n "${compiling:-}" ]; then
+  # A file that does not compile (a package's test data) only goes uncached, as pip leaves it.
+  wait "$compiling" || true
+fi

@@ -34,12 +34,12 @@ if [ "$workers" -gt 0 ] && [ "$(id -u)" -eq 0 ] && scripts/isolated true 2>/dev/
 else
   echo "test: one process, in series"
 fi
-# In a fresh clone nothing is compiled yet (scripts/setup.sh leaves site-packages uncompiled) and
-# the tests' modules are not rewritten (pytest rewrites their asserts and caches that in
-# __pycache__); the xdist workers start together and each would do both for itself (a worker's
-# collection: 4.2 s so, 1.8 s cached). Done once, here, while mypy has the other core: the
-# collection imports what the tests import, and the fork server's preload (sim/zygote.py) what the
-# whole sessions' processes import, each compiled as it is imported.
+# In a fresh clone the project is not compiled yet and the tests' modules not rewritten (pytest
+# rewrites their asserts and caches that in __pycache__); the xdist workers start together and
+# each would do both for itself (a worker's collection: 4.2 s so, 1.8 s cached). Done once, here,
+# while mypy has the other core, when a test module's rewritten copy is missing or the packages
+# were installed anew: the collection imports what the tests import, and the fork server's preload
+# (sim/zygote.py) what the whole sessions' processes import.
 warm_collection() {
   local module cached stale=
   [ -e .venv/.warm-stamp ] || stale=1  # setup.sh removes it when it installs packages
