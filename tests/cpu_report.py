@@ -63,8 +63,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
     if not path:
         return
     wall, own, waited, forked = (a - b for a, b in zip(after, before, strict=True))
-    line = json.dumps({"test": item.nodeid, "wall_s": round(wall, 3), "own_s": round(own, 3),
-                       "subprocess_s": round(waited, 3), "forked_s": round(forked, 3),
+    line = json.dumps({"test": item.nodeid, "start": round(time.time() - wall, 3), "wall_s": round(wall, 3),
+                       "own_s": round(own, 3), "subprocess_s": round(waited, 3), "forked_s": round(forked, 3),
                        "cpu_s": round(own + waited + forked, 3), "worker": os.environ.get("PYTEST_XDIST_WORKER", "")})
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
