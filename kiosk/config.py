@@ -6,6 +6,7 @@ stop the start with a message that names the key (e.g. `timeouts.idle`).
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -231,10 +232,15 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A section's field types, worked out once: get_type_hints evaluates each annotation's string
+# (compiling it) on every call, 400 compiles at each start.
+_hints = functools.cache(get_type_hints)
+
+
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'}: expected a table")
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     names = {f.name for f in fields(cls)}
     for key in data:
         if key not in names:

@@ -45,9 +45,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
   exit 1
 fi
-# The venv's pip (and uv) are installed by the pip of the wheel ensurepip would install, run
-# straight from the file: ensurepip installs and compiles that old pip (2.3 s) and an upgrade
-# replaces it (1 s); this takes 1.3 s. Where no such wheel is found (a Python whose ensurepip looks elsewhere), the
+# The venv's pip is installed by the pip of the wheel ensurepip would install, run straight from
+# the file: ensurepip installs and compiles that old pip (2.3 s) and an upgrade replaces it (1 s);
+# this takes 1.3 s. Where no such wheel is found (a Python whose ensurepip looks elsewhere), the
 # usual venv with pip, upgraded. (The old pip also installs the rest slower than the new one.)
 pip_wheel=$("$PYTHON" - <<'PY'
 import ensurepip, os
@@ -77,23 +77,19 @@ for extra in project.get("optional-dependencies", {}).values():
     deps += extra
 print("\n".join(deps))
 PY
-  # pip and uv first (uv installs the rest: it fetches and unpacks wheels side by side, where pip
-  # does one after the other with a core idle: 3.3 s instead of 7 to 9 in a fresh clone).
   if ! .venv/bin/python -c 'import pip' 2>/dev/null; then
     [ -n "$pip_wheel" ] || { echo "setup: .venv has no pip and no pip wheel was found" >&2; exit 1; }
-    .venv/bin/python "$pip_wheel/pip" install -q --no-compile pip uv
+    .venv/bin/python "$pip_wheel/pip" install -q --no-compile pip
   else
-    .venv/bin/python -m pip install -q --no-compile --upgrade pip uv
+    .venv/bin/python -m pip install -q --no-compile --upgrade pip
   fi
   # Compiled below on every core instead of by pip on one (pip: 20 s, 10.5 of them compiling;
   # --no-compile and compileall -j 0 beside the voice prompts: 9.6 s, then 7.9 s on 2 cores).
   # Leaving site-packages to be compiled as the suite imports it (1,244 of 3,816 modules) made
   # the suite slower by more than it saved (fresh clones: 134 and 136 s against 126 and 129 s).
-  if [ -x .venv/bin/uv ]; then
-    .venv/bin/uv pip install -q --python .venv/bin/python -r .venv/requirements.txt
-  else
-    .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt
-  fi
+  # (uv instead of pip: 6.3-8.1 s against pip's 6.9-8.6 in fresh clones, both waiting on the
+  # network most of it: not worth another tool.)
+  .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt
   compile=1
   echo "$want" > "$stamp"
 else

@@ -67,6 +67,7 @@ def _warm() -> None:
     cascades, the residents' reference portraits, the backend's API document."""
     from PIL import Image
 
+    from kiosk.config import load_kiosk_config, load_sim_config
     from kiosk.face_haar import HaarFaceDetector
     from screens import text
     from sim import faces
@@ -77,6 +78,8 @@ def _warm() -> None:
     faces.warm_references()
     HaarFaceDetector().warm_up()
     Contract()  # the emulated backend's API document, parsed
+    load_kiosk_config()  # its sections' field types, worked out (kiosk/config.py)
+    load_sim_config()
     for lang in text.LANGUAGES:
         text.load_table(lang)
 
