@@ -59,8 +59,8 @@ def _group(nodeid: str) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, the long tests go to the start of the workers' initial shares, spread so that
-    each share starts with about as many long seconds (longest first to the least loaded share).
+    """Under xdist, the long tests go to the start of half the workers' initial shares, spread so
+    that each of those starts with about as many long seconds (longest first to the least loaded).
     Every worker computes the same order (xdist requires one collection); in series it is untouched."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers < 2 or len(items) < workers:
