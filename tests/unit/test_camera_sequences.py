@@ -82,3 +82,24 @@ def test_an_unknown_scene_or_sequence_is_refused() -> None:
     with pytest.raises(ValueError):
         SceneFrameSource().show("moonwalk")
     assert set(SEQUENCES) == {"walk_in", "leaving"}
+
+
+def test_a_read_at_the_same_time_of_the_same_scene_is_the_frame_drawn_last() -> None:
+    """Under a scenario's virtual clock the preview reads many frames between two steps of the
+    clock: those are the frame drawn last, not drawn again. Anything else gets a frame of its own."""
+    clock = Clock()
+    source = SceneFrameSource(clock=clock)
+    source.show("face", "k1")
+    assert source.open()
+    first = source.read()
+    assert first is not None and source.read() is first  # same time, same scene: no new drawing
+    clock.now += 0.04
+    later = source.read()
+    assert later is not None and later is not first and later[2] != first[2]  # a new seed: new noise
+    source.show("nobody")
+    assert source.read() is not later  # the scene changed at the same time
+    source.show_qr("hello")
+    qr = source.read()
+    assert qr is not None and source.read() is qr
+    source.close()
+    assert source.open() and source.read() is not qr  # a reopened camera draws afresh
