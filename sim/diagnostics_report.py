@@ -12,6 +12,7 @@ from typing import Any
 from kiosk import idnumber
 from kiosk.diagnostics_counters import log_records
 from kiosk.diagnostics_store import DiagnosticsStore
+from sim import waits
 from sim.scenario import Scenario, Step
 
 # A mobile number on its own, not eleven digits inside a longer token: a session id is 12 random
@@ -37,12 +38,14 @@ def expand_digits(scenario: Scenario, steps: list[Step]) -> list[Step]:
 def insert_technician(player: Any, key: str | None) -> None:
     scenario: Scenario = player.scenario
     who = scenario.technicians[key or scenario.technician or ""]
+    seen = waits.printer_changed(player.kiosk)
     reply = player.hub.call("insert_technician", card_id=who.card_id, pin=who.pin, status=who.status,
                             valid_until=who.valid_until.isoformat() if who.valid_until else None, role=who.role)
     if not reply.get("ok"):
         player.failures.append(f"the technician card of {who.key!r} could not be inserted: {reply.get('error')}")
     player.technician_inserted = True
-    player._expect_effect()
+    if reply.get("ok"):
+        player.effect.expect(seen=seen)
 
 
 def hand_step(player: Any, step: Step) -> bool:

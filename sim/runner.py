@@ -28,7 +28,7 @@ from kiosk.clock import VirtualClock
 from kiosk.config import KioskConfig, SimConfig
 from kiosk.controller import Kiosk
 from kiosk.view import OverlayKind, View, Waiting
-from sim import answers, endings_check, shots, variants
+from sim import answers, endings_check, shots, variants, waits
 from sim import diagnostics_report as diag
 from sim.answers import status_query as status_answers
 from sim.scenario import FACE_SCENES, Scenario, ScenarioError, Step, load, residents_json
@@ -92,7 +92,7 @@ class ScenarioPlayer:
         self.last_view: View | None = None
         self.stable = 0
         self.acted_view: View | None = None
-        self.effect_deadline = 0.0
+        self.effect = waits.Effect()
         self.presented = False
         self.scene_by_step = False
         self.reread = 0
@@ -118,17 +118,17 @@ class ScenarioPlayer:
     # --- the frame hook -------------------------------------------------------------------
 
     def __call__(self, view: View) -> float | None:
-        if time.monotonic() - self.started_wall > self.max_wall_seconds and not self.assist_only:
-            self.failures.append(f"the session did not end within {self.max_wall_seconds:.0f} s of wall time "
-                                 f"(stuck on {view.screen_id})")
-            return None
-        if self.virtual and self.clock.monotonic() > self.max_session_seconds:
-            self.failures.append(f"the session did not end within {self.max_session_seconds:.0f} s of kiosk time")
+        over_wall = time.monotonic() - self.started_wall > self.max_wall_seconds and not self.assist_only
+        if over_wall or (self.virtual and self.clock.monotonic() > self.max_session_seconds):
+            limit = f"{self.max_wall_seconds:.0f} s of wall time" if over_wall else \
+                f"{self.max_session_seconds:.0f} s of kiosk time"
+            where = waits.where(view, self.steps, self.step_i, self.kiosk.config.logging.file)
+            self.failures.append(f"the session did not end within {limit} ({where})")
             return None
         if view != self.last_view:
             self.last_view = view
             self.stable = 0
-            self.effect_deadline = 0.0
+            self.effect.deadline = 0.0
             if view.screen == status_answers.SHOW and view.data and len(self.kiosk.finished) == self.start_count:
                 self.shown = status_answers.shown(view.data)
         else:
@@ -197,7 +197,7 @@ class ScenarioPlayer:
         return self._settled()
 
     def _settled(self) -> bool:
-        return self.kiosk.is_idle() and time.monotonic() >= self.effect_deadline and self.stable >= 2
+        return self.kiosk.is_idle() and self.effect.over() and self.stable >= 2
 
     def _let_time_pass(self) -> None:
         if not self.virtual:
@@ -208,7 +208,7 @@ class ScenarioPlayer:
 
     def _expect_effect(self, seconds: float = 3.0) -> None:
         """A device action's consequence is on its way (the reader polls, the printer senses)."""
-        self.effect_deadline = time.monotonic() + seconds
+        self.effect.expect(seconds)
 
     def tap(self, view: View, button_id: str) -> bool:
         """Taps the button if it is on the screen and enabled (what a service's answers use)."""
@@ -233,11 +233,13 @@ class ScenarioPlayer:
         self._expect_effect()
 
     def _insert(self, key: str) -> None:
+        seen = waits.printer_changed(self.kiosk)
         reply = self.hub.call("insert_permit", resident=key)
         if not reply.get("ok"):
             self.failures.append(f"the permit card of {key!r} could not be inserted: {reply.get('error')}")
         self.inserted = True
-        self._expect_effect()
+        if reply.get("ok"):
+            self.effect.expect(seen=seen)
 
     def show_proof(self, number: str) -> None:
         """The cooperative resident holds its proof's QR code to the scanner."""

@@ -89,9 +89,10 @@ class Diagnostics(ProcedureJob, Flow):
             Edge(DG.LEAVE, f"{D}.board", f"{D}.card_out", before="note_left"),
             Edge(DG.IDLE_LEAVE, (f"{D}.pin", f"{D}.board", f"{D}.testing"), f"{D}.card_out", before="note_idle"),
             Edge(T.TAKE_TIMEOUT, f"{D}.card_out", None, after="not_taken"),
-            Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service", conditions=("held_out",)),
-            Edge(DG.CARD_BACK, f"{D}.card_out", "ready.attract", conditions=("any_service_available",)),
-            Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service"),
+            Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service", conditions=("held_out",), after="look_at_slot"),
+            Edge(DG.CARD_BACK, f"{D}.card_out", "ready.attract", conditions=("any_service_available",),
+                 after="look_at_slot"),
+            Edge(DG.CARD_BACK, f"{D}.card_out", "out_of_service", after="look_at_slot"),
         ),
     )
 
@@ -126,8 +127,6 @@ class Diagnostics(ProcedureJob, Flow):
             self.store.audit(card, action, result)
         self.core.log.emit(LogEvent.TECHNICIAN_ACTION, card=card, action=action.value, result=result)
 
-    # --- guards -------------------------------------------------------------------------------
-
     def pin_complete(self) -> bool:
         data = self.core.session.service_data
         return isinstance(data, DiagState) and PIN_LENGTH[0] <= len(data.digits) <= PIN_LENGTH[1]
@@ -144,8 +143,7 @@ class Diagnostics(ProcedureJob, Flow):
     # --- entering -----------------------------------------------------------------------------
 
     def on_status_anywhere(self, device: DeviceKind) -> bool:
-        """At rest, a card pushed into the front slot is a technician's (residents are only asked
-        for a card inside a service)."""
+        """At rest, a card pushed into the front slot is a technician's (residents insert one only in a service)."""
         if not self._restored:  # the first status of the run: a technician's hold survives a restart
             self._restored = True
             self.board.restore_hold()
@@ -153,9 +151,13 @@ class Diagnostics(ProcedureJob, Flow):
                 self.core.services_changed()
         if device is DeviceKind.PRINTER:
             self.board.supply_alerts()
-        if device is not DeviceKind.PRINTER or self.core.state not in REST or self.core.card_job is not None:
+        return device is DeviceKind.PRINTER and self.look_at_slot()
+
+    def look_at_slot(self) -> bool:
+        """At rest, a card in the slot is taken in (also left there by a technician: no status says so)."""
+        if self.core.state not in REST or self.core.card_job is not None:
             return False
-        st = self.core.availability.status.get(device)
+        st = self.core.availability.status.get(DeviceKind.PRINTER)
         if st is None or st.media is not MediaPosition.ENTERING:
             return False
         return self.core.fire(DG.CARD_AT_SLOT)
