@@ -1333,7 +1333,7 @@ def _jsonschema(node: Any) -> Any:
 
 class Contract:
     def __init__(self, path: Path) -> None:
-        self.doc = yaml.safe_load(path.read_text("utf-8"))
+        self.doc = yaml.load(path.read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         self.defs = {name: _jsonschema(s) for name, s in self.doc["components"]["schemas"].items()}
         self.paths = [
             (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"), item)
