@@ -89,7 +89,20 @@ PY
   # the suite slower by more than it saved (fresh clones: 134 and 136 s against 126 and 129 s).
   # (uv instead of pip: 6.3-8.1 s against pip's 6.9-8.6 in fresh clones, both waiting on the
   # network most of it: not worth another tool.)
-  .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt
+  # The voice prompts need three of the packages: those go in first, and the prompts are rendered
+  # on the other core while pip installs the rest (pip waits on the network most of its 8 s, on
+  # one core: a fresh clone's /proc/stat shows the machine half idle meanwhile). The three are
+  # then held at the versions installed, so that pip cannot replace one under the renderer.
+  grep -E '^(pygame-ce|numpy|espeakng-loader)([^a-z_-]|$)' .venv/requirements.txt > .venv/voice-requirements.txt || true
+  : > .venv/voice-constraints.txt
+  if [ "$(wc -l < .venv/voice-requirements.txt)" -eq 3 ]; then
+    .venv/bin/python -m pip install -q --no-compile -r .venv/voice-requirements.txt
+    .venv/bin/python -m pip freeze | grep -iE '^(pygame[-_]ce|numpy|espeakng[-_]loader)==' \
+      > .venv/voice-constraints.txt || true
+    .venv/bin/python render_voice.py --cache out/voice &
+    voice=$!
+  fi
+  .venv/bin/python -m pip install -q --no-compile -r .venv/requirements.txt -c .venv/voice-constraints.txt
   compile=1
   echo "$want" > "$stamp"
 else
@@ -103,7 +116,11 @@ if [ -n "${compile:-}" ]; then
 fi
 
 # Voice prompts (issue 13): rendered once into out/voice (again only for changed words).
-.venv/bin/python render_voice.py --cache out/voice
+if [ -n "${voice:-}" ]; then
+  wait "$voice"
+else
+  .venv/bin/python render_voice.py --cache out/voice
+fi
 if [ -n "${compiling:-}" ]; then
   # A file that does not compile (a package's test data) only goes uncached, as pip leaves it.
   wait "$compiling" || true
