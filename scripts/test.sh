@@ -10,12 +10,10 @@ unset PYTHONDONTWRITEBYTECODE
 bash scripts/setup.sh
 export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 # Types of the core and the device adapters: files and settings from pyproject.toml [tool.mypy].
-# Checked beside the tests (6 s of one core in a fresh clone) at the lowest priority: it then runs
-# on what the tests leave idle (the dips while long tests wait on real time, the tail) instead of
-# taking a core from the collection and the workers' start; its verdict is waited for and counts
-# as theirs.
+# Checked beside the tests (6 s of one core in a fresh clone, while pytest's workers start and
+# finish leave a core idle); its verdict is waited for and counts as theirs.
 mypy_log=$(mktemp)
-nice -n 19 .venv/bin/mypy --config-file pyproject.toml > "$mypy_log" 2>&1 &
+.venv/bin/mypy --config-file pyproject.toml > "$mypy_log" 2>&1 &
 mypy_pid=$!
 trap 'kill "$mypy_pid" 2>/dev/null || true; rm -f "$mypy_log"' EXIT
 .venv/bin/ruff check .
