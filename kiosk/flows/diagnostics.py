@@ -151,14 +151,14 @@ class Diagnostics(ProcedureJob, Flow):
                 self.core.services_changed()
         if device is DeviceKind.PRINTER:
             self.board.supply_alerts()
-        return device is DeviceKind.PRINTER and self.look_at_slot()
+        return device is DeviceKind.PRINTER and self.look_at_slot(status=True)
 
-    def look_at_slot(self) -> bool:
-        """At rest, a card in the slot is taken in (also left there by a technician: no status says so)."""
-        if self.core.state not in REST or self.core.card_job is not None:
-            return False
-        st = self.core.availability.status.get(DeviceKind.PRINTER)
-        if st is None or st.media is not MediaPosition.ENTERING:
+    def look_at_slot(self, status: bool = False) -> bool:
+        """At rest, a card in the slot is taken in: told by a `status`, or left there by a technician.
+        Untold, only by a printer that can take it: a card it could not would go round for ever."""
+        a, st = self.core.availability, self.core.availability.status.get(DeviceKind.PRINTER)
+        if self.core.state not in REST or self.core.card_job is not None or st is None \
+                or st.media is not MediaPosition.ENTERING or not (status or (st.is_up and not a.card_stuck)):
             return False
         return self.core.fire(DG.CARD_AT_SLOT)
 
