@@ -30,11 +30,10 @@ class Effect:
         self._seen: Callable[[], bool] | None = None
         self._cap = 0.0
 
-    def expect(self, seconds: float = 3.0, seen: Callable[[], bool] | None = None,
-               cap: float = SLOT_EFFECT_CAP_S) -> None:
+    def expect(self, seconds: float = 3.0, seen: Callable[[], bool] | None = None) -> None:
         now = time.monotonic()
         self.deadline = now + seconds
-        self._seen, self._cap = seen, now + cap
+        self._seen, self._cap = seen, now + SLOT_EFFECT_CAP_S
 
     def over(self) -> bool:
         now = time.monotonic()
