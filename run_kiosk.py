@@ -178,7 +178,8 @@ def attach_preview(kiosk: Any, display: Any) -> None:
         attach(preview)
 
 
-def make_display(config: Any, *, headless: bool = True) -> Any:
+def make_display(config: Any, *, headless: bool = True, log: Any = None) -> Any:
+    """The window (or headless surface), its text laid out at boot when `display.warm_text` says so."""
     if headless:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
         os.environ["SDL_AUDIODRIVER"] = "dummy"
@@ -201,7 +202,26 @@ def make_display(config: Any, *, headless: bool = True) -> Any:
                       lang=config.display.lang, show_cursor=config.terminal.mode != "production", voice=voice)
     if voice is not None:
         display.on_cue = voice.cue  # the retract warning's sound (screens/last_call.py)
+    if config.display.warm_text:
+        warm_text(display, (config.terminal.site, config.terminal.site_en), log)
     return display
+
+
+def warm_text(display: Any, sites: tuple[str, ...], log: Any = None) -> None:
+    """Lay out the translations before the first screen (screens/warm.py). An unreadable file
+    leaves the text cold: slower first frames, said in the log, never a kiosk that cannot start."""
+    from kiosk.logevents import LogEvent
+    from screens import warm
+
+    try:
+        done = warm.warm(display, warm.load(), sites)
+    except warm.WarmFileError as exc:
+        if log is not None:
+            log.emit(LogEvent.TEXT_WARMED, wraps=0, widths=0, skipped=0, ms=0, error=str(exc)[:120])
+        return
+    if log is not None:
+        log.emit(LogEvent.TEXT_WARMED, wraps=done.wraps, widths=done.widths, skipped=done.skipped,
+                 ms=round(done.seconds * 1000))
 
 
 def make_event_log(config: Any, clock_now: Any, *, stdout: bool | None = None, taps: Any = ()) -> Any:
@@ -346,7 +366,7 @@ def run_production(config: Any, notifier: Any = None) -> int:
     metrics_server, taps = start_metrics(config)
     log = make_event_log(config, clock.now, taps=taps)
     kiosk = build_kiosk(config, load_pack(config.terminal.policy), clock, log)
-    display = make_display(config, headless=False)
+    display = make_display(config, headless=False, log=log)
     attach_preview(kiosk, display)
     kiosk.start()
     try:

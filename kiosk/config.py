@@ -51,6 +51,9 @@ class DisplayConfig:
     font: str
     lang: str
     fps: int
+    # Lay out the translations at boot (screens/warm.py): about 0.15 s of CPU once, and no screen's
+    # first frame loads its glyphs. The scenario runner's kiosks skip it ([run] warm_text of sim.toml).
+    warm_text: bool = True
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ class SimRun:
     max_session_seconds: float
     max_wall_seconds: float
     out_dir: str
+    warm_text: bool = False  # the kiosks of scenarios lay out the translations at boot (kiosk.toml [display])
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ class LogEvent(Enum):
     KIOSK_STOPPED = EventSpec("K002", logging.INFO, "kiosk stopped")
     STATE_ENTERED = EventSpec("K010", logging.DEBUG, "state entered", ("state",))
     SERVICES_CHANGED = EventSpec("K011", logging.INFO, "services offered changed", ("available", "unavailable"))
+    # The translations laid out at boot (screens/warm.py); `error`: its file unreadable, the text left cold.
+    TEXT_WARMED = EventSpec("K012", logging.INFO, "text laid out at boot",
+                            ("wraps", "widths", "skipped", "ms", "error"))
     DEVICE_STATUS = EventSpec("D001", logging.INFO, "device status", ("device", "state", "media", "detail", "supplies"))
     # A device adapter's DeviceLogged, one event per severity of its note (devices/events.py, NOTE_SEVERITY).
     DEVICE_NOTE = EventSpec("D002", logging.INFO, "device note", _DEVICE_NOTE_FIELDS)

@@ -76,11 +76,11 @@ class Display:
         self._themes = {large: th.Theme(self.size[0], self.size[1], large) for large in (False, True)}
         # Each layer is a full frame (8 MB at 1080×1920): keep the current screen, the one
         # before (back and forth) and the dimmed copy under the idle warning.
-        # An evicted layer's surfaces are reused (screens/layer.Surfaces).
-        self._surfaces = ly.Surfaces(self.size, self.screen)
-        self._layers: w.Lru[Hashable, ly.Layer] = w.Lru(ly.KEPT, on_evict=self._surfaces.give_back)
+        # An evicted layer's surfaces are reused (screens/layer.Surfaces; reserved at boot: screens/warm.py).
+        self.surfaces = ly.Surfaces(self.size, self.screen)
+        self._layers: w.Lru[Hashable, ly.Layer] = w.Lru(ly.KEPT, on_evict=self.surfaces.give_back)
         # How tall each screen's page was last time (an index in scroll.TALL; no resident's data).
-        self._page_factor: dict[tuple[str, bool, str], int] = {}
+        self.page_factor: dict[tuple[str, bool, str], int] = {}  # screens/warm.py fills it at boot
         self._panels: w.Lru[Hashable, timeout_warning.Panel] = w.Lru(3)
         self._active: dict[str, tuple[Button, pygame.Rect]] = {}
         self._screen_id: str | None = None
@@ -135,8 +135,8 @@ class Display:
         data = {k: v for k, v in view.data.items() if k not in spec.dynamic} if spec.dynamic else view.data
         key = (view.screen, view.buttons, freeze(data), view.large_text, view.site, view.chrome, texts.lang)
         self._last_key = key
-        layer = self._layers.get(key, lambda: ly.build(self._surfaces, view, spec, theme, texts, self.text,
-                                                       self._page_factor))
+        layer = self._layers.get(key, lambda: ly.build(self.surfaces, view, spec, theme, texts, self.text,
+                                                       self.page_factor))
         self._layer = layer
         if key != self._offset_key:
             self._offset_key, self._offset = key, 0
@@ -194,7 +194,7 @@ class Display:
             if self._preview_live:  # under the idle warning the picture is the dimmed layer's silhouette
                 self._drop_preview()
             dim = self._layers.get(("dim", key, view.clock_text),
-                                   lambda: ly.dim(self._surfaces, layer, view, theme, self.text))
+                                   lambda: ly.dim(self.surfaces, layer, view, theme, self.text))
             self.screen.blit(dim.surface, (0, 0))
             overlay = view.overlay
             panel = self._panels.get(
@@ -210,7 +210,7 @@ class Display:
             assert view.help is not None
             dirty = []
             dim = self._layers.get(("dim", key, view.clock_text),
-                                   lambda: ly.dim(self._surfaces, layer, view, theme, self.text))
+                                   lambda: ly.dim(self.surfaces, layer, view, theme, self.text))
             self.screen.blit(dim.surface, (0, 0))
             help_view = view.help
             panel = self._panels.get(
@@ -288,13 +288,13 @@ class Display:
         gone = [layer for key, layer in self._layers.entries() if key != current]
         self._layers.discard(lambda key: key == current)
         for layer in gone:  # their surfaces, wiped below, are the next session's to draw on
-            self._surfaces.give_back(layer)
+            self.surfaces.give_back(layer)
         self._shown = None
         if self._layer is not None and self._last_key != current:
             self._layer = None
         # A reused surface must not carry a resident's pixels either: the spare frame and page
         # are wiped (kept: allocating them again would cost the next session's first frames).
-        self._surfaces.wipe()
+        self.surfaces.wipe()
         self._panels.clear()
         self.text.forget_session()
         self._drop_preview()  # the last live frame is the resident's picture
@@ -311,7 +311,7 @@ class Display:
         self._layer = None
         self._shown = None
         self._layers.clear()
-        self._surfaces.clear()
+        self.surfaces.clear()
         self._panels.clear()
         self.text.clear()
         pygame.display.quit()

@@ -11,15 +11,21 @@ from screens import theme as th
 from screens import widgets as w
 from screens.text import Texts
 
+CLOCK_WIDEST = "2026-11-22 09:00"  # the room the clock takes (every digit of the font is as wide)
+
+
+def fit(text: w.TextRenderer, shown: str, theme: th.Theme) -> int:
+    """The size of the site's name: the clock takes the right, the name shrinks to the room left,
+    never cut."""
+    room = theme.header_rect().width - 2 * theme.margin - text.width(CLOCK_WIDEST, theme.header) - theme.gap
+    return text.shrink(shown, theme.header, theme.px(24), room, True)
+
 
 def site(text: w.TextRenderer, name: str, theme: th.Theme, surf: pygame.Surface, texts: Texts) -> None:
     band = theme.header_rect()
     surf.fill(th.HEADER_BG, band.union(theme.chrome_rect()))
-    size = theme.header
-    # The clock takes the right; the site's name shrinks to the room left, never cut.
-    room = band.width - 2 * theme.margin - text.width("2026-11-22 09:00", size) - theme.gap
     shown = name or texts.get("app.title")
-    size = text.shrink(shown, size, theme.px(24), room, True)
+    size = fit(text, shown, theme)
     top = band.centery - text.line_height(size) // 2
     canvas = w.Canvas(surf, theme, texts, text, View("", Waiting.NOTHING), band)
     canvas.line(shown, size, th.HEADER_TEXT, theme.margin, top, strong=True)

@@ -96,6 +96,28 @@ class Surfaces:
         if surface.get_height() <= SCRATCH_PAGES * self.size[1] and len(self.pages) <= KEPT:
             self.pages.append(surface)
 
+    @property
+    def tallest(self) -> int:
+        """The tallest page a try asked for so far (px, at most SCRATCH_PAGES frames)."""
+        return self._tallest
+
+    def reserve(self, page_height: int, pages: int = 2) -> None:
+        """Surfaces faulted in at boot rather than by the first frames that need them (a fresh one
+        costs 5-12 ms): as many spare frames as layers are kept, and `pages` page surfaces
+        `page_height` tall (at most SCRATCH_PAGES frames), what the display holds after its first
+        few screens anyway."""
+        while len(self.frames) < KEPT:
+            self.frames.append(self._new(self.size))
+            self.frames[-1].fill(th.BACKGROUND)
+        height = min(page_height, SCRATCH_PAGES * self.size[1])
+        if height <= 0:
+            return
+        self._tallest = max(self._tallest, height)
+        self.pages = [p for p in self.pages if p.get_height() >= self._tallest]
+        while len(self.pages) < pages:
+            self.pages.append(self._new((self.size[0], self._tallest)))
+            self.pages[-1].fill(th.BACKGROUND)
+
     def kept(self) -> list[pygame.Surface]:
         """The spare surfaces (a session's pixels must not stay on them: wipe)."""
         return [*self.frames, *self.pages]

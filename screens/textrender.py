@@ -27,6 +27,7 @@ LINE_CACHE_BYTES = 16 * 1024 * 1024
 # one size): pygame.freetype.init(cache_size=...), read when a font is opened. A glyph is the
 # font's, not a resident's: the cache holds shapes of characters, never which text they formed.
 GLYPH_CACHE = 4096
+STATIC_ENTRIES = 20_000
 
 
 def _line_bytes(line: Line) -> int:
@@ -94,6 +95,11 @@ class TextRenderer:
         self._lines: Lru[tuple[str, int, th.Color, bool], Line] = Lru(LINE_CACHE_BYTES, weigh=_line_bytes)
         self._widths: Lru[tuple[str, int, bool], int] = Lru(4000)
         self._wraps: Lru[tuple[str, int, int, bool], tuple[str, ...]] = Lru(500)
+        # The translations' widths and wraps, apart: a session's texts must not evict what the boot
+        # warm-up laid out (screens/warm.py; all screens need ~3,500 widths and ~1,500 wraps). Bounded
+        # all the same, though the translations at the sizes the screens use are a finite set.
+        self._static_widths: Lru[tuple[str, int, bool], int] = Lru(STATIC_ENTRIES)
+        self._static_wraps: Lru[tuple[str, int, int, bool], tuple[str, ...]] = Lru(STATIC_ENTRIES)
         self._ascender: dict[int, int] = {}
         # Values a screen derives from the session's data (a QR code's modules): gone with it.
         self._memo: Lru[Hashable, Any] = Lru(16)
@@ -109,6 +115,14 @@ class TextRenderer:
         font.origin = True  # render_to places the pen's start on the baseline, as a line is laid out
         return font
 
+    def keep(self, texts: set[str]) -> None:
+        """Texts that are no resident's data either (the terminal's site name): kept like translations."""
+        self.static = self.static | {t for t in texts if t}
+
+    def is_static(self, text: str) -> bool:
+        """A translation or a line one wraps into: no resident's data, kept across sessions."""
+        return text in self.static or text in self._static_lines
+
     def memo(self, key: Hashable, make: Callable[[], V]) -> V:
         """make(), kept for this session (a screen drawn again while it scrolls or redraws)."""
         value: V = self._memo.get(key, make)
@@ -123,7 +137,7 @@ class TextRenderer:
         about what making its picture would, and is never kept as pixels (SH-PRIV-1)."""
         if not text:
             return
-        if text in self.static or text in self._static_lines:
+        if self.is_static(text):
             ln = self.line(text, size, color, strong)
             surface.blit(ln.surface, (origin[0] + ln.left, origin[1] - ln.top))
             return
@@ -176,7 +190,7 @@ class TextRenderer:
             style = pygame.freetype.STYLE_STRONG if strong else pygame.freetype.STYLE_DEFAULT
             return int(self.font.get_rect(text, style=style, size=size).width)
 
-        return self._widths.get((text, size, strong), measure)
+        return (self._static_widths if self.is_static(text) else self._widths).get((text, size, strong), measure)
 
     def shrink(self, text: str, size: int, floor: int, room: int, strong: bool = False, step: int = 2) -> int:
         """The size a one-line text is drawn at to fit `room`: the first of size, size - step, ...
@@ -210,9 +224,11 @@ class TextRenderer:
         return round(size * th.LINE_SPACING)
 
     def wrap(self, text: str, size: int, max_width: int, strong: bool = False) -> tuple[str, ...]:
-        lines = self._wraps.get((text, size, max_width, strong), lambda: self._wrap(text, size, max_width, strong))
-        if text in self.static:
-            self._static_lines.update(lines)
+        key = (text, size, max_width, strong)
+        if text not in self.static:
+            return self._wraps.get(key, lambda: self._wrap(text, size, max_width, strong))
+        lines = self._static_wraps.get(key, lambda: self._wrap(text, size, max_width, strong))
+        self._static_lines.update(lines)
         return lines
 
     def _wrap(self, text: str, size: int, max_width: int, strong: bool) -> tuple[str, ...]:
@@ -260,17 +276,17 @@ class TextRenderer:
     def forget_session(self) -> None:
         """Drop every rendered line, width and wrap of a text that is not a translation: what a
         session showed (SH-PRIV-1) must not outlive it, not even as pixels in a cache."""
-        self._wraps.discard(lambda k: k[0] in self.static)
+        self._wraps.clear()
+        self._widths.clear()
         # A translation's wrapped lines are no resident's data either: they stay with it.
-        static = self.static.union(*(lines for _, lines in self._wraps.entries()))
-        self._lines.discard(lambda k: k[0] in static)
-        self._widths.discard(lambda k: k[0] in static)
+        self._lines.discard(lambda k: self.is_static(k[0]))
         self._memo.clear()
 
     def cached_texts(self) -> set[str]:
         """Every text the caches hold now (for tests of what survives a session)."""
-        texts = {k[0] for k, _ in self._lines.entries()} | {k[0] for k, _ in self._widths.entries()}
-        for key, lines in self._wraps.entries():
+        texts = {k[0] for k, _ in self._lines.entries()}
+        texts |= {k[0] for k, _ in self._widths.entries() + self._static_widths.entries()}
+        for key, lines in self._wraps.entries() + self._static_wraps.entries():
             texts.add(key[0])
             texts.update(lines)
         for memo_key, _ in self._memo.entries():  # what a screen derived a value from (a notice's number)
@@ -288,7 +304,14 @@ class TextRenderer:
         self._lines.clear()
         self._widths.clear()
         self._wraps.clear()
+        self._static_widths.clear()
+        self._static_wraps.clear()
         self._memo.clear()
+
+    def laid_out(self) -> tuple[list[tuple[str, int, int, bool]], list[tuple[str, int, bool]]]:
+        """The translations' wraps and widths held now: what the boot warm-up lays out again
+        (screens/warm.py records them; only translations and their lines are ever in these)."""
+        return [k for k, _ in self._static_wraps.entries()], [k for k, _ in self._static_widths.entries()]
 
 
 def _last_fit(fits: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:

@@ -74,17 +74,44 @@ def timed(display: Any, view: Any) -> float:
     return (CLOCK() - t) * 1000
 
 
-def measure(display: Any, view: Any, counts: dict[str, int]) -> dict[str, list[float]]:
+class Boot:
+    """The display's text as the kiosk leaves it at boot: everything gone, then, when the kiosk's
+    config says `display.warm_text`, the translations laid out (screens/warm.py). What that costs
+    and how much a screen still laid out of its translations afterwards (a stale warm-up file) is
+    counted."""
+
+    def __init__(self, plan: Any, site: str) -> None:
+        self.plan, self.site = plan, site
+        self.warm_s: list[float] = []
+        self.missed: dict[str, int] = {}
+
+    def __call__(self, display: Any) -> None:
+        display._layers.clear()
+        display.text.clear()
+        display.page_factor.clear()  # how tall each screen's page was: not known at boot either
+        if self.plan is not None:
+            from screens import warm
+
+            self.warm_s.append(warm.warm(display, self.plan, (self.site,)).seconds)
+
+    def count_missed(self, display: Any, row: str, before: tuple[int, ...]) -> None:
+        wraps, widths = display.text.laid_out()
+        if self.plan is not None and (len(wraps), len(widths)) != before:
+            self.missed[row] = self.missed.get(row, 0) + len(wraps) + len(widths) - sum(before)
+
+
+def measure(display: Any, view: Any, counts: dict[str, int], boot: Boot, row: str = "") -> dict[str, list[float]]:
     out: dict[str, list[float]] = {k: [] for k in KINDS}
     # The idle warning appears over the screen the resident left idle, which is on the glass (its
     # layer built): its first and entry frames are the overlay's, drawn over that screen.
     under = replace(view, overlay=None) if getattr(view, "overlay", None) is not None else None
     for _ in range(counts["first"]):
-        display._layers.clear()
-        display.text.clear()
+        boot(display)
         if under is not None:
             display.render(under)
+        before = tuple(len(e) for e in display.text.laid_out())
         out["first"].append(timed(display, view))
+        boot.count_missed(display, row, before)
     # A display without forget_session (before the session wipe) kept every line: entry is then
     # the layer alone.
     forget = getattr(display.text, "forget_session", lambda: None)
@@ -109,12 +136,14 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en"),
-        preview_shot: Path | None = None) -> dict[str, Any]:
+        preview_shot: Path | None = None, cold: bool = False) -> dict[str, Any]:
+    """`cold`: first frames without the boot warm-up, whatever the kiosk's config says."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     sys.path.insert(0, str(ROOT))
     from kiosk.config import load_kiosk_config
     from kiosk.fonts import find_cjk_font
+    from screens import warm
     from screens.display import Display
     from sim import bench_preview
     from tests.unit.test_screens import CASES, OVERLAY, PHOTO_BUTTONS, PREVIEW_DATA, view_of
@@ -123,6 +152,7 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en"),
     size = (config.display.width, config.display.height)
     font = find_cjk_font(config.display.font or None)
     views: list[tuple[str, Any]] = [(screen, view_of(screen, buttons, data)) for screen, buttons, data in CASES]
+    boot = Boot(warm.load() if config.display.warm_text and not cold else None, views[0][1].site)
     views.append(("timeout_warning", view_of("new_permit.photo", PHOTO_BUTTONS, {"attempt": 1, "max_attempts": 3},
                                              overlay=OVERLAY)))
     screens: dict[str, dict[str, list[float]]] = {}
@@ -138,14 +168,15 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en"),
                 for screen, view in views:
                     for large in (False, True):
                         row = f"{screen} {lang} {'large' if large else 'normal'}"
-                        got = measure(display, replace(view, large_text=large), counts)
+                        got = measure(display, replace(view, large_text=large), counts, boot, row)
                         into = screens.setdefault(row, {k: [] for k in KINDS})
                         for kind in KINDS:
                             into[kind] += got[kind]
                 for large in (False, True):
                     row = f"new_permit.photo+preview {lang} {'large' if large else 'normal'}"
                     shot = preview_shot if (lang, large) == (languages[0], False) else None
-                    got, extra = bench_preview.measure(display, replace(live, large_text=large), counts, timed, shot)
+                    got, extra = bench_preview.measure(display, replace(live, large_text=large), counts, timed, boot,
+                                                           shot)
                     screens[row] = got
                     preview[row] = extra
             finally:
@@ -156,9 +187,15 @@ def run(counts: dict[str, int], languages: tuple[str, ...] = ("zh", "en"),
     worst = {kind: max(table, key=lambda r, k=kind: table[r][k]["max_ms"]) for kind in KINDS}
     over = {kind: sum(1 for r in table if table[r][kind]["p99_ms"] > BUDGET_P99_MS
                       or table[r][kind]["max_ms"] > BUDGET_MAX_MS) for kind in KINDS}
+    warmed = None
+    if boot.plan is not None:
+        warmed = {"entries": len(boot.plan.wraps) + len(boot.plan.widths) + len(boot.plan.pages),
+                  "cpu_ms_p50": round(statistics.median(boot.warm_s) * 1000, 1),
+                  "cpu_ms_max": round(max(boot.warm_s) * 1000, 1),
+                  "laid_out_after": dict(sorted(boot.missed.items()))}
     return {"size": list(size), "counts": counts, "budget": {"p99_ms": BUDGET_P99_MS, "max_ms": BUDGET_MAX_MS},
             "screens": table, "worst": {k: {"screen": r, **table[r][k]} for k, r in worst.items()},
-            "over_budget": over, "rows": len(table), "preview": preview}
+            "over_budget": over, "rows": len(table), "preview": preview, "boot_warm_up": warmed}
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -180,6 +217,15 @@ def print_table(figures: dict[str, Any]) -> None:
               f"{extra['guidance_seen']}, first frames {extra['first_frame_ms_each']} ms; the main thread's own CPU "
               "a frame p50/max: " + ", ".join(f"{k} {v['p50']}/{v['max']}" for k, v in extra["main_cpu_ms"].items())
               + " ms")
+    warmed = figures.get("boot_warm_up")
+    if warmed is None:
+        print("  first frames cold: no boot warm-up (--cold, or display.warm_text off)")
+    else:
+        missed = warmed["laid_out_after"]
+        print(f"  first frames after the boot warm-up: {warmed['entries']} entries laid out in "
+              f"{warmed['cpu_ms_p50']} ms of CPU (max {warmed['cpu_ms_max']}); translations a screen still laid "
+              f"out after it: {sum(missed.values())} entries" + (f", worst {max(missed, key=missed.__getitem__)}"
+                                                                 if missed else " (the file is current)"))
     for kind, worst in figures["worst"].items():
         print(f"  worst {kind:8s} {worst['screen']:40s} p50 {worst['p50_ms']:6.2f}  p99 {worst['p99_ms']:6.2f}  "
               f"max {worst['max_ms']:6.2f} ms; rows over budget: {figures['over_budget'][kind]} of {figures['rows']}")
@@ -196,11 +242,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="save a half-size screenshot of the photo screen with the live preview here")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall time (perf_counter) or the main thread's CPU time (thread_time)")
+    ap.add_argument("--cold", action="store_true",
+                    help="first frames without the boot warm-up of the text (screens/warm.py)")
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
     counts = {"first": args.first, "rebuilds": args.rebuilds, "steady": args.steady}
-    figures = run(counts, tuple(args.lang or ("zh", "en")), args.preview_shot)
+    figures = run(counts, tuple(args.lang or ("zh", "en")), args.preview_shot, args.cold)
     print_table(figures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -213,11 +213,11 @@ def run_service(service: str, repeat: int, *, timeline: bool = False) -> list[di
     """`repeat` whole sessions of one service in one kiosk process: wall and its split."""
     import run_kiosk
     from kiosk.config import load_kiosk_config, load_sim_config
-    from sim.bench import many_residents
+    from sim.bench import as_terminal, many_residents
     from sim.runner import SimRig
     from sim.scenario import load
 
-    config, sim = load_kiosk_config(), load_sim_config()
+    config, sim = load_kiosk_config(), as_terminal(load_sim_config())
     scenario = load(SERVICES[service])
     fresh = service in ("new_permit", "registration")  # a second time, the same resident is refused
     if fresh:

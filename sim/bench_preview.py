@@ -46,9 +46,10 @@ def _wait_ready(channel: Any, limit: float = 2.0) -> bool:
     return True
 
 
-def measure(display: Any, view: Any, counts: dict[str, int], timed: Any,
+def measure(display: Any, view: Any, counts: dict[str, int], timed: Any, boot: Any,
             shot: Path | None = None) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """`shot`: also save a half-size screenshot of the screen with the live picture there (docs)."""
+    """`boot(display)`: the display's text as after boot (sim/bench_frames.Boot). `shot`: also save
+    a half-size screenshot of the screen with the live picture there (docs)."""
     from devices.camera import Camera
     from devices.camera_preview import PreviewChannel
     from devices.events import PreviewSampled
@@ -96,10 +97,10 @@ def measure(display: Any, view: Any, counts: dict[str, int], timed: Any,
         forget = display.text.forget_session
         for kind in ("first", "entry"):
             for _ in range(counts["first"]):
-                display._layers.clear()
                 if kind == "first":
-                    display.text.clear()
+                    boot(display)
                 else:
+                    display._layers.clear()
                     forget()
                 _wait_frame(display)
                 timed_cpu(kind, view)

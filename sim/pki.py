@@ -7,10 +7,11 @@ another CA (a wrong certificate) and one of ours already expired. EC P-256 keys,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -79,3 +80,9 @@ def make_pki(folder: Path, terminal_id: str = "SH-CN-SIM-01") -> Pki:
         pki.key(who).write_bytes(keys[who].private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return pki
+
+
+def kiosk_backend_tls(backend: Any, backend_tls: str, workdir: Path) -> Any:
+    """The kiosk's backend settings with the mutual-TLS files of a scenario's `backend_tls`."""
+    pki, who = Pki(workdir / "pki"), CLIENTS[backend_tls]
+    return replace(backend, client_cert=str(pki.cert(who)), client_key=str(pki.key(who)), ca_file=str(pki.ca))

@@ -544,9 +544,9 @@ Builder = Callable[..., Kiosk]
 
 
 def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[str, Any], backend_url: str,
-                     workdir: Path, qr_driver: str = "serial") -> KioskConfig:
+                     workdir: Path, qr_driver: str = "serial", warm_text: bool = False) -> KioskConfig:
     """The kiosk's configuration pointed at the emulators: pty paths, the vpcd reader, the local backend.
-    `qr_driver`: serial | camera | absent (no scanner at this kiosk)."""
+    `qr_driver`: serial | camera | absent (no scanner at this kiosk). `warm_text`: sim.toml's [run]."""
     qr = config.devices.qr_scanner
     qr = replace(qr, enabled=qr_driver != "absent", driver=qr.driver if qr_driver == "absent" else qr_driver,
                  port=hub_ready.get("qr_scanner", qr.port), camera="sim")
@@ -558,25 +558,21 @@ def sim_kiosk_config(config: KioskConfig, scenario: Scenario, hub_ready: dict[st
         camera=replace(config.devices.camera, driver="sim"),
         qr_scanner=qr,
     )
+    backend = replace(config.backend, url=backend_url)
+    if scenario.backend_tls:  # the kiosk's mutual-TLS files (sim/pki.py made them in _launch)
+        from sim.pki import kiosk_backend_tls
+
+        backend = kiosk_backend_tls(backend, scenario.backend_tls, workdir)
     return replace(
         config,
         terminal=replace(config.terminal, policy=scenario.policy),
+        display=replace(config.display, warm_text=config.display.warm_text and warm_text),
         devices=devices,
-        backend=_backend_tls(replace(config.backend, url=backend_url), scenario, workdir),
+        backend=backend,
         journal=replace(config.journal, file=str(workdir / "journal.sqlite")),
         logging=replace(config.logging, file=str(workdir / "kiosk.jsonl")),
         diagnostics=replace(config.diagnostics, export_dir=str(workdir / "export")),
     )
-
-
-def _backend_tls(backend: Any, scenario: Scenario, workdir: Path) -> Any:
-    """The kiosk's mutual-TLS files for a scenario with `backend_tls` (sim/pki.py made them in _launch)."""
-    if not scenario.backend_tls:
-        return backend
-    from sim.pki import CLIENTS, Pki
-
-    pki, who = Pki(workdir / "pki"), CLIENTS[scenario.backend_tls]
-    return replace(backend, client_cert=str(pki.cert(who)), client_key=str(pki.key(who)), ca_file=str(pki.ca))
 
 
 class SimRig:
@@ -623,7 +619,8 @@ class SimRig:
         else:
             hub_ready, backend_url = self._launch()
         self.client = HubClient(hub_ready["control"])
-        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir, self.qr_driver)
+        cfg = sim_kiosk_config(self.config, scenario, hub_ready, backend_url, self.workdir, self.qr_driver,
+                               sim.run.warm_text)
         self.clock = VirtualClock(scenario.today) if sim.run.virtual_clock else FixedDateClock(scenario.today)
         self.camera = SceneFrameSource(clock=self.clock.monotonic)
         for fault in scenario.faults:

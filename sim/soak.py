@@ -147,13 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import run_kiosk
     from kiosk.config import load_kiosk_config, load_sim_config
-    from sim.bench import malloc_mb, rss_mb
+    from sim.bench import as_terminal, malloc_mb, rss_mb
     from sim.killpoints import check_invariants
     from sim.launcher import backend_records, backend_request
     from sim.runner import SimRig
 
     everyone, sessions = population(args.sessions, args.seed)
-    sim = load_sim_config()
+    sim = as_terminal(load_sim_config())
     sim = replace(sim, serial=replace(sim.serial, pace=False),
                   printer=replace(sim.printer, hopper=200, hopper_capacity=200, bin_capacity=200))
     rig = SimRig(everyone, config=load_kiosk_config(), sim=sim, build=run_kiosk.build_kiosk,

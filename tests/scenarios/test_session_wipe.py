@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import run_kiosk
@@ -88,7 +88,10 @@ def test_no_rendered_line_of_a_session_survives_goodbye():
         made.append(WatchedDisplay(run_kiosk.make_display(cfg)))
         return made[-1]
 
-    rig = SimRig(scenario, config=load_kiosk_config(), sim=load_sim_config(), build=run_kiosk.build_kiosk,
+    # The kiosk as a terminal boots it: its text warmed (screens/warm.py), which the wipe must not undo.
+    sim = load_sim_config()
+    sim = replace(sim, run=replace(sim.run, warm_text=True))
+    rig = SimRig(scenario, config=load_kiosk_config(), sim=sim, build=run_kiosk.build_kiosk,
                  make_display=make_display)
     try:
         rig.start()
@@ -96,6 +99,7 @@ def test_no_rendered_line_of_a_session_survives_goodbye():
         assert not player.failures, player.failures
         assert rig.kiosk is not None and rig.kiosk.finished[-1].outcome == "issued"
         display = made[0]
+        assert len(display.inner.text.laid_out()[0]) > 1000, "the boot warm-up ran"
         assert len(display.before) == 1, "forget_session is called once per ended session"
         secrets = personal_strings(scenario)
         held = display.before[0]

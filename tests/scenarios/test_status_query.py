@@ -103,7 +103,7 @@ def test_sh_priv_1_nothing_shown_survives_goodbye_in_the_session_or_the_display(
         assert not [s for s in screens if s.startswith("status_query.")], screens
         # The spare layer surface and page surface are kept for speed (issue 16),
         # so they must have been wiped: nothing on them but the background.
-        kept = display._surfaces.kept()
+        kept = display.surfaces.kept()
         for surface in kept:
             pixels = pygame.surfarray.pixels3d(surface)
             try:

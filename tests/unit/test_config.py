@@ -34,6 +34,7 @@ def edited(tmp_path: Path, old: str, new: str) -> Path:
         ('mode = "development"', 'mode = "demo"', "terminal.mode"),
         ("baudrate = 115200\npoll_interval = 0.02 ", "poll_interval = 0.02 ", "devices.id_reader.baudrate"),
         ("fullscreen = false", "fullscreen = 0", "display.fullscreen"),
+        ("warm_text = true ", "warm_text = 1 ", "display.warm_text"),
     ],
 )
 def test_bad_key_is_named(tmp_path: Path, old: str, new: str, message: str):

@@ -156,7 +156,7 @@ def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(f
     by_screen: dict[str, list[tuple[View, int | None, bytes]]] = {}
     for screen, buttons, data in CASES:
         view = view_of(screen, buttons, data, large_text=True)
-        d._page_factor.clear()
+        d.page_factor.clear()
         d._layers.clear()
         d.render(view)
         page = d._layer.page if d._layer is not None else None
@@ -169,7 +169,7 @@ def test_a_page_is_as_short_after_another_residents_page_as_on_a_fresh_display(f
         # each after the one before it in the list (the first after the last)
         for i, (after, fresh, pixels) in enumerate(views):
             for before, _, _ in (views[i - 1],):
-                d._page_factor.clear()
+                d.page_factor.clear()
                 d._layers.clear()
                 d.render(before)
                 d._layers.clear()
