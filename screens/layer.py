@@ -101,11 +101,11 @@ class Surfaces:
         """The tallest page a try asked for so far (px, at most SCRATCH_PAGES frames)."""
         return self._tallest
 
-    def reserve(self, page_height: int, pages: int = 2) -> None:
+    def reserve(self, page_height: int, pages: int = KEPT + 1) -> None:
         """Surfaces faulted in at boot rather than by the first frames that need them (a fresh one
         costs 5-12 ms): as many spare frames as layers are kept, and `pages` page surfaces
-        `page_height` tall (at most SCRATCH_PAGES frames), what the display holds after its first
-        few screens anyway."""
+        `page_height` tall (at most SCRATCH_PAGES frames; by default one for each kept layer and one
+        for the layer being drawn), what the display holds once a large-text session went through."""
         while len(self.frames) < KEPT:
             self.frames.append(self._new(self.size))
             self.frames[-1].fill(th.BACKGROUND)

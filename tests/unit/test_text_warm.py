@@ -205,3 +205,22 @@ def test_the_kiosk_warms_its_text_at_boot_and_logs_it(monkeypatch: pytest.Monkey
     log = Log()
     run_kiosk.make_display(replace(config, display=replace(config.display, warm_text=False)), log=log).close()
     assert log.events == []
+
+
+def test_the_warm_up_reserves_the_surfaces_of_the_first_screens(display: Display, plan: warm.Plan) -> None:
+    """A fresh surface costs 5-12 ms to fault in: the spare frames and the page surfaces a
+    scrolling screen is drawn on are made at boot, as tall as the tallest page the screens drew."""
+    from screens.layer import KEPT, SCRATCH_PAGES
+
+    booted(display, None)
+    display.surfaces.clear()
+    display.surfaces.reserve(0)
+    assert len(display.surfaces.frames) == KEPT and display.surfaces.pages == []
+    booted(display, plan)
+    tall = min(plan.page_height, SCRATCH_PAGES * SIZE[1])
+    assert plan.page_height > SIZE[1]
+    assert [p.get_height() for p in display.surfaces.pages] == [tall] * (KEPT + 1)
+    assert display.surfaces.tallest == tall
+    big = next(v for v in _views() if v.screen == "ready.attract" and v.large_text)
+    _drawn_after_boot(display, big, plan)  # drawn on a page it found ready
+    assert len(display.surfaces.pages) == KEPT
